@@ -1,0 +1,116 @@
+#include "actors/inventory_worker.hpp"
+
+#include "actors/writer.hpp"
+#include "storage/codec.hpp"
+
+namespace saga {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<inventory_worker_state>*;
+
+storage::batch to_batch(const inventory_book& book, const inventory_book::result& r,
+                        const std::string& order_id) {
+  storage::batch b;
+  for (auto& sku : r.skus)
+    if (auto* rec = book.find_sku(sku))
+      b.ops.push_back({storage::family::inventory, sku, storage::encode(*rec), false});
+  if (r.reservation_changed)
+    if (auto* res = book.find_reservation(order_id))
+      for (auto& item : res->items)
+        b.ops.push_back({storage::family::reservations,
+                         storage::reservation_key(order_id, item.sku),
+                         storage::encode(*res, item), false});
+  return b;
+}
+
+void arm_expiry(self_ptr self, const reservation& r) {
+  self->delayed_send(self, until(*self->state.ctx, r.expires_at_ms), expire_atom::value,
+                     r.order_id);
+}
+
+/// Persists what `r` changed, then answers the request with `r`'s verdict.
+caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::result& r,
+                                        const std::string& order_id, const char* what) {
+  auto& st = self->state;
+  if (r.ok && r.reservation_changed)
+    st.ctx->log->info("order_id={} inventory {} partition={}", order_id, what, st.partition);
+  else if (!r.ok)
+    st.ctx->log->info("order_id={} inventory {} refused: {}", order_id, what, r.reason);
+  auto rp = self->make_response_promise<op_reply>();
+  op_reply reply{r.ok, r.reason};
+  persist_then(self, st.writer, to_batch(st.book, r, order_id),
+               [rp, reply]() mutable { rp.deliver(reply); });
+  return rp;
+}
+
+} // namespace
+
+caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer,
+                               size_t partition, inventory_book book) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.writer = std::move(writer);
+  st.partition = partition;
+  st.book = std::move(book);
+  // Durable timers: re-arm every live reservation (an overdue one fires at once).
+  for (auto& [id, r] : st.book.reservations())
+    if (r.state == reservation_state::reserved)
+      arm_expiry(self, r);
+  return {
+    [self](reserve_atom, const std::string& order_id,
+           const std::vector<reservation_item>& items) {
+      auto& st = self->state;
+      auto r = st.book.reserve(order_id, items, st.ctx->now_ms() + st.ctx->cfg.inventory_reservation_ttl_ms);
+      if (r.reservation_changed)
+        arm_expiry(self, *st.book.find_reservation(order_id));
+      return persist_and_reply(self, r, order_id, "reserved");
+    },
+    [self](commit_atom, const std::string& order_id) {
+      auto& st = self->state;
+      return persist_and_reply(self, st.book.commit(order_id, st.ctx->now_ms()), order_id,
+                               "committed");
+    },
+    [self](release_atom, const std::string& order_id) {
+      return persist_and_reply(self, self->state.book.release(order_id), order_id, "released");
+    },
+    [self](expire_atom, const std::string& order_id) {
+      auto& st = self->state;
+      auto r = st.book.expire(order_id, st.ctx->now_ms());
+      if (!r.ok)
+        return; // committed or released meanwhile: nothing to do
+      st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
+      persist_then(self, st.writer, to_batch(st.book, r, order_id), [] {});
+    },
+    [self](stock_atom, const std::string& sku, int64_t on_hand,
+           int64_t price_cents) -> caf::result<sku_reply> {
+      auto& st = self->state;
+      auto r = st.book.set_stock(sku, on_hand, price_cents);
+      if (!r.ok)
+        return sku_reply{errc::conflict, r.reason, {}};
+      st.ctx->log->info("sku={} stock set on_hand={} price_cents={}", sku, on_hand, price_cents);
+      auto rp = self->make_response_promise<sku_reply>();
+      sku_reply reply{errc::ok, {}, *st.book.find_sku(sku)};
+      persist_then(self, st.writer, to_batch(st.book, r, {}),
+                   [rp, reply]() mutable { rp.deliver(reply); });
+      return rp;
+    },
+    [self](get_atom, const std::string& sku) -> sku_reply {
+      if (auto* rec = self->state.book.find_sku(sku))
+        return {errc::ok, {}, *rec};
+      return {errc::not_found, "unknown sku " + sku, {}};
+    },
+    [self](prices_atom, const std::vector<std::string>& skus) -> prices_reply {
+      prices_reply reply;
+      for (auto& sku : skus) {
+        auto* rec = self->state.book.find_sku(sku);
+        if (rec == nullptr)
+          return {errc::invalid, "unknown sku " + sku, {}};
+        reply.prices_cents.push_back(rec->price_cents);
+      }
+      return reply;
+    },
+  };
+}
+
+} // namespace saga

@@ -1,0 +1,26 @@
+#pragma once
+// An inventory worker: the single owner of one hash partition of SKUs (see
+// directory::inventory_partition). Reserve / commit / release are idempotent per order.
+// Every change is durable before it is answered; reservation expiry is a durable timer
+// (the deadline is stored with the reservation and re-armed when the worker starts).
+
+#include "actors/inventory_book.hpp"
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct inventory_worker_state {
+  context_ptr ctx;
+  caf::actor writer;
+  size_t partition = 0;
+  inventory_book book;
+  int64_t inflight_writes = 0;
+  static inline const char* name = "inventory_worker";
+};
+
+caf::behavior inventory_worker(caf::stateful_actor<inventory_worker_state>* self,
+                               context_ptr ctx, caf::actor writer, size_t partition,
+                               inventory_book book);
+
+} // namespace saga

@@ -1,0 +1,49 @@
+#include "actors/messages.hpp"
+
+namespace saga {
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::ok: return "ok";
+    case errc::invalid: return "invalid";
+    case errc::not_found: return "not_found";
+    case errc::conflict: return "conflict";
+    case errc::bad_signature: return "bad_signature";
+    case errc::unavailable: return "unavailable";
+  }
+  return "unknown";
+}
+
+uint64_t directory::hash(const std::string& key) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<order_item>("order_item");
+  cfg.add_message_type<std::vector<order_item>>("std::vector<order_item>");
+  cfg.add_message_type<saga_event>("saga_event");
+  cfg.add_message_type<order_state>("order_state");
+  cfg.add_message_type<saga_input>("saga_input");
+  cfg.add_message_type<reservation_item>("reservation_item");
+  cfg.add_message_type<std::vector<reservation_item>>("std::vector<reservation_item>");
+  cfg.add_message_type<sku_record>("sku_record");
+  cfg.add_message_type<payment_intent>("payment_intent");
+  cfg.add_message_type<payment_status>("payment_status");
+  cfg.add_message_type<op_reply>("op_reply");
+  cfg.add_message_type<sku_reply>("sku_reply");
+  cfg.add_message_type<prices_reply>("prices_reply");
+  cfg.add_message_type<payment_reply>("payment_reply");
+  cfg.add_message_type<order_view>("order_view");
+  cfg.add_message_type<input_reply>("input_reply");
+  cfg.add_message_type<writer_stats>("writer_stats");
+  cfg.add_message_type<directory>("directory");
+  cfg.add_message_type<storage::batch>("storage::batch");
+  cfg.add_message_type<std::vector<order_state>>("std::vector<order_state>");
+}
+
+} // namespace saga

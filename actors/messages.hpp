@@ -1,0 +1,197 @@
+#pragma once
+// Every message type of the runtime, in one place: atoms, requests and replies. Each is a
+// registered CAF type with `inspect`, so any of them can cross nodes (cluster issue).
+
+#include <caf/all.hpp>
+
+#include "actors/inventory_book.hpp"
+#include "actors/payment_book.hpp"
+#include "actors/saga.hpp"
+#include "storage/store.hpp"
+
+namespace saga {
+
+// ---- atoms (CAF 0.17: at most 10 characters) ----
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using intent_atom = caf::atom_constant<caf::atom("intent")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using refund_atom = caf::atom_constant<caf::atom("refund")>;
+using stock_atom = caf::atom_constant<caf::atom("stock")>;
+using prices_atom = caf::atom_constant<caf::atom("prices")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using barrier_atom = caf::atom_constant<caf::atom("barrier")>;
+using input_atom = caf::atom_constant<caf::atom("input")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
+using payment_update_atom = caf::atom_constant<caf::atom("payupdate")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+
+// ---- errors as values ----
+enum class errc : uint8_t {
+  ok,
+  invalid,         // 422: the request is well-formed but not acceptable
+  not_found,       // 404
+  conflict,        // 409: contradicts what already happened
+  bad_signature,   // 401
+  unavailable,     // 503: parked, shutting down, storage failed
+};
+const char* to_string(errc x);
+
+/// Reply of inventory operations.
+struct op_reply {
+  bool ok = false;
+  std::string reason;
+};
+
+struct sku_reply {
+  errc code = errc::ok;
+  std::string message;
+  sku_record record;
+};
+
+struct prices_reply {
+  errc code = errc::ok;
+  std::string message;
+  std::vector<int64_t> prices_cents; // in the order of the asked SKUs
+};
+
+struct payment_reply {
+  errc code = errc::ok;
+  std::string message;
+  payment_intent intent;
+};
+
+/// What an order looks like from outside: the snapshot plus its events.
+struct order_view {
+  errc code = errc::ok;
+  std::string message;
+  order_state state;
+  std::vector<saga_event> events;
+  std::string parked_reason; // non-empty when the supervisor gave up on the order
+};
+
+/// Reply to an input sent to an order (complete, verify, ...).
+struct input_reply {
+  errc code = errc::ok;
+  outcome result = outcome::applied;
+  std::string message;
+  order_state state;
+};
+
+/// Runtime statistics of the writer (group commit).
+struct writer_stats {
+  uint64_t commits = 0; // RocksDB writes
+  uint64_t batches = 0; // saga steps and other batches written
+};
+
+/// Where every actor is. Local now; the cluster issue makes it span nodes.
+struct directory {
+  caf::actor writer;
+  caf::actor supervisor;
+  std::vector<caf::actor> inventory;
+  std::vector<caf::actor> payment;
+
+  static uint64_t hash(const std::string& key); // FNV-1a: stable across runs and nodes
+  size_t inventory_partition(const std::string& sku) const {
+    return hash(sku) % inventory.size();
+  }
+  const caf::actor& inventory_for(const std::string& sku) const {
+    return inventory[inventory_partition(sku)];
+  }
+  const caf::actor& payment_for(const std::string& order_id) const {
+    return payment[hash(order_id) % payment.size()];
+  }
+};
+
+// ---- inspect ----
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_item& x) {
+  return f(caf::meta::type_name("order_item"), x.sku, x.quantity, x.unit_price_cents);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, saga_event& x) {
+  return f(caf::meta::type_name("saga_event"), x.order_id, x.seq, x.type, x.ts_ms, x.source,
+           x.data);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_state& x) {
+  return f(caf::meta::type_name("order_state"), x.order_id, x.customer_id, x.items,
+           x.selling_price_cents, x.status, x.step, x.reason, x.seq, x.payment_id, x.payment,
+           x.payment_expires_at_ms, x.complete_deadline_ms, x.created_at_ms, x.updated_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, saga_input& x) {
+  return f(caf::meta::type_name("saga_input"), x.kind, x.now_ms, x.detail);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reservation_item& x) {
+  return f(caf::meta::type_name("reservation_item"), x.sku, x.quantity);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sku_record& x) {
+  return f(caf::meta::type_name("sku_record"), x.sku, x.available, x.reserved, x.committed,
+           x.price_cents, x.restocked_total);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_intent& x) {
+  return f(caf::meta::type_name("payment_intent"), x.payment_id, x.order_id, x.amount_cents,
+           x.status, x.expires_at_ms, x.updated_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, op_reply& x) {
+  return f(caf::meta::type_name("op_reply"), x.ok, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sku_reply& x) {
+  return f(caf::meta::type_name("sku_reply"), x.code, x.message, x.record);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prices_reply& x) {
+  return f(caf::meta::type_name("prices_reply"), x.code, x.message, x.prices_cents);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_reply& x) {
+  return f(caf::meta::type_name("payment_reply"), x.code, x.message, x.intent);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_view& x) {
+  return f(caf::meta::type_name("order_view"), x.code, x.message, x.state, x.events,
+           x.parked_reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, input_reply& x) {
+  return f(caf::meta::type_name("input_reply"), x.code, x.result, x.message, x.state);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, writer_stats& x) {
+  return f(caf::meta::type_name("writer_stats"), x.commits, x.batches);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, directory& x) {
+  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inventory, x.payment);
+}
+
+/// Adds every message type above to the configuration. Call before creating the system.
+void register_message_types(caf::actor_system_config& cfg);
+
+} // namespace saga
+
+namespace storage {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_op& x) {
+  return f(caf::meta::type_name("db_op"), x.cf, x.key, x.value, x.erase);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch& x) {
+  return f(caf::meta::type_name("batch"), x.ops, x.outbox);
+}
+} // namespace storage

@@ -1,0 +1,282 @@
+#include "actors/order_actor.hpp"
+
+#include <cassert>
+#include <map>
+#include <memory>
+
+#include "actors/writer.hpp"
+#include "storage/codec.hpp"
+
+namespace saga {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<order_actor_state>*;
+
+void handle_input(self_ptr self, saga_input in, caf::response_promise* rp);
+void run_command(self_ptr self, const saga_command& cmd);
+
+/// The order's items grouped by the inventory partition that owns them.
+std::map<size_t, std::vector<reservation_item>> by_partition(const directory& dir,
+                                                            const order_state& s) {
+  std::map<size_t, std::vector<reservation_item>> out;
+  for (auto& item : s.items)
+    out[dir.inventory_partition(item.sku)].push_back({item.sku, item.quantity});
+  return out;
+}
+
+/// Re-sends a command after a failed request (time-out, worker gone), with a bound.
+void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err) {
+  auto& st = self->state;
+  st.ctx->log->warn("order_id={} command {} failed: {} (retry {}/{})", st.s.order_id,
+                    to_string(cmd.kind), self->system().render(err), st.retries + 1,
+                    st.ctx->cfg.saga_max_retries);
+  if (++st.retries > st.ctx->cfg.saga_max_retries) {
+    // Give up; the supervisor restarts us from the snapshot or parks the order.
+    self->quit(caf::make_error(caf::sec::request_timeout, "retries exhausted"));
+    return;
+  }
+  self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.saga_retry_backoff_ms),
+                     retry_atom::value, cmd.kind, cmd.deadline_ms);
+}
+
+/// Sends `cmd` to every partition holding items of the order and calls `done`
+/// with (all ok, first failure reason) once all replied. A failed request retries the
+/// whole command (receivers are idempotent).
+void scatter(self_ptr self, const saga_command& cmd,
+             std::function<void(bool, const std::string&)> done) {
+  struct gather {
+    size_t remaining = 0;
+    bool ok = true;
+    bool failed = false;
+    std::string reason;
+  };
+  auto& st = self->state;
+  auto parts = by_partition(st.dir, st.s);
+  auto g = std::make_shared<gather>();
+  g->remaining = parts.size();
+  for (auto& [p, items] : parts) {
+    auto on_reply = [g, done](const op_reply& r) {
+      if (g->failed)
+        return;
+      if (!r.ok && g->ok) {
+        g->ok = false;
+        g->reason = r.reason;
+      }
+      if (--g->remaining == 0)
+        done(g->ok, g->reason);
+    };
+    auto on_error = [self, g, cmd](caf::error& err) {
+      if (g->failed)
+        return;
+      g->failed = true;
+      retry_later(self, cmd, err);
+    };
+    auto& worker = st.dir.inventory[p];
+    auto timeout = st.ctx->request_timeout();
+    const auto& id = st.s.order_id;
+    switch (cmd.kind) {
+      case command_kind::reserve_inventory:
+        self->request(worker, timeout, reserve_atom::value, id, items).then(on_reply, on_error);
+        break;
+      case command_kind::commit_inventory:
+        self->request(worker, timeout, commit_atom::value, id).then(on_reply, on_error);
+        break;
+      case command_kind::release_inventory:
+        self->request(worker, timeout, release_atom::value, id).then(on_reply, on_error);
+        break;
+      case command_kind::create_payment_intent:
+      case command_kind::refund_payment:
+      case command_kind::arm_complete_timer:
+        assert(!"not an inventory command");
+        break;
+    }
+  }
+}
+
+void on_payment_status(self_ptr self, payment_status status) {
+  switch (status) {
+    case payment_status::succeeded:
+      handle_input(self, {input_kind::payment_succeeded, 0, {}}, nullptr);
+      break;
+    case payment_status::failed:
+      handle_input(self, {input_kind::payment_failed, 0, {}}, nullptr);
+      break;
+    case payment_status::expired:
+      handle_input(self, {input_kind::payment_expired, 0, {}}, nullptr);
+      break;
+    case payment_status::none:
+    case payment_status::pending:
+    case payment_status::refunded:
+      break; // nothing new for the saga
+  }
+}
+
+void run_command(self_ptr self, const saga_command& cmd) {
+  auto& st = self->state;
+  const auto id = st.s.order_id;
+  switch (cmd.kind) {
+    case command_kind::reserve_inventory:
+      scatter(
+        self, cmd,
+        [self](bool ok, const std::string& reason) {
+          handle_input(self,
+                       {ok ? input_kind::inventory_reserved
+                           : input_kind::inventory_reservation_rejected,
+                        0, reason},
+                       nullptr);
+        });
+      break;
+    case command_kind::release_inventory:
+      scatter(
+        self, cmd,
+        [self, cmd](bool ok, const std::string& reason) {
+          if (ok)
+            handle_input(self, {input_kind::inventory_released, 0, {}}, nullptr);
+          else
+            retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, reason));
+        });
+      break;
+    case command_kind::commit_inventory:
+      scatter(
+        self, cmd,
+        [self](bool ok, const std::string& reason) {
+          handle_input(self,
+                       {ok ? input_kind::inventory_committed
+                           : input_kind::inventory_commit_rejected,
+                        0, reason},
+                       nullptr);
+        });
+      break;
+    case command_kind::create_payment_intent: {
+      payment_intent intent{st.s.payment_id, id, st.s.selling_price_cents,
+                            payment_status::pending, cmd.deadline_ms, st.ctx->now_ms()};
+      self->request(st.dir.payment_for(id), st.ctx->request_timeout(), intent_atom::value,
+                    intent)
+        .then([self](const payment_reply& r) { on_payment_status(self, r.intent.status); },
+              [self, cmd](caf::error& err) { retry_later(self, cmd, err); });
+      break;
+    }
+    case command_kind::refund_payment:
+      self->request(st.dir.payment_for(id), st.ctx->request_timeout(), refund_atom::value,
+                    st.s.payment_id)
+        .then(
+          [self, cmd](const payment_reply& r) {
+            if (r.code == errc::ok)
+              handle_input(self, {input_kind::payment_refunded, 0, {}}, nullptr);
+            else
+              retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
+          },
+          [self, cmd](caf::error& err) { retry_later(self, cmd, err); });
+      break;
+    case command_kind::arm_complete_timer:
+      self->delayed_send(self, until(*st.ctx, cmd.deadline_ms), timer_atom::value,
+                         cmd.deadline_ms);
+      break;
+  }
+}
+
+/// Persists an applied decision, then sends its commands and calls `then`.
+void persist(self_ptr self, decision d, std::function<void()> then) {
+  auto& st = self->state;
+  st.s = d.next;
+  st.retries = 0;
+  storage::batch b;
+  b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s), false});
+  for (auto& ev : d.events) {
+    auto env = storage::encode(ev, st.ctx->cfg.node_id);
+    b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
+    b.outbox.push_back(std::move(env));
+    st.ctx->log->info("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
+                      to_string(ev.type), to_string(d.next.step), to_string(d.next.status));
+  }
+  persist_then(self, st.dir.writer, std::move(b),
+               [self, commands = std::move(d.commands), then] {
+                 for (auto& cmd : commands)
+                   run_command(self, cmd);
+                 then();
+                 auto& st = self->state;
+                 if (is_terminal(st.s.step) && st.inflight_writes == 0)
+                   self->quit(); // the saga is over; the snapshot answers from now on
+               });
+}
+
+void handle_input(self_ptr self, saga_input in, caf::response_promise* rp) {
+  auto& st = self->state;
+  in.now_ms = st.ctx->now_ms();
+  auto d = decide(st.ctx->saga, st.s, in);
+  switch (d.result) {
+    case outcome::applied: {
+      input_reply reply{errc::ok, outcome::applied, {}, d.next};
+      std::function<void()> then = [] {};
+      if (rp != nullptr)
+        then = [p = *rp, reply]() mutable { p.deliver(reply); };
+      persist(self, std::move(d), then);
+      return;
+    }
+    case outcome::duplicate:
+      st.ctx->log->debug("order_id={} {}", st.s.order_id, d.why);
+      if (rp != nullptr)
+        rp->deliver(input_reply{errc::ok, outcome::duplicate, d.why, st.s});
+      return;
+    case outcome::rejected:
+      st.ctx->log->info("order_id={} rejected: {}", st.s.order_id, d.why);
+      if (rp != nullptr)
+        rp->deliver(input_reply{errc::conflict, outcome::rejected, d.why, st.s});
+      return;
+  }
+}
+
+} // namespace
+
+caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_state initial) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.dir = std::move(dir);
+  st.s = std::move(initial);
+  if (!st.s.order_id.empty()) {
+    st.ctx->log->info("order_id={} resumed at step={} seq={}", st.s.order_id,
+                      to_string(st.s.step), st.s.seq);
+    for (auto& cmd : resume_commands(st.s))
+      run_command(self, cmd);
+  }
+  return {
+    [self](create_atom, const std::string& order_id, const std::string& customer_id,
+           std::vector<order_item>& items) -> caf::result<order_state> {
+      auto& st = self->state;
+      if (!st.s.order_id.empty())
+        return st.s; // repeated create: the order exists
+      auto d = create_order(st.ctx->saga, order_id, customer_id, std::move(items),
+                            st.ctx->now_ms());
+      auto rp = self->make_response_promise<order_state>();
+      auto created = d.next;
+      persist(self, std::move(d), [rp, created]() mutable { rp.deliver(created); });
+      return rp;
+    },
+    [self](input_atom, saga_input& in) -> caf::result<input_reply> {
+      auto rp = self->make_response_promise();
+      handle_input(self, std::move(in), &rp);
+      return rp;
+    },
+    [self](payment_update_atom, payment_status status) { on_payment_status(self, status); },
+    [self](timer_atom, int64_t deadline_ms) {
+      auto& st = self->state;
+      if (st.s.complete_deadline_ms == deadline_ms && st.s.step == saga_step::awaiting_completion)
+        handle_input(self, {input_kind::complete_timer_fired, 0, {}}, nullptr);
+    },
+    [self](retry_atom, command_kind kind, int64_t deadline_ms) {
+      // Only re-send when the saga still waits for that command's answer.
+      for (auto& cmd : resume_commands(self->state.s))
+        if (cmd.kind == kind) {
+          (void) deadline_ms;
+          run_command(self, cmd);
+        }
+    },
+    [self](crash_atom) -> caf::result<void> {
+      // Fault injection for supervision tests.
+      throw std::runtime_error("injected crash in order " + self->state.s.order_id);
+    },
+  };
+}
+
+} // namespace saga

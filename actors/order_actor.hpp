@@ -1,0 +1,26 @@
+#pragma once
+// One actor per order: the single writer of its order's state and event stream. It only
+// does: receive -> decide (actors/saga.hpp) -> persist snapshot + events in one write ->
+// then send the commands. It is spawned and restarted by the order supervisor; a resumed
+// actor re-sends the commands of its current step (every receiver is idempotent).
+
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct order_actor_state {
+  context_ptr ctx;
+  directory dir;
+  order_state s;            // latest decided state (durable once inflight_writes == 0)
+  int64_t inflight_writes = 0;
+  int64_t retries = 0;      // re-sends of commands since the last applied input
+  static inline const char* name = "order";
+};
+
+/// `initial` is empty for a new order (it then expects `create`) or the snapshot to
+/// resume from.
+caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self, context_ptr ctx,
+                          directory dir, order_state initial);
+
+} // namespace saga

@@ -1,0 +1,37 @@
+#pragma once
+// The order supervisor: spawns one order actor per order, monitors it, and restarts it
+// from its last durable snapshot when it dies abnormally — at most `saga.max_restarts`
+// times within `saga.restart_window_ms`; past that the order is parked with a reason
+// (stored, visible in GET, never lost). It is also the directory entry for orders: every
+// message to an order goes through it, so nothing else holds order actor handles.
+
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct order_supervisor_state {
+  context_ptr ctx;
+  directory dir;
+  std::unordered_map<std::string, caf::actor> live;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  std::unordered_map<std::string, std::deque<int64_t>> restarts; // restart times per order
+  std::mt19937_64 rng;
+  uint64_t restarted_total = 0;
+  uint64_t parked_total = 0;
+  static inline const char* name = "order_supervisor";
+};
+
+/// Starts idle; `(start_atom, directory, resume list)` hands it the directory and the
+/// non-terminal orders to resume, and it answers with how many it resumed.
+caf::behavior order_supervisor(caf::stateful_actor<order_supervisor_state>* self,
+                               context_ptr ctx, uint64_t seed);
+
+/// Reads an order's view (snapshot, events, parked reason) from the store.
+order_view load_order_view(const storage::store& db, const std::string& order_id);
+
+} // namespace saga

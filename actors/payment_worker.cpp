@@ -1,0 +1,124 @@
+#include "actors/payment_worker.hpp"
+
+#include "actors/writer.hpp"
+#include "storage/codec.hpp"
+
+namespace saga {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<payment_worker_state>*;
+
+storage::batch to_batch(const payment_intent& p) {
+  storage::batch b;
+  b.ops.push_back({storage::family::payments, p.payment_id, storage::encode(p), false});
+  return b;
+}
+
+void arm_expiry(self_ptr self, const payment_intent& p) {
+  self->delayed_send(self, until(*self->state.ctx, p.expires_at_ms), expire_atom::value,
+                     p.payment_id);
+}
+
+errc to_errc(verify_code c) {
+  switch (c) {
+    case verify_code::ok: return errc::ok;
+    case verify_code::bad_signature: return errc::bad_signature;
+    case verify_code::not_found: return errc::not_found;
+    case verify_code::conflict: return errc::conflict;
+  }
+  return errc::invalid;
+}
+
+/// Persists the intent if it changed, tells the order when asked to, then calls `then`.
+void apply_change(self_ptr self, const payment_book::result& r, const payment_intent& p,
+                  bool notify_order, std::function<void(const payment_reply&)> then) {
+  auto& st = self->state;
+  payment_reply reply{to_errc(r.code), r.message, p};
+  storage::batch b;
+  if (r.changed) {
+    st.ctx->log->info("order_id={} payment_id={} payment {}", p.order_id, p.payment_id,
+                      to_string(p.status));
+    b = to_batch(p);
+  }
+  auto sup = st.supervisor;
+  bool notify = notify_order && r.changed;
+  persist_then(self, st.writer, std::move(b), [self, reply, sup, notify, then] {
+    if (notify)
+      self->send(sup, payment_update_atom::value, reply.intent.order_id, reply.intent.status);
+    then(reply);
+  });
+}
+
+caf::result<payment_reply> persist_and_reply(self_ptr self, const payment_book::result& r,
+                                             const payment_intent& p, bool notify_order) {
+  auto rp = self->make_response_promise<payment_reply>();
+  apply_change(self, r, p, notify_order,
+               [rp](const payment_reply& reply) mutable { rp.deliver(reply); });
+  return rp;
+}
+
+} // namespace
+
+caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
+                             caf::actor supervisor, size_t partition, payment_book book) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.writer = std::move(writer);
+  st.supervisor = std::move(supervisor);
+  st.partition = partition;
+  st.book = std::move(book);
+  // Durable timers: re-arm the expiry of every pending intent.
+  for (auto& [id, p] : st.book.intents())
+    if (p.status == payment_status::pending)
+      arm_expiry(self, p);
+  return {
+    [self](intent_atom, const payment_intent& x) -> caf::result<payment_reply> {
+      auto& st = self->state;
+      auto r = st.book.create(x);
+      auto& p = *st.book.find(x.payment_id);
+      if (r.changed)
+        arm_expiry(self, p);
+      // A repeat (after an order restart) reports the current status: the order learns
+      // of a verdict it may have missed while it was down.
+      return persist_and_reply(self, r, p, false);
+    },
+    [self](verify_atom, const std::string& order_id, const std::string& payment_id,
+           const std::string& status, const std::string& signature)
+      -> caf::result<payment_reply> {
+      auto& st = self->state;
+      if (status != "succeeded" && status != "failed")
+        return payment_reply{errc::invalid, "status must be succeeded or failed", {}};
+      auto r = st.book.verify(st.ctx->cfg.payment_provider_secret, order_id, payment_id, status,
+                              signature, st.ctx->now_ms());
+      if (r.code == verify_code::bad_signature) {
+        st.ctx->log->warn("order_id={} payment_id={} verification with a bad signature",
+                          order_id, payment_id);
+        return payment_reply{errc::bad_signature, r.message, {}};
+      }
+      if (r.code == verify_code::not_found)
+        return payment_reply{errc::not_found, r.message, {}};
+      return persist_and_reply(self, r, *st.book.find(payment_id), true);
+    },
+    [self](expire_atom, const std::string& payment_id) {
+      auto& st = self->state;
+      auto r = st.book.expire(payment_id, st.ctx->now_ms());
+      if (r.changed)
+        apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
+    },
+    [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
+      auto& st = self->state;
+      auto r = st.book.refund(payment_id, st.ctx->now_ms());
+      if (r.code == verify_code::not_found)
+        return payment_reply{errc::not_found, r.message, {}};
+      return persist_and_reply(self, r, *st.book.find(payment_id), false);
+    },
+    [self](get_atom, const std::string& payment_id) -> payment_reply {
+      if (auto* p = self->state.book.find(payment_id))
+        return {errc::ok, {}, *p};
+      return {errc::not_found, "unknown payment " + payment_id, {}};
+    },
+  };
+}
+
+} // namespace saga

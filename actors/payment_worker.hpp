@@ -1,0 +1,27 @@
+#pragma once
+// A payment worker: the single owner of one partition of payments (by order id). Creates
+// intents, verifies the provider's signed verdicts, expires unverified intents (durable
+// timer: the deadline is stored with the intent) and refunds. Every change is durable
+// before it is answered or reported to the order (through the order supervisor).
+
+#include "actors/messages.hpp"
+#include "actors/payment_book.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct payment_worker_state {
+  context_ptr ctx;
+  caf::actor writer;
+  caf::actor supervisor;
+  size_t partition = 0;
+  payment_book book;
+  int64_t inflight_writes = 0;
+  static inline const char* name = "payment_worker";
+};
+
+caf::behavior payment_worker(caf::stateful_actor<payment_worker_state>* self, context_ptr ctx,
+                             caf::actor writer, caf::actor supervisor, size_t partition,
+                             payment_book book);
+
+} // namespace saga

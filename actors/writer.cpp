@@ -1,0 +1,64 @@
+#include "actors/writer.hpp"
+
+namespace saga {
+
+namespace {
+
+void commit_pending(caf::stateful_actor<writer_state>* self) {
+  auto& st = self->state;
+  std::vector<const storage::batch*> group;
+  group.reserve(st.pending.size());
+  for (auto& b : st.pending)
+    group.push_back(&b);
+  auto err = st.ctx->db->commit(group, st.ctx->cfg.storage_sync);
+  ++st.stats.commits;
+  st.stats.batches += group.size();
+  auto promises = std::move(st.promises);
+  st.pending.clear();
+  st.promises.clear();
+  if (!err.empty()) {
+    st.ctx->log->critical("RocksDB commit failed: {}", err);
+    auto e = caf::make_error(caf::sec::runtime_error, "storage commit failed: " + err);
+    for (auto& rp : promises)
+      rp.deliver(e);
+    return;
+  }
+  for (auto& rp : promises)
+    rp.deliver(true);
+}
+
+} // namespace
+
+caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx) {
+  self->state.ctx = ctx;
+  return {
+    [self](write_atom, storage::batch& b) -> caf::response_promise {
+      auto& st = self->state;
+      st.pending.push_back(std::move(b));
+      auto rp = self->make_response_promise();
+      st.promises.push_back(rp);
+      if (!st.ctx->cfg.storage_group_commit) {
+        commit_pending(self);
+      } else if (!st.flush_scheduled) {
+        // Everything already in the mailbox is ahead of this flush: one commit for all.
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
+    [self](flush_atom) {
+      self->state.flush_scheduled = false;
+      if (!self->state.pending.empty())
+        commit_pending(self);
+    },
+    [self](stats_atom) { return self->state.stats; },
+  };
+}
+
+caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx) {
+  if (ctx->detached_writer)
+    return sys.spawn<caf::detached>(writer_actor, ctx);
+  return sys.spawn(writer_actor, ctx);
+}
+
+} // namespace saga

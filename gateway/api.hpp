@@ -1,0 +1,57 @@
+#pragma once
+// The gateway's routes (spec §3): validation of every input, then asynchronous requests to
+// the actors. `handle` never blocks: the answer arrives through `respond`, possibly on
+// another thread; the HTTP layer posts it back onto the connection's strand.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct http_request {
+  std::string method;
+  std::string target; // path and query
+  std::string body;
+  std::string authorization;
+  std::string idempotency_key;
+};
+
+struct http_response {
+  int status = 200;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+using responder = std::function<void(http_response)>;
+
+class api {
+public:
+  api(caf::actor_system& sys, context_ptr ctx, directory dir)
+    : sys_(sys), ctx_(std::move(ctx)), dir_(std::move(dir)) {}
+
+  void handle(const http_request& req, responder respond);
+
+  /// Readiness: set once recovery finished and the node accepts orders.
+  std::atomic<bool> ready{false};
+
+  static http_response error(int status, const std::string& code, const std::string& message);
+
+private:
+  void post_order(const http_request& req, responder respond);
+  void get_order(const std::string& id, responder respond);
+  void verify_payment(const http_request& req, responder respond);
+  void complete_order(const http_request& req, responder respond);
+  void put_inventory(const std::string& sku, const http_request& req, responder respond);
+  void get_inventory(const std::string& sku, responder respond);
+
+  caf::actor_system& sys_;
+  context_ptr ctx_;
+  directory dir_;
+};
+
+} // namespace saga

@@ -1,0 +1,214 @@
+#include <utility> // Boost 1.74 Asio needs std::exchange declared first
+#include "gateway/http_server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace saga {
+
+namespace {
+
+struct shared_state {
+  shared_state(api& r, const node_config& c, std::shared_ptr<spdlog::logger> l)
+    : routes(r), cfg(c), log(std::move(l)) {}
+  api& routes;
+  const node_config& cfg;
+  std::shared_ptr<spdlog::logger> log;
+  std::atomic<int64_t> inflight{0};
+};
+
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& s, std::shared_ptr<shared_state> st)
+    : stream_(std::move(s)), st_(std::move(st)) {}
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&session::do_read, shared_from_this()));
+  }
+
+private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(static_cast<uint64_t>(st_->cfg.http_max_body_bytes));
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(std::chrono::milliseconds(st_->cfg.http_read_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout)
+      return close();
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return write(api::error(413, "body_too_large",
+                              "body exceeds " + std::to_string(st_->cfg.http_max_body_bytes)
+                                + " bytes"),
+                   "?", "?", std::chrono::steady_clock::now());
+    }
+    if (ec) {
+      if (ec == net::error::operation_aborted || ec == net::error::eof
+          || ec == net::error::connection_reset)
+        return close();
+      keep_alive_ = false;
+      return write(api::error(400, "bad_request", "malformed HTTP request: " + ec.message()), "?",
+                   "?", std::chrono::steady_clock::now());
+    }
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    stream_.expires_never();
+    http_request r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.body = std::move(req.body());
+    if (auto i = req.find(http::field::authorization); i != req.end())
+      r.authorization = std::string(i->value());
+    if (auto i = req.find("Idempotency-Key"); i != req.end())
+      r.idempotency_key = std::string(i->value());
+    auto started = std::chrono::steady_clock::now();
+    if (st_->inflight.load() >= st_->cfg.http_max_inflight) {
+      auto resp = api::error(429, "overloaded", "too many requests in flight; retry later");
+      resp.headers["Retry-After"] = "1";
+      return write(resp, r.method, r.target, started);
+    }
+    ++st_->inflight;
+    auto self = shared_from_this();
+    auto ex = stream_.get_executor();
+    auto method = r.method;
+    auto target = r.target;
+    st_->routes.handle(r, [self, ex, method, target, started](http_response resp) {
+      net::post(ex, [self, resp = std::move(resp), method, target, started]() mutable {
+        --self->st_->inflight;
+        self->write(std::move(resp), method, target, started);
+      });
+    });
+  }
+
+  void write(http_response resp, const std::string& method, const std::string& target,
+             std::chrono::steady_clock::time_point started) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - started)
+                .count();
+    st_->log->info("http method={} path={} status={} latency_us={}", method, target, resp.status,
+                   us);
+    res_ = {};
+    res_.version(version_ == 0 ? 11 : version_);
+    res_.result(static_cast<http::status>(resp.status));
+    res_.set(http::field::server, "sagad");
+    res_.set(http::field::content_type, "application/json");
+    for (auto& [k, v] : resp.headers)
+      res_.set(k, v);
+    res_.keep_alive(keep_alive_);
+    res_.body() = std::move(resp.body);
+    res_.prepare_payload();
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    if (ec || !keep_alive_)
+      return close();
+    do_read();
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<shared_state> st_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+  listener(net::io_context& ioc, tcp::acceptor acc, std::shared_ptr<shared_state> st)
+    : ioc_(ioc), acc_(std::move(acc)), st_(std::move(st)) {}
+  void run() { accept(); }
+
+private:
+  void accept() {
+    acc_.async_accept(net::make_strand(ioc_),
+                      beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+  }
+  void on_accept(beast::error_code ec, tcp::socket s) {
+    if (ec == net::error::operation_aborted)
+      return;
+    if (!ec)
+      std::make_shared<session>(std::move(s), st_)->run();
+    accept();
+  }
+  net::io_context& ioc_;
+  tcp::acceptor acc_;
+  std::shared_ptr<shared_state> st_;
+};
+
+} // namespace
+
+struct http_server::impl {
+  net::io_context ioc;
+  std::shared_ptr<shared_state> st;
+  std::vector<std::thread> threads;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+};
+
+http_server::http_server(api& routes, const node_config& cfg, std::shared_ptr<spdlog::logger> log)
+  : impl_(new impl) {
+  impl_->st = std::make_shared<shared_state>(routes, cfg, std::move(log));
+}
+
+http_server::~http_server() { stop(); }
+
+std::string http_server::start() {
+  auto& cfg = impl_->st->cfg;
+  beast::error_code ec;
+  auto addr = net::ip::make_address(cfg.http_address, ec);
+  if (ec)
+    return "http.address " + cfg.http_address + " is not an IP address";
+  tcp::acceptor acc(impl_->ioc);
+  tcp::endpoint ep{addr, static_cast<uint16_t>(cfg.http_port)};
+  acc.open(ep.protocol(), ec);
+  if (!ec)
+    acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acc.bind(ep, ec);
+  if (!ec)
+    acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return "cannot listen on " + cfg.http_address + ":" + std::to_string(cfg.http_port) + ": "
+           + ec.message();
+  port_ = acc.local_endpoint().port();
+  std::make_shared<listener>(impl_->ioc, std::move(acc), impl_->st)->run();
+  impl_->work.emplace(impl_->ioc.get_executor());
+  for (int64_t i = 0; i < cfg.http_io_threads; ++i)
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return {};
+}
+
+void http_server::stop() {
+  if (!impl_)
+    return;
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+  impl_->threads.clear();
+}
+
+} // namespace saga

@@ -1,0 +1,259 @@
+#include "runtime/config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace saga {
+
+namespace {
+
+enum class kind { integer, boolean, string, list };
+
+struct key_spec {
+  const char* key;
+  kind type;
+  const char* doc;
+  std::function<void(node_config&, const std::string&, int64_t, bool)> set;
+  int64_t min = 0;
+  int64_t max = INT64_MAX;
+};
+
+#define INT_KEY(name, member, lo, hi, doc)                                                   \
+  key_spec{name, kind::integer, doc,                                                        \
+           [](node_config& c, const std::string&, int64_t i, bool) { c.member = i; }, lo, hi}
+#define BOOL_KEY(name, member, doc)                                                          \
+  key_spec{name, kind::boolean, doc,                                                        \
+           [](node_config& c, const std::string&, int64_t, bool b) { c.member = b; }}
+#define STR_KEY(name, member, doc)                                                           \
+  key_spec{name, kind::string, doc,                                                         \
+           [](node_config& c, const std::string& s, int64_t, bool) { c.member = s; }}
+
+const std::vector<key_spec>& specs() {
+  static const std::vector<key_spec> xs = {
+    key_spec{"cluster.nodes", kind::list, "comma-separated node ids of the cluster",
+             [](node_config& c, const std::string& s, int64_t, bool) {
+               c.cluster_nodes.clear();
+               std::stringstream in(s);
+               std::string item;
+               while (std::getline(in, item, ','))
+                 if (auto b = item.find_first_not_of(' '); b != std::string::npos)
+                   c.cluster_nodes.push_back(item.substr(b, item.find_last_not_of(' ') - b + 1));
+             }},
+    STR_KEY("http.address", http_address, "address the gateway binds to"),
+    INT_KEY("http.port", http_port, 0, 65535, "gateway port (0 = pick a free one)"),
+    INT_KEY("http.max_body_bytes", http_max_body_bytes, 1, 64 << 20, "larger bodies get 413"),
+    INT_KEY("http.io_threads", http_io_threads, 1, 64, "gateway io threads"),
+    INT_KEY("http.read_timeout_ms", http_read_timeout_ms, 1, 3600000,
+            "a request must arrive within this time (slowloris guard)"),
+    INT_KEY("http.max_inflight", http_max_inflight, 1, 10000000,
+            "requests in flight before the gateway answers 429"),
+    STR_KEY("storage.dir", storage_dir, "RocksDB parent directory; the node uses <dir>/<node>"),
+    BOOL_KEY("storage.sync", storage_sync, "fsync every commit (durability)"),
+    BOOL_KEY("storage.group_commit", storage_group_commit,
+             "commit many saga steps in one synced write"),
+    INT_KEY("payment.timeout_ms", payment_timeout_ms, 1, INT64_MAX / 4,
+            "payment intent expires when not verified in this time"),
+    STR_KEY("payment.provider_secret", payment_provider_secret,
+            "HMAC-SHA256 key of payment verifications"),
+    INT_KEY("payment.workers", payment_workers, 1, 1024, "payment pool size"),
+    INT_KEY("inventory.reservation_ttl_ms", inventory_reservation_ttl_ms, 1, INT64_MAX / 4,
+            "reservation lifetime; committing after it fails"),
+    INT_KEY("inventory.workers", inventory_workers, 1, 1024, "inventory pool size"),
+    STR_KEY("security.admin_token", security_admin_token, "bearer token of admin endpoints"),
+    INT_KEY("saga.max_restarts", saga_max_restarts, 0, 1000,
+            "restarts of a crashing order actor within the window before it is parked"),
+    INT_KEY("saga.restart_window_ms", saga_restart_window_ms, 1, INT64_MAX / 4,
+            "window of saga.max_restarts"),
+    INT_KEY("saga.request_timeout_ms", saga_request_timeout_ms, 1, INT64_MAX / 4,
+            "time-out of every request between actors"),
+    INT_KEY("saga.retry_backoff_ms", saga_retry_backoff_ms, 0, INT64_MAX / 4,
+            "pause before re-sending a timed-out command"),
+    INT_KEY("saga.max_retries", saga_max_retries, 0, 1000000,
+            "re-sends of one command before the order actor gives up (and is restarted)"),
+    INT_KEY("saga.auto_complete_ms", saga_auto_complete_ms, 1, INT64_MAX / 4,
+            "a paid order nobody completes is completed by the saga after this time"),
+    INT_KEY("scheduler.threads", scheduler_threads, 1, 256, "CAF scheduler threads"),
+    STR_KEY("log.level", log_level, "trace, debug, info, warn, error"),
+  };
+  return xs;
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos)
+    return {};
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+/// Strips a trailing comment that is not inside quotes.
+std::string strip_comment(const std::string& s) {
+  bool quoted = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '"')
+      quoted = !quoted;
+    else if (!quoted && (s[i] == ';' || s[i] == '#'))
+      return s.substr(0, i);
+  }
+  return s;
+}
+
+std::string set_value(const std::string& key, const std::string& raw, node_config& cfg) {
+  const key_spec* spec = nullptr;
+  for (auto& s : specs())
+    if (key == s.key)
+      spec = &s;
+  if (spec == nullptr)
+    return "unknown key '" + key + "'";
+  auto v = trim(raw);
+  bool quoted = v.size() >= 2 && v.front() == '"' && v.back() == '"';
+  switch (spec->type) {
+    case kind::string:
+    case kind::list:
+      if (!quoted)
+        return "key '" + key + "' expects a quoted string, got " + (v.empty() ? "nothing" : v);
+      spec->set(cfg, v.substr(1, v.size() - 2), 0, false);
+      return {};
+    case kind::boolean:
+      if (v != "true" && v != "false")
+        return "key '" + key + "' expects true or false, got " + (v.empty() ? "nothing" : v);
+      spec->set(cfg, {}, 0, v == "true");
+      return {};
+    case kind::integer: {
+      size_t used = 0;
+      long long i = 0;
+      try {
+        i = std::stoll(v, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != v.size())
+        return "key '" + key + "' expects an integer, got " + (v.empty() ? "nothing" : v);
+      if (i < spec->min || i > spec->max)
+        return "key '" + key + "' must be between " + std::to_string(spec->min) + " and "
+               + std::to_string(spec->max) + ", got " + v;
+      spec->set(cfg, {}, i, false);
+      return {};
+    }
+  }
+  return "unhandled type";
+}
+
+} // namespace
+
+std::string parse_config_text(const std::string& text, const std::string& source,
+                              node_config& cfg) {
+  std::istringstream in(text);
+  std::string line;
+  std::string section;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    auto where = source + ":" + std::to_string(lineno) + ": ";
+    auto l = trim(strip_comment(line));
+    if (l.empty())
+      continue;
+    if (l.front() == '[') {
+      if (l.back() != ']' || l.size() < 3)
+        return where + "malformed section header " + l;
+      section = trim(l.substr(1, l.size() - 2));
+      continue;
+    }
+    auto eq = l.find('=');
+    if (eq == std::string::npos)
+      return where + "expected key = value, got " + l;
+    if (section.empty())
+      return where + "key outside of a [section]";
+    auto key = section + "." + trim(l.substr(0, eq));
+    if (auto err = set_value(key, l.substr(eq + 1), cfg); !err.empty())
+      return where + err;
+  }
+  return {};
+}
+
+std::string apply_override(const std::string& assignment, node_config& cfg) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos)
+    return "--set " + assignment + ": expected section.key=value";
+  auto key = trim(assignment.substr(0, eq));
+  auto value = trim(assignment.substr(eq + 1));
+  // On the command line quotes are optional for strings.
+  for (auto& s : specs())
+    if (key == s.key && (s.type == kind::string || s.type == kind::list)
+        && (value.size() < 2 || value.front() != '"'))
+      value = "\"" + value + "\"";
+  if (auto err = set_value(key, value, cfg); !err.empty())
+    return "--set " + assignment + ": " + err;
+  return {};
+}
+
+std::string validate(const node_config& cfg) {
+  bool listed = false;
+  for (auto& n : cfg.cluster_nodes)
+    listed = listed || n == cfg.node_id;
+  if (!listed)
+    return "node '" + cfg.node_id + "' is not listed in cluster.nodes";
+  if (cfg.payment_provider_secret.empty())
+    return "payment.provider_secret must not be empty";
+  if (cfg.security_admin_token.empty())
+    return "security.admin_token must not be empty";
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  bool ok = false;
+  for (auto l : levels)
+    ok = ok || cfg.log_level == l;
+  if (!ok)
+    return "log.level must be one of trace, debug, info, warn, error";
+  return {};
+}
+
+std::string load_config(int argc, char** argv, node_config& cfg) {
+  std::string file;
+  std::vector<std::string> overrides;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&](std::string& out) {
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--config") {
+      if (!next(file))
+        return "--config needs a file";
+    } else if (a == "--node") {
+      if (!next(cfg.node_id))
+        return "--node needs an id";
+    } else if (a == "--set") {
+      if (!next(v))
+        return "--set needs section.key=value";
+      overrides.push_back(v);
+    } else {
+      return "unknown argument " + a + " (usage: sagad --config FILE --node ID [--set k=v]...)";
+    }
+  }
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in)
+      return "cannot read config file " + file;
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto node = cfg.node_id;
+    if (auto err = parse_config_text(buf.str(), file, cfg); !err.empty())
+      return err;
+    cfg.node_id = node;
+  }
+  for (auto& o : overrides)
+    if (auto err = apply_override(o, cfg); !err.empty())
+      return err;
+  return validate(cfg);
+}
+
+std::string describe_keys() {
+  std::string out;
+  for (auto& s : specs())
+    out += std::string("  ") + s.key + "  " + s.doc + "\n";
+  return out;
+}
+
+} // namespace saga

@@ -1,0 +1,53 @@
+// Configuration: every mistake is an error naming the key and the line.
+#include <catch2/catch.hpp>
+
+#include "runtime/config.hpp"
+
+using namespace saga;
+
+TEST_CASE("a valid file sets typed values", "[unit][config]") {
+  node_config c;
+  auto err = parse_config_text("; comment\n[http]\nport = 9090 ; trailing\naddress = \"0.0.0.0\"\n"
+                               "[storage]\nsync = false\n[cluster]\nnodes = \"a, b\"\n",
+                               "t.conf", c);
+  REQUIRE(err.empty());
+  CHECK(c.http_port == 9090);
+  CHECK(c.http_address == "0.0.0.0");
+  CHECK_FALSE(c.storage_sync);
+  CHECK(c.cluster_nodes == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("config mistakes name the key and the line", "[unit][config]") {
+  node_config c;
+  CHECK(parse_config_text("[http]\nprot = 1\n", "t.conf", c) == "t.conf:2: unknown key 'http.prot'");
+  CHECK(parse_config_text("[http]\n\nport = abc\n", "t.conf", c)
+        == "t.conf:3: key 'http.port' expects an integer, got abc");
+  CHECK(parse_config_text("[http]\nport = 70000\n", "t.conf", c)
+        == "t.conf:2: key 'http.port' must be between 0 and 65535, got 70000");
+  CHECK(parse_config_text("[storage]\nsync = yes\n", "t.conf", c)
+        == "t.conf:2: key 'storage.sync' expects true or false, got yes");
+  CHECK(parse_config_text("[payment]\nprovider_secret = abc\n", "t.conf", c)
+        == "t.conf:2: key 'payment.provider_secret' expects a quoted string, got abc");
+  CHECK(parse_config_text("port = 1\n", "t.conf", c) == "t.conf:1: key outside of a [section]");
+  CHECK(parse_config_text("[http\n", "t.conf", c) == "t.conf:1: malformed section header [http");
+  CHECK(parse_config_text("[http]\njunk\n", "t.conf", c) == "t.conf:2: expected key = value, got junk");
+}
+
+TEST_CASE("--set overrides are validated like the file", "[unit][config]") {
+  node_config c;
+  CHECK(apply_override("http.port=8181", c).empty());
+  CHECK(c.http_port == 8181);
+  CHECK(apply_override("payment.provider_secret=s3cret", c).empty());
+  CHECK(c.payment_provider_secret == "s3cret");
+  CHECK(apply_override("http.port=x", c) == "--set http.port=x: key 'http.port' expects an integer, got x");
+  CHECK(apply_override("nope.key=1", c) == "--set nope.key=1: unknown key 'nope.key'");
+  CHECK(apply_override("novalue", c) == "--set novalue: expected section.key=value");
+}
+
+TEST_CASE("the node must be part of the cluster", "[unit][config]") {
+  node_config c;
+  c.node_id = "node-9";
+  CHECK(validate(c) == "node 'node-9' is not listed in cluster.nodes");
+  c.node_id = "node-1";
+  CHECK(validate(c).empty());
+}

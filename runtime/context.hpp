@@ -1,0 +1,44 @@
+#pragma once
+// What every actor of a node shares, read-only: configuration, the store (thread-safe
+// reads; only the writer actor writes) and the clock.
+
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/saga.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/config.hpp"
+#include "storage/store.hpp"
+
+namespace saga {
+
+struct runtime_context {
+  node_config cfg;
+  saga_config saga;
+  storage::store* db = nullptr;
+  std::shared_ptr<const clock_source> clock;
+  std::shared_ptr<spdlog::logger> log;
+  /// Writer actor runs on its own thread (it blocks on fsync). Off in deterministic tests.
+  bool detached_writer = true;
+
+  int64_t now_ms() const { return clock->now_ms(); }
+  std::chrono::milliseconds request_timeout() const {
+    return std::chrono::milliseconds(cfg.saga_request_timeout_ms);
+  }
+};
+
+using context_ptr = std::shared_ptr<const runtime_context>;
+
+inline saga_config make_saga_config(const node_config& c) {
+  return saga_config{c.payment_timeout_ms, c.inventory_reservation_ttl_ms, c.saga_auto_complete_ms};
+}
+
+/// Milliseconds from now until `deadline_ms`, never negative.
+inline std::chrono::milliseconds until(const runtime_context& ctx, int64_t deadline_ms) {
+  auto d = deadline_ms - ctx.now_ms();
+  return std::chrono::milliseconds(d < 0 ? 0 : d);
+}
+
+} // namespace saga

@@ -1,0 +1,87 @@
+#include "runtime/runtime.hpp"
+
+#include "actors/inventory_worker.hpp"
+#include "actors/order_supervisor.hpp"
+#include "actors/payment_worker.hpp"
+#include "actors/writer.hpp"
+#include "storage/codec.hpp"
+
+namespace saga {
+
+loaded_state load_state(const storage::store& db, size_t inventory_workers,
+                        size_t payment_workers) {
+  loaded_state out;
+  out.inventory.resize(inventory_workers);
+  out.payment.resize(payment_workers);
+  auto inv_part = [&](const std::string& sku) {
+    return directory::hash(sku) % inventory_workers;
+  };
+  db.scan(storage::family::inventory, "", [&](std::string_view, std::string_view v) {
+    sku_record rec;
+    if (storage::decode(std::string(v), rec))
+      out.inventory[inv_part(rec.sku)].load_sku(std::move(rec));
+    return true;
+  });
+  // Reservation items are stored one per (order, sku); regroup them per partition.
+  std::vector<std::map<std::string, reservation>> res(inventory_workers);
+  db.scan(storage::family::reservations, "", [&](std::string_view, std::string_view v) {
+    reservation r;
+    reservation_item item;
+    if (storage::decode(std::string(v), r, item)) {
+      auto& slot = res[inv_part(item.sku)][r.order_id];
+      if (slot.order_id.empty())
+        slot = r;
+      slot.items.push_back(item);
+    }
+    return true;
+  });
+  for (size_t p = 0; p < inventory_workers; ++p)
+    for (auto& [id, r] : res[p])
+      out.inventory[p].load_reservation(std::move(r));
+  db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
+    payment_intent x;
+    if (storage::decode(std::string(v), x))
+      out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
+    return true;
+  });
+  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
+    ++out.orders_total;
+    order_state s;
+    if (!storage::decode(std::string(v), s) || is_terminal(s.step))
+      return true;
+    std::string reason;
+    if (db.get(storage::family::meta, "parked/" + std::string(k), reason)) {
+      ++out.parked;
+      return true;
+    }
+    out.resume.push_back(std::move(s));
+    return true;
+  });
+  return out;
+}
+
+runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
+                              uint64_t seed) {
+  runtime_handles h;
+  h.dir.writer = spawn_writer(sys, ctx);
+  h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);
+  for (size_t p = 0; p < state.inventory.size(); ++p)
+    h.dir.inventory.push_back(
+      sys.spawn(inventory_worker, ctx, h.dir.writer, p, std::move(state.inventory[p])));
+  for (size_t p = 0; p < state.payment.size(); ++p)
+    h.dir.payment.push_back(sys.spawn(payment_worker, ctx, h.dir.writer, h.dir.supervisor, p,
+                                      std::move(state.payment[p])));
+  h.resume = std::move(state.resume);
+  return h;
+}
+
+void stop_runtime(const directory& dir) {
+  caf::anon_send_exit(dir.supervisor, caf::exit_reason::user_shutdown);
+  for (auto& a : dir.inventory)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : dir.payment)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(dir.writer, caf::exit_reason::user_shutdown);
+}
+
+} // namespace saga

@@ -1,0 +1,110 @@
+// sagad: one node of the order saga runtime.
+//   sagad --config cluster.conf --node node-1 [--set section.key=value ...]
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "actors/messages.hpp"
+#include "gateway/http_server.hpp"
+#include "runtime/runtime.hpp"
+
+using namespace saga;
+
+namespace {
+
+struct sagad_config : caf::actor_system_config {
+  explicit sagad_config(const node_config& c) {
+    register_message_types(*this);
+    set("scheduler.max-threads", static_cast<size_t>(c.scheduler_threads));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::cout << "usage: sagad --config FILE --node ID [--set section.key=value ...]\n"
+                << "configuration keys:\n"
+                << describe_keys();
+      return 0;
+    }
+  node_config cfg;
+  if (auto err = load_config(argc, argv, cfg); !err.empty()) {
+    std::cerr << "sagad: configuration error: " << err << "\n";
+    return 2;
+  }
+  auto log = spdlog::stdout_color_mt("saga");
+  log->set_level(spdlog::level::from_str(cfg.log_level));
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id + " %v");
+
+  // Termination signals are taken synchronously by the main thread (sigwait below).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::error_code fs_err;
+  std::filesystem::create_directories(cfg.data_dir(), fs_err);
+  std::string err;
+  auto db = storage::store::open(cfg.data_dir(), err);
+  if (!db) {
+    log->critical("{}", err);
+    return 3;
+  }
+  auto ctx = std::make_shared<runtime_context>();
+  ctx->cfg = cfg;
+  ctx->saga = make_saga_config(cfg);
+  ctx->db = db.get();
+  ctx->clock = std::make_shared<wall_clock>();
+  ctx->log = log;
+  int exit_code = 0;
+  {
+    std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
+    sagad_config sys_cfg{cfg};
+    caf::actor_system sys{sys_cfg};
+    auto t0 = std::chrono::steady_clock::now();
+    auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
+                            static_cast<size_t>(cfg.payment_workers));
+    log->info("recovery: {} orders stored, {} to resume, {} parked", state.orders_total,
+              state.resume.size(), state.parked);
+    auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());
+    api routes{sys, ctx, handles.dir};
+    server = std::make_unique<http_server>(routes, ctx->cfg, log);
+    if (auto e = server->start(); !e.empty()) {
+      log->critical("{}", e);
+      exit_code = 4;
+    } else {
+      caf::scoped_actor self{sys};
+      self->request(handles.dir.supervisor, caf::infinite, start_atom::value, handles.dir,
+                    handles.resume)
+        .receive([&](uint64_t n) { log->info("resumed {} orders", n); },
+                 [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
+      routes.ready = true;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+      log->info("ready: http://{}:{} data={} (recovery took {} ms)", cfg.http_address,
+                server->port(), cfg.data_dir(), ms);
+      std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
+      std::fflush(stdout);
+      int sig = 0;
+      sigwait(&signals, &sig);
+      log->info("signal {} received: shutting down", sig);
+    }
+    routes.ready = false;
+    server->stop();
+    stop_runtime(handles.dir);
+    // Leaving the scope waits for every actor, then closes the gateway's io context.
+  }
+  db.reset(); // RocksDB closed after every writer is gone
+  log->info("stopped cleanly");
+  return exit_code;
+}

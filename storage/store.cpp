@@ -1,0 +1,128 @@
+#include "storage/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace storage {
+
+namespace {
+const char* family_names[] = {"orders",       "events",   "outbox", "inventory",
+                              "reservations", "payments", "meta"};
+} // namespace
+
+std::string be64(uint64_t x) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, x >>= 8)
+    s[i] = static_cast<char>(x & 0xff);
+  return s;
+}
+
+uint64_t from_be64(std::string_view s) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); ++i)
+    x = (x << 8) | static_cast<unsigned char>(s[i]);
+  return x;
+}
+
+std::string event_key(const std::string& order_id, uint64_t seq) {
+  std::string k = order_id;
+  k += '\0';
+  k += be64(seq);
+  return k;
+}
+
+std::string reservation_key(const std::string& order_id, const std::string& sku) {
+  std::string k = order_id;
+  k += '\0';
+  k += sku;
+  return k;
+}
+
+std::unique_ptr<store> store::open(const std::string& dir, std::string& error) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  // Small machine: two background jobs, bounded memtables.
+  opts.max_background_jobs = 2;
+  opts.write_buffer_size = 32 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (auto name : family_names)
+    cfds.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::unique_ptr<store> s(new store);
+  s->dir_ = dir;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfds, &handles, &s->db_);
+  if (!st.ok()) {
+    error = "cannot open RocksDB at " + dir + ": " + st.ToString();
+    return nullptr;
+  }
+  s->handles_ = std::move(handles);
+  // Continue the outbox sequence after the last entry still in it (entries are deleted
+  // only once published; when it is empty the counter is read from meta).
+  std::unique_ptr<rocksdb::Iterator> it(
+    s->db_->NewIterator(rocksdb::ReadOptions(), s->handles_[1 + int(family::outbox)]));
+  it->SeekToLast();
+  uint64_t next = 1;
+  if (it->Valid())
+    next = from_be64(it->key().ToStringView()) + 1;
+  std::string v;
+  if (s->get(family::meta, "outbox_next", v))
+    next = std::max(next, from_be64(v));
+  s->outbox_next_ = next;
+  return s;
+}
+
+store::~store() {
+  if (db_ == nullptr)
+    return;
+  for (auto* h : handles_)
+    db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+  delete db_;
+}
+
+std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
+  rocksdb::WriteBatch wb;
+  auto next = outbox_next_;
+  for (auto* b : batches) {
+    for (auto& op : b->ops) {
+      auto* h = handles_[1 + int(op.cf)];
+      if (op.erase)
+        wb.Delete(h, op.key);
+      else
+        wb.Put(h, op.key, op.value);
+    }
+    for (auto& env : b->outbox)
+      wb.Put(handles_[1 + int(family::outbox)], be64(next++), env);
+  }
+  if (next != outbox_next_)
+    wb.Put(handles_[1 + int(family::meta)], "outbox_next", be64(next));
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  auto st = db_->Write(wo, &wb);
+  if (!st.ok())
+    return st.ToString();
+  outbox_next_ = next;
+  return {};
+}
+
+bool store::get(family cf, const std::string& key, std::string& value) const {
+  return db_->Get(rocksdb::ReadOptions(), handles_[1 + int(cf)], key, &value).ok();
+}
+
+void store::scan(family cf, std::string_view prefix,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+    db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    auto k = it->key().ToStringView();
+    if (k.substr(0, prefix.size()) != prefix)
+      break;
+    if (!fn(k, it->value().ToStringView()))
+      break;
+  }
+}
+
+} // namespace storage

@@ -1,0 +1,82 @@
+#pragma once
+// RocksDB storage of the node: one column family per kind of record.
+//
+// Key layout (all in one RocksDB directory):
+//   orders        order_id                     -> order snapshot (JSON)
+//   events        order_id \0 seq(8 bytes BE)  -> event envelope (JSON): the order's history
+//   outbox        global_seq(8 bytes BE)       -> event envelope (JSON): what the Kafka relay
+//                                                 still has to publish, in commit order
+//   inventory     sku                          -> sku record
+//   reservations  order_id \0 sku              -> reservation item
+//   payments      payment_id                   -> payment intent
+//   meta          "parked/" order_id           -> why the supervisor gave up on an order
+//
+// An event is written to `events` and `outbox` in the same atomic batch as the snapshot
+// that produced it. `outbox` keys are allocated here, by the single writer, so their order
+// is the commit order, which keeps every order's events in seq order for the relay.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+} // namespace rocksdb
+
+namespace storage {
+
+enum class family : uint8_t { orders, events, outbox, inventory, reservations, payments, meta };
+constexpr int family_count = 7;
+
+struct db_op {
+  family cf = family::meta;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+/// One saga step (or inventory/payment change): applied atomically.
+struct batch {
+  std::vector<db_op> ops;
+  std::vector<std::string> outbox; // event envelopes; keys are assigned at commit
+};
+
+std::string be64(uint64_t x);
+uint64_t from_be64(std::string_view s);
+std::string event_key(const std::string& order_id, uint64_t seq);
+std::string reservation_key(const std::string& order_id, const std::string& sku);
+
+class store {
+public:
+  /// Opens (creating if needed) the database in `dir`. Returns nullptr and sets `error`.
+  static std::unique_ptr<store> open(const std::string& dir, std::string& error);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  /// Applies all batches in one atomic RocksDB write (group commit). Only one thread may
+  /// call this (the writer actor). Returns an empty string on success, else the error.
+  [[nodiscard]] std::string commit(const std::vector<const batch*>& batches, bool sync);
+
+  /// Point read; false when missing.
+  bool get(family cf, const std::string& key, std::string& value) const;
+  /// Visits every key starting with `prefix` in order until `fn` returns false.
+  void scan(family cf, std::string_view prefix,
+            const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  uint64_t outbox_next_seq() const { return outbox_next_; }
+  const std::string& dir() const { return dir_; }
+
+private:
+  store() = default;
+  std::string dir_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  uint64_t outbox_next_ = 1;
+};
+
+} // namespace storage
