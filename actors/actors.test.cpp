@@ -1,0 +1,404 @@
+// Actor-level tests on CAF's deterministic test coordinator: the real order, inventory,
+// payment, supervisor and writer actors over a real RocksDB directory; time is the test
+// clock, so payment expiry and reservation TTL are driven in simulated milliseconds.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include <spdlog/sinks/null_sink.h>
+
+#include "actors/messages.hpp"
+#include "actors/order_supervisor.hpp"
+#include "runtime/runtime.hpp"
+#include "storage/codec.hpp"
+
+using namespace saga;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    path = std::filesystem::temp_directory_path()
+           / ("saga-actor-test-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    register_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+node_config test_node_config() {
+  node_config c;
+  c.payment_timeout_ms = 1000;
+  c.inventory_reservation_ttl_ms = 5000;
+  c.saga_auto_complete_ms = 3000;
+  c.saga_max_restarts = 2;
+  c.storage_sync = false; // durability across process crashes is the e2e test's job
+  c.payment_provider_secret = "k";
+  return c;
+}
+
+/// One node on the test coordinator. Destroying it and building another on the same
+/// directory is a restart.
+struct node_fixture {
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::unique_ptr<storage::store> db;
+  std::shared_ptr<runtime_context> ctx;
+  directory dir;
+
+  node_fixture(const std::string& path, node_config nc = test_node_config(),
+               int64_t epoch_ms = 1'000'000)
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys, true) {
+    std::string err;
+    db = storage::store::open(path, err);
+    REQUIRE(db);
+    ctx = std::make_shared<runtime_context>();
+    ctx->cfg = nc;
+    ctx->saga = make_saga_config(nc);
+    ctx->db = db.get();
+    ctx->clock = std::make_shared<actor_clock_source>(sys.clock(), epoch_ms);
+    ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    ctx->detached_writer = false;
+    auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
+                            static_cast<size_t>(nc.payment_workers));
+    auto h = spawn_runtime(sys, ctx, std::move(state), 42);
+    dir = h.dir;
+    self->send(dir.supervisor, start_atom::value, dir, h.resume);
+    run();
+    bool started = false;
+    self->receive([&](uint64_t) { started = true; }, caf::after(0s) >> [] {});
+    REQUIRE(started);
+  }
+
+  ~node_fixture() {
+    stop_runtime(dir);
+    run();
+  }
+
+  /// Runs every ready actor until nothing is left (timers do not fire).
+  void run() {
+    while (sched.try_run_once()) {
+    }
+  }
+
+  /// Moves the test clock forward, firing due timers, and runs.
+  void advance(std::chrono::milliseconds ms) {
+    // step in small slices so timers armed by fired timers also fire in order
+    for (auto left = ms; left > 0ms; left -= 10ms) {
+      sched.clock().advance_time(std::min(left, std::chrono::milliseconds(10)));
+      run();
+    }
+  }
+
+  template <class T, class... Ts>
+  T ask(const caf::actor& dest, Ts&&... xs) {
+    self->send(dest, std::forward<Ts>(xs)...);
+    run();
+    T out{};
+    bool got = false;
+    self->receive([&](T& x) { out = std::move(x); got = true; },
+                  [&](caf::error& e) { FAIL("error reply: " << sys.render(e)); },
+                  caf::after(0s) >> [] {});
+    REQUIRE(got);
+    return out;
+  }
+
+  void stock(const std::string& sku, int64_t on_hand, int64_t price) {
+    auto r = ask<sku_reply>(dir.inventory_for(sku), stock_atom::value, sku, on_hand, price);
+    REQUIRE(r.code == errc::ok);
+  }
+
+  sku_record sku(const std::string& s) {
+    return ask<sku_reply>(dir.inventory_for(s), get_atom::value, s).record;
+  }
+
+  std::string create(std::vector<order_item> items) {
+    for (auto& i : items) {
+      auto p = ask<prices_reply>(dir.inventory_for(i.sku), prices_atom::value,
+                                 std::vector<std::string>{i.sku});
+      REQUIRE(p.code == errc::ok);
+      i.unit_price_cents = p.prices_cents[0];
+    }
+    auto s = ask<order_state>(dir.supervisor, create_atom::value, std::string("cust"), items);
+    REQUIRE_FALSE(s.order_id.empty());
+    run();
+    return s.order_id;
+  }
+
+  order_view view(const std::string& id) { return ask<order_view>(dir.supervisor, get_atom::value, id); }
+
+  payment_reply verify(const std::string& id, const std::string& status) {
+    auto pid = "pay_" + id;
+    return ask<payment_reply>(dir.payment_for(id), verify_atom::value, id, pid, status,
+                              payment_signature("k", id, pid, status));
+  }
+
+  input_reply complete(const std::string& id) {
+    return ask<input_reply>(dir.supervisor, input_atom::value, id,
+                            saga_input{input_kind::complete_requested, 0, {}});
+  }
+
+  std::vector<event_type> events(const std::string& id) {
+    std::vector<event_type> out;
+    for (auto& e : view(id).events)
+      out.push_back(e.type);
+    return out;
+  }
+};
+
+using E = event_type;
+
+bool conserved(const sku_record& s) {
+  return s.available + s.reserved + s.committed == s.restocked_total && s.available >= 0;
+}
+
+/// Two SKUs that land in different inventory partitions (2 workers).
+std::pair<std::string, std::string> two_partitions() {
+  std::string a = "sku-a";
+  for (int i = 0; i < 100; ++i) {
+    auto b = "sku-b" + std::to_string(i);
+    if (directory::hash(a) % 2 != directory::hash(b) % 2)
+      return {a, b};
+  }
+  FAIL("no two partitions");
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("happy path: reserve, pay, complete, commit through the real actors", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 250);
+  auto id = n.create({{"A", 2, 0}});
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::payment_initiated);
+  CHECK(v.state.selling_price_cents == 500);
+  CHECK(n.sku("A").reserved == 2);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.step == saga_step::awaiting_completion);
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  v = n.view(id);
+  CHECK(v.state.status == order_status::completed);
+  CHECK(n.events(id) == std::vector<E>{E::ordercreated, E::inventory_reserved, E::payment_initiated,
+                                       E::payment_succeeded, E::order_completed, E::inventory_committed});
+  auto s = n.sku("A");
+  CHECK(s.committed == 2);
+  CHECK(s.reserved == 0);
+  CHECK(conserved(s));
+  // a completed order's actor is gone; repeats answer from the snapshot
+  auto again = n.complete(id);
+  CHECK(again.code == errc::ok);
+  CHECK(again.result == outcome::duplicate);
+}
+
+TEST_CASE("out of stock on one partition releases the other and fails", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  auto [a, b] = two_partitions();
+  n.stock(a, 5, 100);
+  n.stock(b, 1, 100);
+  auto id = n.create({{a, 2, 0}, {b, 3, 0}});
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::inventory_reservation_failed);
+  CHECK(n.events(id) == std::vector<E>{E::ordercreated, E::inventory_reservation_failed,
+                                       E::order_cancelled, E::inventory_released});
+  CHECK(n.sku(a).available == 5);
+  CHECK(n.sku(a).reserved == 0);
+  CHECK(n.sku(b).available == 1);
+}
+
+TEST_CASE("payment failure releases the reservation", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 3, 0}});
+  CHECK(n.sku("A").available == 0);
+  REQUIRE(n.verify(id, "failed").code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_failed);
+  CHECK(n.sku("A").available == 3);
+  // contradicting verdict afterwards is a conflict and changes nothing
+  CHECK(n.verify(id, "succeeded").code == errc::conflict);
+  CHECK(n.complete(id).code == errc::conflict);
+}
+
+TEST_CASE("a bad signature changes nothing", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  auto r = n.ask<payment_reply>(n.dir.payment_for(id), verify_atom::value, id, "pay_" + id,
+                                std::string("succeeded"), std::string(64, 'a'));
+  CHECK(r.code == errc::bad_signature);
+  n.run();
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment);
+}
+
+TEST_CASE("payment expiry, driven by the test clock, fails the order and releases stock", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(900ms);
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment);
+  n.advance(200ms);
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_expired);
+  CHECK(v.state.payment == payment_status::expired);
+  CHECK(n.sku("A").available == 3);
+  CHECK(n.verify(id, "succeeded").code == errc::conflict);
+}
+
+TEST_CASE("an expired reservation makes the commit fail, and the payment is refunded", "[actor]") {
+  temp_dir d;
+  auto nc = test_node_config();
+  nc.inventory_reservation_ttl_ms = 500; // shorter than the payment time-out
+  node_fixture n(d.path.string(), nc);
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(600ms); // the reservation TTL timer fires: stock returns
+  CHECK(n.sku("A").available == 3);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::inventory_commit_failed);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(n.events(id) == std::vector<E>{E::ordercreated, E::inventory_reserved, E::payment_initiated,
+                                       E::payment_succeeded, E::order_completed,
+                                       E::inventory_commit_failed, E::order_cancelled,
+                                       E::inventory_released, E::payment_refunded});
+  auto s = n.sku("A");
+  CHECK(s.available == 3);
+  CHECK(s.committed == 0);
+  CHECK(conserved(s));
+}
+
+TEST_CASE("a paid order nobody completes is completed by its durable timer", "[actor]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  n.advance(2900ms);
+  CHECK(n.view(id).state.step == saga_step::awaiting_completion);
+  n.advance(200ms);
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 1);
+}
+
+TEST_CASE("an order actor that throws is restarted from its snapshot and finishes", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  n.self->send(n.dir.supervisor, crash_atom::value, id);
+  n.run();
+  auto stats = n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value);
+  CHECK(stats.restarted == 1);
+  CHECK(stats.parked == 0);
+  CHECK(stats.live == 1);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 1);
+  CHECK(n.view(id).events.size() == 6); // no event twice after the restart
+}
+
+TEST_CASE("an order that keeps crashing is parked with a reason, not lost", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // saga.max_restarts = 2
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.run();
+  }
+  auto v = n.view(id);
+  CHECK_FALSE(v.parked_reason.empty());
+  CHECK(v.state.step == saga_step::awaiting_payment);
+  auto r = n.complete(id);
+  CHECK(r.code == errc::unavailable);
+}
+
+TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {
+  temp_dir d;
+  std::string paid, waiting, done;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 10, 100);
+    done = n.create({{"A", 1, 0}});
+    REQUIRE(n.verify(done, "succeeded").code == errc::ok);
+    n.run();
+    n.complete(done);
+    n.run();
+    paid = n.create({{"A", 2, 0}});
+    REQUIRE(n.verify(paid, "succeeded").code == errc::ok);
+    n.run();
+    waiting = n.create({{"A", 3, 0}});
+    CHECK(n.sku("A").reserved == 5);
+  }
+  // The second node starts later on the same directory; wall time moved on by 100 ms.
+  node_fixture n(d.path.string(), test_node_config(), 1'000'100);
+  auto s = n.sku("A");
+  CHECK(s.committed == 1);
+  CHECK(s.reserved == 5);
+  CHECK(conserved(s));
+  CHECK(n.view(done).state.status == order_status::completed);
+  CHECK(n.view(paid).state.step == saga_step::awaiting_completion);
+  CHECK(n.view(waiting).state.step == saga_step::awaiting_payment);
+  // re-armed timers: the payment expires, the paid order completes itself
+  n.advance(3100ms);
+  CHECK(n.view(waiting).state.reason == failure_reason::payment_expired);
+  CHECK(n.view(paid).state.status == order_status::completed);
+  s = n.sku("A");
+  CHECK(s.committed == 3);
+  CHECK(s.reserved == 0);
+  CHECK(s.available == 7);
+  CHECK(conserved(s));
+}
+
+TEST_CASE("the writer groups concurrent steps into one commit", "[actor][storage]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 100, 100);
+  auto before = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  for (int i = 0; i < 20; ++i) {
+    std::vector<order_item> items{{"A", 1, 100}};
+    n.self->send(n.dir.supervisor, create_atom::value, std::string("c"), items);
+  }
+  n.run();
+  auto after = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  auto batches = after.batches - before.batches;
+  auto commits = after.commits - before.commits;
+  CHECK(batches >= 20 * 3); // created, reserved (+ inventory), payment intent per order
+  CHECK(commits < batches);  // grouped
+  CHECK(n.sku("A").reserved == 20);
+}

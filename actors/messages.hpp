@@ -93,6 +93,12 @@ struct writer_stats {
   uint64_t batches = 0; // saga steps and other batches written
 };
 
+struct supervisor_stats {
+  uint64_t live = 0;      // order actors alive
+  uint64_t restarted = 0; // restarts since start
+  uint64_t parked = 0;    // orders parked since start
+};
+
 /// Where every actor is. Local now; the cluster issue makes it span nodes.
 struct directory {
   caf::actor writer;
@@ -174,6 +180,10 @@ typename Inspector::result_type inspect(Inspector& f, input_reply& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_stats& x) {
   return f(caf::meta::type_name("writer_stats"), x.commits, x.batches);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
+  return f(caf::meta::type_name("supervisor_stats"), x.live, x.restarted, x.parked);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory& x) {

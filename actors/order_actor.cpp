@@ -234,6 +234,17 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
   st.ctx = std::move(ctx);
   st.dir = std::move(dir);
   st.s = std::move(initial);
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    self->state.ctx->log->error("order_id={} order actor failed: {}", self->state.s.order_id, what);
+    return caf::make_error(caf::sec::runtime_error, what);
+  });
   if (!st.s.order_id.empty()) {
     st.ctx->log->info("order_id={} resumed at step={} seq={}", st.s.order_id,
                       to_string(st.s.step), st.s.seq);

@@ -44,7 +44,12 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
     st.ctx->log->error("order_id={} parked: {}", id, text);
     storage::batch b;
     b.ops.push_back({storage::family::meta, "parked/" + id, text, false});
-    self->send(st.dir.writer, write_atom::value, std::move(b));
+    self->request(st.dir.writer, caf::infinite, write_atom::value, std::move(b))
+      .then([](bool) {},
+            [self, id](caf::error& e) {
+              self->state.ctx->log->critical("order_id={} could not store parking: {}", id,
+                                             self->system().render(e));
+            });
     st.restarts.erase(id);
     return;
   }
@@ -177,8 +182,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     },
     [self](stats_atom) {
       auto& st = self->state;
-      return std::make_tuple(static_cast<uint64_t>(st.live.size()), st.restarted_total,
-                             st.parked_total);
+      return supervisor_stats{st.live.size(), st.restarted_total, st.parked_total};
     },
   };
 }
