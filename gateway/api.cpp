@@ -125,8 +125,12 @@ bool get_int(const json& j, const char* key, int64_t lo, int64_t hi, int64_t& ou
     err = api::error(422, "wrong_type", std::string("field '") + key + "' must be an integer");
     return false;
   }
-  if (i->is_number_unsigned() ? i->get<uint64_t>() > static_cast<uint64_t>(hi)
-                              : (i->get<int64_t>() < lo || i->get<int64_t>() > hi)) {
+  // nlohmann stores non-negative literals as unsigned: compare in the matching type.
+  bool out_of_range = i->is_number_unsigned()
+                        ? (i->get<uint64_t>() > static_cast<uint64_t>(hi)
+                           || (lo > 0 && i->get<uint64_t>() < static_cast<uint64_t>(lo)))
+                        : (i->get<int64_t>() < lo || i->get<int64_t>() > hi);
+  if (out_of_range) {
     err = api::error(422, "out_of_range", std::string("field '") + key + "' must be between "
                                             + std::to_string(lo) + " and " + std::to_string(hi));
     return false;

@@ -1,0 +1,230 @@
+"""HTTP tests against real sagad processes: every saga branch driven only through the
+public endpoints, then a table of malformed requests, each of which must get its status
+code and leave the node serving with its state unchanged."""
+import socket
+import sys
+import time
+
+from sagalib import Checks, Node, sign, TOKEN
+
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+def types(order):
+    return [e["type"] for e in order["events"]]
+
+
+def gapless(order):
+    return [e["seq"] for e in order["events"]] == list(range(1, len(order["events"]) + 1))
+
+
+def saga_branches(c, n):
+    n.stock("A", 10, 250)
+    n.stock("B", 5, 1000)
+    # happy path
+    st, body = n.place([{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}])
+    c.check(st == 201 and body["status"] == "PENDING" and body["selling_price_cents"] == 1500,
+            "201 PENDING with selling price: %s %s" % (st, body))
+    oid = body["order_id"]
+    o = n.wait_for(oid, lambda o: o["status"] == "PAYMENT_INITIATED")
+    c.check(o["payment"]["status"] == "PENDING" and o["payment"]["payment_id"] == "pay_" + oid,
+            "payment intent pending")
+    c.check(n.sku("A")["reserved"] == 2, "A reserved")
+    st, body = n.verify(oid, "succeeded")
+    c.check(st == 200 and body["payment_status"] == "SUCCEEDED", "verify 200: %s" % body)
+    o = n.wait_for(oid, lambda o: o["status"] == "COMPLETED")
+    c.check(types(o) == ["ordercreated", "inventory_reserved", "payment_initiated",
+                         "payment_succeeded", "order_completed", "inventory_committed"],
+            "happy events: %s" % types(o))
+    c.check(gapless(o), "happy seq gapless")
+    c.check(o["payment"]["status"] == "SUCCEEDED" and o["failure_reason"] is None, "happy payment")
+    a = n.sku("A")
+    c.check(a["committed"] == 2 and a["available"] == 8 and a["reserved"] == 0, "A committed: %s" % a)
+    st, _ = n.verify(oid, "succeeded")
+    c.check(st == 200, "repeated verify is idempotent")
+    st, _ = n.verify(oid, "failed")
+    c.check(st == 409, "contradicting verify is 409")
+    st, body = n.request("POST", "/order/complete", {"order_id": oid})
+    c.check(st == 200, "repeated complete is idempotent: %s" % st)
+
+    # out of stock
+    st, body = n.place([{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 50}])
+    oid = body["order_id"]
+    o = n.wait_for(oid, lambda o: o["status"] in TERMINAL)
+    c.check(o["status"] == "FAILED" and o["failure_reason"] == "inventory_reservation_failed",
+            "out of stock fails: %s" % o["failure_reason"])
+    c.check(types(o) == ["ordercreated", "inventory_reservation_failed", "order_cancelled",
+                         "inventory_released"], "out-of-stock events: %s" % types(o))
+    c.check(n.sku("A")["available"] == 8 and n.sku("B")["available"] == 4, "stock untouched")
+
+    # payment failed
+    st, body = n.place([{"sku": "A", "quantity": 3}])
+    oid = body["order_id"]
+    n.wait_for(oid, lambda o: o["status"] == "PAYMENT_INITIATED")
+    st, _ = n.request("POST", "/order/complete", {"order_id": oid})
+    c.check(st == 409, "complete before payment is 409")
+    st, body = n.verify(oid, "failed")
+    c.check(st == 200 and body["payment_status"] == "FAILED", "verify failed: %s" % body)
+    o = n.wait_for(oid, lambda o: o["status"] in TERMINAL)
+    c.check(o["failure_reason"] == "payment_failed" and o["payment"]["status"] == "FAILED",
+            "payment failed path")
+    c.check(types(o)[-3:] == ["payment_failed", "order_cancelled", "inventory_released"],
+            "payment failed events")
+    c.check(n.sku("A")["available"] == 8, "released after payment failure")
+
+    # payment expired (payment.timeout_ms = 1500 on this node)
+    st, body = n.place([{"sku": "A", "quantity": 1}])
+    oid = body["order_id"]
+    o = n.wait_for(oid, lambda o: o["status"] in TERMINAL, timeout_s=10)
+    c.check(o["failure_reason"] == "payment_expired" and o["payment"]["status"] == "EXPIRED",
+            "payment expired path: %s" % o["failure_reason"])
+    st, _ = n.verify(oid, "succeeded")
+    c.check(st == 409, "verify after expiry is 409")
+    c.check(n.sku("A")["available"] == 8, "released after expiry")
+
+
+def commit_failed_branch(c, n):
+    n.stock("C", 4, 100)
+    st, body = n.place([{"sku": "C", "quantity": 2}])
+    oid = body["order_id"]
+    n.wait_for(oid, lambda o: o["status"] == "PAYMENT_INITIATED")
+    time.sleep(0.6)  # inventory.reservation_ttl_ms = 300: the reservation expires
+    c.check(n.sku("C")["reserved"] == 0, "reservation expired")
+    st, body = n.verify(oid, "succeeded")
+    c.check(st == 200, "verify after reservation expiry accepted")
+    o = n.wait_for(oid, lambda o: o["status"] in TERMINAL)
+    c.check(o["failure_reason"] == "inventory_commit_failed", "commit failed: %s" % o["failure_reason"])
+    c.check(o["payment"]["status"] == "REFUNDED", "refunded: %s" % o["payment"])
+    c.check(types(o)[-5:] == ["order_completed", "inventory_commit_failed", "order_cancelled",
+                              "inventory_released", "payment_refunded"], "refund events: %s" % types(o))
+    s = n.sku("C")
+    c.check(s["available"] == 4 and s["committed"] == 0, "stock back: %s" % s)
+
+
+def malformed_table(c, n):
+    n.stock("M", 5, 100)
+    st, body = n.place([{"sku": "M", "quantity": 1}])
+    oid = body["order_id"]
+    n.wait_for(oid, lambda o: o["status"] == "PAYMENT_INITIATED")
+    auth = {"Authorization": "Bearer " + TOKEN}
+    good_item = [{"sku": "M", "quantity": 1}]
+    big = '{"customer_id":"' + "x" * 70000 + '","items":[]}'
+    pid = "pay_" + oid
+    table = [
+        ("POST", "/orders", "{", {}, 400),
+        ("POST", "/orders", '{"customer_id":"c","items":[', {}, 400),
+        ("POST", "/orders", "[]", {}, 400),
+        ("POST", "/orders", "null", {}, 400),
+        ("POST", "/orders", "42", {}, 400),
+        ("POST", "/orders", '"x"', {}, 400),
+        ("POST", "/orders", "", {}, 400),
+        ("POST", "/orders", '{"items":[{"sku":"M","quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":7,"items":[{"sku":"M","quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"","items":[{"sku":"M","quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"' + "c" * 200 + '","items":[{"sku":"M","quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c"}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":{}}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[' + ",".join(['{"sku":"M%d","quantity":1}' % i for i in range(101)]) + "]}", {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[5]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":5,"quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"","quantity":1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M"}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":"1"}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":0}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":-1}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":1.5}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":1000000000000}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":18446744073709551616}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":true}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"M","quantity":1},{"sku":"M","quantity":2}]}', {}, 422),
+        ("POST", "/orders", '{"customer_id":"c","items":[{"sku":"NOPE","quantity":1}]}', {}, 422),
+        ("POST", "/orders", b'{"customer_id":"\xff\xfe","items":[{"sku":"M","quantity":1}]}', {}, 400),
+        ("POST", "/orders", big, {}, 413),
+        ("PUT", "/orders", '{}', {}, 405),
+        ("GET", "/orders/ord_does_not_exist", None, {}, 404),
+        ("GET", "/orders/" + "z" * 300, None, {}, 404),
+        ("DELETE", "/orders/" + oid, None, {}, 405),
+        ("POST", "/payment/verify", "{", {}, 400),
+        ("POST", "/payment/verify", '{"order_id":"%s","payment_id":"%s","status":"succeeded","signature":"%s"}' % (oid, pid, "0" * 64), {}, 401),
+        ("POST", "/payment/verify", '{"order_id":"%s","payment_id":"%s","status":"succeeded","signature":"%s"}' % (oid, pid, sign(oid, pid, "failed")), {}, 401),
+        ("POST", "/payment/verify", '{"order_id":"ord_x","payment_id":"pay_ord_x","status":"succeeded","signature":"%s"}' % sign("ord_x", "pay_ord_x", "succeeded"), {}, 404),
+        ("POST", "/payment/verify", '{"order_id":"%s","payment_id":"%s","status":"maybe","signature":"%s"}' % (oid, pid, sign(oid, pid, "maybe")), {}, 422),
+        ("POST", "/payment/verify", '{"order_id":"%s","payment_id":"%s","status":"succeeded"}' % (oid, pid), {}, 422),
+        ("POST", "/payment/verify", '{"order_id":"%s","payment_id":1,"status":"succeeded","signature":"x"}' % oid, {}, 422),
+        ("GET", "/payment/verify", None, {}, 405),
+        ("POST", "/order/complete", '{"order_id":"ord_nope"}', {}, 404),
+        ("POST", "/order/complete", '{}', {}, 422),
+        ("POST", "/order/complete", '{"order_id":"%s"}' % oid, {}, 409),
+        ("POST", "/order/complete", '{"order_id":["x"]}', {}, 422),
+        ("PUT", "/inventory/M", '{"on_hand":1,"price_cents":1}', {}, 401),
+        ("PUT", "/inventory/M", '{"on_hand":1,"price_cents":1}', {"Authorization": "Bearer wrong"}, 401),
+        ("PUT", "/inventory/M", '{"on_hand":-1,"price_cents":1}', auth, 422),
+        ("PUT", "/inventory/M", '{"on_hand":1,"price_cents":"1"}', auth, 422),
+        ("PUT", "/inventory/M", '{"price_cents":1}', auth, 422),
+        ("PUT", "/inventory/M", '{"on_hand":0,"price_cents":1}', auth, 409),  # below reserved
+        ("PUT", "/inventory/M", 'garbage', auth, 400),
+        ("DELETE", "/inventory/M", None, auth, 405),
+        ("GET", "/inventory/NOPE", None, {}, 404),
+        ("GET", "/nope", None, {}, 404),
+        ("POST", "/healthz", "", {}, 405),
+    ]
+    c.check(len(table) >= 40, "at least 40 malformed requests (%d)" % len(table))
+    before_sku = n.sku("M")
+    before_order = n.order(oid)
+    for method, path, raw, headers, expected in table:
+        st, body = n.request(method, path, raw=raw, headers=headers)
+        label = "%s %s %r" % (method, path[:40], (raw[:60] if raw else raw))
+        c.check(st == expected, "%s -> %s, expected %s (%s)" % (label, st, expected, body))
+        if st >= 400:
+            c.check(isinstance(body, dict) and "code" in body.get("error", {})
+                    and "message" in body["error"], "JSON error body for %s" % label)
+        hst, _ = n.request("GET", "/healthz")
+        c.check(hst == 200, "still serving after %s" % label)
+    c.check(n.sku("M") == before_sku, "inventory unchanged by bad requests")
+    after = n.order(oid)
+    c.check(after["events"] == before_order["events"] and after["status"] == before_order["status"],
+            "order unchanged by bad requests")
+    print("malformed requests tested: %d" % len(table), flush=True)
+
+
+def slowloris(c, n):
+    # read_timeout_ms = 700 on this node: a client that never finishes its headers is cut off
+    s = socket.create_connection(("127.0.0.1", n.port))
+    s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\n")
+    s.settimeout(5)
+    start = time.time()
+    try:
+        data = s.recv(100)
+    except socket.timeout:
+        data = None
+    c.check(data == b"" and time.time() - start < 4, "slow client disconnected")
+    s.close()
+    st, _ = n.request("GET", "/healthz")
+    c.check(st == 200, "serving after slow client")
+
+
+def main():
+    sagad = sys.argv[1]
+    c = Checks()
+    a = Node(sagad, overrides={"payment.timeout_ms": 1500, "http.read_timeout_ms": 700,
+                               "saga.auto_complete_ms": 60000})
+    b = Node(sagad, overrides={"inventory.reservation_ttl_ms": 300, "saga.auto_complete_ms": 50})
+    try:
+        a.start()
+        saga_branches(c, a)
+        malformed_table(c, a)
+        slowloris(c, a)
+        c.check(a.stop() == 0, "clean exit on SIGTERM")
+        b.start()
+        commit_failed_branch(c, b)
+        c.check(b.stop() == 0, "clean exit on SIGTERM")
+    finally:
+        a.cleanup()
+        b.cleanup()
+    return c.done("test_http")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
