@@ -141,6 +141,14 @@ bool get_int(const json& j, const char* key, int64_t lo, int64_t hi, int64_t& ou
 
 std::string render(caf::actor_system& sys, const caf::error& e) { return sys.render(e); }
 
+/// Spawns a short-lived bridge actor running `f(self)`: it makes its requests and ends
+/// when the last reply was handled. (`f` travels as a spawn argument: CAF 0.17 spawning
+/// a function without arguments dereferences a null pointer, which UBSan reports.)
+template <class F>
+void spawn_bridge(caf::actor_system& sys, F f) {
+  sys.spawn([](caf::event_based_actor* self, F fn) { fn(self); }, std::move(f));
+}
+
 } // namespace
 
 http_response api::error(int status, const std::string& code, const std::string& message) {
@@ -239,7 +247,7 @@ void api::post_order(const http_request& req, responder respond) {
   // Prices come from the inventory's catalog: ask every partition involved, then create.
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([dir, timeout, customer_id, items, skus_by_partition,
+  spawn_bridge(sys_, [dir, timeout, customer_id, items, skus_by_partition,
               respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
@@ -291,7 +299,7 @@ void api::get_order(const std::string& id, responder respond) {
     return respond(error(404, "not_found", "unknown order"));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([dir, timeout, id, respond](caf::event_based_actor* self) {
+  spawn_bridge(sys_, [dir, timeout, id, respond](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, get_atom::value, id)
       .then(
         [=](const order_view& v) {
@@ -315,7 +323,7 @@ void api::verify_payment(const http_request& req, responder respond) {
     return respond(error(422, "invalid_field", "'status' must be \"succeeded\" or \"failed\""));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
     self->request(dir.payment_for(order_id), timeout, verify_atom::value, order_id, payment_id,
                   status, signature)
       .then(
@@ -354,7 +362,7 @@ void api::complete_order(const http_request& req, responder respond) {
     return respond(err);
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, input_atom::value, order_id,
                   saga_input{input_kind::complete_requested, 0, {}})
       .then(
@@ -385,7 +393,7 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
     return respond(err);
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, stock_atom::value, sku, on_hand, price)
       .then(
         [=](const sku_reply& r) {
@@ -400,7 +408,7 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
 void api::get_inventory(const std::string& sku, responder respond) {
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
-  sys_.spawn([=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, get_atom::value, sku)
       .then(
         [=](const sku_reply& r) {

@@ -33,7 +33,7 @@ TEST_CASE("config mistakes name the key and the line", "[unit][config]") {
   CHECK(parse_config_text("[http]\njunk\n", "t.conf", c) == "t.conf:2: expected key = value, got junk");
 }
 
-TEST_CASE("--set overrides are validated like the file", "[unit][config]") {
+TEST_CASE("command-line overrides are validated like the file", "[unit][config]") {
   node_config c;
   CHECK(apply_override("http.port=8181", c).empty());
   CHECK(c.http_port == 8181);
