@@ -40,6 +40,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<payment_reply>("payment_reply");
   cfg.add_message_type<order_view>("order_view");
   cfg.add_message_type<input_reply>("input_reply");
+  cfg.add_message_type<create_reply>("create_reply");
   cfg.add_message_type<writer_stats>("writer_stats");
   cfg.add_message_type<supervisor_stats>("supervisor_stats");
   cfg.add_message_type<directory>("directory");

@@ -79,6 +79,13 @@ struct order_view {
   std::string parked_reason; // non-empty when the supervisor gave up on the order
 };
 
+/// Reply to creating an order: the order, and whether it existed already (same
+/// Idempotency-Key seen before).
+struct create_reply {
+  order_state state;
+  bool existing = false;
+};
+
 /// Reply to an input sent to an order (complete, verify, ...).
 struct input_reply {
   errc code = errc::ok;
@@ -172,6 +179,10 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_view& x) {
   return f(caf::meta::type_name("order_view"), x.code, x.message, x.state, x.events,
            x.parked_reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_reply& x) {
+  return f(caf::meta::type_name("create_reply"), x.state, x.existing);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, input_reply& x) {

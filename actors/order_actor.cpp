@@ -176,13 +176,24 @@ void run_command(self_ptr self, const saga_command& cmd) {
   }
 }
 
-/// Persists an applied decision, then sends its commands and calls `then`.
-void persist(self_ptr self, decision d, std::function<void()> then) {
+/// Persists an applied decision, then sends its commands and calls `then`. A new
+/// order's Idempotency-Key is stored in the same atomic write as its creation.
+void persist(self_ptr self, decision d, std::function<void()> then,
+             const std::string& idempotency_key = {}) {
   auto& st = self->state;
+  auto& gauges = st.ctx->stats->orders_by_status;
+  if (st.s.order_id.empty())
+    ++gauges[static_cast<size_t>(d.next.status)];
+  else if (st.s.status != d.next.status) {
+    --gauges[static_cast<size_t>(st.s.status)];
+    ++gauges[static_cast<size_t>(d.next.status)];
+  }
   st.s = d.next;
   st.retries = 0;
   storage::batch b;
   b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s), false});
+  if (!idempotency_key.empty())
+    b.ops.push_back({storage::family::meta, "idem/" + idempotency_key, st.s.order_id, false});
   for (auto& ev : d.events) {
     auto env = storage::encode(ev, st.ctx->cfg.node_id);
     b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
@@ -253,15 +264,17 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
   }
   return {
     [self](create_atom, const std::string& order_id, const std::string& customer_id,
-           std::vector<order_item>& items) -> caf::result<order_state> {
+           std::vector<order_item>& items,
+           const std::string& idempotency_key) -> caf::result<create_reply> {
       auto& st = self->state;
       if (!st.s.order_id.empty())
-        return st.s; // repeated create: the order exists
+        return create_reply{st.s, true}; // repeated create (same Idempotency-Key)
       auto d = create_order(st.ctx->saga, order_id, customer_id, std::move(items),
                             st.ctx->now_ms());
-      auto rp = self->make_response_promise<order_state>();
+      auto rp = self->make_response_promise<create_reply>();
       auto created = d.next;
-      persist(self, std::move(d), [rp, created]() mutable { rp.deliver(created); });
+      persist(self, std::move(d), [rp, created]() mutable { rp.deliver(create_reply{created, false}); },
+              idempotency_key);
       return rp;
     },
     [self](input_atom, saga_input& in) -> caf::result<input_reply> {

@@ -20,6 +20,7 @@ caf::actor spawn_order(self_ptr self, order_state initial) {
 void track(self_ptr self, const std::string& id, const caf::actor& a) {
   self->state.live[id] = a;
   self->state.ids[a.address()] = id;
+  self->state.ctx->stats->live_order_actors = static_cast<int64_t>(self->state.live.size());
 }
 
 std::string new_order_id(self_ptr self) {
@@ -39,6 +40,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   auto why = self->system().render(reason);
   if (static_cast<int64_t>(times.size()) >= st.ctx->cfg.saga_max_restarts) {
     ++st.parked_total;
+    ++st.ctx->stats->orders_parked;
     auto text = "order actor died " + std::to_string(times.size() + 1) + " times within "
                 + std::to_string(st.ctx->cfg.saga_restart_window_ms) + " ms; last: " + why;
     st.ctx->log->error("order_id={} parked: {}", id, text);
@@ -55,6 +57,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   }
   times.push_back(now);
   ++st.restarted_total;
+  ++st.ctx->stats->order_restarts;
   st.ctx->log->warn("order_id={} order actor died ({}); restart {}/{}", id, why, times.size(),
                     st.ctx->cfg.saga_max_restarts);
   // Writes the dead actor sent are ahead of this empty batch: once it is answered the
@@ -130,6 +133,11 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     st.ids.erase(i);
     if (auto j = st.live.find(id); j != st.live.end() && j->second.address() == dm.source)
       st.live.erase(j);
+    st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
+    if (auto k = st.order_to_key.find(id); k != st.order_to_key.end()) {
+      st.key_to_order.erase(k->second);
+      st.order_to_key.erase(k);
+    }
     if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown)
       return; // the saga ended (or the node stops)
     on_crash(self, id, dm.reason);
@@ -145,11 +153,35 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       st.ctx->log->info("order supervisor started; resumed {} orders", resume.size());
       return resume.size();
     },
-    [self](create_atom, const std::string& customer_id, std::vector<order_item>& items) {
+    [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
+           const std::string& idempotency_key) -> caf::result<create_reply> {
+      auto& st = self->state;
+      if (!idempotency_key.empty()) {
+        std::string existing;
+        if (auto k = st.key_to_order.find(idempotency_key); k != st.key_to_order.end())
+          existing = k->second;
+        else
+          st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, existing);
+        if (!existing.empty()) {
+          if (auto a = st.live.find(existing); a != st.live.end()) {
+            self->delegate(a->second, create_atom::value, existing, customer_id,
+                           std::move(items), idempotency_key);
+            return caf::delegated<create_reply>{};
+          }
+          auto v = load_order_view(*st.ctx->db, existing);
+          if (v.code == errc::ok)
+            return create_reply{v.state, true};
+        }
+      }
       auto id = new_order_id(self);
       auto a = spawn_order(self, order_state{});
       track(self, id, a);
-      return self->delegate(a, create_atom::value, id, customer_id, std::move(items));
+      if (!idempotency_key.empty()) {
+        st.key_to_order[idempotency_key] = id;
+        st.order_to_key[id] = idempotency_key;
+      }
+      self->delegate(a, create_atom::value, id, customer_id, std::move(items), idempotency_key);
+      return caf::delegated<create_reply>{};
     },
     [self](input_atom, const std::string& id, saga_input& in) -> caf::result<input_reply> {
       auto& st = self->state;

@@ -20,6 +20,9 @@ struct order_supervisor_state {
   std::unordered_map<std::string, caf::actor> live;
   std::unordered_map<caf::actor_addr, std::string> ids;
   std::unordered_map<std::string, std::deque<int64_t>> restarts; // restart times per order
+  /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
+  std::unordered_map<std::string, std::string> key_to_order;
+  std::unordered_map<std::string, std::string> order_to_key;
   std::mt19937_64 rng;
   uint64_t restarted_total = 0;
   uint64_t parked_total = 0;

@@ -4,18 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/payment_book.hpp"
+#include "gateway/requests.hpp"
 
 using nlohmann::json;
 
 namespace saga {
 
 namespace {
-
-constexpr size_t max_id_len = 128;
-constexpr size_t max_items = 100;
-constexpr int64_t max_quantity = 1000000;
-constexpr int64_t max_stock = 1000000000;
-constexpr int64_t max_price_cents = 100000000000; // 1e9 currency units
 
 http_response ok_json(int status, const json& j) {
   http_response r;
@@ -78,67 +73,6 @@ json to_json(const sku_record& r) {
           {"price_cents", r.price_cents}};
 }
 
-/// Parses a JSON object body; on failure fills `err` with the HTTP error.
-bool parse_object(const std::string& body, json& out, http_response& err) {
-  out = json::parse(body, nullptr, false);
-  if (out.is_discarded()) {
-    err = api::error(400, "malformed_json", "the body is not valid JSON (or not UTF-8)");
-    return false;
-  }
-  if (!out.is_object()) {
-    err = api::error(400, "malformed_json", "the body must be a JSON object");
-    return false;
-  }
-  return true;
-}
-
-/// Reads a required string field of bounded length.
-bool get_string(const json& j, const char* key, std::string& out, http_response& err,
-                size_t max_len = max_id_len) {
-  auto i = j.find(key);
-  if (i == j.end()) {
-    err = api::error(422, "missing_field", std::string("missing field '") + key + "'");
-    return false;
-  }
-  if (!i->is_string()) {
-    err = api::error(422, "wrong_type", std::string("field '") + key + "' must be a string");
-    return false;
-  }
-  out = i->get<std::string>();
-  if (out.empty() || out.size() > max_len) {
-    err = api::error(422, "invalid_field", std::string("field '") + key + "' must have 1 to "
-                                             + std::to_string(max_len) + " characters");
-    return false;
-  }
-  return true;
-}
-
-/// Reads a required integer field within [lo, hi].
-bool get_int(const json& j, const char* key, int64_t lo, int64_t hi, int64_t& out,
-             http_response& err) {
-  auto i = j.find(key);
-  if (i == j.end()) {
-    err = api::error(422, "missing_field", std::string("missing field '") + key + "'");
-    return false;
-  }
-  if (!i->is_number_integer()) {
-    err = api::error(422, "wrong_type", std::string("field '") + key + "' must be an integer");
-    return false;
-  }
-  // nlohmann stores non-negative literals as unsigned: compare in the matching type.
-  bool out_of_range = i->is_number_unsigned()
-                        ? (i->get<uint64_t>() > static_cast<uint64_t>(hi)
-                           || (lo > 0 && i->get<uint64_t>() < static_cast<uint64_t>(lo)))
-                        : (i->get<int64_t>() < lo || i->get<int64_t>() > hi);
-  if (out_of_range) {
-    err = api::error(422, "out_of_range", std::string("field '") + key + "' must be between "
-                                            + std::to_string(lo) + " and " + std::to_string(hi));
-    return false;
-  }
-  out = i->get<int64_t>();
-  return true;
-}
-
 std::string render(caf::actor_system& sys, const caf::error& e) { return sys.render(e); }
 
 /// Spawns a short-lived bridge actor running `f(self)`: it makes its requests and ends
@@ -176,7 +110,16 @@ void api::handle(const http_request& req, responder respond) {
                     : error(503, "not_ready", "recovery in progress"));
     return;
   }
-  if (!ready && path != "/healthz") {
+  if (path == "/metrics") {
+    if (only("GET")) {
+      http_response r;
+      r.body = ctx_->stats->render();
+      r.headers["Content-Type"] = "text/plain; version=0.0.4";
+      respond(r);
+    }
+    return;
+  }
+  if (!ready) {
     respond(error(503, "not_ready", "the node is recovering; retry shortly"));
     return;
   }
@@ -186,8 +129,10 @@ void api::handle(const http_request& req, responder respond) {
     return;
   }
   if (path.rfind("/orders/", 0) == 0 && path.size() > 8 && path.find('/', 8) == std::string::npos) {
+    auto q = req.target.find('?');
     if (only("GET"))
-      get_order(path.substr(8), std::move(respond));
+      get_order(path.substr(8), q == std::string::npos ? "" : req.target.substr(q + 1),
+                std::move(respond));
     return;
   }
   if (path == "/payment/verify") {
@@ -218,37 +163,26 @@ void api::handle(const http_request& req, responder respond) {
 }
 
 void api::post_order(const http_request& req, responder respond) {
-  json j;
-  http_response err;
-  std::string customer_id;
-  if (!parse_object(req.body, j, err) || !get_string(j, "customer_id", customer_id, err))
-    return respond(err);
-  auto items_it = j.find("items");
-  if (items_it == j.end())
-    return respond(error(422, "missing_field", "missing field 'items'"));
-  if (!items_it->is_array() || items_it->empty() || items_it->size() > max_items)
-    return respond(error(422, "invalid_field", "'items' must be an array of 1 to "
-                                                 + std::to_string(max_items) + " items"));
-  std::vector<order_item> items;
-  std::map<size_t, std::vector<std::string>> skus_by_partition;
-  for (auto& it : *items_it) {
-    if (!it.is_object())
-      return respond(error(422, "wrong_type", "each item must be an object"));
-    order_item item;
-    if (!get_string(it, "sku", item.sku, err, 64)
-        || !get_int(it, "quantity", 1, max_quantity, item.quantity, err))
-      return respond(err);
-    for (auto& other : items)
-      if (other.sku == item.sku)
-        return respond(error(422, "duplicate_sku", "sku " + item.sku + " appears twice"));
-    skus_by_partition[dir_.inventory_partition(item.sku)].push_back(item.sku);
-    items.push_back(std::move(item));
+  create_order_request parsed;
+  if (auto e = parse_create_order(req.body, parsed))
+    return respond(error(e.status, e.code, e.message));
+  if (!req.idempotency_key.empty() && !valid_id(req.idempotency_key))
+    return respond(error(422, "invalid_header", "Idempotency-Key must be 1 to 128 printable characters"));
+  if (ctx_->stats->live_order_actors.load() >= ctx_->cfg.saga_max_live_orders) {
+    ++ctx_->stats->rejected_overload;
+    auto r = error(429, "overloaded", "too many sagas in flight; retry later");
+    r.headers["Retry-After"] = "1";
+    return respond(r);
   }
+  std::map<size_t, std::vector<std::string>> skus_by_partition;
+  for (auto& item : parsed.items)
+    skus_by_partition[dir_.inventory_partition(item.sku)].push_back(item.sku);
   // Prices come from the inventory's catalog: ask every partition involved, then create.
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  spawn_bridge(sys_, [dir, timeout, customer_id, items, skus_by_partition,
-              respond](caf::event_based_actor* self) mutable {
+  auto key = req.idempotency_key;
+  spawn_bridge(sys_, [dir, timeout, parsed, key, skus_by_partition,
+                      respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
       bool done = false;
@@ -271,14 +205,19 @@ void api::post_order(const http_request& req, responder respond) {
             if (--g->remaining > 0)
               return;
             g->done = true;
-            for (auto& item : items)
+            for (auto& item : parsed.items)
               item.unit_price_cents = g->prices[item.sku];
-            self->request(dir.supervisor, timeout, create_atom::value, customer_id, items)
+            self->request(dir.supervisor, timeout, create_atom::value, parsed.customer_id,
+                          parsed.items, key)
               .then(
-                [=](const order_state& s) {
-                  respond(ok_json(201, {{"order_id", s.order_id},
-                                        {"status", to_string(s.status)},
-                                        {"selling_price_cents", s.selling_price_cents}}));
+                [=](const create_reply& cr) {
+                  auto& s = cr.state;
+                  auto r = ok_json(cr.existing ? 200 : 201,
+                                   {{"order_id", s.order_id},
+                                    {"status", to_string(s.status)},
+                                    {"selling_price_cents", s.selling_price_cents}});
+                  r.order_id = s.order_id;
+                  respond(r);
                 },
                 [=](caf::error& e) {
                   respond(error(503, "unavailable", "order not created: " + render(self->system(), e)));
@@ -294,33 +233,106 @@ void api::post_order(const http_request& req, responder respond) {
   });
 }
 
-void api::get_order(const std::string& id, responder respond) {
-  if (id.size() > max_id_len)
+namespace {
+
+/// Long-poll: re-reads the order every `poll` until it has the wanted status, a terminal
+/// one, or the deadline passed; then answers the current state. Never blocks a thread.
+caf::behavior long_poll(caf::event_based_actor* self, directory dir,
+                        std::chrono::milliseconds timeout, std::string id, std::string wanted,
+                        std::chrono::steady_clock::time_point deadline, responder respond) {
+  constexpr auto poll = std::chrono::milliseconds(20);
+  self->send(self, wait_atom::value);
+  return {
+    [=](wait_atom) {
+      self->request(dir.supervisor, timeout, get_atom::value, id)
+        .then(
+          [=](const order_view& v) {
+            if (v.code != errc::ok) {
+              respond(api::error(status_of(v.code), to_string(v.code), v.message));
+              return self->quit();
+            }
+            auto status = to_string(v.state.status);
+            if (status == wanted || is_terminal(v.state.step)
+                || std::chrono::steady_clock::now() + poll >= deadline) {
+              auto r = ok_json(200, to_json(v));
+              r.order_id = id;
+              respond(r);
+              return self->quit();
+            }
+            self->delayed_send(self, poll, wait_atom::value);
+          },
+          [=](caf::error& e) {
+            respond(api::error(503, "unavailable", self->system().render(e)));
+            self->quit();
+          });
+    },
+  };
+}
+
+/// Value of `key` in a query string ("" when absent).
+std::string query_param(const std::string& query, const std::string& key) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    auto end = query.find('&', pos);
+    auto part = query.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (part.rfind(key + "=", 0) == 0)
+      return part.substr(key.size() + 1);
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+} // namespace
+
+void api::get_order(const std::string& id, const std::string& query, responder respond) {
+  if (!valid_id(id))
     return respond(error(404, "not_found", "unknown order"));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
+  auto wanted = query_param(query, "wait");
+  if (!wanted.empty()) {
+    order_status st;
+    if (!from_string(wanted, st))
+      return respond(error(422, "invalid_query",
+                           "wait must be PENDING, PAYMENT_INITIATED, COMPLETED or FAILED"));
+    int64_t timeout_ms = 10000;
+    auto t = query_param(query, "timeout_ms");
+    if (!t.empty()) {
+      size_t used = 0;
+      try {
+        timeout_ms = std::stoll(t, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != t.size() || timeout_ms < 0 || timeout_ms > 60000)
+        return respond(error(422, "invalid_query", "timeout_ms must be an integer from 0 to 60000"));
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    sys_.spawn(long_poll, dir, timeout, id, wanted, deadline, respond);
+    return;
+  }
   spawn_bridge(sys_, [dir, timeout, id, respond](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, get_atom::value, id)
       .then(
         [=](const order_view& v) {
           if (v.code != errc::ok)
             return respond(error(status_of(v.code), to_string(v.code), v.message));
-          respond(ok_json(200, to_json(v)));
+          auto r = ok_json(200, to_json(v));
+          r.order_id = id;
+          respond(r);
         },
         [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
   });
 }
 
 void api::verify_payment(const http_request& req, responder respond) {
-  json j;
-  http_response err;
-  std::string order_id, payment_id, status, signature;
-  if (!parse_object(req.body, j, err) || !get_string(j, "order_id", order_id, err)
-      || !get_string(j, "payment_id", payment_id, err) || !get_string(j, "status", status, err)
-      || !get_string(j, "signature", signature, err, 256))
-    return respond(err);
-  if (status != "succeeded" && status != "failed")
-    return respond(error(422, "invalid_field", "'status' must be \"succeeded\" or \"failed\""));
+  verify_request v;
+  if (auto e = parse_verify(req.body, v))
+    return respond(error(e.status, e.code, e.message));
+  auto order_id = v.order_id, payment_id = v.payment_id, status = v.status,
+       signature = v.signature;
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, [=](caf::event_based_actor* self) {
@@ -333,8 +345,11 @@ void api::verify_payment(const http_request& req, responder respond) {
           json body = {{"order_id", order_id},
                        {"payment_id", payment_id},
                        {"payment_status", to_string(r.intent.status)}};
-          if (r.intent.status != payment_status::succeeded)
-            return respond(ok_json(200, body));
+          if (r.intent.status != payment_status::succeeded) {
+            auto resp = ok_json(200, body);
+            resp.order_id = order_id;
+            return respond(resp);
+          }
           // As in the seed's diagram, a succeeded payment completes the order.
           self->request(dir.supervisor, timeout, input_atom::value, order_id,
                         saga_input{input_kind::complete_requested, 0, {}})
@@ -342,7 +357,9 @@ void api::verify_payment(const http_request& req, responder respond) {
               [=](const input_reply& ir) mutable {
                 body["order_status"] = to_string(ir.state.status);
                 body["complete"] = ir.code == errc::ok ? "accepted" : ir.message;
-                respond(ok_json(200, body));
+                auto resp = ok_json(200, body);
+                resp.order_id = order_id;
+                respond(resp);
               },
               [=](caf::error&) mutable {
                 // The payment is durable; the saga's complete timer finishes the order.
@@ -355,11 +372,9 @@ void api::verify_payment(const http_request& req, responder respond) {
 }
 
 void api::complete_order(const http_request& req, responder respond) {
-  json j;
-  http_response err;
   std::string order_id;
-  if (!parse_object(req.body, j, err) || !get_string(j, "order_id", order_id, err))
-    return respond(err);
+  if (auto e = parse_complete(req.body, order_id))
+    return respond(error(e.status, e.code, e.message));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, [=](caf::event_based_actor* self) {
@@ -369,11 +384,13 @@ void api::complete_order(const http_request& req, responder respond) {
         [=](const input_reply& r) {
           if (r.code != errc::ok)
             return respond(error(status_of(r.code), to_string(r.code), r.message));
-          respond(ok_json(200, {{"order_id", order_id},
+          auto resp = ok_json(200, {{"order_id", order_id},
                                 {"status", to_string(r.state.status)},
                                 {"saga_step", to_string(r.state.step)},
                                 {"result", r.result == outcome::applied ? "completing"
-                                                                        : "already_completing"}}));
+                                                                        : "already_completing"}});
+          resp.order_id = order_id;
+          respond(resp);
         },
         [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
   });
@@ -383,14 +400,12 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
   auto expected = "Bearer " + ctx_->cfg.security_admin_token;
   if (!signature_equal(req.authorization, expected))
     return respond(error(401, "unauthorized", "admin token required (Authorization: Bearer ...)"));
-  if (sku.size() > 64)
-    return respond(error(422, "invalid_field", "sku must have 1 to 64 characters"));
-  json j;
-  http_response err;
-  int64_t on_hand = 0, price = 0;
-  if (!parse_object(req.body, j, err) || !get_int(j, "on_hand", 0, max_stock, on_hand, err)
-      || !get_int(j, "price_cents", 0, max_price_cents, price, err))
-    return respond(err);
+  if (!valid_id(sku, max_sku_chars))
+    return respond(error(422, "invalid_field", "sku must be 1 to 64 printable characters"));
+  stock_request sr;
+  if (auto e = parse_stock(req.body, sr))
+    return respond(error(e.status, e.code, e.message));
+  auto on_hand = sr.on_hand, price = sr.price_cents;
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, [=](caf::event_based_actor* self) {

@@ -25,6 +25,7 @@ struct http_response {
   int status = 200;
   std::string body;
   std::map<std::string, std::string> headers;
+  std::string order_id; // for the access log
 };
 
 using responder = std::function<void(http_response)>;
@@ -39,11 +40,13 @@ public:
   /// Readiness: set once recovery finished and the node accepts orders.
   std::atomic<bool> ready{false};
 
+  metrics& stats() { return *ctx_->stats; }
+
   static http_response error(int status, const std::string& code, const std::string& message);
 
 private:
   void post_order(const http_request& req, responder respond);
-  void get_order(const std::string& id, responder respond);
+  void get_order(const std::string& id, const std::string& query, responder respond);
   void verify_payment(const http_request& req, responder respond);
   void complete_order(const http_request& req, responder respond);
   void put_inventory(const std::string& sku, const http_request& req, responder respond);

@@ -77,11 +77,13 @@ private:
       r.idempotency_key = std::string(i->value());
     auto started = std::chrono::steady_clock::now();
     if (st_->inflight.load() >= st_->cfg.http_max_inflight) {
+      ++st_->routes.stats().rejected_overload;
       auto resp = api::error(429, "overloaded", "too many requests in flight; retry later");
       resp.headers["Retry-After"] = "1";
       return write(resp, r.method, r.target, started);
     }
     ++st_->inflight;
+    ++st_->routes.stats().http_inflight;
     auto self = shared_from_this();
     auto ex = stream_.get_executor();
     auto method = r.method;
@@ -89,6 +91,7 @@ private:
     st_->routes.handle(r, [self, ex, method, target, started](http_response resp) {
       net::post(ex, [self, resp = std::move(resp), method, target, started]() mutable {
         --self->st_->inflight;
+        --self->st_->routes.stats().http_inflight;
         self->write(std::move(resp), method, target, started);
       });
     });
@@ -99,8 +102,9 @@ private:
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - started)
                 .count();
-    st_->log->info("http method={} path={} status={} latency_us={}", method, target, resp.status,
-                   us);
+    st_->routes.stats().observe(classify(method, target), resp.status, us);
+    st_->log->info("http method={} path={} status={} latency_us={} order_id={}", method, target,
+                   resp.status, us, resp.order_id.empty() ? "-" : resp.order_id);
     res_ = {};
     res_.version(version_ == 0 ? 11 : version_);
     res_.result(static_cast<http::status>(resp.status));

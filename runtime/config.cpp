@@ -73,6 +73,8 @@ const std::vector<key_spec>& specs() {
             "re-sends of one command before the order actor gives up (and is restarted)"),
     INT_KEY("saga.auto_complete_ms", saga_auto_complete_ms, 1, INT64_MAX / 4,
             "a paid order nobody completes is completed by the saga after this time"),
+    INT_KEY("saga.max_live_orders", saga_max_live_orders, 1, INT64_MAX / 4,
+            "sagas in flight before POST /orders answers 429"),
     INT_KEY("scheduler.threads", scheduler_threads, 1, 256, "CAF scheduler threads"),
     STR_KEY("log.level", log_level, "trace, debug, info, warn, error"),
   };

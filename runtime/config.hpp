@@ -34,6 +34,7 @@ struct node_config {
   int64_t saga_retry_backoff_ms = 200;
   int64_t saga_max_retries = 20;
   int64_t saga_auto_complete_ms = 10000;
+  int64_t saga_max_live_orders = 500000;
   int64_t scheduler_threads = 2;
   std::string log_level = "info";
 

@@ -10,6 +10,7 @@
 #include "actors/saga.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/config.hpp"
+#include "runtime/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace saga {
@@ -20,6 +21,7 @@ struct runtime_context {
   storage::store* db = nullptr;
   std::shared_ptr<const clock_source> clock;
   std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<metrics> stats = std::make_shared<metrics>();
   /// Writer actor runs on its own thread (it blocks on fsync). Off in deterministic tests.
   bool detached_writer = true;
 

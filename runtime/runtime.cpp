@@ -47,7 +47,10 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
     ++out.orders_total;
     order_state s;
-    if (!storage::decode(std::string(v), s) || is_terminal(s.step))
+    if (!storage::decode(std::string(v), s))
+      return true;
+    ++out.by_status[static_cast<size_t>(s.status)];
+    if (is_terminal(s.step))
       return true;
     std::string reason;
     if (db.get(storage::family::meta, "parked/" + std::string(k), reason)) {
@@ -63,6 +66,10 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed) {
   runtime_handles h;
+  for (size_t i = 0; i < state.by_status.size(); ++i)
+    ctx->stats->orders_by_status[i] = state.by_status[i];
+  ctx->stats->inventory_workers = static_cast<int64_t>(state.inventory.size());
+  ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
   h.dir.writer = spawn_writer(sys, ctx);
   h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);
   for (size_t p = 0; p < state.inventory.size(); ++p)

@@ -3,6 +3,7 @@
 // the inventory and payment pools and the order supervisor, and build the directory.
 // Used by `sagad` and by the actor-level tests alike.
 
+#include <array>
 #include <vector>
 
 #include "actors/inventory_book.hpp"
@@ -17,6 +18,7 @@ struct loaded_state {
   std::vector<inventory_book> inventory;
   std::vector<payment_book> payment;
   size_t orders_total = 0;
+  std::array<int64_t, 4> by_status{}; // every stored order, by status
   size_t parked = 0;
 };
 

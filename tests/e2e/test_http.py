@@ -189,6 +189,62 @@ def malformed_table(c, n):
     print("malformed requests tested: %d" % len(table), flush=True)
 
 
+def api_extras(c, n):
+    """Idempotency-Key, long-poll, metrics."""
+    import threading
+    n.stock("I", 10, 100)
+    body = {"customer_id": "c9", "items": [{"sku": "I", "quantity": 1}]}
+    st1, b1 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-1"})
+    st2, b2 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-1"})
+    c.check(st1 == 201 and st2 == 200 and b1["order_id"] == b2["order_id"],
+            "same Idempotency-Key returns the same order: %s %s" % (st1, st2))
+    st3, b3 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-2"})
+    c.check(st3 == 201 and b3["order_id"] != b1["order_id"], "another key makes another order")
+    n.wait_for(b1["order_id"], lambda o: o["status"] == "PAYMENT_INITIATED")
+    c.check(n.sku("I")["reserved"] == 2, "exactly two orders reserved stock")
+    st, b = n.request("POST", "/orders", body, {"Idempotency-Key": "k" * 200})
+    c.check(st == 422, "oversized Idempotency-Key is 422")
+    # long-poll: answers as soon as the order completes, without the client polling
+    oid = b1["order_id"]
+    result = {}
+    def poll():
+        t0 = time.time()
+        result["st"], result["body"] = n.request("GET", "/orders/%s?wait=COMPLETED&timeout_ms=10000" % oid)
+        result["s"] = time.time() - t0
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.3)
+    n.verify(oid, "succeeded")
+    t.join()
+    c.check(result["st"] == 200 and result["body"]["status"] == "COMPLETED" and result["s"] < 5,
+            "long-poll returns on completion: %s after %.2fs" % (result.get("body", {}).get("status"), result["s"]))
+    t0 = time.time()
+    st, b = n.request("GET", "/orders/%s?wait=COMPLETED&timeout_ms=300" % b3["order_id"])
+    dt = time.time() - t0
+    c.check(st == 200 and b["status"] == "PAYMENT_INITIATED" and 0.25 <= dt < 3,
+            "long-poll time-out answers the current state after ~300 ms (%.2fs)" % dt)
+    for q, what in (("wait=DONE", "unknown status"), ("wait=COMPLETED&timeout_ms=abc", "bad timeout"),
+                    ("wait=COMPLETED&timeout_ms=999999", "timeout too long")):
+        st, b = n.request("GET", "/orders/%s?%s" % (oid, q))
+        c.check(st == 422, "long-poll %s is 422 (%s)" % (what, st))
+    st, text = n.request("GET", "/metrics")
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    c.check(st == 200 and 'saga_http_requests_total{route="POST /orders",code="2xx"}' in text,
+            "metrics count requests per route")
+    c.check('saga_orders{status="COMPLETED"}' in text and "saga_http_request_duration_seconds_bucket" in text
+            and 'saga_live_actors{kind="order"}' in text, "metrics have orders, latencies, actors")
+
+
+def overload(c, n):
+    """saga.max_live_orders = 1: a second saga in flight is refused with 429."""
+    n.stock("O", 10, 100)
+    st1, b1 = n.place([{"sku": "O", "quantity": 1}])
+    st2, b2 = n.request("POST", "/orders", {"customer_id": "c", "items": [{"sku": "O", "quantity": 1}]})
+    c.check(st1 == 201 and st2 == 429 and b2["error"]["code"] == "overloaded",
+            "second saga in flight is 429: %s %s" % (st1, st2))
+    c.check(n.sku("O")["reserved"] == 1, "the refused order changed nothing")
+
+
 def slowloris(c, n):
     # read_timeout_ms = 700 on this node: a client that never finishes its headers is cut off
     s = socket.create_connection(("127.0.0.1", n.port))
@@ -211,18 +267,24 @@ def main():
     a = Node(sagad, overrides={"payment.timeout_ms": 1500, "http.read_timeout_ms": 700,
                                "saga.auto_complete_ms": 60000})
     b = Node(sagad, overrides={"inventory.reservation_ttl_ms": 300, "saga.auto_complete_ms": 50})
+    o = Node(sagad, overrides={"saga.max_live_orders": 1})
     try:
         a.start()
         saga_branches(c, a)
         malformed_table(c, a)
+        api_extras(c, a)
         slowloris(c, a)
         c.check(a.stop() == 0, "clean exit on SIGTERM")
         b.start()
         commit_failed_branch(c, b)
         c.check(b.stop() == 0, "clean exit on SIGTERM")
+        o.start()
+        overload(c, o)
+        c.check(o.stop() == 0, "clean exit on SIGTERM")
     finally:
         a.cleanup()
         b.cleanup()
+        o.cleanup()
     return c.done("test_http")
 
 

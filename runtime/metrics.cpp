@@ -1,0 +1,106 @@
+#include "runtime/metrics.hpp"
+
+#include "actors/saga.hpp"
+
+namespace saga {
+
+const char* to_string(route r) {
+  switch (r) {
+    case route::post_orders: return "POST /orders";
+    case route::get_order: return "GET /orders/{id}";
+    case route::payment_verify: return "POST /payment/verify";
+    case route::order_complete: return "POST /order/complete";
+    case route::put_inventory: return "PUT /inventory/{sku}";
+    case route::get_inventory: return "GET /inventory/{sku}";
+    case route::healthz: return "GET /healthz";
+    case route::readyz: return "GET /readyz";
+    case route::metrics: return "GET /metrics";
+    case route::other: return "other";
+  }
+  return "other";
+}
+
+route classify(const std::string& method, const std::string& target) {
+  auto path = target.substr(0, target.find('?'));
+  if (path == "/orders" && method == "POST") return route::post_orders;
+  if (path.rfind("/orders/", 0) == 0 && method == "GET") return route::get_order;
+  if (path == "/payment/verify" && method == "POST") return route::payment_verify;
+  if (path == "/order/complete" && method == "POST") return route::order_complete;
+  if (path.rfind("/inventory/", 0) == 0 && method == "PUT") return route::put_inventory;
+  if (path.rfind("/inventory/", 0) == 0 && method == "GET") return route::get_inventory;
+  if (path == "/healthz") return route::healthz;
+  if (path == "/readyz") return route::readyz;
+  if (path == "/metrics") return route::metrics;
+  return route::other;
+}
+
+void metrics::observe(route r, int status, int64_t latency_us) {
+  auto& s = routes[static_cast<size_t>(r)];
+  auto cls = status / 100;
+  if (cls >= 1 && cls <= 5)
+    ++s.by_class[cls];
+  size_t b = 0;
+  while (b < latency_bounds_us.size() && latency_us > latency_bounds_us[b])
+    ++b;
+  ++s.buckets[b];
+  s.latency_sum_us += static_cast<uint64_t>(latency_us);
+}
+
+std::string metrics::render() const {
+  std::string out;
+  auto line = [&](const std::string& s) { out += s + "\n"; };
+  line("# HELP saga_http_requests_total HTTP requests by route and status class.");
+  line("# TYPE saga_http_requests_total counter");
+  for (int r = 0; r < route_count; ++r)
+    for (int c = 1; c <= 5; ++c) {
+      auto n = routes[r].by_class[c].load();
+      if (n > 0)
+        line("saga_http_requests_total{route=\"" + std::string(to_string(route(r)))
+             + "\",code=\"" + std::to_string(c) + "xx\"} " + std::to_string(n));
+    }
+  line("# HELP saga_http_request_duration_seconds Latency from request read to response.");
+  line("# TYPE saga_http_request_duration_seconds histogram");
+  for (int r = 0; r < route_count; ++r) {
+    auto& s = routes[r];
+    uint64_t cum = 0;
+    for (auto& b : s.buckets)
+      cum += b.load();
+    if (cum == 0)
+      continue;
+    std::string lbl = "route=\"" + std::string(to_string(route(r))) + "\"";
+    cum = 0;
+    for (size_t b = 0; b < latency_bounds_us.size(); ++b) {
+      cum += s.buckets[b].load();
+      line("saga_http_request_duration_seconds_bucket{" + lbl + ",le=\""
+           + std::to_string(latency_bounds_us[b] / 1e6) + "\"} " + std::to_string(cum));
+    }
+    cum += s.buckets[latency_bounds_us.size()].load();
+    line("saga_http_request_duration_seconds_bucket{" + lbl + ",le=\"+Inf\"} " + std::to_string(cum));
+    line("saga_http_request_duration_seconds_sum{" + lbl + "} "
+         + std::to_string(s.latency_sum_us.load() / 1e6));
+    line("saga_http_request_duration_seconds_count{" + lbl + "} " + std::to_string(cum));
+  }
+  line("# HELP saga_orders Orders by status (stored on this node).");
+  line("# TYPE saga_orders gauge");
+  for (int i = 0; i < 4; ++i)
+    line("saga_orders{status=\"" + std::string(to_string(static_cast<order_status>(i))) + "\"} "
+         + std::to_string(orders_by_status[i].load()));
+  line("# HELP saga_live_actors Live actors by kind.");
+  line("# TYPE saga_live_actors gauge");
+  line("saga_live_actors{kind=\"order\"} " + std::to_string(live_order_actors.load()));
+  line("saga_live_actors{kind=\"order_supervisor\"} 1");
+  line("saga_live_actors{kind=\"inventory_worker\"} " + std::to_string(inventory_workers));
+  line("saga_live_actors{kind=\"payment_worker\"} " + std::to_string(payment_workers));
+  line("saga_live_actors{kind=\"writer\"} 1");
+  line("# TYPE saga_order_restarts_total counter");
+  line("saga_order_restarts_total " + std::to_string(order_restarts.load()));
+  line("# TYPE saga_orders_parked_total counter");
+  line("saga_orders_parked_total " + std::to_string(orders_parked.load()));
+  line("# TYPE saga_http_inflight gauge");
+  line("saga_http_inflight " + std::to_string(http_inflight.load()));
+  line("# TYPE saga_http_rejected_overload_total counter");
+  line("saga_http_rejected_overload_total " + std::to_string(rejected_overload.load()));
+  return out;
+}
+
+} // namespace saga

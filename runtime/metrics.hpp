@@ -1,0 +1,54 @@
+#pragma once
+// Counters exported at GET /metrics (Prometheus text format). Plain atomics: each is
+// written by one kind of actor or by the io threads, read only by the exporter; no lock
+// on any message path.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace saga {
+
+enum class route : uint8_t {
+  post_orders,
+  get_order,
+  payment_verify,
+  order_complete,
+  put_inventory,
+  get_inventory,
+  healthz,
+  readyz,
+  metrics,
+  other,
+};
+constexpr int route_count = 10;
+const char* to_string(route r);
+/// Which route a path belongs to (ids collapsed so labels stay bounded).
+route classify(const std::string& method, const std::string& path);
+
+struct metrics {
+  static constexpr std::array<int64_t, 12> latency_bounds_us{
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000, 1000000};
+
+  struct route_stats {
+    std::array<std::atomic<uint64_t>, 6> by_class{}; // 1xx..5xx, index 0 unused
+    std::array<std::atomic<uint64_t>, latency_bounds_us.size() + 1> buckets{};
+    std::atomic<uint64_t> latency_sum_us{0};
+  };
+
+  std::array<route_stats, route_count> routes{};
+  std::array<std::atomic<int64_t>, 4> orders_by_status{}; // indexed by order_status
+  std::atomic<int64_t> live_order_actors{0};
+  std::atomic<uint64_t> order_restarts{0};
+  std::atomic<uint64_t> orders_parked{0};
+  std::atomic<int64_t> http_inflight{0};
+  std::atomic<uint64_t> rejected_overload{0};
+  int64_t inventory_workers = 0;
+  int64_t payment_workers = 0;
+
+  void observe(route r, int status, int64_t latency_us);
+  std::string render() const;
+};
+
+} // namespace saga
