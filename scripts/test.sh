@@ -19,3 +19,9 @@ if [ "${SAGA_SANITIZE:-1}" != "0" ]; then
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   (cd build-asan && ctest --output-on-failure -j1)
 fi
+# A short coverage-guided fuzz run of the request parsers (longer: bash scripts/fuzz.sh 600).
+if [ "${SAGA_FUZZ_SECONDS:-60}" != "0" ]; then
+  echo "== libFuzzer: request parsing, ${SAGA_FUZZ_SECONDS:-60} s =="
+  bash scripts/fuzz.sh "${SAGA_FUZZ_SECONDS:-60}" 2>&1 | tail -6
+  test "${PIPESTATUS[0]}" -eq 0
+fi
