@@ -69,7 +69,19 @@ class Node:
             return code
         return self.proc.returncode if self.proc else None
 
+    def dump_log(self, lines=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                tail = f.read().decode(errors="replace").splitlines()[-lines:]
+            print("---- last lines of %s ----" % self.log_path)
+            print("\n".join(tail), flush=True)
+        except OSError:
+            pass
+
     def cleanup(self):
+        import sys as _sys
+        if _sys.exc_info()[0] is not None:
+            self.dump_log()
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

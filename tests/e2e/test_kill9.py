@@ -87,6 +87,20 @@ def main():
                 c.check(o["payment"] is None or o["payment"]["status"] in ("FAILED", "EXPIRED", "REFUNDED"),
                         "failed order holds no payment: %s %s" % (oid, o["payment"]))
         print("terminal statuses:", statuses, flush=True)
+        # Orders made durable just before a kill whose 201 never arrived are resumed too:
+        # wait until the node holds no order in flight at all (from /metrics).
+        deadline = time.time() + 30
+        in_flight = None
+        while time.time() < deadline:
+            st, text = n.request("GET", "/metrics")
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            in_flight = sum(int(l.split()[-1]) for l in text.splitlines()
+                            if l.startswith('saga_orders{status="PENDING"}')
+                            or l.startswith('saga_orders{status="PAYMENT_INITIATED"}'))
+            if in_flight == 0:
+                break
+            time.sleep(0.1)
+        c.check(in_flight == 0, "no order left in flight on the node (%s)" % in_flight)
         for sku, initial in SKUS.items():
             s = n.sku(sku)
             c.check(s["reserved"] == 0, "%s: nothing left reserved: %s" % (sku, s))
