@@ -106,8 +106,20 @@ void api::handle(const http_request& req, responder respond) {
   }
   if (path == "/readyz") {
     if (only("GET"))
-      respond(ready ? ok_json(200, {{"status", "ready"}})
-                    : error(503, "not_ready", "recovery in progress"));
+    {
+      auto& m = *ctx_->stats;
+      auto depth = m.outbox_depth.load();
+      auto oldest = m.outbox_oldest_ts_ms.load();
+      json detail = {{"outbox_depth", depth},
+                     {"outbox_age_ms", oldest == 0 ? 0 : ctx_->now_ms() - oldest},
+                     {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
+      if (!ready)
+        respond(ok_json(503, {{"status", "recovering"}, {"detail", detail}}));
+      else if (depth > ctx_->cfg.kafka_outbox_max_entries)
+        respond(ok_json(503, {{"status", "event_sink_backlog"}, {"detail", detail}}));
+      else
+        respond(ok_json(200, {{"status", "ready"}, {"detail", detail}}));
+    }
     return;
   }
   if (path == "/metrics") {
@@ -168,6 +180,12 @@ void api::post_order(const http_request& req, responder respond) {
     return respond(error(e.status, e.code, e.message));
   if (!req.idempotency_key.empty() && !valid_id(req.idempotency_key))
     return respond(error(422, "invalid_header", "Idempotency-Key must be 1 to 128 printable characters"));
+  if (ctx_->stats->outbox_depth.load() > ctx_->cfg.kafka_outbox_max_entries) {
+    // Past the bound new orders wait; sagas in flight go on and the outbox drains first.
+    auto r = error(503, "event_sink_backlog", "the Kafka outbox is over its bound; retry later");
+    r.headers["Retry-After"] = "5";
+    return respond(r);
+  }
   if (ctx_->stats->live_order_actors.load() >= ctx_->cfg.saga_max_live_orders) {
     ++ctx_->stats->rejected_overload;
     auto r = error(429, "overloaded", "too many sagas in flight; retry later");

@@ -35,6 +35,13 @@ struct node_config {
   int64_t saga_max_retries = 20;
   int64_t saga_auto_complete_ms = 10000;
   int64_t saga_max_live_orders = 500000;
+  bool kafka_enabled = true;
+  std::string kafka_brokers;          // empty: embedded mock cluster
+  std::string kafka_topic_prefix;
+  int64_t kafka_max_inflight = 10000;
+  int64_t kafka_poll_interval_ms = 5;
+  int64_t kafka_linger_ms = 5;
+  int64_t kafka_outbox_max_entries = 1000000;
   int64_t scheduler_threads = 2;
   std::string log_level = "info";
 

@@ -46,6 +46,13 @@ void metrics::observe(route r, int status, int64_t latency_us) {
   s.latency_sum_us += static_cast<uint64_t>(latency_us);
 }
 
+void metrics::observe_kafka_lag(int64_t ms) {
+  size_t b = 0;
+  while (b < lag_bounds_ms.size() && ms > lag_bounds_ms[b])
+    ++b;
+  ++kafka_lag[b];
+}
+
 std::string metrics::render() const {
   std::string out;
   auto line = [&](const std::string& s) { out += s + "\n"; };
@@ -96,6 +103,27 @@ std::string metrics::render() const {
   line("saga_order_restarts_total " + std::to_string(order_restarts.load()));
   line("# TYPE saga_orders_parked_total counter");
   line("saga_orders_parked_total " + std::to_string(orders_parked.load()));
+  line("# HELP saga_outbox_depth Events in the outbox not yet acknowledged by Kafka.");
+  line("# TYPE saga_outbox_depth gauge");
+  line("saga_outbox_depth " + std::to_string(outbox_depth.load()));
+  line("# TYPE saga_outbox_oldest_event_ts_ms gauge");
+  line("saga_outbox_oldest_event_ts_ms " + std::to_string(outbox_oldest_ts_ms.load()));
+  line("# TYPE saga_kafka_published_total counter");
+  line("saga_kafka_published_total " + std::to_string(kafka_published.load()));
+  line("# TYPE saga_kafka_delivery_errors_total counter");
+  line("saga_kafka_delivery_errors_total " + std::to_string(kafka_delivery_errors.load()));
+  line("# HELP saga_kafka_lag_ms Step commit to broker acknowledgement.");
+  line("# TYPE saga_kafka_lag_ms histogram");
+  {
+    uint64_t cum = 0;
+    for (size_t b = 0; b < lag_bounds_ms.size(); ++b) {
+      cum += kafka_lag[b].load();
+      line("saga_kafka_lag_ms_bucket{le=\"" + std::to_string(lag_bounds_ms[b]) + "\"} " + std::to_string(cum));
+    }
+    cum += kafka_lag[lag_bounds_ms.size()].load();
+    line("saga_kafka_lag_ms_bucket{le=\"+Inf\"} " + std::to_string(cum));
+    line("saga_kafka_lag_ms_count " + std::to_string(cum));
+  }
   line("# TYPE saga_http_inflight gauge");
   line("saga_http_inflight " + std::to_string(http_inflight.load()));
   line("# TYPE saga_http_rejected_overload_total counter");

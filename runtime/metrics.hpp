@@ -44,6 +44,14 @@ struct metrics {
   std::atomic<uint64_t> orders_parked{0};
   std::atomic<int64_t> http_inflight{0};
   std::atomic<uint64_t> rejected_overload{0};
+  std::atomic<int64_t> outbox_depth{0};
+  std::atomic<int64_t> outbox_oldest_ts_ms{0}; // event time of the oldest unacknowledged entry
+  std::atomic<uint64_t> kafka_published{0};
+  std::atomic<uint64_t> kafka_delivery_errors{0};
+  /// Step commit to broker acknowledgement, milliseconds (histogram).
+  static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};
+  std::array<std::atomic<uint64_t>, lag_bounds_ms.size() + 1> kafka_lag{};
+  void observe_kafka_lag(int64_t ms);
   int64_t inventory_workers = 0;
   int64_t payment_workers = 0;
 

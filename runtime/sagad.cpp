@@ -6,8 +6,11 @@
 #include <iostream>
 #include <random>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include "actors/kafka_relay.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
 #include "runtime/runtime.hpp"
@@ -65,6 +68,27 @@ int main(int argc, char** argv) {
   ctx->db = db.get();
   ctx->clock = std::make_shared<wall_clock>();
   ctx->log = log;
+  // Embedded Kafka for development: librdkafka's mock cluster in this process, reachable
+  // over TCP (kcat -C -b ADDR -t ordercreated). Its owner handle outlives the relay.
+  rd_kafka_t* mock_owner = nullptr;
+  rd_kafka_mock_cluster_t* mock_cluster = nullptr;
+  std::string brokers = cfg.kafka_brokers;
+  if (cfg.kafka_enabled && brokers.empty()) {
+    char errstr[256];
+    auto* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    auto* mc = mock_owner ? rd_kafka_mock_cluster_new(mock_owner, 1) : nullptr;
+    mock_cluster = mc;
+    if (mc == nullptr) {
+      log->critical("cannot start the embedded Kafka: {}", errstr);
+      return 5;
+    }
+    brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    log->info("embedded Kafka (mock cluster) at {}: try kcat -C -b {} -t ordercreated", brokers,
+              brokers);
+    std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
+  }
   int exit_code = 0;
   {
     std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
@@ -76,6 +100,9 @@ int main(int argc, char** argv) {
     log->info("recovery: {} orders stored, {} to resume, {} parked", state.orders_total,
               state.resume.size(), state.parked);
     auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());
+    caf::actor relay;
+    if (cfg.kafka_enabled)
+      relay = sys.spawn(kafka_relay, ctx, handles.dir.writer, brokers);
     api routes{sys, ctx, handles.dir};
     server = std::make_unique<http_server>(routes, ctx->cfg, log);
     if (auto e = server->start(); !e.empty()) {
@@ -101,10 +128,16 @@ int main(int argc, char** argv) {
     }
     routes.ready = false;
     server->stop();
+    if (relay)
+      caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles.dir);
     // Leaving the scope waits for every actor, then closes the gateway's io context.
   }
   db.reset(); // RocksDB closed after every writer is gone
+  if (mock_cluster != nullptr)
+    rd_kafka_mock_cluster_destroy(mock_cluster);
+  if (mock_owner != nullptr)
+    rd_kafka_destroy(mock_owner);
   log->info("stopped cleanly");
   return exit_code;
 }

@@ -85,7 +85,7 @@ store::~store() {
 
 std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
   rocksdb::WriteBatch wb;
-  auto next = outbox_next_;
+  uint64_t next = outbox_next_.load();
   for (auto* b : batches) {
     for (auto& op : b->ops) {
       auto* h = handles_[1 + int(op.cf)];
@@ -106,6 +106,15 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
     return st.ToString();
   outbox_next_ = next;
   return {};
+}
+
+void store::scan_from(family cf, std::string_view start,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+    db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next())
+    if (!fn(it->key().ToStringView(), it->value().ToStringView()))
+      break;
 }
 
 bool store::get(family cf, const std::string& key, std::string& value) const {

@@ -15,6 +15,7 @@
 // that produced it. `outbox` keys are allocated here, by the single writer, so their order
 // is the commit order, which keeps every order's events in seq order for the relay.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,7 +69,12 @@ public:
   void scan(family cf, std::string_view prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
-  uint64_t outbox_next_seq() const { return outbox_next_; }
+  /// Key the next outbox entry will get (readable from any thread).
+  /// Visits keys from `start` (inclusive) in order until `fn` returns false.
+  void scan_from(family cf, std::string_view start,
+                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  uint64_t outbox_next_seq() const { return outbox_next_.load(); }
   const std::string& dir() const { return dir_; }
 
 private:
@@ -76,7 +82,7 @@ private:
   std::string dir_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  uint64_t outbox_next_ = 1;
+  std::atomic<uint64_t> outbox_next_{1};
 };
 
 } // namespace storage
