@@ -35,6 +35,14 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   }
 }
 
+/// librdkafka's own log lines (from its threads) go to the node's log instead of stderr.
+void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  auto* st = static_cast<kafka_relay_state*>(rd_kafka_opaque(rk));
+  auto lvl = level <= 3 ? spdlog::level::err : level <= 4 ? spdlog::level::warn
+             : level <= 6 ? spdlog::level::info : spdlog::level::debug;
+  st->ctx->log->log(lvl, "kafka {}: {}", fac, buf);
+}
+
 rd_kafka_t* make_producer(kafka_relay_state& st) {
   char err[512];
   auto* conf = rd_kafka_conf_new();
@@ -60,7 +68,10 @@ rd_kafka_t* make_producer(kafka_relay_state& st) {
   set("reconnect.backoff.ms", "100");
   set("reconnect.backoff.max.ms", "2000");
   set("log.connection.close", "false");
+  if (!c.kafka_debug.empty())
+    set("debug", c.kafka_debug);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_log_cb(conf, on_log);
   rd_kafka_conf_set_opaque(conf, &st);
   auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {

@@ -79,6 +79,7 @@ const std::vector<key_spec>& specs() {
     STR_KEY("kafka.brokers", kafka_brokers,
             "bootstrap servers; empty starts an embedded (mock) cluster for development"),
     STR_KEY("kafka.topic_prefix", kafka_topic_prefix, "prefix of every topic name"),
+    STR_KEY("kafka.debug", kafka_debug, "librdkafka debug contexts (e.g. eos,msg); empty = off"),
     INT_KEY("kafka.max_inflight", kafka_max_inflight, 1, 1000000,
             "outbox entries handed to the producer and not yet acknowledged"),
     INT_KEY("kafka.poll_interval_ms", kafka_poll_interval_ms, 1, 10000,

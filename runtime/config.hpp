@@ -38,6 +38,7 @@ struct node_config {
   bool kafka_enabled = true;
   std::string kafka_brokers;          // empty: embedded mock cluster
   std::string kafka_topic_prefix;
+  std::string kafka_debug;            // librdkafka debug contexts, e.g. "eos,msg"
   int64_t kafka_max_inflight = 10000;
   int64_t kafka_poll_interval_ms = 5;
   int64_t kafka_linger_ms = 5;

@@ -69,6 +69,14 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   for (size_t i = 0; i < state.by_status.size(); ++i)
     ctx->stats->orders_by_status[i] = state.by_status[i];
   ctx->stats->inventory_workers = static_cast<int64_t>(state.inventory.size());
+  // The outbox backlog is known before the relay's first round: readiness and the
+  // metrics never report an empty outbox that is not.
+  uint64_t first = ctx->db->outbox_next_seq();
+  ctx->db->scan_from(storage::family::outbox, {}, [&](std::string_view k, std::string_view) {
+    first = storage::from_be64(k);
+    return false;
+  });
+  ctx->stats->outbox_depth = static_cast<int64_t>(ctx->db->outbox_next_seq() - first);
   ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
   h.dir.writer = spawn_writer(sys, ctx);
   h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);

@@ -5,8 +5,11 @@ set -euo pipefail
 pkgs=(
   libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libboost-dev libboost-system-dev libssl-dev librdkafka-dev kcat
-  cmake ninja-build g++ make pkg-config curl openssl
+  cmake ninja-build g++ make pkg-config curl openssl python3
 )
+# The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
+command -v java >/dev/null || pkgs+=(default-jre-headless)
+command -v mvn >/dev/null || pkgs+=(maven)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

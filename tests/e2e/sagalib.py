@@ -24,6 +24,7 @@ class Node:
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.data_dir, log_name + ".log")
+        self.placed = []  # order ids answered 201 by this node
 
     def start(self, timeout_s=30):
         args = [self.sagad, "--node", "node-1",
@@ -33,7 +34,7 @@ class Node:
                 "--set", "security.admin_token=" + TOKEN]
         for k, v in self.overrides.items():
             args += ["--set", "%s=%s" % (k, v)]
-        self.log = open(self.log_path, "ab")
+        self.log = open(self.log_path, "ab", buffering=0)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
         deadline = time.time() + timeout_s
         while time.time() < deadline:
@@ -122,7 +123,19 @@ class Node:
         return body
 
     def place(self, items, customer="c1"):
-        return self.request("POST", "/orders", {"customer_id": customer, "items": items})
+        st, body = self.request("POST", "/orders", {"customer_id": customer, "items": items})
+        if st == 201:
+            self.placed.append(body["order_id"])
+        return st, body
+
+    def metric(self, name):
+        """Value of an unlabelled Prometheus metric."""
+        st, text = self.request("GET", "/metrics")
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        for l in text.splitlines():
+            if l.startswith(name + " "):
+                return float(l.split()[-1])
+        return None
 
     def verify(self, oid, status, signature=None):
         pid = "pay_" + oid
@@ -164,3 +177,60 @@ class Checks:
     def done(self, name):
         print("%s: %d checks passed, %d failed" % (name, self.passed, self.failed), flush=True)
         return 1 if self.failed else 0
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOPICS = ["ordercreated", "inventory_reserved", "inventory_reservation_failed", "payment_initiated",
+          "payment_succeeded", "payment_failed", "order_completed", "inventory_committed",
+          "inventory_commit_failed", "order_cancelled", "inventory_released", "payment_refunded"]
+
+
+class Broker:
+    """A real Apache Kafka broker (KRaft) started by scripts/kafka-broker.sh."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="saga-kafka-")
+        self.addr = None
+
+    def start(self):
+        out = subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), "start", self.dir],
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError("broker did not start: " + out.stdout + out.stderr)
+        self.addr = out.stdout.strip().split()[-1]
+        return self
+
+    def stop(self, how="stop"):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), how, self.dir],
+                       capture_output=True, timeout=120)
+
+    def cleanup(self):
+        self.stop("kill")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def consume_all(self, prefix=""):
+        """Every message of every saga topic, as parsed envelopes (duplicates kept)."""
+        events = []
+        for t in TOPICS:
+            # Right after a broker restart a partition may have no leader yet and kcat
+            # stops with an error: read the topic again until it is read cleanly.
+            for attempt in range(30):
+                out = subprocess.run(["kcat", "-C", "-b", self.addr, "-t", prefix + t, "-e", "-o", "beginning",
+                                      "-f", "%h\t%s\n"], capture_output=True, text=True, timeout=120)
+                if out.returncode == 0 and "ERROR" not in out.stderr and "rror" not in out.stderr:
+                    break
+                if "Unknown topic" in out.stderr or "UNKNOWN_TOPIC" in out.stderr:
+                    out.stdout = ""
+                    break
+                time.sleep(1)
+            else:
+                raise RuntimeError("kcat could not read %s: %s" % (t, out.stderr[-500:]))
+            for line in out.stdout.splitlines():
+                if not line.strip():
+                    continue
+                headers, _, value = line.partition("\t")
+                env = json.loads(value)
+                env["_topic"] = t
+                env["_headers"] = headers
+                events.append(env)
+        return events
