@@ -1,0 +1,116 @@
+// Events per second through the Kafka relay, and end-to-end lag from step commit to
+// broker acknowledgement, against a real broker (or any bootstrap address).
+//   build/bin/bench_relay BROKERS [events=200000] [paced_rate=5000] [paced_seconds=10]
+// Phase 1 (throughput): `events` envelopes already in the outbox, time until all are
+// acknowledged and deleted. Phase 2 (lag): steps committed at `paced_rate` per second
+// while the relay runs; lag percentiles come from the relay's histogram (bucket bounds).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/sinks/null_sink.h>
+
+#include "actors/kafka_relay.hpp"
+#include "actors/writer.hpp"
+#include "storage/codec.hpp"
+
+using namespace saga;
+using namespace std::chrono_literals;
+
+namespace {
+
+void fill(storage::store& db, runtime_context& ctx, uint64_t first_order, int orders) {
+  storage::batch b;
+  for (int o = 0; o < orders; ++o) {
+    saga_event ev{"ord_" + std::to_string(first_order + o), 1, event_type::ordercreated,
+                  ctx.now_ms(), "order", R"({"customer_id":"c","selling_price_cents":500})"};
+    b.outbox.push_back(storage::encode(ev, "bench"));
+  }
+  if (auto err = db.commit({&b}, false); !err.empty())
+    std::abort();
+}
+
+size_t outbox_size(storage::store& db) {
+  size_t n = 0;
+  db.scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
+  return n;
+}
+
+int64_t percentile(const metrics& m, double q) {
+  uint64_t total = 0;
+  for (auto& b : m.kafka_lag)
+    total += b.load();
+  uint64_t cum = 0;
+  for (size_t i = 0; i < m.kafka_lag.size(); ++i) {
+    cum += m.kafka_lag[i].load();
+    if (cum >= q * total)
+      return i < metrics::lag_bounds_ms.size() ? metrics::lag_bounds_ms[i] : -1;
+  }
+  return -1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench_relay BROKERS [events] [paced_rate] [paced_seconds]\n");
+    return 2;
+  }
+  std::string brokers = argv[1];
+  int events = argc > 2 ? std::atoi(argv[2]) : 200000;
+  int rate = argc > 3 ? std::atoi(argv[3]) : 5000;
+  int paced_s = argc > 4 ? std::atoi(argv[4]) : 10;
+  auto dir = std::filesystem::temp_directory_path() / "saga-bench-relay";
+  std::filesystem::remove_all(dir);
+  std::string err;
+  auto db = storage::store::open(dir.string(), err);
+  auto ctx = std::make_shared<runtime_context>();
+  ctx->cfg.storage_sync = false;
+  ctx->db = db.get();
+  ctx->clock = std::make_shared<wall_clock>();
+  ctx->log = std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::null_sink_mt>());
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  cfg.set("scheduler.max-threads", size_t{2});
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  {
+    caf::actor_system sys{cfg};
+    auto writer = spawn_writer(sys, ctx);
+    for (int i = 0; i < events; i += 1000)
+      fill(*db, *ctx, static_cast<uint64_t>(i), 1000);
+    auto t0 = std::chrono::steady_clock::now();
+    auto relay = sys.spawn(kafka_relay, ctx, writer, brokers);
+    while (outbox_size(*db) > 0)
+      std::this_thread::sleep_for(20ms);
+    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("throughput: %d events acknowledged and deleted in %.2f s = %.0f events/s\n", events,
+                dt, events / dt);
+    for (auto& b : ctx->stats->kafka_lag)
+      b = 0;
+    // paced: commit small batches every millisecond-ish at `rate` events/s
+    auto start = std::chrono::steady_clock::now();
+    uint64_t sent = 0;
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(paced_s)) {
+      auto due = static_cast<uint64_t>(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * rate);
+      if (due > sent) {
+        fill(*db, *ctx, 10000000 + sent, static_cast<int>(due - sent));
+        sent = due;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    while (outbox_size(*db) > 0)
+      std::this_thread::sleep_for(20ms);
+    std::printf("lag at %d events/s for %d s (%llu events): p50 <= %lld ms, p99 <= %lld ms "
+                "(histogram bucket bounds)\n",
+                rate, paced_s, static_cast<unsigned long long>(sent),
+                static_cast<long long>(percentile(*ctx->stats, 0.5)),
+                static_cast<long long>(percentile(*ctx->stats, 0.99)));
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+  }
+  db.reset();
+  std::filesystem::remove_all(dir);
+}
