@@ -153,7 +153,13 @@ void run_command(self_ptr self, const saga_command& cmd) {
                             payment_status::pending, cmd.deadline_ms, st.ctx->now_ms()};
       self->request(st.dir.payment_for(id), st.ctx->request_timeout(), intent_atom::value,
                     intent)
-        .then([self](const payment_reply& r) { on_payment_status(self, r.intent.status); },
+        .then(
+          [self](const payment_reply& r) {
+            // The worker holds the intent now: the payment is initiated (a duplicate when
+            // resumed later), then whatever verdict it already has.
+            handle_input(self, {input_kind::payment_intent_created, 0, {}}, nullptr);
+            on_payment_status(self, r.intent.status);
+          },
               [self, cmd](caf::error& err) { retry_later(self, cmd, err); });
       break;
     }

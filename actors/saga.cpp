@@ -17,7 +17,7 @@ bool parse_enum(const std::string& s, Enum& x, const char* (&names)[N]) {
 }
 
 const char* status_names[] = {"PENDING", "PAYMENT_INITIATED", "COMPLETED", "FAILED"};
-const char* step_names[] = {"reserving_inventory", "awaiting_payment",
+const char* step_names[] = {"reserving_inventory", "initiating_payment", "awaiting_payment",
                             "awaiting_completion", "committing_inventory",
                             "releasing_inventory", "refunding_payment",
                             "completed",           "failed"};
@@ -41,6 +41,7 @@ const char* event_names[] = {"ordercreated",
                              "inventory_released",
                              "payment_refunded"};
 const char* input_names[] = {"inventory_reserved",  "inventory_reservation_rejected",
+                             "payment_intent_created",
                              "payment_succeeded",   "payment_failed",
                              "payment_expired",     "complete_requested",
                              "complete_timer_fired", "inventory_committed",
@@ -86,6 +87,9 @@ bool already_accounted(const order_state& s, input_kind kind) {
              && s.reason != failure_reason::inventory_reservation_failed;
     case input_kind::inventory_reservation_rejected:
       return s.reason == failure_reason::inventory_reservation_failed;
+    case input_kind::payment_intent_created:
+      return s.step != saga_step::reserving_inventory && s.step != saga_step::initiating_payment
+             && s.payment != payment_status::none;
     case input_kind::payment_succeeded:
       return s.payment == payment_status::succeeded || s.payment == payment_status::refunded;
     case input_kind::payment_failed:
@@ -131,6 +135,7 @@ bool is_terminal(saga_step s) {
     case saga_step::failed:
       return true;
     case saga_step::reserving_inventory:
+    case saga_step::initiating_payment:
     case saga_step::awaiting_payment:
     case saga_step::awaiting_completion:
     case saga_step::committing_inventory:
@@ -176,20 +181,26 @@ decision decide(const saga_config& cfg, const order_state& state, const saga_inp
     case saga_step::reserving_inventory:
       if (k == input_kind::inventory_reserved) {
         emit(d, event_type::inventory_reserved, in.now_ms, "inventory");
-        n.step = saga_step::awaiting_payment;
-        n.status = order_status::payment_initiated;
+        // The intent's id and deadline are fixed now, so re-sent creations are identical.
+        n.step = saga_step::initiating_payment;
         n.payment_id = "pay_" + n.order_id;
-        n.payment = payment_status::pending;
         n.payment_expires_at_ms = in.now_ms + cfg.payment_timeout_ms;
-        emit(d, event_type::payment_initiated, in.now_ms, "order",
-             {{"payment_id", n.payment_id},
-              {"amount_cents", n.selling_price_cents},
-              {"expires_at_ms", n.payment_expires_at_ms}});
         command(d, command_kind::create_payment_intent, n.payment_expires_at_ms);
       } else if (k == input_kind::inventory_reservation_rejected) {
         emit(d, event_type::inventory_reservation_failed, in.now_ms, "inventory",
              {{"reason", in.detail}});
         cancel(d, failure_reason::inventory_reservation_failed, in.now_ms);
+      }
+      break;
+    case saga_step::initiating_payment:
+      if (k == input_kind::payment_intent_created) {
+        n.step = saga_step::awaiting_payment;
+        n.status = order_status::payment_initiated;
+        n.payment = payment_status::pending;
+        emit(d, event_type::payment_initiated, in.now_ms, "order",
+             {{"payment_id", n.payment_id},
+              {"amount_cents", n.selling_price_cents},
+              {"expires_at_ms", n.payment_expires_at_ms}});
       }
       break;
     case saga_step::awaiting_payment:
@@ -276,6 +287,7 @@ std::vector<saga_command> resume_commands(const order_state& s) {
   switch (s.step) {
     case saga_step::reserving_inventory:
       return {{command_kind::reserve_inventory, 0}};
+    case saga_step::initiating_payment:
     case saga_step::awaiting_payment:
       return {{command_kind::create_payment_intent, s.payment_expires_at_ms}};
     case saga_step::awaiting_completion:

@@ -3,7 +3,8 @@
 // The order actor (actors/order_actor.cpp) only does: receive -> decide -> persist the
 // next state and the events in one RocksDB write -> then send the commands.
 //
-//   create ──> [reserving_inventory] ──reserved──> [awaiting_payment] (payment_initiated)
+//   create ──> [reserving_inventory] ──reserved──> [initiating_payment] ──intent created──>
+//                                                  [awaiting_payment] (payment_initiated)
 //                   │ rejected                       │ succeeded           │ failed / expired
 //                   v                                v                     v
 //            [releasing_inventory] <──────┐   [awaiting_completion]   [releasing_inventory]
@@ -15,6 +16,8 @@
 //                                         │ (COMPLETED)  [releasing_inventory] ─released─>
 //                                         └───────────────────  [refunding_payment] ─refunded─> (FAILED)
 //
+// payment_initiated is recorded only once the payment worker holds the intent, so a client
+// that sees PAYMENT_INITIATED can always verify the payment.
 // Status (external) stays PENDING until the payment is initiated, PAYMENT_INITIATED until
 // the saga ends, then COMPLETED or FAILED. The step is the internal position.
 
@@ -28,6 +31,7 @@ enum class order_status : uint8_t { pending, payment_initiated, completed, faile
 
 enum class saga_step : uint8_t {
   reserving_inventory,
+  initiating_payment,
   awaiting_payment,
   awaiting_completion,
   committing_inventory,
@@ -118,6 +122,7 @@ bool is_terminal(saga_step s);
 enum class input_kind : uint8_t {
   inventory_reserved,
   inventory_reservation_rejected,
+  payment_intent_created,
   payment_succeeded,
   payment_failed,
   payment_expired,
@@ -128,7 +133,7 @@ enum class input_kind : uint8_t {
   inventory_released,
   payment_refunded,
 };
-constexpr int input_kind_count = 11;
+constexpr int input_kind_count = 12;
 const char* to_string(input_kind x);
 
 struct saga_input {

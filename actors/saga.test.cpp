@@ -55,7 +55,7 @@ TEST_CASE("create_order prices the order and asks for a reservation", "[unit][sa
 }
 
 TEST_CASE("happy path completes the order with the seed's events", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_succeeded, I::complete_requested,
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
                          I::inventory_committed});
   CHECK(s.status == order_status::completed);
   CHECK(s.step == saga_step::completed);
@@ -74,7 +74,7 @@ TEST_CASE("reservation failure cancels and releases", "[unit][saga]") {
 }
 
 TEST_CASE("payment failure cancels and releases", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_failed, I::inventory_released});
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_failed, I::inventory_released});
   CHECK(s.status == order_status::failed);
   CHECK(s.reason == failure_reason::payment_failed);
   CHECK(s.payment == payment_status::failed);
@@ -83,7 +83,7 @@ TEST_CASE("payment failure cancels and releases", "[unit][saga]") {
 }
 
 TEST_CASE("payment expiry takes the payment-failed path", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_expired, I::inventory_released});
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_expired, I::inventory_released});
   CHECK(s.status == order_status::failed);
   CHECK(s.reason == failure_reason::payment_expired);
   CHECK(s.payment == payment_status::expired);
@@ -91,7 +91,7 @@ TEST_CASE("payment expiry takes the payment-failed path", "[unit][saga]") {
 }
 
 TEST_CASE("commit failure after payment releases and refunds", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_succeeded, I::complete_requested,
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
                          I::inventory_commit_rejected, I::inventory_released,
                          I::payment_refunded});
   CHECK(s.status == order_status::failed);
@@ -104,7 +104,7 @@ TEST_CASE("commit failure after payment releases and refunds", "[unit][saga]") {
 }
 
 TEST_CASE("the complete timer completes a paid order nobody completed", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_succeeded});
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_succeeded});
   CHECK(s.complete_deadline_ms > 0);
   auto d = decide(cfg, s, {I::complete_timer_fired, s.complete_deadline_ms, {}});
   REQUIRE(d.result == outcome::applied);
@@ -121,6 +121,20 @@ TEST_CASE("payment intent deadline comes from the payment time-out", "[unit][sag
   CHECK(d.commands[0].deadline_ms == d.next.payment_expires_at_ms);
 }
 
+TEST_CASE("PAYMENT_INITIATED is recorded only once the intent exists", "[unit][saga]") {
+  auto s = decide(cfg, created(), {I::inventory_reserved, 500, {}}).next;
+  CHECK(s.status == order_status::pending);
+  CHECK(s.step == saga_step::initiating_payment);
+  CHECK(decide(cfg, s, {I::payment_succeeded, 600, {}}).result == outcome::rejected);
+  auto d = decide(cfg, s, {I::payment_intent_created, 600, {}});
+  REQUIRE(d.result == outcome::applied);
+  CHECK(d.next.status == order_status::payment_initiated);
+  REQUIRE(d.events.size() == 1);
+  CHECK(d.events[0].type == E::payment_initiated);
+  CHECK(d.commands.empty());
+  CHECK(decide(cfg, d.next, {I::payment_intent_created, 700, {}}).result == outcome::duplicate);
+}
+
 TEST_CASE("complete before payment succeeded is rejected", "[unit][saga]") {
   auto [s, types] = run({I::inventory_reserved});
   auto d = decide(cfg, s, {I::complete_requested, 1, {}});
@@ -129,7 +143,7 @@ TEST_CASE("complete before payment succeeded is rejected", "[unit][saga]") {
 }
 
 TEST_CASE("contradicting payment verdict after success is rejected", "[unit][saga]") {
-  auto [s, types] = run({I::inventory_reserved, I::payment_succeeded});
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_succeeded});
   CHECK(decide(cfg, s, {I::payment_failed, 1, {}}).result == outcome::rejected);
   CHECK(decide(cfg, s, {I::payment_succeeded, 1, {}}).result == outcome::duplicate);
   // an expiry timer racing a success is harmless
@@ -144,20 +158,21 @@ TEST_CASE("every input in every reachable step is applied, a duplicate or reject
   std::vector<std::vector<I>> paths = {
     {},
     {I::inventory_reserved},
+    {I::inventory_reserved, I::payment_intent_created},
     {I::inventory_reservation_rejected},
     {I::inventory_reservation_rejected, I::inventory_released},
-    {I::inventory_reserved, I::payment_succeeded},
-    {I::inventory_reserved, I::payment_failed},
-    {I::inventory_reserved, I::payment_expired},
-    {I::inventory_reserved, I::payment_failed, I::inventory_released},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_requested},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_timer_fired},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_requested, I::inventory_committed},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_requested,
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_failed},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_expired},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_failed, I::inventory_released},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_timer_fired},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested, I::inventory_committed},
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
      I::inventory_commit_rejected},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_requested,
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
      I::inventory_commit_rejected, I::inventory_released},
-    {I::inventory_reserved, I::payment_succeeded, I::complete_requested,
+    {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
      I::inventory_commit_rejected, I::inventory_released, I::payment_refunded},
   };
   std::set<saga_step> seen;
@@ -193,13 +208,13 @@ TEST_CASE("every input in every reachable step is applied, a duplicate or reject
       }
     }
   }
-  CHECK(seen.size() == 8); // every step was reached
+  CHECK(seen.size() == 9); // every step was reached
   CHECK(combos == static_cast<int>(paths.size()) * input_kind_count);
 }
 
 TEST_CASE("terminal orders accept nothing new", "[unit][saga]") {
   for (auto path : {std::vector<I>{I::inventory_reservation_rejected, I::inventory_released},
-                    std::vector<I>{I::inventory_reserved, I::payment_succeeded,
+                    std::vector<I>{I::inventory_reserved, I::payment_intent_created, I::payment_succeeded,
                                    I::complete_requested, I::inventory_committed}}) {
     auto [s, types] = run(path);
     for (int k = 0; k < input_kind_count; ++k)
@@ -223,7 +238,7 @@ TEST_CASE("names round-trip", "[unit][saga]") {
     REQUIRE(from_string(to_string(static_cast<event_type>(i)), x));
     CHECK(static_cast<int>(x) == i);
   }
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 9; ++i) {
     saga_step x;
     REQUIRE(from_string(to_string(static_cast<saga_step>(i)), x));
     CHECK(static_cast<int>(x) == i);
