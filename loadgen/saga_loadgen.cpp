@@ -54,9 +54,10 @@ struct options {
   int64_t wait_timeout_ms = 30000;
   bool check_invariants = true;
   uint64_t seed = 1;
+  uint64_t park = 0; // >0: create this many orders, leave them at PAYMENT_INITIATED, stop
 };
 
-enum class kind { happy, out_of_stock, payment_failed, payment_expired };
+enum class kind { happy, out_of_stock, payment_failed, payment_expired, park };
 
 struct stats {
   std::map<std::string, std::vector<double>> lat_ms; // per step and "saga"
@@ -236,6 +237,8 @@ private:
   }
 
   kind pick() {
+    if (opt_.park > 0)
+      return kind::park;
     std::uniform_real_distribution<double> u(0, 1);
     auto x = u(rng_);
     if ((x -= opt_.mix_out_of_stock) < 0) return kind::out_of_stock;
@@ -282,6 +285,10 @@ private:
   void start_saga(clk::time_point intended) {
     if (intended >= deadline_ || idle_.empty())
       return;
+    if (opt_.park > 0 && st.started >= opt_.park) {
+      deadline_ = clk::now(); // all parked: finish when the last connection is back
+      return maybe_done();
+    }
     auto c = idle_.front();
     idle_.pop_front();
     ++st.started;
@@ -319,6 +326,11 @@ private:
                  }
                  if (k == kind::payment_expired)
                    return wait_terminal(c, id, k, s, qty, intended, "FAILED");
+                 if (k == kind::park) {
+                   ++st.failed_expected; // counted as "parked" in park mode
+                   st.lat_ms["saga"].push_back(ms_since(intended));
+                   return release(c);
+                 }
                  verify(c, id, k, s, qty, intended);
                });
   }
@@ -487,11 +499,17 @@ bool parse_args(int argc, char** argv, options& o) {
     else if (a == "--skus") o.skus = std::stoi(val());
     else if (a == "--seed") o.seed = std::stoull(val());
     else if (a == "--no-invariants") o.check_invariants = false;
+    else if (a == "--park") {
+      o.park = std::stoull(val());
+      o.check_invariants = false;
+      o.duration_s = 1e9;
+    }
     else {
       std::fprintf(stderr,
                    "usage: saga-loadgen --url URL --duration-s S --concurrency C [--rate R] [--json]\n"
                    "  [--mix-out-of-stock F] [--mix-payment-failed F] [--mix-payment-expired F]\n"
-                   "  [--secret S] [--admin-token T] [--skus N] [--seed N] [--no-invariants]\n");
+                   "  [--secret S] [--admin-token T] [--skus N] [--seed N] [--no-invariants]\n"
+                   "  [--park N]   create N orders and leave them at PAYMENT_INITIATED (memory/recovery runs)\n");
       return false;
     }
   }

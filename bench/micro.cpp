@@ -1,0 +1,144 @@
+// Micro-benchmarks of the hot paths (Google Benchmark):
+//   build/bin/bench_micro --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "actors/messages.hpp"
+#include "gateway/requests.hpp"
+#include "storage/codec.hpp"
+#include "storage/store.hpp"
+
+using namespace saga;
+
+namespace {
+
+const saga_config cfg{30000, 120000, 10000};
+
+order_state sample_state() {
+  auto s = create_order(cfg, "ord_0123456789abcdef", "customer-42", {{"SKU-1", 2, 1999}, {"SKU-2", 1, 500}}, 1).next;
+  s = decide(cfg, s, {input_kind::inventory_reserved, 2, {}}).next;
+  s = decide(cfg, s, {input_kind::payment_intent_created, 3, {}}).next;
+  return s;
+}
+
+void BM_saga_full_happy_path(benchmark::State& state) {
+  for (auto _ : state) {
+    auto d = create_order(cfg, "ord_0123456789abcdef", "customer-42", {{"SKU-1", 2, 1999}}, 1);
+    auto s = d.next;
+    for (auto k : {input_kind::inventory_reserved, input_kind::payment_intent_created,
+                   input_kind::payment_succeeded, input_kind::complete_requested,
+                   input_kind::inventory_committed}) {
+      auto n = decide(cfg, s, {k, 2, {}});
+      s = std::move(n.next);
+      benchmark::DoNotOptimize(n.events);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 6); // 6 saga steps per iteration
+}
+BENCHMARK(BM_saga_full_happy_path);
+
+void BM_saga_duplicate_input(benchmark::State& state) {
+  auto s = sample_state();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(decide(cfg, s, {input_kind::inventory_reserved, 5, {}}));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_saga_duplicate_input);
+
+void BM_snapshot_json_encode(benchmark::State& state) {
+  auto s = sample_state();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(storage::encode(s));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_snapshot_json_encode);
+
+void BM_snapshot_json_decode(benchmark::State& state) {
+  auto raw = storage::encode(sample_state());
+  for (auto _ : state) {
+    order_state s;
+    benchmark::DoNotOptimize(storage::decode(raw, s));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_snapshot_json_decode);
+
+void BM_event_envelope_encode(benchmark::State& state) {
+  saga_event ev{"ord_0123456789abcdef", 3, event_type::payment_initiated, 1, "order",
+                R"({"payment_id":"pay_ord_0123456789abcdef","amount_cents":4498,"expires_at_ms":123})"};
+  for (auto _ : state)
+    benchmark::DoNotOptimize(storage::encode(ev, "node-1"));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_event_envelope_encode);
+
+void BM_caf_message_roundtrip(benchmark::State& state) {
+  // the order snapshot as it would cross nodes (CAF's binary format)
+  auto s = sample_state();
+  std::vector<char> buf;
+  for (auto _ : state) {
+    buf.clear();
+    caf::binary_serializer sink{nullptr, buf};
+    auto e1 = sink(s);
+    order_state out;
+    caf::binary_deserializer source{nullptr, buf};
+    auto e2 = source(out);
+    benchmark::DoNotOptimize(e1);
+    benchmark::DoNotOptimize(e2);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(buf.size());
+}
+BENCHMARK(BM_caf_message_roundtrip);
+
+void BM_parse_create_order_request(benchmark::State& state) {
+  std::string body = R"({"customer_id":"customer-42","items":[{"sku":"SKU-1","quantity":2},{"sku":"SKU-2","quantity":1}]})";
+  for (auto _ : state) {
+    create_order_request r;
+    benchmark::DoNotOptimize(parse_create_order(body, r));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_parse_create_order_request);
+
+/// One saga step as the order actor writes it: snapshot + event + outbox entry, fsync'd.
+/// range(0) = steps per RocksDB write (1 = no group commit).
+void BM_rocksdb_step_write_synced(benchmark::State& state) {
+  auto dir = std::filesystem::temp_directory_path() / "saga-bench-micro-rocks";
+  std::filesystem::remove_all(dir);
+  std::string err;
+  auto db = storage::store::open(dir.string(), err);
+  auto s = sample_state();
+  auto snap = storage::encode(s);
+  saga_event ev{s.order_id, 3, event_type::payment_initiated, 1, "order", "{}"};
+  auto env = storage::encode(ev, "node-1");
+  const int group = static_cast<int>(state.range(0));
+  std::vector<storage::batch> batches(group);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    std::vector<const storage::batch*> ptrs;
+    for (auto& b : batches) {
+      b.ops.clear();
+      b.outbox.clear();
+      auto id = "ord_" + std::to_string(n++);
+      b.ops.push_back({storage::family::orders, id, snap, false});
+      b.ops.push_back({storage::family::events, storage::event_key(id, 3), env, false});
+      b.outbox.push_back(env);
+      ptrs.push_back(&b);
+    }
+    if (!db->commit(ptrs, true).empty())
+      state.SkipWithError("commit failed");
+  }
+  state.SetItemsProcessed(state.iterations() * group); // durable steps
+  db.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_rocksdb_step_write_synced)->Arg(1)->Arg(16)->Arg(128)->UseRealTime();
+
+} // namespace
+
+BENCHMARK_MAIN();
