@@ -30,7 +30,7 @@ start_node() { # $1 = data dir, rest = --set overrides
   build/bin/sagad --config cluster.conf --node node-1 --set http.port=0 --set log.level=warn \
     --set storage.dir="$dir" "$@" > "$work/node.out" 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 3600); do   # up to 180 s: recovery of many orders is slow (BENCHMARKS.md)
     port=$(grep -o 'http_port=[0-9]*' "$work/node.out" | cut -d= -f2 || true)
     [ -n "$port" ] && break
     sleep 0.05
