@@ -45,6 +45,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<supervisor_stats>("supervisor_stats");
   cfg.add_message_type<directory>("directory");
   cfg.add_message_type<command_kind>("command_kind");
+  cfg.add_message_type<order_status>("order_status");
   cfg.add_message_type<storage::batch>("storage::batch");
   cfg.add_message_type<std::vector<order_state>>("std::vector<order_state>");
 }

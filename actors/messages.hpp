@@ -34,6 +34,8 @@ using start_atom = caf::atom_constant<caf::atom("start")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using changed_atom = caf::atom_constant<caf::atom("changed")>;
+using wait_timeout_atom = caf::atom_constant<caf::atom("waittmo")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {

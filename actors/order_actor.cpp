@@ -188,6 +188,8 @@ void persist(self_ptr self, decision d, std::function<void()> then,
              const std::string& idempotency_key = {}) {
   auto& st = self->state;
   auto& gauges = st.ctx->stats->orders_by_status;
+  // Long-poll waiters (at the supervisor) hear of status changes once they are durable.
+  bool status_changed = st.s.order_id.empty() || st.s.status != d.next.status;
   if (st.s.order_id.empty())
     ++gauges[static_cast<size_t>(d.next.status)];
   else if (st.s.status != d.next.status) {
@@ -207,8 +209,14 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     st.ctx->log->info("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
                       to_string(ev.type), to_string(d.next.step), to_string(d.next.status));
   }
+  auto new_status = d.next.status;
+  auto terminal = is_terminal(d.next.step);
   persist_then(self, st.dir.writer, std::move(b),
-               [self, commands = std::move(d.commands), then] {
+               [self, commands = std::move(d.commands), then, status_changed, new_status,
+                terminal] {
+                 if (status_changed || terminal)
+                   self->send(self->state.dir.supervisor, changed_atom::value,
+                              self->state.s.order_id, new_status, terminal);
                  for (auto& cmd : commands)
                    run_command(self, cmd);
                  then();

@@ -1,5 +1,6 @@
 #include "actors/order_supervisor.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "actors/order_actor.hpp"
@@ -207,6 +208,53 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     },
     [self](get_atom, const std::string& id) -> order_view {
       return load_order_view(*self->state.ctx->db, id);
+    },
+    [self](wait_atom, const std::string& id, order_status wanted,
+           int64_t timeout_ms) -> caf::result<order_view> {
+      auto& st = self->state;
+      auto v = load_order_view(*st.ctx->db, id);
+      if (v.code != errc::ok || v.state.status == wanted || is_terminal(v.state.step)
+          || timeout_ms <= 0)
+        return v;
+      auto token = ++st.next_waiter;
+      auto rp = self->make_response_promise();
+      st.waiters[id].push_back({wanted, rp, token});
+      self->delayed_send(self, std::chrono::milliseconds(timeout_ms), wait_timeout_atom::value,
+                         id, token);
+      return caf::delegated<order_view>{};
+    },
+    [self](changed_atom, const std::string& id, order_status status, bool terminal) {
+      auto& st = self->state;
+      auto i = st.waiters.find(id);
+      if (i == st.waiters.end())
+        return;
+      auto& ws = i->second;
+      auto due = std::partition(ws.begin(), ws.end(), [&](const order_supervisor_state::waiter& w) {
+        return !(terminal || w.wanted == status);
+      });
+      if (due == ws.end())
+        return;
+      auto v = load_order_view(*st.ctx->db, id);
+      for (auto w = due; w != ws.end(); ++w)
+        w->rp.deliver(v);
+      ws.erase(due, ws.end());
+      if (ws.empty())
+        st.waiters.erase(i);
+    },
+    [self](wait_timeout_atom, const std::string& id, uint64_t token) {
+      auto& st = self->state;
+      auto i = st.waiters.find(id);
+      if (i == st.waiters.end())
+        return;
+      auto& ws = i->second;
+      for (auto w = ws.begin(); w != ws.end(); ++w)
+        if (w->token == token) {
+          w->rp.deliver(load_order_view(*st.ctx->db, id));
+          ws.erase(w);
+          break;
+        }
+      if (ws.empty())
+        st.waiters.erase(i);
     },
     [self](crash_atom, const std::string& id) {
       if (auto i = self->state.live.find(id); i != self->state.live.end())

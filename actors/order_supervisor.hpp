@@ -23,6 +23,16 @@ struct order_supervisor_state {
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   std::unordered_map<std::string, std::string> key_to_order;
   std::unordered_map<std::string, std::string> order_to_key;
+  /// Long-poll waiters per order: answered when the order reaches the wanted status or a
+  /// terminal one (the order actor reports status changes after they are durable), or at
+  /// their time-out.
+  struct waiter {
+    order_status wanted;
+    caf::response_promise rp;
+    uint64_t token;
+  };
+  std::unordered_map<std::string, std::vector<waiter>> waiters;
+  uint64_t next_waiter = 0;
   std::mt19937_64 rng;
   uint64_t restarted_total = 0;
   uint64_t parked_total = 0;

@@ -253,40 +253,6 @@ void api::post_order(const http_request& req, responder respond) {
 
 namespace {
 
-/// Long-poll: re-reads the order every `poll` until it has the wanted status, a terminal
-/// one, or the deadline passed; then answers the current state. Never blocks a thread.
-caf::behavior long_poll(caf::event_based_actor* self, directory dir,
-                        std::chrono::milliseconds timeout, std::string id, std::string wanted,
-                        std::chrono::steady_clock::time_point deadline, responder respond) {
-  constexpr auto poll = std::chrono::milliseconds(20);
-  self->send(self, wait_atom::value);
-  return {
-    [=](wait_atom) {
-      self->request(dir.supervisor, timeout, get_atom::value, id)
-        .then(
-          [=](const order_view& v) {
-            if (v.code != errc::ok) {
-              respond(api::error(status_of(v.code), to_string(v.code), v.message));
-              return self->quit();
-            }
-            auto status = to_string(v.state.status);
-            if (status == wanted || is_terminal(v.state.step)
-                || std::chrono::steady_clock::now() + poll >= deadline) {
-              auto r = ok_json(200, to_json(v));
-              r.order_id = id;
-              respond(r);
-              return self->quit();
-            }
-            self->delayed_send(self, poll, wait_atom::value);
-          },
-          [=](caf::error& e) {
-            respond(api::error(503, "unavailable", self->system().render(e)));
-            self->quit();
-          });
-    },
-  };
-}
-
 /// Value of `key` in a query string ("" when absent).
 std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;
@@ -327,8 +293,21 @@ void api::get_order(const std::string& id, const std::string& query, responder r
       if (used == 0 || used != t.size() || timeout_ms < 0 || timeout_ms > 60000)
         return respond(error(422, "invalid_query", "timeout_ms must be an integer from 0 to 60000"));
     }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    sys_.spawn(long_poll, dir, timeout, id, wanted, deadline, respond);
+    // The supervisor answers when the order's status changes (pushed by the order actor
+    // after the durable write) or at the time-out: no thread waits and nothing polls.
+    auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
+    spawn_bridge(sys_, [dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+      self->request(dir.supervisor, wait_for, wait_atom::value, id, st, timeout_ms)
+        .then(
+          [=](const order_view& v) {
+            if (v.code != errc::ok)
+              return respond(error(status_of(v.code), to_string(v.code), v.message));
+            auto r = ok_json(200, to_json(v));
+            r.order_id = id;
+            respond(r);
+          },
+          [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+    });
     return;
   }
   spawn_bridge(sys_, [dir, timeout, id, respond](caf::event_based_actor* self) {
