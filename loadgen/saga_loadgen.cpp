@@ -382,6 +382,11 @@ private:
     tick_.async_wait([this](beast::error_code ec) {
       if (ec || finished_)
         return;
+      // The run may end with no saga in flight (the last one finished before the
+      // deadline): the tick notices.
+      maybe_done();
+      if (finished_)
+        return;
       auto t = std::chrono::duration<double>(clk::now() - start_).count();
       if (!opt_.json_out || isatty(fileno(stderr)))
         std::fprintf(stderr, "\r[%5.1fs] started %llu  completed %llu  failed-as-planned %llu  errors %llu  backlog %zu   ",
