@@ -23,7 +23,6 @@ using stock_atom = caf::atom_constant<caf::atom("stock")>;
 using prices_atom = caf::atom_constant<caf::atom("prices")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using barrier_atom = caf::atom_constant<caf::atom("barrier")>;
 using input_atom = caf::atom_constant<caf::atom("input")>;
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using get_atom = caf::atom_constant<caf::atom("get")>;
