@@ -253,6 +253,15 @@ void api::post_order(const http_request& req, responder respond) {
 
 namespace {
 
+/// Answers GET /orders/{id} (plain or long-poll) with the order or its error.
+void respond_with_view(const order_view& v, const responder& respond) {
+  if (v.code != errc::ok)
+    return respond(api::error(status_of(v.code), to_string(v.code), v.message));
+  auto r = ok_json(200, to_json(v));
+  r.order_id = v.state.order_id;
+  respond(r);
+}
+
 /// Value of `key` in a query string ("" when absent).
 std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;
@@ -299,13 +308,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     spawn_bridge(sys_, [dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
       self->request(dir.supervisor, wait_for, wait_atom::value, id, st, timeout_ms)
         .then(
-          [=](const order_view& v) {
-            if (v.code != errc::ok)
-              return respond(error(status_of(v.code), to_string(v.code), v.message));
-            auto r = ok_json(200, to_json(v));
-            r.order_id = id;
-            respond(r);
-          },
+          [=](const order_view& v) { respond_with_view(v, respond); },
           [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
     });
     return;
@@ -313,13 +316,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
   spawn_bridge(sys_, [dir, timeout, id, respond](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, get_atom::value, id)
       .then(
-        [=](const order_view& v) {
-          if (v.code != errc::ok)
-            return respond(error(status_of(v.code), to_string(v.code), v.message));
-          auto r = ok_json(200, to_json(v));
-          r.order_id = id;
-          respond(r);
-        },
+        [=](const order_view& v) { respond_with_view(v, respond); },
         [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
   });
 }
