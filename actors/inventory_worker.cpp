@@ -53,13 +53,19 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
   st.writer = std::move(writer);
   st.partition = partition;
   st.book = std::move(book);
+  st.probe = {"inventory_worker", std::to_string(partition), st.ctx->now_ms(), 0};
   // Durable timers: re-arm every live reservation (an overdue one fires at once).
   for (auto& [id, r] : st.book.reservations())
     if (r.state == reservation_state::reserved)
       arm_expiry(self, r);
   return {
+    [self](inspect_atom) {
+      self->state.probe.count();
+      return self->state.probe.read(self, *self->state.ctx);
+    },
     [self](reserve_atom, const std::string& order_id,
            const std::vector<reservation_item>& items) {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.reserve(order_id, items, st.ctx->now_ms() + st.ctx->cfg.inventory_reservation_ttl_ms);
       if (r.reservation_changed)
@@ -67,14 +73,17 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       return persist_and_reply(self, r, order_id, "reserved");
     },
     [self](commit_atom, const std::string& order_id) {
+      self->state.probe.count();
       auto& st = self->state;
       return persist_and_reply(self, st.book.commit(order_id, st.ctx->now_ms()), order_id,
                                "committed");
     },
     [self](release_atom, const std::string& order_id) {
+      self->state.probe.count();
       return persist_and_reply(self, self->state.book.release(order_id), order_id, "released");
     },
     [self](expire_atom, const std::string& order_id) {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.expire(order_id, st.ctx->now_ms());
       if (!r.ok)
@@ -84,6 +93,7 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
     },
     [self](stock_atom, const std::string& sku, int64_t on_hand,
            int64_t price_cents) -> caf::result<sku_reply> {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.set_stock(sku, on_hand, price_cents);
       if (!r.ok)
@@ -96,11 +106,13 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       return rp;
     },
     [self](get_atom, const std::string& sku) -> sku_reply {
+      self->state.probe.count();
       if (auto* rec = self->state.book.find_sku(sku))
         return {errc::ok, {}, *rec};
       return {errc::not_found, "unknown sku " + sku, {}};
     },
     [self](prices_atom, const std::vector<std::string>& skus) -> prices_reply {
+      self->state.probe.count();
       prices_reply reply;
       for (auto& sku : skus) {
         auto* rec = self->state.book.find_sku(sku);

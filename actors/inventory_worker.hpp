@@ -5,6 +5,7 @@
 // (the deadline is stored with the reservation and re-armed when the worker starts).
 
 #include "actors/inventory_book.hpp"
+#include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -16,6 +17,7 @@ struct inventory_worker_state {
   size_t partition = 0;
   inventory_book book;
   int64_t inflight_writes = 0;
+  actor_probe probe;
   static inline const char* name = "inventory_worker";
 };
 

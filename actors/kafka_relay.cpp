@@ -11,7 +11,7 @@ namespace saga {
 namespace {
 
 using self_ptr = caf::stateful_actor<kafka_relay_state>*;
-using tick_atom = timer_atom;
+using poll_atom = timer_atom;
 
 /// Delivery reports arrive inside rd_kafka_poll, which only the relay calls: the state is
 /// touched by the relay's own thread of execution only.
@@ -170,7 +170,7 @@ void tick(self_ptr self) {
   st.ctx->stats->outbox_depth = static_cast<int64_t>(unread + st.inflight.size());
   st.ctx->stats->outbox_oldest_ts_ms = st.inflight.empty() ? 0 : st.inflight.begin()->second;
   self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.kafka_poll_interval_ms),
-                     tick_atom::value, int64_t{0});
+                     poll_atom::value, int64_t{0});
 }
 
 } // namespace
@@ -208,9 +208,19 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
   });
   st.ctx->log->info("kafka relay started: brokers={} outbox from entry {} to {}", st.brokers,
                     st.next_key, st.ctx->db->outbox_next_seq());
-  self->send(self, tick_atom::value, int64_t{0});
+  st.probe = {"relay", "0", st.ctx->now_ms(), 0};
+  self->send(self, poll_atom::value, int64_t{0});
   return {
-    [self](tick_atom, int64_t) { tick(self); },
+    [self](poll_atom, int64_t) {
+      self->state.probe.count();
+      tick(self);
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      auto state = st.reset_needed ? "retrying" : st.inflight.empty() ? "idle" : "publishing";
+      return st.probe.read(self, *st.ctx, state);
+    },
   };
 }
 

@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 
+#include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -34,6 +35,7 @@ struct kafka_relay_state {
   bool reset_needed = false;              // a delivery failed: restart from the oldest unacked
   int64_t inflight_writes = 0;
   ~kafka_relay_state();
+  actor_probe probe;
   static inline const char* name = "kafka_relay";
 };
 

@@ -48,6 +48,14 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<order_status>("order_status");
   cfg.add_message_type<storage::batch>("storage::batch");
   cfg.add_message_type<std::vector<order_state>>("std::vector<order_state>");
+  cfg.add_message_type<saga_step>("saga_step");
+  cfg.add_message_type<actor_info>("actor_info");
+  cfg.add_message_type<std::vector<actor_info>>("std::vector<actor_info>");
+  cfg.add_message_type<order_progress>("order_progress");
+  cfg.add_message_type<order_summary>("order_summary");
+  cfg.add_message_type<inspect_summary>("inspect_summary");
+  cfg.add_message_type<order_page>("order_page");
+  cfg.add_message_type<order_inspection>("order_inspection");
 }
 
 } // namespace saga

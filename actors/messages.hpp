@@ -35,6 +35,13 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using changed_atom = caf::atom_constant<caf::atom("changed")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waittmo")>;
+// introspection (actors/introspection.hpp)
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using summary_atom = caf::atom_constant<caf::atom("summary")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -107,10 +114,73 @@ struct supervisor_stats {
   uint64_t parked = 0;    // orders parked since start
 };
 
+// ---- introspection (GET /inspect/..., the console and sagactl) ----
+
+/// One actor as the inspection API shows it. Long-lived actors read it off themselves
+/// (their own mailbox, from their own thread); order rows come from the supervisor.
+struct actor_info {
+  std::string kind;           // order, order_supervisor, inventory_worker, ...
+  std::string key;            // order id or partition
+  std::string node;
+  std::string state;          // saga step for orders, else running / unresponsive
+  uint64_t actor_id = 0;
+  int64_t mailbox = 0;        // messages waiting when read (-1: did not answer)
+  uint64_t processed = 0;     // messages handled since spawn
+  uint64_t restarts = 0;
+  int64_t state_since_ms = 0; // when it entered `state`
+  int64_t spawned_at_ms = 0;
+  int64_t budget_ms = 0;      // orders: time budget of the current step
+  bool stuck = false;         // orders: over the budget
+};
+
+/// The order actor tells the supervisor after each durable step (status, step and the
+/// events just written): long-poll waiters, the stuck-saga detector and the live stream.
+struct order_progress {
+  std::string order_id;
+  order_status status = order_status::pending;
+  saga_step step = saga_step::reserving_inventory;
+  bool terminal = false;
+  bool status_changed = false;
+  uint64_t processed = 0;
+  int64_t mailbox = 0;
+  int64_t at_ms = 0;
+  std::vector<saga_event> events; // empty when inspection is off
+};
+
+/// The supervisor's view of its orders.
+struct order_summary {
+  uint64_t live = 0;
+  std::vector<uint64_t> by_step; // indexed by saga_step
+  uint64_t stuck = 0;
+  std::vector<actor_info> stuck_oldest; // most overdue first, bounded
+  uint64_t restarted = 0;
+  uint64_t parked = 0;
+};
+
+struct inspect_summary {
+  std::vector<actor_info> actors; // every long-lived actor
+  order_summary orders;
+};
+
+/// One page of live orders, ordered by id; `next_cursor` is empty on the last page.
+struct order_page {
+  std::vector<actor_info> rows;
+  std::string next_cursor;
+  uint64_t scanned = 0;
+};
+
+/// GET /inspect/orders/{id}: the stored order plus, when alive, its actor.
+struct order_inspection {
+  order_view view;
+  bool live = false;
+  actor_info actor; // the order actor (live) or the supervisor's last row
+};
+
 /// Where every actor is. Local now; the cluster issue makes it span nodes.
 struct directory {
   caf::actor writer;
   caf::actor supervisor;
+  caf::actor inspector; // registry of long-lived actors (actors/introspection.hpp)
   std::vector<caf::actor> inventory;
   std::vector<caf::actor> payment;
 
@@ -199,7 +269,36 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory& x) {
-  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inventory, x.payment);
+  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inspector, x.inventory, x.payment);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_info& x) {
+  return f(caf::meta::type_name("actor_info"), x.kind, x.key, x.node, x.state, x.actor_id,
+           x.mailbox, x.processed, x.restarts, x.state_since_ms, x.spawned_at_ms, x.budget_ms,
+           x.stuck);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_progress& x) {
+  return f(caf::meta::type_name("order_progress"), x.order_id, x.status, x.step, x.terminal,
+           x.status_changed, x.processed, x.mailbox, x.at_ms, x.events);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_summary& x) {
+  return f(caf::meta::type_name("order_summary"), x.live, x.by_step, x.stuck, x.stuck_oldest,
+           x.restarted, x.parked);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, inspect_summary& x) {
+  return f(caf::meta::type_name("inspect_summary"), x.actors, x.orders);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_page& x) {
+  return f(caf::meta::type_name("order_page"), x.rows, x.next_cursor, x.scanned);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_inspection& x) {
+  return f(caf::meta::type_name("order_inspection"), x.view, x.live, x.actor);
 }
 
 /// Adds every message type above to the configuration. Call before creating the system.

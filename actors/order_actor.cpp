@@ -56,7 +56,8 @@ void scatter(self_ptr self, const saga_command& cmd,
   auto g = std::make_shared<gather>();
   g->remaining = parts.size();
   for (auto& [p, items] : parts) {
-    auto on_reply = [g, done](const op_reply& r) {
+    auto on_reply = [self, g, done](const op_reply& r) {
+      ++self->state.processed;
       if (g->failed)
         return;
       if (!r.ok && g->ok) {
@@ -67,6 +68,7 @@ void scatter(self_ptr self, const saga_command& cmd,
         done(g->ok, g->reason);
     };
     auto on_error = [self, g, cmd](caf::error& err) {
+      ++self->state.processed;
       if (g->failed)
         return;
       g->failed = true;
@@ -155,12 +157,16 @@ void run_command(self_ptr self, const saga_command& cmd) {
                     intent)
         .then(
           [self](const payment_reply& r) {
+            ++self->state.processed;
             // The worker holds the intent now: the payment is initiated (a duplicate when
             // resumed later), then whatever verdict it already has.
             handle_input(self, {input_kind::payment_intent_created, 0, {}}, nullptr);
             on_payment_status(self, r.intent.status);
           },
-              [self, cmd](caf::error& err) { retry_later(self, cmd, err); });
+              [self, cmd](caf::error& err) {
+                ++self->state.processed;
+                retry_later(self, cmd, err);
+              });
       break;
     }
     case command_kind::refund_payment:
@@ -168,12 +174,16 @@ void run_command(self_ptr self, const saga_command& cmd) {
                     st.s.payment_id)
         .then(
           [self, cmd](const payment_reply& r) {
+            ++self->state.processed;
             if (r.code == errc::ok)
               handle_input(self, {input_kind::payment_refunded, 0, {}}, nullptr);
             else
               retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
           },
-          [self, cmd](caf::error& err) { retry_later(self, cmd, err); });
+          [self, cmd](caf::error& err) {
+            ++self->state.processed;
+            retry_later(self, cmd, err);
+          });
       break;
     case command_kind::arm_complete_timer:
       self->delayed_send(self, until(*st.ctx, cmd.deadline_ms), timer_atom::value,
@@ -196,6 +206,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     --gauges[static_cast<size_t>(st.s.status)];
     ++gauges[static_cast<size_t>(d.next.status)];
   }
+  bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
   st.s = d.next;
   st.retries = 0;
   storage::batch b;
@@ -209,18 +220,33 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     st.ctx->log->info("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
                       to_string(ev.type), to_string(d.next.step), to_string(d.next.status));
   }
-  auto new_status = d.next.status;
-  auto terminal = is_terminal(d.next.step);
+  order_progress progress;
+  progress.order_id = st.s.order_id;
+  progress.status = d.next.status;
+  progress.step = d.next.step;
+  progress.terminal = is_terminal(d.next.step);
+  progress.status_changed = status_changed;
+  if (st.ctx->cfg.inspect_enabled) {
+    progress.events = std::move(d.events);
+    if (step_changed)
+      st.step_since_ms = st.ctx->now_ms();
+  }
   persist_then(self, st.dir.writer, std::move(b),
-               [self, commands = std::move(d.commands), then, status_changed, new_status,
-                terminal] {
-                 if (status_changed || terminal)
-                   self->send(self->state.dir.supervisor, changed_atom::value,
-                              self->state.s.order_id, new_status, terminal);
+               [self, commands = std::move(d.commands), then,
+                progress = std::move(progress)]() mutable {
+                 auto& st = self->state;
+                 // The supervisor hears of each durable step: long-poll waiters (status
+                 // changes), and with inspection on the stuck detector and the live stream.
+                 if (st.ctx->cfg.inspect_enabled || progress.status_changed
+                     || progress.terminal) {
+                   progress.processed = st.processed;
+                   progress.mailbox = static_cast<int64_t>(self->mailbox().size());
+                   progress.at_ms = st.step_since_ms;
+                   self->send(st.dir.supervisor, changed_atom::value, std::move(progress));
+                 }
                  for (auto& cmd : commands)
                    run_command(self, cmd);
                  then();
-                 auto& st = self->state;
                  if (is_terminal(st.s.step) && st.inflight_writes == 0)
                    self->quit(); // the saga is over; the snapshot answers from now on
                });
@@ -259,6 +285,8 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
   st.ctx = std::move(ctx);
   st.dir = std::move(dir);
   st.s = std::move(initial);
+  st.spawned_at_ms = st.ctx->now_ms();
+  st.step_since_ms = st.s.order_id.empty() ? st.spawned_at_ms : st.s.updated_at_ms;
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
     std::string what = "unknown exception";
     try {
@@ -281,6 +309,7 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
            std::vector<order_item>& items,
            const std::string& idempotency_key) -> caf::result<create_reply> {
       auto& st = self->state;
+      ++st.processed;
       if (!st.s.order_id.empty())
         return create_reply{st.s, true}; // repeated create (same Idempotency-Key)
       auto d = create_order(st.ctx->saga, order_id, customer_id, std::move(items),
@@ -292,23 +321,44 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       return rp;
     },
     [self](input_atom, saga_input& in) -> caf::result<input_reply> {
+      ++self->state.processed;
       auto rp = self->make_response_promise();
       handle_input(self, std::move(in), &rp);
       return rp;
     },
-    [self](payment_update_atom, payment_status status) { on_payment_status(self, status); },
+    [self](payment_update_atom, payment_status status) {
+      ++self->state.processed;
+      on_payment_status(self, status);
+    },
     [self](timer_atom, int64_t deadline_ms) {
       auto& st = self->state;
+      ++st.processed;
       if (st.s.complete_deadline_ms == deadline_ms && st.s.step == saga_step::awaiting_completion)
         handle_input(self, {input_kind::complete_timer_fired, 0, {}}, nullptr);
     },
     [self](retry_atom, command_kind kind, int64_t deadline_ms) {
       // Only re-send when the saga still waits for that command's answer.
+      ++self->state.processed;
       for (auto& cmd : resume_commands(self->state.s))
         if (cmd.kind == kind) {
           (void) deadline_ms;
           run_command(self, cmd);
         }
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      ++st.processed;
+      actor_info x;
+      x.kind = "order";
+      x.key = st.s.order_id;
+      x.node = st.ctx->cfg.node_id;
+      x.state = to_string(st.s.step);
+      x.actor_id = self->id();
+      x.mailbox = static_cast<int64_t>(self->mailbox().size());
+      x.processed = st.processed;
+      x.state_since_ms = st.step_since_ms;
+      x.spawned_at_ms = st.spawned_at_ms;
+      return x;
     },
     [self](crash_atom) -> caf::result<void> {
       // Fault injection for supervision tests.

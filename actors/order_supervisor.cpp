@@ -18,10 +18,88 @@ caf::actor spawn_order(self_ptr self, order_state initial) {
   return self->spawn<caf::monitored>(order_actor, st.ctx, st.dir, std::move(initial));
 }
 
-void track(self_ptr self, const std::string& id, const caf::actor& a) {
-  self->state.live[id] = a;
-  self->state.ids[a.address()] = id;
-  self->state.ctx->stats->live_order_actors = static_cast<int64_t>(self->state.live.size());
+void unindex(order_supervisor_state& st, const std::string& id,
+             order_supervisor_state::order_row& row) {
+  if (row.deadline_ms != 0)
+    st.deadlines.erase({row.deadline_ms, id});
+  row.deadline_ms = 0;
+}
+
+void index(order_supervisor_state& st, const std::string& id,
+           order_supervisor_state::order_row& row) {
+  if (!st.ctx->cfg.inspect_enabled)
+    return;
+  if (auto budget = step_budget_ms(st.ctx->cfg, row.step); budget > 0) {
+    row.deadline_ms = row.step_since_ms + budget;
+    st.deadlines.insert({row.deadline_ms, id});
+  }
+}
+
+/// Moves a live order to `step` (entered at `since_ms`): step counts and budget index.
+void set_step(order_supervisor_state& st, const std::string& id,
+              order_supervisor_state::order_row& row, saga_step step, int64_t since_ms) {
+  unindex(st, id, row);
+  --st.by_step[static_cast<size_t>(row.step)];
+  ++st.by_step[static_cast<size_t>(step)];
+  row.step = step;
+  row.step_since_ms = since_ms;
+  index(st, id, row);
+}
+
+/// Starts tracking a freshly spawned order actor (new, resumed or restarted).
+void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step step,
+           int64_t since_ms) {
+  auto& st = self->state;
+  auto now = st.ctx->now_ms();
+  auto [it, fresh] = st.live.try_emplace(id);
+  auto& row = it->second;
+  if (fresh)
+    ++st.by_step[static_cast<size_t>(row.step)];
+  set_step(st, id, row, step, since_ms > 0 ? since_ms : now);
+  row.handle = a;
+  row.spawned_at_ms = now;
+  row.processed = 0;
+  row.mailbox = 0;
+  if (auto r = st.restarts.find(id); r != st.restarts.end())
+    row.restarts = r->second.size();
+  st.ids[a.address()] = id;
+  st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
+}
+
+void untrack(order_supervisor_state& st, std::map<std::string,
+             order_supervisor_state::order_row>::iterator i) {
+  unindex(st, i->first, i->second);
+  --st.by_step[static_cast<size_t>(i->second.step)];
+  st.live.erase(i);
+}
+
+actor_info row_info(const order_supervisor_state& st, const std::string& id,
+                    const order_supervisor_state::order_row& row, int64_t now_ms) {
+  actor_info x;
+  x.kind = "order";
+  x.key = id;
+  x.node = st.ctx->cfg.node_id;
+  x.state = to_string(row.step);
+  x.actor_id = row.handle ? row.handle.id() : 0;
+  x.mailbox = row.mailbox;
+  x.processed = row.processed;
+  x.restarts = row.restarts;
+  x.state_since_ms = row.step_since_ms;
+  x.spawned_at_ms = row.spawned_at_ms;
+  x.budget_ms = step_budget_ms(st.ctx->cfg, row.step);
+  x.stuck = row.deadline_ms != 0 && row.deadline_ms <= now_ms;
+  return x;
+}
+
+/// Orders over their step's budget right now (O(stuck): the index is by deadline).
+uint64_t count_stuck(const order_supervisor_state& st, int64_t now_ms) {
+  uint64_t n = 0;
+  for (auto& [deadline, id] : st.deadlines) {
+    if (deadline > now_ms)
+      break;
+    ++n;
+  }
+  return n;
 }
 
 std::string new_order_id(self_ptr self) {
@@ -76,7 +154,9 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
       }
       if (is_terminal(s.step))
         return;
-      track(self, id, spawn_order(self, std::move(s)));
+      auto step = s.step;
+      auto since = s.updated_at_ms;
+      track(self, id, spawn_order(self, std::move(s)), step, since);
     });
 }
 
@@ -85,14 +165,16 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
 caf::actor find_or_resume(self_ptr self, const std::string& id) {
   auto& st = self->state;
   if (auto i = st.live.find(id); i != st.live.end())
-    return i->second;
+    return i->second.handle;
   std::string raw;
   order_state s;
   if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)
       || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw))
     return {};
+  auto step = s.step;
+  auto since = s.updated_at_ms;
   auto a = spawn_order(self, std::move(s));
-  track(self, id, a);
+  track(self, id, a, step, since);
   return a;
 }
 
@@ -119,21 +201,29 @@ order_view load_order_view(const storage::store& db, const std::string& order_id
 caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
   self->state.ctx = ctx;
   self->state.rng.seed(seed);
+  self->state.probe.kind = "order_supervisor";
+  self->state.probe.key = "0";
+  self->state.probe.spawned_at_ms = ctx->now_ms();
   // On shutdown take the order actors along (they are monitored, not linked).
   self->set_exit_handler([self](caf::exit_msg& em) {
-    for (auto& [id, a] : self->state.live)
-      self->send_exit(a, em.reason);
+    for (auto& [id, row] : self->state.live)
+      self->send_exit(row.handle, em.reason);
     self->quit(em.reason);
   });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.ids.find(dm.source);
-    if (i == st.ids.end())
+    if (i == st.ids.end()) {
+      auto& subs = st.subscribers;
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](const caf::actor& a) { return a.address() == dm.source; }),
+                 subs.end());
       return;
+    }
     auto id = i->second;
     st.ids.erase(i);
-    if (auto j = st.live.find(id); j != st.live.end() && j->second.address() == dm.source)
-      st.live.erase(j);
+    if (auto j = st.live.find(id); j != st.live.end() && j->second.handle.address() == dm.source)
+      untrack(st, j);
     st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
     if (auto k = st.order_to_key.find(id); k != st.order_to_key.end()) {
       st.key_to_order.erase(k->second);
@@ -146,17 +236,23 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
   return {
     [self](start_atom, directory& dir, std::vector<order_state>& resume) -> uint64_t {
       auto& st = self->state;
+      st.probe.count();
       st.dir = std::move(dir);
       for (auto& s : resume) {
         auto id = s.order_id;
-        track(self, id, spawn_order(self, std::move(s)));
+        auto step = s.step;
+        auto since = s.updated_at_ms;
+        track(self, id, spawn_order(self, std::move(s)), step, since);
       }
+      if (st.ctx->cfg.inspect_enabled)
+        self->send(self, tick_atom::value);
       st.ctx->log->info("order supervisor started; resumed {} orders", resume.size());
       return resume.size();
     },
     [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
            const std::string& idempotency_key) -> caf::result<create_reply> {
       auto& st = self->state;
+      st.probe.count();
       if (!idempotency_key.empty()) {
         std::string existing;
         if (auto k = st.key_to_order.find(idempotency_key); k != st.key_to_order.end())
@@ -165,7 +261,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
           st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, existing);
         if (!existing.empty()) {
           if (auto a = st.live.find(existing); a != st.live.end()) {
-            self->delegate(a->second, create_atom::value, existing, customer_id,
+            self->delegate(a->second.handle, create_atom::value, existing, customer_id,
                            std::move(items), idempotency_key);
             return caf::delegated<create_reply>{};
           }
@@ -176,7 +272,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       }
       auto id = new_order_id(self);
       auto a = spawn_order(self, order_state{});
-      track(self, id, a);
+      track(self, id, a, saga_step::reserving_inventory, 0);
       if (!idempotency_key.empty()) {
         st.key_to_order[idempotency_key] = id;
         st.order_to_key[id] = idempotency_key;
@@ -186,6 +282,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     },
     [self](input_atom, const std::string& id, saga_input& in) -> caf::result<input_reply> {
       auto& st = self->state;
+      st.probe.count();
       if (auto a = find_or_resume(self, id)) {
         self->delegate(a, input_atom::value, std::move(in));
         return caf::delegated<input_reply>{};
@@ -203,15 +300,18 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       return input_reply{code, d.result, d.why, v.state};
     },
     [self](payment_update_atom, const std::string& id, payment_status status) {
+      self->state.probe.count();
       if (auto a = find_or_resume(self, id))
         self->send(a, payment_update_atom::value, status);
     },
     [self](get_atom, const std::string& id) -> order_view {
+      self->state.probe.count();
       return load_order_view(*self->state.ctx->db, id);
     },
     [self](wait_atom, const std::string& id, order_status wanted,
            int64_t timeout_ms) -> caf::result<order_view> {
       auto& st = self->state;
+      st.probe.count();
       auto v = load_order_view(*st.ctx->db, id);
       if (v.code != errc::ok || v.state.status == wanted || is_terminal(v.state.step)
           || timeout_ms <= 0)
@@ -223,14 +323,27 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
                          id, token);
       return caf::delegated<order_view>{};
     },
-    [self](changed_atom, const std::string& id, order_status status, bool terminal) {
+    [self](changed_atom, order_progress& p) {
       auto& st = self->state;
+      st.probe.count();
+      const auto& id = p.order_id;
+      if (auto r = st.live.find(id); r != st.live.end()) {
+        auto& row = r->second;
+        if (row.step != p.step)
+          set_step(st, id, row, p.step, p.at_ms);
+        row.processed = p.processed;
+        row.mailbox = p.mailbox;
+      }
+      for (auto& sub : st.subscribers)
+        self->send(sub, changed_atom::value, p);
+      if (!p.status_changed && !p.terminal)
+        return;
       auto i = st.waiters.find(id);
       if (i == st.waiters.end())
         return;
       auto& ws = i->second;
       auto due = std::partition(ws.begin(), ws.end(), [&](const order_supervisor_state::waiter& w) {
-        return !(terminal || w.wanted == status);
+        return !(p.terminal || w.wanted == p.status);
       });
       if (due == ws.end())
         return;
@@ -243,6 +356,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     },
     [self](wait_timeout_atom, const std::string& id, uint64_t token) {
       auto& st = self->state;
+      st.probe.count();
       auto i = st.waiters.find(id);
       if (i == st.waiters.end())
         return;
@@ -258,11 +372,97 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     },
     [self](crash_atom, const std::string& id) {
       if (auto i = self->state.live.find(id); i != self->state.live.end())
-        self->send(i->second, crash_atom::value);
+        self->send(i->second.handle, crash_atom::value);
     },
     [self](stats_atom) {
       auto& st = self->state;
       return supervisor_stats{st.live.size(), st.restarted_total, st.parked_total};
+    },
+    // ---- introspection ----
+    [self](tick_atom) {
+      // The stuck-saga detector: the gauge is current within one tick.
+      auto& st = self->state;
+      st.ctx->stats->stuck_orders = static_cast<int64_t>(count_stuck(st, st.ctx->now_ms()));
+      self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.inspect_tick_ms),
+                         tick_atom::value);
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      return st.probe.read(self, *st.ctx, st.dir.writer ? "running" : "starting");
+    },
+    [self](summary_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      constexpr size_t max_listed = 20;
+      auto now = st.ctx->now_ms();
+      order_summary out;
+      out.live = st.live.size();
+      out.by_step.assign(st.by_step.begin(), st.by_step.end());
+      out.stuck = count_stuck(st, now);
+      for (auto& [deadline, id] : st.deadlines) {
+        if (deadline > now || out.stuck_oldest.size() == max_listed)
+          break;
+        out.stuck_oldest.push_back(row_info(st, id, st.live.at(id), now));
+      }
+      out.restarted = st.restarted_total;
+      out.parked = st.parked_total;
+      return out;
+    },
+    [self](list_atom, const std::string& step, const std::string& cursor, uint64_t limit) {
+      // Bounded: at most `max_scanned` rows per page, so a rare filter on a million
+      // orders answers in pieces (next_cursor) instead of holding the supervisor.
+      auto& st = self->state;
+      st.probe.count();
+      constexpr uint64_t max_scanned = 100000;
+      auto now = st.ctx->now_ms();
+      order_page page;
+      auto i = cursor.empty() ? st.live.begin() : st.live.upper_bound(cursor);
+      for (; i != st.live.end(); ++i) {
+        if (page.rows.size() >= limit || page.scanned >= max_scanned) {
+          page.next_cursor = std::prev(i)->first;
+          break;
+        }
+        ++page.scanned;
+        if (step.empty() || step == to_string(i->second.step)
+            || (step == "stuck" && i->second.deadline_ms != 0 && i->second.deadline_ms <= now))
+          page.rows.push_back(row_info(st, i->first, i->second, now));
+      }
+      return page;
+    },
+    [self](inspect_atom, const std::string& id) -> caf::result<order_inspection> {
+      auto& st = self->state;
+      st.probe.count();
+      order_inspection out;
+      out.view = load_order_view(*st.ctx->db, id);
+      auto r = st.live.find(id);
+      if (out.view.code != errc::ok || r == st.live.end())
+        return out;
+      out.live = true;
+      auto now = st.ctx->now_ms();
+      out.actor = row_info(st, id, r->second, now);
+      // Ask the order actor itself for its mailbox and counters (it answers between
+      // two of its messages; the supervisor does not wait for it).
+      auto rp = self->make_response_promise<order_inspection>();
+      self->request(r->second.handle, st.ctx->request_timeout(), inspect_atom::value)
+        .then(
+          [rp, out](actor_info& x) mutable {
+            out.actor.mailbox = x.mailbox;
+            out.actor.processed = x.processed;
+            out.actor.actor_id = x.actor_id;
+            rp.deliver(std::move(out));
+          },
+          [rp, out](caf::error&) mutable {
+            out.actor.mailbox = -1; // did not answer in time (or ended meanwhile)
+            rp.deliver(std::move(out));
+          });
+      return rp;
+    },
+    [self](subscribe_atom, caf::actor sub) {
+      auto& st = self->state;
+      st.probe.count();
+      self->monitor(sub);
+      st.subscribers.push_back(std::move(sub));
     },
   };
 }

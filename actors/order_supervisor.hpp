@@ -5,10 +5,14 @@
 // (stored, visible in GET, never lost). It is also the directory entry for orders: every
 // message to an order goes through it, so nothing else holds order actor handles.
 
+#include <array>
 #include <deque>
+#include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
+#include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -17,7 +21,24 @@ namespace saga {
 struct order_supervisor_state {
   context_ptr ctx;
   directory dir;
-  std::unordered_map<std::string, caf::actor> live;
+  /// One row per live order actor, ordered by id (GET /inspect/actors pages through it).
+  struct order_row {
+    caf::actor handle;
+    saga_step step = saga_step::reserving_inventory;
+    int64_t step_since_ms = 0;
+    int64_t spawned_at_ms = 0;
+    int64_t deadline_ms = 0; // step_since_ms + the step's budget (0: not indexed)
+    uint64_t processed = 0;  // as last reported by the order actor
+    int64_t mailbox = 0;
+    uint64_t restarts = 0;
+  };
+  std::map<std::string, order_row> live;
+  /// Stuck-saga detector: (deadline, order id) of every live order.
+  std::set<std::pair<int64_t, std::string>> deadlines;
+  /// Live-stream subscribers (GET /inspect/stream): they get every order_progress.
+  std::vector<caf::actor> subscribers;
+  std::array<uint64_t, 9> by_step{}; // live orders per saga_step
+  actor_probe probe;
   std::unordered_map<caf::actor_addr, std::string> ids;
   std::unordered_map<std::string, std::deque<int64_t>> restarts; // restart times per order
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).

@@ -68,12 +68,18 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
   st.supervisor = std::move(supervisor);
   st.partition = partition;
   st.book = std::move(book);
+  st.probe = {"payment_worker", std::to_string(partition), st.ctx->now_ms(), 0};
   // Durable timers: re-arm the expiry of every pending intent.
   for (auto& [id, p] : st.book.intents())
     if (p.status == payment_status::pending)
       arm_expiry(self, p);
   return {
+    [self](inspect_atom) {
+      self->state.probe.count();
+      return self->state.probe.read(self, *self->state.ctx);
+    },
     [self](intent_atom, const payment_intent& x) -> caf::result<payment_reply> {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.create(x);
       auto& p = *st.book.find(x.payment_id);
@@ -86,6 +92,7 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     [self](verify_atom, const std::string& order_id, const std::string& payment_id,
            const std::string& status, const std::string& signature)
       -> caf::result<payment_reply> {
+      self->state.probe.count();
       auto& st = self->state;
       if (status != "succeeded" && status != "failed")
         return payment_reply{errc::invalid, "status must be succeeded or failed", {}};
@@ -101,12 +108,14 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       return persist_and_reply(self, r, *st.book.find(payment_id), true);
     },
     [self](expire_atom, const std::string& payment_id) {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.expire(payment_id, st.ctx->now_ms());
       if (r.changed)
         apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
     },
     [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
+      self->state.probe.count();
       auto& st = self->state;
       auto r = st.book.refund(payment_id, st.ctx->now_ms());
       if (r.code == verify_code::not_found)
@@ -114,6 +123,7 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       return persist_and_reply(self, r, *st.book.find(payment_id), false);
     },
     [self](get_atom, const std::string& payment_id) -> payment_reply {
+      self->state.probe.count();
       if (auto* p = self->state.book.find(payment_id))
         return {errc::ok, {}, *p};
       return {errc::not_found, "unknown payment " + payment_id, {}};

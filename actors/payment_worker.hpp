@@ -4,6 +4,7 @@
 // timer: the deadline is stored with the intent) and refunds. Every change is durable
 // before it is answered or reported to the order (through the order supervisor).
 
+#include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/payment_book.hpp"
 #include "runtime/context.hpp"
@@ -17,6 +18,7 @@ struct payment_worker_state {
   size_t partition = 0;
   payment_book book;
   int64_t inflight_writes = 0;
+  actor_probe probe;
   static inline const char* name = "payment_worker";
 };
 

@@ -31,8 +31,15 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
 
 caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
+  self->state.probe = {"writer", "0", ctx->now_ms(), 0};
   return {
+    [self](inspect_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      return st.probe.read(self, *st.ctx, st.pending.empty() ? "idle" : "committing");
+    },
     [self](write_atom, storage::batch& b) -> caf::response_promise {
+      self->state.probe.count();
       auto& st = self->state;
       st.pending.push_back(std::move(b));
       auto rp = self->make_response_promise();
@@ -47,11 +54,12 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
       return rp;
     },
     [self](flush_atom) {
+      self->state.probe.count();
       self->state.flush_scheduled = false;
       if (!self->state.pending.empty())
         commit_pending(self);
     },
-    [self](stats_atom) { return self->state.stats; },
+    [self](stats_atom) { self->state.probe.count(); return self->state.stats; },
   };
 }
 

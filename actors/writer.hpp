@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -17,6 +18,7 @@ struct writer_state {
   std::vector<caf::response_promise> promises;
   bool flush_scheduled = false;
   writer_stats stats;
+  actor_probe probe;
   static inline const char* name = "writer";
 };
 

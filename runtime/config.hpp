@@ -4,6 +4,7 @@
 // table with its type and default; anything else is an error naming the key and line.
 // (CAF's own parser silently ignores unknown keys and mistyped values, so we do not use it.)
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,12 @@ struct node_config {
   int64_t kafka_poll_interval_ms = 5;
   int64_t kafka_linger_ms = 5;
   int64_t kafka_outbox_max_entries = 1000000;
+  bool inspect_enabled = true;              // introspection counters, progress feed
+  int64_t inspect_tick_ms = 1000;           // stuck-saga check and stream summary period
+  /// Time budget per non-terminal saga step (saga_step order); 0 = derived: 5 s for the
+  /// active steps, the payment time-out / auto-complete time plus 5 s for the waiting ones.
+  std::array<int64_t, 7> inspect_budget_ms{};
+  int64_t inspect_stream_max_events_per_s = 200;
   int64_t scheduler_threads = 2;
   std::string log_level = "info";
 

@@ -99,6 +99,14 @@ std::string metrics::render() const {
   line("saga_live_actors{kind=\"inventory_worker\"} " + std::to_string(inventory_workers));
   line("saga_live_actors{kind=\"payment_worker\"} " + std::to_string(payment_workers));
   line("saga_live_actors{kind=\"writer\"} 1");
+  line("saga_live_actors{kind=\"gateway_bridge\"} " + std::to_string(live_bridges.load()));
+  line("# HELP saga_stuck_orders Orders longer in their saga step than its budget (inspect.budget_ms.*).");
+  line("# TYPE saga_stuck_orders gauge");
+  line("saga_stuck_orders " + std::to_string(stuck_orders.load()));
+  line("# TYPE saga_gateway_bridges_spawned_total counter");
+  line("saga_gateway_bridges_spawned_total " + std::to_string(bridges_spawned.load()));
+  line("# TYPE saga_inspect_stream_clients gauge");
+  line("saga_inspect_stream_clients " + std::to_string(stream_clients.load()));
   line("# TYPE saga_order_restarts_total counter");
   line("saga_order_restarts_total " + std::to_string(order_restarts.load()));
   line("# TYPE saga_orders_parked_total counter");

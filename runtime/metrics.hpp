@@ -43,6 +43,10 @@ struct metrics {
   std::atomic<uint64_t> order_restarts{0};
   std::atomic<uint64_t> orders_parked{0};
   std::atomic<int64_t> http_inflight{0};
+  std::atomic<int64_t> stuck_orders{0};        // over their step's budget (supervisor tick)
+  std::atomic<int64_t> live_bridges{0};        // gateway bridge actors alive
+  std::atomic<uint64_t> bridges_spawned{0};
+  std::atomic<int64_t> stream_clients{0};      // /inspect/stream connections
   std::atomic<uint64_t> rejected_overload{0};
   std::atomic<int64_t> outbox_depth{0};
   std::atomic<int64_t> outbox_oldest_ts_ms{0}; // event time of the oldest unacknowledged entry

@@ -1,5 +1,6 @@
 #include "runtime/runtime.hpp"
 
+#include "actors/introspection.hpp"
 #include "actors/inventory_worker.hpp"
 #include "actors/order_supervisor.hpp"
 #include "actors/payment_worker.hpp"
@@ -86,6 +87,17 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   for (size_t p = 0; p < state.payment.size(); ++p)
     h.dir.payment.push_back(sys.spawn(payment_worker, ctx, h.dir.writer, h.dir.supervisor, p,
                                       std::move(state.payment[p])));
+  // The registry of long-lived actors (introspection); orders are the supervisor's.
+  h.dir.inspector = sys.spawn(inspector, ctx);
+  auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
+    caf::anon_send(h.dir.inspector, register_atom::value, std::string(kind), std::to_string(key), a);
+  };
+  reg("order_supervisor", 0, h.dir.supervisor);
+  reg("writer", 0, h.dir.writer);
+  for (size_t p = 0; p < h.dir.inventory.size(); ++p)
+    reg("inventory_worker", p, h.dir.inventory[p]);
+  for (size_t p = 0; p < h.dir.payment.size(); ++p)
+    reg("payment_worker", p, h.dir.payment[p]);
   h.resume = std::move(state.resume);
   return h;
 }
@@ -97,6 +109,7 @@ void stop_runtime(const directory& dir) {
   for (auto& a : dir.payment)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.writer, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(dir.inspector, caf::exit_reason::user_shutdown);
 }
 
 } // namespace saga

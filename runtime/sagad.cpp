@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
     caf::actor relay;
     if (cfg.kafka_enabled)
       relay = sys.spawn(kafka_relay, ctx, handles.dir.writer, brokers);
+    if (relay)
+      caf::anon_send(handles.dir.inspector, register_atom::value, std::string("relay"),
+                     std::string("0"), relay);
     api routes{sys, ctx, handles.dir};
     server = std::make_unique<http_server>(routes, ctx->cfg, log);
     if (auto e = server->start(); !e.empty()) {
