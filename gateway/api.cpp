@@ -4,86 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/payment_book.hpp"
+#include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
 
 using nlohmann::json;
+using namespace saga::gateway_detail;
 
 namespace saga {
-
-namespace {
-
-http_response ok_json(int status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump();
-  return r;
-}
-
-int status_of(errc c) {
-  switch (c) {
-    case errc::ok: return 200;
-    case errc::invalid: return 422;
-    case errc::not_found: return 404;
-    case errc::conflict: return 409;
-    case errc::bad_signature: return 401;
-    case errc::unavailable: return 503;
-  }
-  return 500;
-}
-
-json to_json(const order_view& v) {
-  auto& s = v.state;
-  json items = json::array();
-  for (auto& i : s.items)
-    items.push_back({{"sku", i.sku}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
-  json events = json::array();
-  for (auto& e : v.events)
-    events.push_back({{"seq", e.seq},
-                      {"type", to_string(e.type)},
-                      {"ts", e.ts_ms},
-                      {"source", e.source},
-                      {"data", json::parse(e.data.empty() ? "{}" : e.data, nullptr, false)}});
-  json payment = nullptr;
-  if (!s.payment_id.empty())
-    payment = {{"payment_id", s.payment_id},
-               {"status", to_string(s.payment)},
-               {"expires_at", s.payment_expires_at_ms}};
-  json j = {{"order_id", s.order_id},
-            {"customer_id", s.customer_id},
-            {"status", to_string(s.status)},
-            {"saga_step", to_string(s.step)},
-            {"items", items},
-            {"selling_price_cents", s.selling_price_cents},
-            {"payment", payment},
-            {"failure_reason", s.reason == failure_reason::none ? json(nullptr) : json(to_string(s.reason))},
-            {"events", events},
-            {"created_at", s.created_at_ms},
-            {"updated_at", s.updated_at_ms}};
-  if (!v.parked_reason.empty())
-    j["parked_reason"] = v.parked_reason;
-  return j;
-}
-
-json to_json(const sku_record& r) {
-  return {{"sku", r.sku},
-          {"on_hand", r.on_hand()},
-          {"reserved", r.reserved},
-          {"available", r.available},
-          {"committed", r.committed},
-          {"price_cents", r.price_cents}};
-}
-
-std::string render(caf::actor_system& sys, const caf::error& e) { return sys.render(e); }
-
-/// Spawns a short-lived bridge actor running `f(self)`: it makes its requests and ends
-/// when the last reply was handled. (`f` travels as a spawn argument: CAF 0.17 spawning
-/// a function without arguments dereferences a null pointer, which UBSan reports.)
-template <class F>
-void spawn_bridge(caf::actor_system& sys, F f) {
-  sys.spawn([](caf::event_based_actor* self, F fn) { fn(self); }, std::move(f));
-}
-
-} // namespace
 
 http_response api::error(int status, const std::string& code, const std::string& message) {
   return ok_json(status, json{{"error", {{"code", code}, {"message", message}}}});
@@ -130,6 +57,39 @@ void api::handle(const http_request& req, responder respond) {
       respond(r);
     }
     return;
+  }
+  if (path == "/console" || path.rfind("/inspect/", 0) == 0) {
+    // Introspection answers while the node recovers too (that is when it is most useful).
+    auto q = req.target.find('?');
+    auto query = q == std::string::npos ? std::string{} : req.target.substr(q + 1);
+    if (!only("GET"))
+      return;
+    if (!inspect_allowed(req, query)) {
+      auto r = error(401, "unauthorized",
+                     "admin token required on a non-loopback address (Authorization: Bearer "
+                     "..., or ?token=... for the console and the event stream)");
+      r.headers["WWW-Authenticate"] = "Bearer";
+      return respond(r);
+    }
+    if (path == "/console") {
+      http_response r;
+      r.body = console_html();
+      r.headers["Content-Type"] = "text/html; charset=utf-8";
+      r.headers["Cache-Control"] = "no-cache";
+      return respond(r);
+    }
+    if (path == "/inspect/summary")
+      return inspect_summary(std::move(respond));
+    if (path == "/inspect/actors")
+      return inspect_actors(query, std::move(respond));
+    if (path == "/inspect/stream")
+      return inspect_stream(query, std::move(respond));
+    if (path.rfind("/inspect/orders/", 0) == 0 && path.size() > 16
+        && path.find('/', 16) == std::string::npos)
+      return inspect_order(path.substr(16), std::move(respond));
+    return respond(error(404, "not_found", "no route " + path
+                                             + " (try /inspect/summary, /inspect/actors, "
+                                               "/inspect/orders/{id}, /inspect/stream)"));
   }
   if (!ready) {
     respond(error(503, "not_ready", "the node is recovering; retry shortly"));
@@ -199,7 +159,7 @@ void api::post_order(const http_request& req, responder respond) {
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
   auto key = req.idempotency_key;
-  spawn_bridge(sys_, [dir, timeout, parsed, key, skus_by_partition,
+  spawn_bridge(sys_, ctx_->stats, [dir, timeout, parsed, key, skus_by_partition,
                       respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
@@ -251,34 +211,6 @@ void api::post_order(const http_request& req, responder respond) {
   });
 }
 
-namespace {
-
-/// Answers GET /orders/{id} (plain or long-poll) with the order or its error.
-void respond_with_view(const order_view& v, const responder& respond) {
-  if (v.code != errc::ok)
-    return respond(api::error(status_of(v.code), to_string(v.code), v.message));
-  auto r = ok_json(200, to_json(v));
-  r.order_id = v.state.order_id;
-  respond(r);
-}
-
-/// Value of `key` in a query string ("" when absent).
-std::string query_param(const std::string& query, const std::string& key) {
-  size_t pos = 0;
-  while (pos <= query.size()) {
-    auto end = query.find('&', pos);
-    auto part = query.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    if (part.rfind(key + "=", 0) == 0)
-      return part.substr(key.size() + 1);
-    if (end == std::string::npos)
-      break;
-    pos = end + 1;
-  }
-  return {};
-}
-
-} // namespace
-
 void api::get_order(const std::string& id, const std::string& query, responder respond) {
   if (!valid_id(id))
     return respond(error(404, "not_found", "unknown order"));
@@ -305,7 +237,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     // The supervisor answers when the order's status changes (pushed by the order actor
     // after the durable write) or at the time-out: no thread waits and nothing polls.
     auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
-    spawn_bridge(sys_, [dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+    spawn_bridge(sys_, ctx_->stats, [dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
       self->request(dir.supervisor, wait_for, wait_atom::value, id, st, timeout_ms)
         .then(
           [=](const order_view& v) { respond_with_view(v, respond); },
@@ -313,7 +245,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     });
     return;
   }
-  spawn_bridge(sys_, [dir, timeout, id, respond](caf::event_based_actor* self) {
+  spawn_bridge(sys_, ctx_->stats, [dir, timeout, id, respond](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, get_atom::value, id)
       .then(
         [=](const order_view& v) { respond_with_view(v, respond); },
@@ -329,7 +261,7 @@ void api::verify_payment(const http_request& req, responder respond) {
        signature = v.signature;
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(dir.payment_for(order_id), timeout, verify_atom::value, order_id, payment_id,
                   status, signature)
       .then(
@@ -371,7 +303,7 @@ void api::complete_order(const http_request& req, responder respond) {
     return respond(error(e.status, e.code, e.message));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(dir.supervisor, timeout, input_atom::value, order_id,
                   saga_input{input_kind::complete_requested, 0, {}})
       .then(
@@ -402,7 +334,7 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
   auto on_hand = sr.on_hand, price = sr.price_cents;
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
-  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, stock_atom::value, sku, on_hand, price)
       .then(
         [=](const sku_reply& r) {
@@ -417,7 +349,7 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
 void api::get_inventory(const std::string& sku, responder respond) {
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
-  spawn_bridge(sys_, [=](caf::event_based_actor* self) {
+  spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, get_atom::value, sku)
       .then(
         [=](const sku_reply& r) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "actors/messages.hpp"
@@ -21,14 +22,30 @@ struct http_request {
   std::string idempotency_key;
 };
 
+/// The write end of a Server-Sent Events stream, held by the actor that feeds it.
+/// Thread-safe; `send` queues one event and returns false once the client is gone (closed,
+/// too slow to read, or the server stops). The HTTP layer implements it.
+class event_sink {
+public:
+  virtual ~event_sink() = default;
+  virtual bool send(std::string event) = 0;
+  virtual bool closed() const = 0;
+};
+
 struct http_response {
   int status = 200;
   std::string body;
   std::map<std::string, std::string> headers;
   std::string order_id; // for the access log
+  /// Set for a streaming answer (text/event-stream): called with the sink once the
+  /// header is on the wire; `body` is ignored.
+  std::function<void(std::shared_ptr<event_sink>)> stream;
 };
 
 using responder = std::function<void(http_response)>;
+
+/// The console page (gateway/console/index.html, embedded at build time).
+const std::string& console_html();
 
 class api {
 public:
@@ -51,6 +68,12 @@ private:
   void complete_order(const http_request& req, responder respond);
   void put_inventory(const std::string& sku, const http_request& req, responder respond);
   void get_inventory(const std::string& sku, responder respond);
+  // introspection (GET /inspect/..., GET /console)
+  bool inspect_allowed(const http_request& req, const std::string& query) const;
+  void inspect_summary(responder respond);
+  void inspect_actors(const std::string& query, responder respond);
+  void inspect_order(const std::string& id, responder respond);
+  void inspect_stream(const std::string& query, responder respond);
 
   caf::actor_system& sys_;
   context_ptr ctx_;

@@ -5,6 +5,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <deque>
+#include <mutex>
 #include <optional>
 
 namespace beast = boost::beast;
@@ -16,6 +18,32 @@ namespace saga {
 
 namespace {
 
+class session;
+
+/// The event_sink of one streaming connection. `send` may be called from any thread; it
+/// posts onto the connection's strand. Closed by the connection (client gone, too slow)
+/// or by the server when it stops, after which nothing is posted any more.
+class stream_sink : public event_sink {
+public:
+  stream_sink(std::weak_ptr<session> s, net::any_io_executor ex)
+    : session_(std::move(s)), ex_(std::move(ex)) {}
+  bool send(std::string event) override;
+  bool closed() const override {
+    std::lock_guard<std::mutex> g(mu_);
+    return closed_;
+  }
+  void close() {
+    std::lock_guard<std::mutex> g(mu_);
+    closed_ = true;
+  }
+
+private:
+  mutable std::mutex mu_; // one per stream connection, never on the saga path
+  bool closed_ = false;
+  std::weak_ptr<session> session_;
+  net::any_io_executor ex_;
+};
+
 struct shared_state {
   shared_state(api& r, const node_config& c, std::shared_ptr<spdlog::logger> l)
     : routes(r), cfg(c), log(std::move(l)) {}
@@ -23,6 +51,8 @@ struct shared_state {
   const node_config& cfg;
   std::shared_ptr<spdlog::logger> log;
   std::atomic<int64_t> inflight{0};
+  std::mutex sinks_mu;
+  std::vector<std::weak_ptr<stream_sink>> sinks; // closed when the server stops
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -97,6 +127,71 @@ private:
     });
   }
 
+public:
+  /// Queues one event of a streaming answer (on the strand).
+  void push_event(std::string event) {
+    constexpr size_t max_queued = 1024; // a client that reads slower than this is dropped
+    if (!streaming_)
+      return;
+    if (queue_.size() >= max_queued) {
+      st_->log->warn("http stream client too slow ({} events queued): closing", queue_.size());
+      return end_stream();
+    }
+    queue_.push_back(std::move(event));
+    if (queue_.size() == 1)
+      write_next_event();
+  }
+
+  ~session() {
+    if (sink_)
+      sink_->close();
+  }
+
+private:
+  void write_next_event() {
+    net::async_write(stream_.socket(), net::buffer(queue_.front()),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec)
+                         return self->end_stream();
+                       self->queue_.pop_front();
+                       if (!self->queue_.empty())
+                         self->write_next_event();
+                     });
+  }
+
+  void end_stream() {
+    streaming_ = false;
+    queue_.clear();
+    if (sink_)
+      sink_->close();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  /// Sends the header of a text/event-stream answer, then hands the sink to the feeder.
+  /// A read stays pending so that a client closing the connection is noticed at once.
+  void start_stream(http_response resp) {
+    streaming_ = true;
+    sink_ = std::make_shared<stream_sink>(weak_from_this(), stream_.get_executor());
+    {
+      std::lock_guard<std::mutex> g(st_->sinks_mu);
+      auto& xs = st_->sinks;
+      xs.erase(std::remove_if(xs.begin(), xs.end(), [](auto& w) { return w.expired(); }), xs.end());
+      xs.push_back(sink_);
+    }
+    std::string head = "HTTP/1.1 200 OK\r\nServer: sagad\r\nContent-Type: text/event-stream\r\n"
+                       "Cache-Control: no-cache\r\nConnection: close\r\nX-Accel-Buffering: no\r\n\r\n";
+    queue_.push_back(std::move(head));
+    write_next_event();
+    stream_.expires_never();
+    stream_.socket().async_read_some(
+      net::buffer(discard_), [self = shared_from_this()](beast::error_code, std::size_t) {
+        self->end_stream(); // clients send nothing on an event stream: any read ends it
+      });
+    resp.stream(sink_);
+  }
+
   void write(http_response resp, const std::string& method, const std::string& target,
              std::chrono::steady_clock::time_point started) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -105,6 +200,8 @@ private:
     st_->routes.stats().observe(classify(method, target), resp.status, us);
     st_->log->info("http method={} path={} status={} latency_us={} order_id={}", method, target,
                    resp.status, us, resp.order_id.empty() ? "-" : resp.order_id);
+    if (resp.stream && resp.status == 200)
+      return start_stream(std::move(resp));
     res_ = {};
     res_.version(version_ == 0 ? 11 : version_);
     res_.result(static_cast<http::status>(resp.status));
@@ -137,7 +234,23 @@ private:
   std::shared_ptr<shared_state> st_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  // streaming answers (text/event-stream)
+  bool streaming_ = false;
+  std::shared_ptr<stream_sink> sink_;
+  std::deque<std::string> queue_;
+  std::array<char, 64> discard_{};
 };
+
+bool stream_sink::send(std::string event) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (closed_)
+    return false;
+  net::post(ex_, [w = session_, event = std::move(event)]() mutable {
+    if (auto s = w.lock())
+      s->push_event(std::move(event));
+  });
+  return true;
+}
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
@@ -207,6 +320,13 @@ std::string http_server::start() {
 void http_server::stop() {
   if (!impl_)
     return;
+  {
+    std::lock_guard<std::mutex> g(impl_->st->sinks_mu);
+    for (auto& w : impl_->st->sinks)
+      if (auto s = w.lock())
+        s->close();
+    impl_->st->sinks.clear();
+  }
   impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
