@@ -242,7 +242,7 @@ caf::behavior stream_feeder(caf::stateful_actor<stream_feeder_state>* self, cont
 } // namespace
 
 bool api::inspect_allowed(const http_request& req, const std::string& query) const {
-  if (is_loopback(ctx_->cfg.http_address))
+  if (ctx_->cfg.inspect_open_on_loopback && is_loopback(ctx_->cfg.http_address))
     return true;
   auto expected = ctx_->cfg.security_admin_token;
   return signature_equal(req.authorization, "Bearer " + expected)

@@ -89,6 +89,8 @@ const std::vector<key_spec>& specs() {
             "outbox backlog past which POST /orders answers 503 and /readyz fails"),
     BOOL_KEY("inspect.enabled", inspect_enabled,
              "actor introspection for /inspect, the console and sagactl (off: counters only)"),
+    BOOL_KEY("inspect.open_on_loopback", inspect_open_on_loopback,
+             "serve /inspect and /console without the admin token when bound to loopback"),
     INT_KEY("inspect.tick_ms", inspect_tick_ms, 10, 3600000,
             "period of the stuck-saga check and of the summary on /inspect/stream"),
     INT_KEY("inspect.budget_ms.reserving_inventory", inspect_budget_ms[0], 0, INT64_MAX / 4,

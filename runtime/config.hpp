@@ -45,7 +45,8 @@ struct node_config {
   int64_t kafka_linger_ms = 5;
   int64_t kafka_outbox_max_entries = 1000000;
   bool inspect_enabled = true;              // introspection counters, progress feed
-  int64_t inspect_tick_ms = 1000;           // stuck-saga check and stream summary period
+  int64_t inspect_tick_ms = 1000;
+  bool inspect_open_on_loopback = true;     // no admin token needed on 127.0.0.1 / ::1           // stuck-saga check and stream summary period
   /// Time budget per non-terminal saga step (saga_step order); 0 = derived: 5 s for the
   /// active steps, the payment time-out / auto-complete time plus 5 s for the waiting ones.
   std::array<int64_t, 7> inspect_budget_ms{};

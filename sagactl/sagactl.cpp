@@ -1,0 +1,410 @@
+// sagactl: the inspection API from a terminal.
+//
+//   sagactl [--url URL] [--token TOKEN] [--json] summary
+//   sagactl ... actors [--kind K] [--state S] [--limit N] [--cursor C] [--all]
+//   sagactl ... order ID
+//   sagactl ... top [--interval-ms N] [--iterations N]
+//
+// URL defaults to $SAGA_URL or http://127.0.0.1:8080; the token (needed when the node
+// listens on a non-loopback address) to $SAGA_ADMIN_TOKEN. Exit codes: 0 ok, 1 the node
+// answered an error, 2 usage or connection error.
+
+#include <utility> // Boost 1.74 Asio needs std::exchange declared first
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+struct options {
+  std::string host = "127.0.0.1";
+  std::string port = "8080";
+  std::string token;
+  bool raw_json = false;
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> flags;
+};
+
+struct failure {
+  int exit_code;
+  std::string message;
+};
+
+[[noreturn]] void fail(int code, const std::string& message) { throw failure{code, message}; }
+
+void set_url(options& o, const std::string& url) {
+  auto rest = url;
+  if (rest.rfind("http://", 0) == 0)
+    rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos)
+    fail(2, "only http:// URLs are supported: " + url);
+  if (auto slash = rest.find('/'); slash != std::string::npos)
+    rest = rest.substr(0, slash);
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos) {
+    o.host = rest;
+    o.port = "80";
+  } else {
+    o.host = rest.substr(0, colon);
+    o.port = rest.substr(colon + 1);
+  }
+  if (o.host.empty() || o.port.empty())
+    fail(2, "bad --url " + url);
+}
+
+/// One GET; returns the parsed JSON body or fails with the node's error message.
+json get(const options& o, const std::string& target) {
+  try {
+    net::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(resolver.resolve(o.host, o.port));
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, o.host);
+    req.set(http::field::user_agent, "sagactl");
+    if (!o.token.empty())
+      req.set(http::field::authorization, "Bearer " + o.token);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    auto body = json::parse(res.body(), nullptr, false);
+    if (body.is_discarded())
+      fail(1, "the node answered " + std::to_string(res.result_int()) + " with a body that is not JSON");
+    if (res.result_int() != 200) {
+      std::string msg = body.contains("error") ? body["error"].value("message", "") : res.body();
+      fail(1, "error " + std::to_string(res.result_int()) + ": " + msg);
+    }
+    return body;
+  } catch (const boost::system::system_error& e) {
+    fail(2, "cannot reach http://" + o.host + ":" + o.port + ": " + e.code().message());
+  }
+}
+
+std::string human_ms(int64_t ms) {
+  char buf[32];
+  if (ms >= 60000)
+    std::snprintf(buf, sizeof(buf), "%.1fm", ms / 60000.0);
+  else if (ms >= 1000)
+    std::snprintf(buf, sizeof(buf), "%.1fs", ms / 1000.0);
+  else
+    std::snprintf(buf, sizeof(buf), "%lldms", static_cast<long long>(ms));
+  return buf;
+}
+
+std::string str(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+
+/// Prints rows as aligned columns (numbers right-aligned).
+void table(std::ostream& out, const std::vector<std::string>& head,
+           const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(head.size());
+  for (size_t i = 0; i < head.size(); ++i)
+    w[i] = head[i].size();
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i)
+      w[i] = std::max(w[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < head.size(); ++i) {
+      auto cell = i < r.size() ? r[i] : "";
+      bool num = !cell.empty() && cell.find_first_not_of("0123456789-.msh") == std::string::npos
+                 && std::isdigit(static_cast<unsigned char>(cell[0]));
+      auto pad = std::string(w[i] - cell.size(), ' ');
+      out << (num ? pad + cell : cell + pad) << (i + 1 < head.size() ? "  " : "");
+    }
+    out << "\n";
+  };
+  line(head);
+  for (auto& r : rows)
+    line(r);
+}
+
+std::vector<std::string> actor_row(const json& a) {
+  std::string state = a.value("state", "");
+  if (a.value("stuck", false))
+    state += " (STUCK)";
+  return {a.value("kind", ""), a.value("key", ""), state,
+          human_ms(a.value("time_in_state_ms", int64_t{0})),
+          std::to_string(a.value("mailbox", int64_t{0})),
+          std::to_string(a.value("processed", uint64_t{0})),
+          std::to_string(a.value("restarts", uint64_t{0}))};
+}
+
+const std::vector<std::string> actor_head = {"KIND", "KEY", "STATE", "IN STATE", "MAILBOX",
+                                             "PROCESSED", "RESTARTS"};
+
+void print_summary(std::ostream& out, const json& s) {
+  auto& o = s["orders"];
+  auto& st = o["by_status"];
+  out << "node " << str(s["node"]) << (s.value("inspection_enabled", true) ? "" : " (inspection off)")
+      << "\n";
+  out << "orders: live " << o["live"] << ", stuck " << o["stuck"] << ", restarted "
+      << o["restarted"] << ", parked " << o["parked"] << " | PENDING " << st["PENDING"]
+      << ", PAYMENT_INITIATED " << st["PAYMENT_INITIATED"] << ", COMPLETED " << st["COMPLETED"]
+      << ", FAILED " << st["FAILED"] << "\n";
+  out << "outbox: depth " << s["outbox"]["depth"] << ", age " << human_ms(s["outbox"]["age_ms"].get<int64_t>())
+      << ", published " << s["outbox"]["published"] << "\n";
+  std::string steps;
+  for (auto& [k, v] : o["by_step"].items())
+    steps += (steps.empty() ? "" : ", ") + k + " " + v.dump();
+  out << "live orders by step: " << (steps.empty() ? "-" : steps) << "\n";
+  std::vector<std::vector<std::string>> kinds;
+  for (auto& [k, v] : s["actors_by_kind"].items()) {
+    std::string states;
+    if (s["actors_by_state"].contains(k))
+      for (auto& [x, n] : s["actors_by_state"][k].items())
+        states += (states.empty() ? "" : ", ") + x + " " + n.dump();
+    kinds.push_back({k, v.dump(), states});
+  }
+  out << "\n";
+  table(out, {"KIND", "LIVE", "STATES"}, kinds);
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (auto& a : s["actors"])
+    rows.push_back(actor_row(a));
+  table(out, actor_head, rows);
+  if (!o["stuck_oldest"].empty()) {
+    out << "\nstuck sagas (most overdue first):\n";
+    std::vector<std::vector<std::string>> stuck;
+    for (auto& a : o["stuck_oldest"])
+      stuck.push_back({a.value("key", ""), a.value("state", ""),
+                       human_ms(a.value("time_in_state_ms", int64_t{0})),
+                       human_ms(a.value("budget_ms", int64_t{0}))});
+    table(out, {"ORDER", "STEP", "IN STEP", "BUDGET"}, stuck);
+  }
+}
+
+std::string query_string(const options& o, const std::string& cursor) {
+  std::string q;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (!v.empty())
+      q += (q.empty() ? "?" : "&") + k + "=" + v;
+  };
+  add("kind", o.flags.count("kind") ? o.flags.at("kind") : "");
+  add("state", o.flags.count("state") ? o.flags.at("state") : "");
+  add("limit", o.flags.count("limit") ? o.flags.at("limit") : "");
+  add("cursor", cursor);
+  return q;
+}
+
+int cmd_actors(const options& o) {
+  std::string cursor = o.flags.count("cursor") ? o.flags.at("cursor") : "";
+  bool all = o.flags.count("all") != 0;
+  std::vector<std::vector<std::string>> rows;
+  json collected = json::array();
+  std::string next;
+  for (int pages = 0; pages < 100000; ++pages) { // bounded even with --all
+    auto page = get(o, "/inspect/actors" + query_string(o, cursor));
+    for (auto& a : page["actors"]) {
+      rows.push_back(actor_row(a));
+      collected.push_back(a);
+    }
+    next = page["next_cursor"].is_string() ? page["next_cursor"].get<std::string>() : "";
+    if (!all || next.empty())
+      break;
+    cursor = next;
+  }
+  if (o.raw_json) {
+    std::cout << json{{"actors", collected}, {"next_cursor", next.empty() ? json(nullptr) : json(next)}}.dump(2)
+              << "\n";
+    return 0;
+  }
+  table(std::cout, actor_head, rows);
+  std::cout << rows.size() << " actor(s)";
+  if (!next.empty())
+    std::cout << "; more with --cursor " << next << " (or --all)";
+  std::cout << "\n";
+  return 0;
+}
+
+int cmd_order(const options& o) {
+  if (o.args.empty())
+    fail(2, "usage: sagactl order ORDER_ID");
+  auto d = get(o, "/inspect/orders/" + o.args[0]);
+  if (o.raw_json) {
+    std::cout << d.dump(2) << "\n";
+    return 0;
+  }
+  auto& ord = d["order"];
+  std::cout << "order " << str(ord["order_id"]) << "  status " << str(ord["status"]) << "  step "
+            << str(d["saga_step"]) << (d.value("stuck", false) ? "  STUCK" : "")
+            << (d.value("live", false) ? "  (actor live)" : "  (finished)") << "\n";
+  std::cout << "customer " << str(ord["customer_id"]) << "  total " << ord["selling_price_cents"]
+            << " cents";
+  if (!ord["failure_reason"].is_null())
+    std::cout << "  failure " << str(ord["failure_reason"]);
+  if (ord.contains("parked_reason"))
+    std::cout << "  PARKED: " << str(ord["parked_reason"]);
+  std::cout << "\n\nevents:\n";
+  std::vector<std::vector<std::string>> ev;
+  int64_t t0 = ord["events"].empty() ? 0 : ord["events"][0]["ts"].get<int64_t>();
+  for (auto& e : ord["events"])
+    ev.push_back({std::to_string(e["seq"].get<int64_t>()), str(e["type"]), str(e["source"]),
+                  "+" + human_ms(e["ts"].get<int64_t>() - t0)});
+  table(std::cout, {"SEQ", "EVENT", "SOURCE", "AT"}, ev);
+  std::cout << "\ntime per step:\n";
+  std::vector<std::vector<std::string>> tl;
+  for (auto& s : d["timeline"])
+    tl.push_back({str(s["step"]), human_ms(s["duration_ms"].get<int64_t>()),
+                  s["left_at"].is_null() ? "current" : ""});
+  table(std::cout, {"STEP", "TIME", ""}, tl);
+  std::cout << "\npending timers:\n";
+  std::vector<std::vector<std::string>> tm;
+  for (auto& t : d["timers"])
+    tm.push_back({str(t["timer"]), str(t["owner"]), "in " + human_ms(t["in_ms"].get<int64_t>())});
+  if (tm.empty())
+    std::cout << "none\n";
+  else
+    table(std::cout, {"TIMER", "OWNER", "DUE"}, tm);
+  std::cout << "\nactors involved:\n";
+  std::vector<std::vector<std::string>> ac;
+  for (auto& a : d["actors"])
+    ac.push_back(actor_row(a));
+  table(std::cout, actor_head, ac);
+  return 0;
+}
+
+int cmd_top(const options& o) {
+  auto interval = std::chrono::milliseconds(
+    o.flags.count("interval-ms") ? std::stoll(o.flags.at("interval-ms")) : 1000);
+  long iterations = o.flags.count("iterations") ? std::stol(o.flags.at("iterations")) : -1;
+  bool tty = isatty(fileno(stdout)) != 0;
+  int64_t last_done = -1;
+  auto last_at = std::chrono::steady_clock::now();
+  for (long i = 0; iterations < 0 || i < iterations; ++i) {
+    auto s = get(o, "/inspect/summary");
+    auto page = get(o, "/inspect/actors?kind=order&limit=1000");
+    auto now = std::chrono::steady_clock::now();
+    auto& st = s["orders"]["by_status"];
+    int64_t done = st["COMPLETED"].get<int64_t>() + st["FAILED"].get<int64_t>();
+    std::ostringstream out;
+    if (tty)
+      out << "\x1b[H\x1b[2J"; // home + clear: redraw in place like top
+    out << "sagactl top - http://" << o.host << ":" << o.port << " - every "
+        << interval.count() << " ms";
+    if (last_done >= 0) {
+      auto secs = std::chrono::duration<double>(now - last_at).count();
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " - %.1f sagas finished/s", secs > 0 ? (done - last_done) / secs : 0.0);
+      out << buf;
+    }
+    out << "\n";
+    last_done = done;
+    last_at = now;
+    print_summary(out, s);
+    // Longest in their current step first (from the first 1000 live orders by id).
+    std::vector<json> orders(page["actors"].begin(), page["actors"].end());
+    std::sort(orders.begin(), orders.end(), [](const json& a, const json& b) {
+      return a.value("time_in_state_ms", int64_t{0}) > b.value("time_in_state_ms", int64_t{0});
+    });
+    out << "\nlive orders, longest in step first (" << orders.size() << " shown):\n";
+    std::vector<std::vector<std::string>> rows;
+    for (size_t k = 0; k < orders.size() && k < 20; ++k)
+      rows.push_back(actor_row(orders[k]));
+    table(out, actor_head, rows);
+    std::cout << out.str() << std::flush;
+    if (iterations < 0 || i + 1 < iterations)
+      std::this_thread::sleep_for(interval);
+  }
+  return 0;
+}
+
+void usage(std::ostream& out) {
+  out << "usage: sagactl [--url URL] [--token TOKEN] [--json] COMMAND\n"
+         "  summary                       actors by kind and state, pools, orders, outbox, stuck sagas\n"
+         "  actors [--kind K] [--state S] [--limit N] [--cursor C] [--all]\n"
+         "  order ID                      snapshot, events, time per step, timers, actors involved\n"
+         "  top [--interval-ms N] [--iterations N]   live view, refreshed in place\n"
+         "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  if (auto* u = std::getenv("SAGA_URL"))
+    set_url(o, u);
+  if (auto* t = std::getenv("SAGA_ADMIN_TOKEN"))
+    o.token = t;
+  static const std::map<std::string, bool> known = {
+    {"kind", true},  {"state", true},       {"limit", true},      {"cursor", true},
+    {"all", false},  {"interval-ms", true}, {"iterations", true},
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        fail(2, a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      usage(std::cout);
+      std::exit(0);
+    } else if (a == "--url") {
+      set_url(o, value());
+    } else if (a == "--token") {
+      o.token = value();
+    } else if (a == "--json") {
+      o.raw_json = true;
+    } else if (a.rfind("--", 0) == 0) {
+      auto k = known.find(a.substr(2));
+      if (k == known.end())
+        fail(2, "unknown option " + a);
+      o.flags[k->first] = k->second ? value() : "1";
+    } else if (o.command.empty()) {
+      o.command = a;
+    } else {
+      o.args.push_back(a);
+    }
+  }
+  for (auto key : {"limit", "interval-ms", "iterations"})
+    if (o.flags.count(key)
+        && (o.flags[key].empty() || o.flags[key].size() > 9
+            || o.flags[key].find_first_not_of("0123456789") != std::string::npos))
+      fail(2, std::string("--") + key + " must be a positive integer");
+  return o;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    auto o = parse(argc, argv);
+    if (o.command == "summary") {
+      auto s = get(o, "/inspect/summary");
+      if (o.raw_json)
+        std::cout << s.dump(2) << "\n";
+      else
+        print_summary(std::cout, s);
+      return 0;
+    }
+    if (o.command == "actors")
+      return cmd_actors(o);
+    if (o.command == "order")
+      return cmd_order(o);
+    if (o.command == "top")
+      return cmd_top(o);
+    usage(std::cerr);
+    return 2;
+  } catch (const failure& f) {
+    std::cerr << "sagactl: " << f.message << "\n";
+    return f.exit_code;
+  }
+}
