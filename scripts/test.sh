@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test through ctest: unit, actor
-# (deterministic), HTTP end-to-end and kill -9 recovery against real sagad processes.
+# (deterministic), HTTP end-to-end and kill -9 recovery against real sagad processes, the
+# inspection API and sagactl, the console in headless Chromium, the real Kafka broker.
 # Then, unless SAGA_SANITIZE=0, the same tests again in an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
