@@ -22,20 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_node() { # $1 = data dir, rest = --set overrides
-  local dir=$1; shift
-  build/bin/sagad --config cluster.conf --node node-1 --set http.port=0 --set log.level=warn \
-    --set storage.dir="$dir" "$@" > "$work/node.out" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 1 1200); do
-    port=$(grep -o 'http_port=[0-9]*' "$work/node.out" | cut -d= -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "node did not start"; cat "$work/node.out"; exit 1; }
-  url=http://127.0.0.1:$port
-}
+. scripts/bench-lib.sh
 cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; } # utime + stime of the node
 stop_node() { kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
 
