@@ -21,6 +21,16 @@
 
 namespace saga {
 
+/// Messages waiting in `self`'s mailbox, read by `self` inside one of its handlers: the
+/// messages CAF has already moved from the inbox stack into the queue (it does so at
+/// every scheduling round), so arrivals during the current round are not yet counted.
+/// (`mailbox().size()` would count those too, but its inbox fetch runs a downcast of the
+/// queue's sentinel node in CAF 0.17's headers that UBSan reports.)
+template <class Self>
+int64_t mailbox_depth(Self* self) {
+  return static_cast<int64_t>(self->mailbox().queue().total_task_size());
+}
+
 /// A long-lived actor's own counters. Only the owning actor writes them.
 struct actor_probe {
   std::string kind;
@@ -39,7 +49,7 @@ struct actor_probe {
     x.node = ctx.cfg.node_id;
     x.state = std::move(state);
     x.actor_id = self->id();
-    x.mailbox = static_cast<int64_t>(self->mailbox().size());
+    x.mailbox = mailbox_depth(self);
     x.processed = processed;
     x.state_since_ms = spawned_at_ms;
     x.spawned_at_ms = spawned_at_ms;

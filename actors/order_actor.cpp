@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/introspection.hpp"
 #include "actors/writer.hpp"
 #include "storage/codec.hpp"
 
@@ -240,7 +241,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                  if (st.ctx->cfg.inspect_enabled || progress.status_changed
                      || progress.terminal) {
                    progress.processed = st.processed;
-                   progress.mailbox = static_cast<int64_t>(self->mailbox().size());
+                   progress.mailbox = mailbox_depth(self);
                    progress.at_ms = st.step_since_ms;
                    self->send(st.dir.supervisor, changed_atom::value, std::move(progress));
                  }
@@ -354,7 +355,7 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       x.node = st.ctx->cfg.node_id;
       x.state = to_string(st.s.step);
       x.actor_id = self->id();
-      x.mailbox = static_cast<int64_t>(self->mailbox().size());
+      x.mailbox = mailbox_depth(self);
       x.processed = st.processed;
       x.state_since_ms = st.step_since_ms;
       x.spawned_at_ms = st.spawned_at_ms;
