@@ -66,6 +66,17 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
   st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
 }
 
+/// Spawns the actor of a stored, non-terminal order and tracks it; its step's time runs
+/// from the snapshot's last change (a restart does not reset the stuck clock).
+caf::actor resume_order(self_ptr self, order_state s) {
+  auto id = s.order_id;
+  auto step = s.step;
+  auto since = s.updated_at_ms;
+  auto a = spawn_order(self, std::move(s));
+  track(self, id, a, step, since);
+  return a;
+}
+
 void untrack(order_supervisor_state& st, std::map<std::string,
              order_supervisor_state::order_row>::iterator i) {
   unindex(st, i->first, i->second);
@@ -154,9 +165,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
       }
       if (is_terminal(s.step))
         return;
-      auto step = s.step;
-      auto since = s.updated_at_ms;
-      track(self, id, spawn_order(self, std::move(s)), step, since);
+      resume_order(self, std::move(s));
     });
 }
 
@@ -171,11 +180,7 @@ caf::actor find_or_resume(self_ptr self, const std::string& id) {
   if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)
       || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw))
     return {};
-  auto step = s.step;
-  auto since = s.updated_at_ms;
-  auto a = spawn_order(self, std::move(s));
-  track(self, id, a, step, since);
-  return a;
+  return resume_order(self, std::move(s));
 }
 
 } // namespace
@@ -238,12 +243,8 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       auto& st = self->state;
       st.probe.count();
       st.dir = std::move(dir);
-      for (auto& s : resume) {
-        auto id = s.order_id;
-        auto step = s.step;
-        auto since = s.updated_at_ms;
-        track(self, id, spawn_order(self, std::move(s)), step, since);
-      }
+      for (auto& s : resume)
+        resume_order(self, std::move(s));
       if (st.ctx->cfg.inspect_enabled)
         self->send(self, tick_atom::value);
       st.ctx->log->info("order supervisor started; resumed {} orders", resume.size());
