@@ -132,6 +132,21 @@ async function waitFor(page, selector, what, timeout = 10000) {
       .then(() => check(true, "actors table filtered by kind: 2 inventory partitions"),
             () => check(false, "actors table filtered by kind: 2 inventory partitions"));
 
+    // More orders left waiting: all of them turn stuck and the page lists them live.
+    const waiting = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await api(node.base, "POST", "/orders", { customer_id: "cust-" + i, items: [{ sku: "sku-console", quantity: 1 }] });
+      waiting.push(r.body.order_id);
+    }
+    await page.waitForFunction((ids) => ids.every((x) => document.querySelector(`#stuck tr[data-order="${x}"]`)),
+                               waiting, { timeout: 10000 })
+      .then(() => check(true, "three more waiting orders are listed as stuck"),
+            () => check(false, "three more waiting orders are listed as stuck"));
+    await page.selectOption("#f-kind", "order");
+    await page.click("#f-go");
+    await page.waitForFunction(() => document.querySelectorAll("#actors tbody tr").length === 3, null, { timeout: 5000 })
+      .then(() => check(true, "actors table lists the 3 live orders"),
+            () => check(false, "actors table lists the 3 live orders"));
     await page.screenshot({ path: path.join(artifacts, "console.png") });
     check(pageErrors.length === 0, "no JavaScript errors on the page " + JSON.stringify(pageErrors));
   } catch (e) {
