@@ -406,6 +406,12 @@ void api::inspect_stream(const std::string& query, responder respond) {
   auto filter = query_param(query, "order");
   if (!filter.empty() && !valid_id(filter))
     return respond(error(422, "invalid_query", "order must be an order id"));
+  if (ctx_->stats->stream_clients.load() >= ctx_->cfg.inspect_max_stream_clients) {
+    auto r = error(429, "too_many_streams",
+                   "inspect.max_stream_clients event streams are open; retry later");
+    r.headers["Retry-After"] = "5";
+    return respond(r);
+  }
   http_response r;
   r.headers["Content-Type"] = "text/event-stream";
   auto& sys = sys_;

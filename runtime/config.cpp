@@ -109,6 +109,8 @@ const std::vector<key_spec>& specs() {
             "time budget of the step (0 = 5000)"),
     INT_KEY("inspect.stream_max_events_per_s", inspect_stream_max_events_per_s, 1, 1000000,
             "saga events per second one /inspect/stream client gets (the rest are counted)"),
+    INT_KEY("inspect.max_stream_clients", inspect_max_stream_clients, 0, 100000,
+            "open /inspect/stream connections past which new ones get 429"),
     INT_KEY("scheduler.threads", scheduler_threads, 1, 256, "CAF scheduler threads"),
     STR_KEY("log.level", log_level, "trace, debug, info, warn, error"),
   };

@@ -51,6 +51,7 @@ struct node_config {
   /// active steps, the payment time-out / auto-complete time plus 5 s for the waiting ones.
   std::array<int64_t, 7> inspect_budget_ms{};
   int64_t inspect_stream_max_events_per_s = 200;
+  int64_t inspect_max_stream_clients = 32;
   int64_t scheduler_threads = 2;
   std::string log_level = "info";
 

@@ -205,6 +205,19 @@ def stream_checks(c, n, ids):
     placed.clear()
     status, head, events = read_stream(n.port, "/inspect/stream?order=" + ids["completed"], 1.5, place)
     c.check(not [d for e, d in events if e == "saga"], "?order= filters saga events")
+    # Bounded: with inspect.max_stream_clients = 2 a third stream is refused while two are open.
+    held = [socket.create_connection(("127.0.0.1", n.port), timeout=5) for _ in range(2)]
+    for s in held:
+        s.sendall(b"GET /inspect/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1024)
+    time.sleep(0.2)
+    st, body = get(n, "/inspect/stream")
+    c.check(st == 429 and body["error"]["code"] == "too_many_streams", "third stream -> 429: %s" % st)
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    status, head, events = read_stream(n.port, "/inspect/stream", 0.5)
+    c.check("200" in status, "a stream is accepted again once the others closed")
     st, body = get(n, "/inspect/stream?order=" + "x" * 200)
     c.check(st == 422, "bad order filter -> 422")
     time.sleep(0.3)
@@ -295,7 +308,8 @@ def main():
     sagad, sagactl = sys.argv[1], sys.argv[2]
     c = Checks()
     n = Node(sagad, overrides={"inspect.budget_ms.awaiting_payment": 500, "inspect.tick_ms": 100,
-                               "payment.workers": 3, "saga.auto_complete_ms": 60000})
+                               "payment.workers": 3, "saga.auto_complete_ms": 60000,
+                               "inspect.max_stream_clients": 2})
     try:
         n.start()
         ids = populate(c, n)
