@@ -186,7 +186,6 @@ caf::behavior stream_feeder(caf::stateful_actor<stream_feeder_state>* self, cont
                             directory dir, std::shared_ptr<event_sink> sink, std::string filter) {
   self->state.sink = std::move(sink);
   self->state.order_filter = std::move(filter);
-  ++ctx->stats->stream_clients;
   self->attach_functor([m = ctx->stats] { --m->stream_clients; });
   self->send(dir.supervisor, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->send(self, tick_atom::value);
@@ -406,7 +405,15 @@ void api::inspect_stream(const std::string& query, responder respond) {
   auto filter = query_param(query, "order");
   if (!filter.empty() && !valid_id(filter))
     return respond(error(422, "invalid_query", "order must be an order id"));
-  if (ctx_->stats->stream_clients.load() >= ctx_->cfg.inspect_max_stream_clients) {
+  // Take a slot now (the feeder actor gives it back when it ends), so that concurrent
+  // requests never overshoot the bound.
+  auto& clients = ctx_->stats->stream_clients;
+  auto open = clients.load();
+  do {
+    if (open >= ctx_->cfg.inspect_max_stream_clients)
+      break;
+  } while (!clients.compare_exchange_weak(open, open + 1));
+  if (open >= ctx_->cfg.inspect_max_stream_clients) {
     auto r = error(429, "too_many_streams",
                    "inspect.max_stream_clients event streams are open; retry later");
     r.headers["Retry-After"] = "5";
