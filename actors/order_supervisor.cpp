@@ -48,7 +48,7 @@ void set_step(order_supervisor_state& st, const std::string& id,
 
 /// Starts tracking a freshly spawned order actor (new, resumed or restarted).
 void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step step,
-           int64_t since_ms) {
+           order_status status, int64_t since_ms) {
   auto& st = self->state;
   auto now = st.ctx->now_ms();
   auto [it, fresh] = st.live.try_emplace(id);
@@ -57,6 +57,7 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
     ++st.by_step[static_cast<size_t>(row.step)];
   set_step(st, id, row, step, since_ms > 0 ? since_ms : now);
   row.handle = a;
+  row.status = status;
   row.spawned_at_ms = now;
   row.processed = 0;
   row.mailbox = 0;
@@ -71,9 +72,10 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
 caf::actor resume_order(self_ptr self, order_state s) {
   auto id = s.order_id;
   auto step = s.step;
+  auto status = s.status;
   auto since = s.updated_at_ms;
   auto a = spawn_order(self, std::move(s));
-  track(self, id, a, step, since);
+  track(self, id, a, step, status, since);
   return a;
 }
 
@@ -273,7 +275,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       }
       auto id = new_order_id(self);
       auto a = spawn_order(self, order_state{});
-      track(self, id, a, saga_step::reserving_inventory, 0);
+      track(self, id, a, saga_step::reserving_inventory, order_status::pending, 0);
       if (!idempotency_key.empty()) {
         st.key_to_order[idempotency_key] = id;
         st.order_to_key[id] = idempotency_key;
@@ -310,19 +312,21 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       return load_order_view(*self->state.ctx->db, id);
     },
     [self](wait_atom, const std::string& id, order_status wanted,
-           int64_t timeout_ms) -> caf::result<order_view> {
+           int64_t timeout_ms) -> caf::result<bool> {
+      // Answers at once when there is nothing to wait for: the order has the status, or
+      // has no live actor (finished, parked, unknown: the caller's read tells which).
+      // No store reads here: the supervisor is every order's door and must stay light.
       auto& st = self->state;
       st.probe.count();
-      auto v = load_order_view(*st.ctx->db, id);
-      if (v.code != errc::ok || v.state.status == wanted || is_terminal(v.state.step)
-          || timeout_ms <= 0)
-        return v;
+      auto r = st.live.find(id);
+      if (r == st.live.end() || r->second.status == wanted || timeout_ms <= 0)
+        return true;
       auto token = ++st.next_waiter;
       auto rp = self->make_response_promise();
       st.waiters[id].push_back({wanted, rp, token});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), wait_timeout_atom::value,
                          id, token);
-      return caf::delegated<order_view>{};
+      return caf::delegated<bool>{};
     },
     [self](changed_atom, order_progress& p) {
       auto& st = self->state;
@@ -332,6 +336,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
         auto& row = r->second;
         if (row.step != p.step)
           set_step(st, id, row, p.step, p.at_ms);
+        row.status = p.status;
         row.processed = p.processed;
         row.mailbox = p.mailbox;
       }
@@ -348,9 +353,8 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       });
       if (due == ws.end())
         return;
-      auto v = load_order_view(*st.ctx->db, id);
       for (auto w = due; w != ws.end(); ++w)
-        w->rp.deliver(v);
+        w->rp.deliver(true);
       ws.erase(due, ws.end());
       if (ws.empty())
         st.waiters.erase(i);
@@ -364,7 +368,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       auto& ws = i->second;
       for (auto w = ws.begin(); w != ws.end(); ++w)
         if (w->token == token) {
-          w->rp.deliver(load_order_view(*st.ctx->db, id));
+          w->rp.deliver(false);
           ws.erase(w);
           break;
         }

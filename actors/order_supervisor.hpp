@@ -25,6 +25,7 @@ struct order_supervisor_state {
   struct order_row {
     caf::actor handle;
     saga_step step = saga_step::reserving_inventory;
+    order_status status = order_status::pending; // durable status (long-poll waiters)
     int64_t step_since_ms = 0;
     int64_t spawned_at_ms = 0;
     int64_t deadline_ms = 0; // step_since_ms + the step's budget (0: not indexed)
@@ -44,9 +45,9 @@ struct order_supervisor_state {
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   std::unordered_map<std::string, std::string> key_to_order;
   std::unordered_map<std::string, std::string> order_to_key;
-  /// Long-poll waiters per order: answered when the order reaches the wanted status or a
-  /// terminal one (the order actor reports status changes after they are durable), or at
-  /// their time-out.
+  /// Long-poll waiters per order: told `true` when the order reaches the wanted status or
+  /// a terminal one (the order actor reports status changes after they are durable), or
+  /// `false` at their time-out. The caller reads the order itself (not the supervisor).
   struct waiter {
     order_status wanted;
     caf::response_promise rp;

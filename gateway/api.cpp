@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "actors/order_supervisor.hpp"
 #include "actors/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
@@ -236,20 +237,24 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     }
     // The supervisor answers when the order's status changes (pushed by the order actor
     // after the durable write) or at the time-out: no thread waits and nothing polls.
+    // The bridge reads the order from the store itself (reads are thread-safe and run in
+    // parallel on the scheduler's threads, not in the supervisor).
     auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
-    spawn_bridge(sys_, ctx_->stats, [dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+    auto ctx = ctx_;
+    spawn_bridge(sys_, ctx_->stats, [ctx, dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+      auto v = load_order_view(*ctx->db, id);
+      if (v.code != errc::ok || v.state.status == st || is_terminal(v.state.step) || timeout_ms == 0)
+        return respond_with_view(v, respond);
       self->request(dir.supervisor, wait_for, wait_atom::value, id, st, timeout_ms)
         .then(
-          [=](const order_view& v) { respond_with_view(v, respond); },
+          [=](bool) { respond_with_view(load_order_view(*ctx->db, id), respond); },
           [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
     });
     return;
   }
-  spawn_bridge(sys_, ctx_->stats, [dir, timeout, id, respond](caf::event_based_actor* self) {
-    self->request(dir.supervisor, timeout, get_atom::value, id)
-      .then(
-        [=](const order_view& v) { respond_with_view(v, respond); },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+  auto ctx = ctx_;
+  spawn_bridge(sys_, ctx_->stats, [ctx, id, respond](caf::event_based_actor*) {
+    respond_with_view(load_order_view(*ctx->db, id), respond);
   });
 }
 
