@@ -136,7 +136,7 @@ struct node_fixture {
       i.unit_price_cents = p.prices_cents[0];
     }
     auto s = ask<create_reply>(dir.supervisor, create_atom::value, std::string("cust"), items,
-                               std::string()).state;
+                               std::string(), std::string()).state;
     REQUIRE_FALSE(s.order_id.empty());
     run();
     return s.order_id;
@@ -394,7 +394,8 @@ TEST_CASE("the writer groups concurrent steps into one commit", "[actor][storage
   auto before = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
   for (int i = 0; i < 20; ++i) {
     std::vector<order_item> items{{"A", 1, 100}};
-    n.self->send(n.dir.supervisor, create_atom::value, std::string("c"), items, std::string());
+    n.self->send(n.dir.supervisor, create_atom::value, std::string("c"), items, std::string(),
+                 std::string());
   }
   n.run();
   auto after = n.ask<writer_stats>(n.dir.writer, stats_atom::value);

@@ -130,3 +130,11 @@ TEST_CASE("an unverified intent expires at its deadline", "[unit][payment]") {
   CHECK(b.find("p1")->status == payment_status::expired);
   CHECK(b.refund("p1", 1002).code == verify_code::conflict);
 }
+
+TEST_CASE("token comparison: equal only when identical, whatever the lengths", "[unit][security]") {
+  CHECK(signature_equal("Bearer tok", "Bearer tok"));
+  CHECK_FALSE(signature_equal("Bearer to", "Bearer tok"));   // a prefix is not enough
+  CHECK_FALSE(signature_equal("Bearer tokk", "Bearer tok"));
+  CHECK_FALSE(signature_equal("", "Bearer tok"));
+  CHECK(signature_equal("", ""));
+}

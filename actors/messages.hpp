@@ -92,6 +92,8 @@ struct order_view {
 struct create_reply {
   order_state state;
   bool existing = false;
+  /// The Idempotency-Key already names an order placed with a different request.
+  bool key_reused = false;
 };
 
 /// Reply to an input sent to an order (complete, verify, ...).
@@ -253,7 +255,7 @@ typename Inspector::result_type inspect(Inspector& f, order_view& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_reply& x) {
-  return f(caf::meta::type_name("create_reply"), x.state, x.existing);
+  return f(caf::meta::type_name("create_reply"), x.state, x.existing, x.key_reused);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, input_reply& x) {

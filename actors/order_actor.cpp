@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/idempotency.hpp"
 #include "actors/introspection.hpp"
 #include "actors/writer.hpp"
 #include "storage/codec.hpp"
@@ -196,7 +197,7 @@ void run_command(self_ptr self, const saga_command& cmd) {
 /// Persists an applied decision, then sends its commands and calls `then`. A new
 /// order's Idempotency-Key is stored in the same atomic write as its creation.
 void persist(self_ptr self, decision d, std::function<void()> then,
-             const std::string& idempotency_key = {}) {
+             const std::string& idempotency_key = {}, const std::string& request_digest = {}) {
   auto& st = self->state;
   auto& gauges = st.ctx->stats->orders_by_status;
   // Long-poll waiters (at the supervisor) hear of status changes once they are durable.
@@ -213,7 +214,9 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   storage::batch b;
   b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s), false});
   if (!idempotency_key.empty())
-    b.ops.push_back({storage::family::meta, "idem/" + idempotency_key, st.s.order_id, false});
+    b.ops.push_back({storage::family::meta, "idem/" + idempotency_key,
+                     encode_idempotency({st.s.order_id, request_digest, st.s.created_at_ms}),
+                     false});
   for (auto& ev : d.events) {
     auto env = storage::encode(ev, st.ctx->cfg.node_id);
     b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
@@ -307,8 +310,8 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
   }
   return {
     [self](create_atom, const std::string& order_id, const std::string& customer_id,
-           std::vector<order_item>& items,
-           const std::string& idempotency_key) -> caf::result<create_reply> {
+           std::vector<order_item>& items, const std::string& idempotency_key,
+           const std::string& request_digest) -> caf::result<create_reply> {
       auto& st = self->state;
       ++st.processed;
       if (!st.s.order_id.empty())
@@ -317,8 +320,9 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
                             st.ctx->now_ms());
       auto rp = self->make_response_promise<create_reply>();
       auto created = d.next;
-      persist(self, std::move(d), [rp, created]() mutable { rp.deliver(create_reply{created, false}); },
-              idempotency_key);
+      persist(self, std::move(d),
+              [rp, created]() mutable { rp.deliver(create_reply{created, false}); },
+              idempotency_key, request_digest);
       return rp;
     },
     [self](input_atom, saga_input& in) -> caf::result<input_reply> {

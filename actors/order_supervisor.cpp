@@ -253,19 +253,32 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       return resume.size();
     },
     [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
-           const std::string& idempotency_key) -> caf::result<create_reply> {
+           const std::string& idempotency_key,
+           const std::string& request_digest) -> caf::result<create_reply> {
       auto& st = self->state;
       st.probe.count();
       if (!idempotency_key.empty()) {
-        std::string existing;
-        if (auto k = st.key_to_order.find(idempotency_key); k != st.key_to_order.end())
-          existing = k->second;
-        else
-          st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, existing);
+        idempotency_record rec;
+        if (auto k = st.key_to_order.find(idempotency_key); k != st.key_to_order.end()) {
+          rec = k->second;
+        } else {
+          std::string raw;
+          if (st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, raw)
+              && !decode_idempotency(raw, rec))
+            st.ctx->log->error("idempotency record {} is unreadable: {}", idempotency_key, raw);
+        }
+        auto retention = st.ctx->cfg.http_idempotency_retention_ms;
+        if (!rec.order_id.empty() && rec.created_at_ms > 0
+            && rec.created_at_ms + retention <= st.ctx->now_ms())
+          rec = {}; // expired: the key is free again
+        if (!rec.order_id.empty() && !rec.request_digest.empty()
+            && rec.request_digest != request_digest)
+          return create_reply{{}, true, true};
+        auto existing = rec.order_id;
         if (!existing.empty()) {
           if (auto a = st.live.find(existing); a != st.live.end()) {
             self->delegate(a->second.handle, create_atom::value, existing, customer_id,
-                           std::move(items), idempotency_key);
+                           std::move(items), idempotency_key, request_digest);
             return caf::delegated<create_reply>{};
           }
           auto v = load_order_view(*st.ctx->db, existing);
@@ -277,10 +290,11 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       auto a = spawn_order(self, order_state{});
       track(self, id, a, saga_step::reserving_inventory, order_status::pending, 0);
       if (!idempotency_key.empty()) {
-        st.key_to_order[idempotency_key] = id;
+        st.key_to_order[idempotency_key] = {id, request_digest, st.ctx->now_ms()};
         st.order_to_key[id] = idempotency_key;
       }
-      self->delegate(a, create_atom::value, id, customer_id, std::move(items), idempotency_key);
+      self->delegate(a, create_atom::value, id, customer_id, std::move(items), idempotency_key,
+                     request_digest);
       return caf::delegated<create_reply>{};
     },
     [self](input_atom, const std::string& id, saga_input& in) -> caf::result<input_reply> {

@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "actors/idempotency.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
@@ -43,7 +44,9 @@ struct order_supervisor_state {
   std::unordered_map<caf::actor_addr, std::string> ids;
   std::unordered_map<std::string, std::deque<int64_t>> restarts; // restart times per order
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
-  std::unordered_map<std::string, std::string> key_to_order;
+  /// Keys are scoped by customer (the gateway's scoped_idempotency_key); each is bound to
+  /// the digest of the request that created its order.
+  std::unordered_map<std::string, idempotency_record> key_to_order;
   std::unordered_map<std::string, std::string> order_to_key;
   /// Long-poll waiters per order: told `true` when the order reaches the wanted status or
   /// a terminal one (the order actor reports status changes after they are durable), or

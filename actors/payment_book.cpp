@@ -1,6 +1,7 @@
 #include "actors/payment_book.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 namespace saga {
@@ -23,12 +24,13 @@ std::string payment_signature(const std::string& secret, const std::string& orde
 }
 
 bool signature_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size())
-    return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  // Compare fixed-size digests, not the strings: the time taken depends neither on where
+  // they differ nor on their lengths (an early length check would leak a token's length).
+  unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
+  unsigned int la = 0, lb = 0;
+  EVP_Digest(a.data(), a.size(), da, &la, EVP_sha256(), nullptr);
+  EVP_Digest(b.data(), b.size(), db, &lb, EVP_sha256(), nullptr);
+  return la == lb && CRYPTO_memcmp(da, db, la) == 0;
 }
 
 payment_book::result payment_book::create(const payment_intent& intent) {

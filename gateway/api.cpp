@@ -159,8 +159,11 @@ void api::post_order(const http_request& req, responder respond) {
   // Prices come from the inventory's catalog: ask every partition involved, then create.
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
-  auto key = req.idempotency_key;
-  spawn_bridge(sys_, ctx_->stats, [dir, timeout, parsed, key, skus_by_partition,
+  auto key = req.idempotency_key.empty()
+               ? std::string{}
+               : scoped_idempotency_key(parsed.customer_id, req.idempotency_key);
+  auto digest = request_digest(parsed);
+  spawn_bridge(sys_, ctx_->stats, [dir, timeout, parsed, key, digest, skus_by_partition,
                       respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
@@ -187,9 +190,13 @@ void api::post_order(const http_request& req, responder respond) {
             for (auto& item : parsed.items)
               item.unit_price_cents = g->prices[item.sku];
             self->request(dir.supervisor, timeout, create_atom::value, parsed.customer_id,
-                          parsed.items, key)
+                          parsed.items, key, digest)
               .then(
                 [=](const create_reply& cr) {
+                  if (cr.key_reused)
+                    return respond(error(422, "idempotency_key_reused",
+                                         "this Idempotency-Key was used for a different "
+                                         "request; use a new key for a new order"));
                   auto& s = cr.state;
                   auto r = ok_json(cr.existing ? 200 : 201,
                                    {{"order_id", s.order_id},

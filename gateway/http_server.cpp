@@ -9,6 +9,8 @@
 #include <mutex>
 #include <optional>
 
+#include "gateway/requests.hpp"
+
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
@@ -198,8 +200,10 @@ private:
                 std::chrono::steady_clock::now() - started)
                 .count();
     st_->routes.stats().observe(classify(method, target), resp.status, us);
-    st_->log->info("http method={} path={} status={} latency_us={} order_id={}", method, target,
-                   resp.status, us, resp.order_id.empty() ? "-" : resp.order_id);
+    // Never the admin token: the console and the stream may carry it as ?token=.
+    st_->log->info("http method={} path={} status={} latency_us={} order_id={}", method,
+                   redact_target(target), resp.status, us,
+                   resp.order_id.empty() ? "-" : resp.order_id);
     if (resp.stream && resp.status == 200)
       return start_stream(std::move(resp));
     res_ = {};

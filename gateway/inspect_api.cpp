@@ -26,11 +26,6 @@ const std::set<std::string>& actor_kinds() {
   return xs;
 }
 
-bool is_loopback(const std::string& address) {
-  return address == "127.0.0.1" || address == "::1" || address == "localhost"
-         || address.rfind("127.", 0) == 0;
-}
-
 json to_json(const actor_info& x, int64_t now_ms) {
   json j = {{"kind", x.kind},
             {"key", x.key},
@@ -241,7 +236,7 @@ caf::behavior stream_feeder(caf::stateful_actor<stream_feeder_state>* self, cont
 } // namespace
 
 bool api::inspect_allowed(const http_request& req, const std::string& query) const {
-  if (ctx_->cfg.inspect_open_on_loopback && is_loopback(ctx_->cfg.http_address))
+  if (ctx_->cfg.inspect_open_on_loopback && is_loopback_address(ctx_->cfg.http_address))
     return true;
   auto expected = ctx_->cfg.security_admin_token;
   return signature_equal(req.authorization, "Bearer " + expected)

@@ -1,6 +1,7 @@
 #include "gateway/requests.hpp"
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 using nlohmann::json;
 
@@ -54,6 +55,49 @@ request_error get_int(const json& j, const char* key, int64_t lo, int64_t hi, in
 }
 
 } // namespace
+
+std::string scoped_idempotency_key(const std::string& customer_id, const std::string& key) {
+  return std::to_string(customer_id.size()) + ":" + customer_id + "/" + key;
+}
+
+std::string request_digest(const create_order_request& r) {
+  json items = json::array();
+  for (auto& i : r.items)
+    items.push_back({i.sku, i.quantity});
+  auto text = json{{"customer_id", r.customer_id}, {"items", items}}.dump();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string redact_target(const std::string& target) {
+  auto q = target.find('?');
+  if (q == std::string::npos)
+    return target;
+  std::string out = target.substr(0, q + 1);
+  size_t pos = q + 1;
+  while (pos <= target.size()) {
+    auto end = target.find('&', pos);
+    auto part = target.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    auto eq = part.find('=');
+    auto name = part.substr(0, eq);
+    out += (eq != std::string::npos && (name == "token" || name == "access_token"))
+             ? name + "=REDACTED"
+             : part;
+    if (end == std::string::npos)
+      break;
+    out += '&';
+    pos = end + 1;
+  }
+  return out;
+}
 
 bool valid_id(const std::string& s, size_t max_len) {
   if (s.empty() || s.size() > max_len)

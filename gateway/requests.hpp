@@ -43,6 +43,15 @@ request_error parse_create_order(const std::string& body, create_order_request& 
 request_error parse_verify(const std::string& body, verify_request& out);
 request_error parse_complete(const std::string& body, std::string& order_id);
 request_error parse_stock(const std::string& body, stock_request& out);
+/// The Idempotency-Key as stored: scoped by customer, so one customer's key can never
+/// name another customer's order (length-prefixed: no two pairs give the same string).
+std::string scoped_idempotency_key(const std::string& customer_id, const std::string& key);
+/// Hex SHA-256 of the request's meaning (customer, skus and quantities in order), so the
+/// same order sent with other whitespace or key order is the same request.
+std::string request_digest(const create_order_request& r);
+/// The request target for logs: the value of every `token` query parameter replaced.
+std::string redact_target(const std::string& target);
+
 /// Idempotency keys and path ids: printable ASCII, 1..max_id_chars.
 bool valid_id(const std::string& s, size_t max_len = max_id_chars);
 

@@ -55,3 +55,23 @@ TEST_CASE("verify, complete and stock requests are validated", "[unit][gateway]"
   CHECK_FALSE(valid_id(std::string(129, 'a')));
   CHECK(valid_id("ord_0123"));
 }
+
+TEST_CASE("the access log never shows a token from the query", "[unit][gateway][security]") {
+  CHECK(redact_target("/inspect/stream?token=s3cret") == "/inspect/stream?token=REDACTED");
+  CHECK(redact_target("/console?a=1&token=s3cret&b=2") == "/console?a=1&token=REDACTED&b=2");
+  CHECK(redact_target("/orders/x?wait=COMPLETED") == "/orders/x?wait=COMPLETED");
+  CHECK(redact_target("/orders") == "/orders");
+  CHECK(redact_target("/x?mytoken=1&token=") == "/x?mytoken=1&token=REDACTED");
+}
+
+TEST_CASE("idempotency keys are scoped by customer and bound to the request", "[unit][gateway][security]") {
+  CHECK(scoped_idempotency_key("a", "b/c") != scoped_idempotency_key("a/b", "c"));
+  CHECK(scoped_idempotency_key("alice", "k") != scoped_idempotency_key("bob", "k"));
+  create_order_request a, b, c;
+  REQUIRE_FALSE(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":2}]})", a));
+  REQUIRE_FALSE(parse_create_order(R"({ "items":[{"quantity":2, "sku":"A"}], "customer_id":"c" })", b));
+  REQUIRE_FALSE(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":3}]})", c));
+  CHECK(request_digest(a) == request_digest(b)); // same meaning, other spelling
+  CHECK(request_digest(a) != request_digest(c));
+  CHECK(request_digest(a).size() == 64);
+}

@@ -48,6 +48,8 @@ const std::vector<key_spec>& specs() {
             "a request must arrive within this time (slowloris guard)"),
     INT_KEY("http.max_inflight", http_max_inflight, 1, 10000000,
             "requests in flight before the gateway answers 429"),
+    INT_KEY("http.idempotency_retention_ms", http_idempotency_retention_ms, 1, INT64_MAX / 4,
+            "an Idempotency-Key is bound to its order for this long, then free again"),
     STR_KEY("storage.dir", storage_dir, "RocksDB parent directory; the node uses <dir>/<node>"),
     BOOL_KEY("storage.sync", storage_sync, "fsync every commit (durability)"),
     BOOL_KEY("storage.group_commit", storage_group_commit,
@@ -225,6 +227,10 @@ std::string apply_override(const std::string& assignment, node_config& cfg) {
   return {};
 }
 
+bool is_loopback_address(const std::string& address) {
+  return address == "::1" || address == "localhost" || address.rfind("127.", 0) == 0;
+}
+
 std::string validate(const node_config& cfg) {
   bool listed = false;
   for (auto& n : cfg.cluster_nodes)
@@ -235,6 +241,19 @@ std::string validate(const node_config& cfg) {
     return "payment.provider_secret must not be empty";
   if (cfg.security_admin_token.empty())
     return "security.admin_token must not be empty";
+  // The development secrets are in this repository for anyone to read: a node reachable
+  // from other hosts must not accept them.
+  if (!is_loopback_address(cfg.http_address)) {
+    std::string weak;
+    if (cfg.security_admin_token == dev_admin_token)
+      weak = "security.admin_token";
+    if (cfg.payment_provider_secret == dev_provider_secret)
+      weak += std::string(weak.empty() ? "" : " and ") + "payment.provider_secret";
+    if (!weak.empty())
+      return "http.address " + cfg.http_address + " is not a loopback address, but " + weak
+             + " still hold the built-in development value: set your own secret (in the "
+               "config file, or --set " + weak.substr(0, weak.find(' ')) + "=...)";
+  }
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   bool ok = false;
   for (auto l : levels)

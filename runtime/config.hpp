@@ -11,6 +11,13 @@
 
 namespace saga {
 
+/// The built-in development secrets: accepted only while the gateway listens on loopback.
+constexpr const char* dev_admin_token = "dev-admin-token";
+constexpr const char* dev_provider_secret = "dev-provider-secret";
+
+/// 127.0.0.0/8, ::1 or localhost.
+bool is_loopback_address(const std::string& address);
+
 struct node_config {
   std::string node_id = "node-1";
   std::vector<std::string> cluster_nodes{"node-1"};
@@ -20,15 +27,16 @@ struct node_config {
   int64_t http_io_threads = 1;
   int64_t http_read_timeout_ms = 10000;
   int64_t http_max_inflight = 10000;
+  int64_t http_idempotency_retention_ms = 86400000; // 24 h
   std::string storage_dir = "data";
   bool storage_sync = true;
   bool storage_group_commit = true;
   int64_t payment_timeout_ms = 30000;
-  std::string payment_provider_secret = "dev-provider-secret";
+  std::string payment_provider_secret = std::string(dev_provider_secret);
   int64_t payment_workers = 2;
   int64_t inventory_reservation_ttl_ms = 120000;
   int64_t inventory_workers = 2;
-  std::string security_admin_token = "dev-admin-token";
+  std::string security_admin_token = std::string(dev_admin_token);
   int64_t saga_max_restarts = 3;
   int64_t saga_restart_window_ms = 60000;
   int64_t saga_request_timeout_ms = 5000;

@@ -51,3 +51,24 @@ TEST_CASE("the node must be part of the cluster", "[unit][config]") {
   c.node_id = "node-1";
   CHECK(validate(c).empty());
 }
+
+TEST_CASE("the development secrets are refused off loopback, with what to set", "[unit][config]") {
+  node_config c;
+  CHECK(validate(c).empty()); // the embedded default: loopback, dev secrets
+  c.http_address = "0.0.0.0";
+  auto err = validate(c);
+  CHECK(err.find("http.address 0.0.0.0 is not a loopback address") != std::string::npos);
+  CHECK(err.find("security.admin_token and payment.provider_secret") != std::string::npos);
+  CHECK(err.find("--set security.admin_token=") != std::string::npos);
+  c.security_admin_token = "a-real-token";
+  err = validate(c);
+  CHECK(err.find("payment.provider_secret still hold") != std::string::npos);
+  CHECK(err.find("security.admin_token") == std::string::npos);
+  c.payment_provider_secret = "a-real-secret";
+  CHECK(validate(c).empty());
+  c.security_admin_token = dev_admin_token;
+  c.http_address = "::1";
+  CHECK(validate(c).empty());
+  CHECK(is_loopback_address("127.0.0.2"));
+  CHECK_FALSE(is_loopback_address("10.0.0.1"));
+}

@@ -200,8 +200,22 @@ def api_extras(c, n):
             "same Idempotency-Key returns the same order: %s %s" % (st1, st2))
     st3, b3 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-2"})
     c.check(st3 == 201 and b3["order_id"] != b1["order_id"], "another key makes another order")
+    # a key is bound to its request and scoped by customer
+    other = {"customer_id": "c9", "items": [{"sku": "I", "quantity": 2}]}
+    st, b = n.request("POST", "/orders", other, {"Idempotency-Key": "key-1"})
+    c.check(st == 422 and b["error"]["code"] == "idempotency_key_reused",
+            "same key, different body -> 422 idempotency_key_reused: %s %s" % (st, b))
+    respelled = '{ "items": [ {"quantity": 1, "sku": "I"} ], "customer_id": "c9" }'
+    st, b = n.request("POST", "/orders", None, {"Idempotency-Key": "key-1"}, raw=respelled)
+    c.check(st == 200 and b["order_id"] == b1["order_id"],
+            "same key, same request spelled differently -> the first order: %s %s" % (st, b))
+    eve = {"customer_id": "eve", "items": [{"sku": "I", "quantity": 1}]}
+    st, b = n.request("POST", "/orders", eve, {"Idempotency-Key": "key-1"})
+    c.check(st == 201 and b["order_id"] != b1["order_id"],
+            "another customer's key never returns c9's order: %s %s" % (st, b))
     n.wait_for(b1["order_id"], lambda o: o["status"] == "PAYMENT_INITIATED")
-    c.check(n.sku("I")["reserved"] == 2, "exactly two orders reserved stock")
+    n.wait_for(b["order_id"], lambda o: o["status"] == "PAYMENT_INITIATED")
+    c.check(n.sku("I")["reserved"] == 3, "exactly three orders reserved stock")
     st, b = n.request("POST", "/orders", body, {"Idempotency-Key": "k" * 200})
     c.check(st == 422, "oversized Idempotency-Key is 422")
     # long-poll: answers as soon as the order completes, without the client polling
@@ -261,12 +275,26 @@ def slowloris(c, n):
     c.check(st == 200, "serving after slow client")
 
 
+def idempotency_expiry(c, n):
+    """http.idempotency_retention_ms: a key returns its order until it expires."""
+    n.stock("X", 10, 100)
+    body = {"customer_id": "cx", "items": [{"sku": "X", "quantity": 1}]}
+    st1, b1 = n.request("POST", "/orders", body, {"Idempotency-Key": "exp-1"})
+    st2, b2 = n.request("POST", "/orders", body, {"Idempotency-Key": "exp-1"})
+    c.check(st1 == 201 and st2 == 200 and b2["order_id"] == b1["order_id"], "key held within retention")
+    time.sleep(1.3)
+    st3, b3 = n.request("POST", "/orders", body, {"Idempotency-Key": "exp-1"})
+    c.check(st3 == 201 and b3["order_id"] != b1["order_id"],
+            "after http.idempotency_retention_ms the key makes a new order: %s %s" % (st3, b3))
+
+
 def main():
     sagad = sys.argv[1]
     c = Checks()
     a = Node(sagad, overrides={"payment.timeout_ms": 1500, "http.read_timeout_ms": 700,
                                "saga.auto_complete_ms": 60000})
-    b = Node(sagad, overrides={"inventory.reservation_ttl_ms": 300, "saga.auto_complete_ms": 50})
+    b = Node(sagad, overrides={"inventory.reservation_ttl_ms": 300, "saga.auto_complete_ms": 50,
+                               "http.idempotency_retention_ms": 1000})
     o = Node(sagad, overrides={"saga.max_live_orders": 1})
     try:
         a.start()
@@ -277,6 +305,7 @@ def main():
         c.check(a.stop() == 0, "clean exit on SIGTERM")
         b.start()
         commit_failed_branch(c, b)
+        idempotency_expiry(c, b)
         c.check(b.stop() == 0, "clean exit on SIGTERM")
         o.start()
         overload(c, o)

@@ -4,6 +4,7 @@ stuck-saga detector, the admin token, and `sagactl`'s output and exit codes.
 
 usage: test_inspect.py SAGAD SAGACTL"""
 import json
+import shutil
 import os
 import socket
 import subprocess
@@ -302,6 +303,21 @@ def restart_checks(c, n, ids):
     c.check(n.stop() == 0, "clean exit on SIGTERM after the restart")
 
 
+def dev_secret_checks(c, sagad):
+    """The built-in development secrets are refused off loopback, with what to set."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="saga-e2e-")
+    try:
+        p = subprocess.run([sagad, "--node", "node-1", "--set", "storage.dir=" + d,
+                            "--set", "http.address=0.0.0.0", "--set", "http.port=0"],
+                           capture_output=True, text=True, timeout=30)
+        c.check(p.returncode != 0 and "security.admin_token and payment.provider_secret" in p.stderr
+                and "--set security.admin_token=" in p.stderr,
+                "dev secrets on 0.0.0.0: refused (%d) naming the keys: %s" % (p.returncode, p.stderr.strip()[-300:]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def token_checks(c, sagad, sagactl):
     """With inspect.open_on_loopback=false the node behaves as on a public address."""
     n = Node(sagad, overrides={"inspect.open_on_loopback": "false"})
@@ -325,6 +341,10 @@ def token_checks(c, sagad, sagactl):
                            text=True, timeout=30)
         c.check(p.returncode == 0 and "orders: live 0" in p.stdout, "sagactl --token")
         c.check(n.stop() == 0, "clean exit")
+        with open(n.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        c.check("token=REDACTED" in log and TOKEN not in log,
+                "the admin token never reaches the log (the access log redacts ?token=)")
     finally:
         n.cleanup()
 
@@ -347,6 +367,7 @@ def main():
     finally:
         n.cleanup()
     token_checks(c, sagad, sagactl)
+    dev_secret_checks(c, sagad)
     return c.done("test_inspect")
 
 
