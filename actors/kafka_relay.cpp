@@ -15,24 +15,42 @@ using poll_atom = timer_atom;
 
 /// Delivery reports arrive inside rd_kafka_poll, which only the relay calls: the state is
 /// touched by the relay's own thread of execution only.
+/// The opaque of a dead-letter message: the entry's key with the top bit set.
+constexpr uint64_t dead_letter_bit = uint64_t{1} << 63;
+
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto* st = static_cast<kafka_relay_state*>(opaque);
-  auto key = reinterpret_cast<uintptr_t>(msg->_private);
+  auto tagged = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(msg->_private));
+  auto key = tagged & ~dead_letter_bit;
+  bool dead_letter = (tagged & dead_letter_bit) != 0;
   auto i = st->inflight.find(key);
   if (i == st->inflight.end())
     return; // from before a reset; the entry is produced again
+  if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+    return; // purged by our own reset: still unacknowledged, produced again after it
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    auto lag_ms = st->ctx->now_ms() - i->second;
-    st->ctx->stats->observe_kafka_lag(lag_ms);
-    ++st->ctx->stats->kafka_published;
+    if (dead_letter) {
+      ++st->ctx->stats->kafka_dead_lettered;
+      st->poison.erase(key);
+    } else {
+      st->ctx->stats->observe_kafka_lag(st->ctx->now_ms() - i->second);
+      ++st->ctx->stats->kafka_published;
+    }
     st->inflight.erase(i);
+    st->failures.erase(key);
     st->acked.push_back(key);
-  } else {
-    ++st->ctx->stats->kafka_delivery_errors;
-    st->ctx->log->warn("kafka delivery of outbox entry {} failed: {}", key,
-                       rd_kafka_err2str(msg->err));
-    st->reset_needed = true;
+    st->settled.insert(key);
+    return;
   }
+  ++st->ctx->stats->kafka_delivery_errors;
+  auto attempts = ++st->failures[key];
+  st->ctx->log->warn("kafka delivery of outbox entry {}{} failed (attempt {}/{}): {}", key,
+                     dead_letter ? " to the dead-letter topic" : "", attempts,
+                     st->ctx->cfg.kafka_max_delivery_attempts, rd_kafka_err2str(msg->err));
+  if (!dead_letter && attempts >= st->ctx->cfg.kafka_max_delivery_attempts)
+    st->poison[key] = std::string("delivery failed ") + std::to_string(attempts)
+                      + " times: " + rd_kafka_err2str(msg->err);
+  st->reset_needed = true;
 }
 
 /// librdkafka's own log lines (from its threads) go to the node's log instead of stderr.
@@ -40,6 +58,9 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* st = static_cast<kafka_relay_state*>(rd_kafka_opaque(rk));
   auto lvl = level <= 3 ? spdlog::level::err : level <= 4 ? spdlog::level::warn
              : level <= 6 ? spdlog::level::info : spdlog::level::debug;
+  // We chose enable.gapless.guarantee knowingly; its "experimental" note is not news.
+  if (std::string_view(fac) == "CONFWARN" && std::string_view(buf).find("gapless") != std::string_view::npos)
+    lvl = spdlog::level::debug;
   st->ctx->log->log(lvl, "kafka {}: {}", fac, buf);
 }
 
@@ -55,6 +76,10 @@ rd_kafka_t* make_producer(kafka_relay_state& st) {
   set("client.id", "sagad-" + c.node_id);
   set("enable.idempotence", "true");
   set("acks", "all");
+  // A batch that fails for good must not leave a gap that later batches of the partition
+  // step over: the producer stops with a fatal error instead, the relay replaces it and
+  // re-produces from the oldest unacknowledged entry, in order.
+  set("enable.gapless.guarantee", "true");
   set("max.in.flight.requests.per.connection", "5");
   set("message.timeout.ms", "0"); // never give up: an outage delays, never drops
   set("retries", "2147483647");
@@ -64,6 +89,7 @@ rd_kafka_t* make_producer(kafka_relay_state& st) {
   set("queue.buffering.max.messages", std::to_string(c.kafka_max_inflight * 2 + 1000));
   set("queue.buffering.max.kbytes", "1048576");
   set("compression.type", "none");
+  set("message.max.bytes", std::to_string(c.kafka_max_message_bytes));
   set("socket.timeout.ms", "10000");
   set("reconnect.backoff.ms", "100");
   set("reconnect.backoff.max.ms", "2000");
@@ -83,12 +109,17 @@ rd_kafka_t* make_producer(kafka_relay_state& st) {
 
 /// Starts again from the oldest entry still in the outbox (after a failed delivery or a
 /// fatal producer error). May publish some entries twice, with identical event_id.
+/// Before the rewind the producer's queue is purged and the producer replaced: nothing it
+/// held can reach the broker after a re-produced entry, so per-order seq order holds.
+/// (Purging alone and producing again on the same idempotent producer left librdkafka
+/// 2.0.2 holding the next message after its epoch bump; a new producer starts clean.)
 void reset(self_ptr self) {
   auto& st = self->state;
+  ++st.ctx->stats->kafka_relay_resets;
   char reason[256];
-  if (st.producer != nullptr
-      && rd_kafka_fatal_error(st.producer, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    st.ctx->log->error("kafka producer fatal error: {}; recreating it", reason);
+  if (st.producer != nullptr) {
+    if (rd_kafka_fatal_error(st.producer, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      st.ctx->log->error("kafka producer fatal error: {}; recreating it", reason);
     rd_kafka_purge(st.producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_destroy(st.producer);
     st.producer = make_producer(st);
@@ -99,6 +130,53 @@ void reset(self_ptr self) {
   st.reset_needed = false;
 }
 
+/// Publishes a poison entry to `<prefix>saga_dead_letter`: the reason, where it was going
+/// and the envelope (cut at kafka.max_message_bytes / 2, since its size may be the reason).
+bool dead_letter(self_ptr self, uint64_t key, const std::string& reason) {
+  auto& st = self->state;
+  std::string raw;
+  if (!st.ctx->db->get(storage::family::outbox, storage::be64(key), raw)) {
+    st.poison.erase(key); // gone already
+    return true;
+  }
+  auto env = nlohmann::json::parse(raw, nullptr, false);
+  auto order_id = env.is_object() ? env.value("order_id", std::string()) : std::string();
+  auto type = env.is_object() ? env.value("type", std::string("unknown")) : std::string("unknown");
+  auto limit = static_cast<size_t>(st.ctx->cfg.kafka_max_message_bytes / 2);
+  nlohmann::json dl = {{"reason", reason},
+                       {"topic", st.ctx->cfg.kafka_topic_prefix + type},
+                       {"outbox_key", key},
+                       {"node", st.ctx->cfg.node_id},
+                       {"ts", st.ctx->now_ms()},
+                       {"size_bytes", raw.size()},
+                       {"truncated", raw.size() > limit},
+                       {"envelope", raw.substr(0, limit)}};
+  if (env.is_object())
+    for (auto k : {"event_id", "order_id", "seq", "type"})
+      if (env.contains(k))
+        dl[k] = env[k];
+  auto value = dl.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto topic = st.ctx->cfg.kafka_topic_prefix + "saga_dead_letter";
+  auto err = rd_kafka_producev(
+    st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+    RD_KAFKA_V_KEY(order_id.data(), order_id.size()),
+    RD_KAFKA_V_VALUE(value.data(), value.size()),
+    RD_KAFKA_V_HEADER("type", "saga_dead_letter", 16), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(key | dead_letter_bit))),
+    RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    st.ctx->log->error("kafka: cannot queue outbox entry {} for the dead-letter topic: {}", key,
+                       rd_kafka_err2str(err));
+    return false; // tried again at the next tick
+  }
+  st.ctx->log->error("kafka: outbox entry {} (order_id={} type={}) dead-lettered to {}: {}", key,
+                     order_id, type, topic, reason);
+  st.inflight.emplace(key, env.is_object() ? env.value("ts", int64_t{0}) : int64_t{0});
+  if (st.next_key <= key)
+    st.next_key = key + 1;
+  return true;
+}
+
 void delete_acked(self_ptr self) {
   auto& st = self->state;
   if (st.deleting || st.acked.empty())
@@ -106,9 +184,14 @@ void delete_acked(self_ptr self) {
   storage::batch b;
   for (auto key : st.acked)
     b.ops.push_back({storage::family::outbox, storage::be64(key), {}, true});
+  auto keys = std::move(st.acked);
   st.acked.clear();
   st.deleting = true;
-  persist_then(self, st.writer, std::move(b), [self] { self->state.deleting = false; });
+  persist_then(self, st.writer, std::move(b), [self, keys = std::move(keys)] {
+    self->state.deleting = false;
+    for (auto k : keys)
+      self->state.settled.erase(k);
+  });
 }
 
 void produce_more(self_ptr self) {
@@ -123,6 +206,17 @@ void produce_more(self_ptr self) {
     if (room-- <= 0)
       return false;
     auto key = storage::from_be64(k);
+    if (st.settled.count(key) != 0) {
+      st.next_key = key + 1; // already on the broker (a rewind passed it)
+      return true;
+    }
+    if (st.poison.count(key) != 0)
+      return false; // dead-lettered first (tick), in outbox order
+    // An entry that failed before goes alone, so that its report tells whether it is the
+    // poison one (a batch fails as a whole) and no other entry shares its fate.
+    bool suspect = st.failures.count(key) != 0;
+    if (suspect && !st.inflight.empty())
+      return false;
     auto env = nlohmann::json::parse(v, nullptr, false);
     if (env.is_discarded()) {
       st.ctx->log->error("outbox entry {} is not JSON; skipped", key);
@@ -145,6 +239,13 @@ void produce_more(self_ptr self) {
       RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(key))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
       return false; // try again at the next tick
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG) {
+      // Refused by the producer itself, before any broker saw it: it can never succeed.
+      st.poison[key] = std::string("refused by the producer: ") + rd_kafka_err2str(err) + " ("
+                       + std::to_string(v.size()) + " bytes, kafka.max_message_bytes = "
+                       + std::to_string(st.ctx->cfg.kafka_max_message_bytes) + ")";
+      return false;
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       st.ctx->log->error("kafka produce of outbox entry {} failed: {}", key, rd_kafka_err2str(err));
       st.reset_needed = true;
@@ -152,7 +253,10 @@ void produce_more(self_ptr self) {
     }
     st.inflight.emplace(key, env.value("ts", int64_t{0}));
     st.next_key = key + 1;
-    return true;
+    if (suspect)
+      st.ctx->log->debug("kafka relay: outbox entry {} produced alone after {} failure(s)", key,
+                         st.failures[key]);
+    return !suspect;
   });
 }
 
@@ -164,7 +268,19 @@ void tick(self_ptr self) {
   if (st.reset_needed)
     reset(self);
   delete_acked(self);
-  produce_more(self);
+  if (!st.reset_needed) {
+    // Poison entries go to the dead-letter topic in outbox order, before what follows them.
+    // (An entry stays poison until the dead-letter topic has it: a failed dead-letter
+    // delivery is retried there, never on the entry's own topic.)
+    for (auto i = st.poison.begin(); i != st.poison.end() && i->first <= st.next_key;) {
+      auto key = i->first;
+      auto reason = i->second;
+      ++i;
+      if (st.inflight.count(key) == 0 && !dead_letter(self, key, reason))
+        break; // could not queue it: next tick
+    }
+    produce_more(self);
+  }
   // metrics: depth = unread entries + produced and not yet acknowledged
   auto unread = st.ctx->db->outbox_next_seq() - st.next_key;
   st.ctx->stats->outbox_depth = static_cast<int64_t>(unread + st.inflight.size());

@@ -11,9 +11,18 @@
 // a message may then be published twice, always with the same event_id and seq.
 // A Kafka outage never blocks a saga: the outbox only grows (bounded, see
 // kafka.outbox_max_entries).
+//
+// Reset: after a permanent delivery failure the relay purges librdkafka's queue and
+// replaces the producer before it rewinds to the oldest unacknowledged entry, so no
+// message produced before the rewind can land after a re-produced one (per-order seq order
+// holds). An entry that failed is then sent alone; failing kafka.max_delivery_attempts times,
+// or refused by the producer itself (larger than kafka.max_message_bytes), it is a poison
+// message: it goes to `<prefix>saga_dead_letter` with the reason (key = order id) and is
+// counted, and the events after it go on.
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
@@ -31,8 +40,12 @@ struct kafka_relay_state {
   uint64_t next_key = 1;                  // next outbox key to read
   std::map<uint64_t, int64_t> inflight;   // produced, not yet acknowledged: key -> event ts
   std::vector<uint64_t> acked;            // acknowledged, not yet deleted
+  std::set<uint64_t> settled;             // acknowledged, deletion not yet durable: a
+                                          // rewind skips them (fewer duplicates)
   bool deleting = false;
   bool reset_needed = false;              // a delivery failed: restart from the oldest unacked
+  std::map<uint64_t, int64_t> failures;   // permanent delivery failures per entry
+  std::map<uint64_t, std::string> poison; // entries to dead-letter, with the reason
   int64_t inflight_writes = 0;
   ~kafka_relay_state();
   actor_probe probe;

@@ -52,6 +52,8 @@ struct node_config {
   int64_t kafka_poll_interval_ms = 5;
   int64_t kafka_linger_ms = 5;
   int64_t kafka_outbox_max_entries = 1000000;
+  int64_t kafka_max_message_bytes = 1000000; // the broker's message.max.bytes (or less)
+  int64_t kafka_max_delivery_attempts = 3;   // then the entry goes to the dead-letter topic
   bool inspect_enabled = true;              // introspection counters, progress feed
   int64_t inspect_tick_ms = 1000;
   bool inspect_open_on_loopback = true;     // no admin token needed on 127.0.0.1 / ::1           // stuck-saga check and stream summary period

@@ -120,6 +120,12 @@ std::string metrics::render() const {
   line("saga_kafka_published_total " + std::to_string(kafka_published.load()));
   line("# TYPE saga_kafka_delivery_errors_total counter");
   line("saga_kafka_delivery_errors_total " + std::to_string(kafka_delivery_errors.load()));
+  line("# HELP saga_kafka_dead_lettered_total Outbox entries the broker refused for good, "
+       "published to the dead-letter topic instead.");
+  line("# TYPE saga_kafka_dead_lettered_total counter");
+  line("saga_kafka_dead_lettered_total " + std::to_string(kafka_dead_lettered.load()));
+  line("# TYPE saga_kafka_relay_resets_total counter");
+  line("saga_kafka_relay_resets_total " + std::to_string(kafka_relay_resets.load()));
   line("# HELP saga_kafka_lag_ms Step commit to broker acknowledgement.");
   line("# TYPE saga_kafka_lag_ms histogram");
   {

@@ -52,6 +52,8 @@ struct metrics {
   std::atomic<int64_t> outbox_oldest_ts_ms{0}; // event time of the oldest unacknowledged entry
   std::atomic<uint64_t> kafka_published{0};
   std::atomic<uint64_t> kafka_delivery_errors{0};
+  std::atomic<uint64_t> kafka_dead_lettered{0}; // entries moved to <prefix>saga_dead_letter
+  std::atomic<uint64_t> kafka_relay_resets{0};
   /// Step commit to broker acknowledgement, milliseconds (histogram).
   static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};
   std::array<std::atomic<uint64_t>, lag_bounds_ms.size() + 1> kafka_lag{};
