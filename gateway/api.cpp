@@ -50,6 +50,14 @@ void api::handle(const http_request& req, responder respond) {
     }
     return;
   }
+  if (path == "/openapi.json") {
+    if (only("GET")) {
+      http_response r;
+      r.body = openapi_json();
+      respond(r);
+    }
+    return;
+  }
   if (path == "/metrics") {
     if (only("GET")) {
       http_response r;
@@ -139,7 +147,7 @@ void api::post_order(const http_request& req, responder respond) {
   create_order_request parsed;
   if (auto e = parse_create_order(req.body, parsed))
     return respond(error(e.status, e.code, e.message));
-  if (!req.idempotency_key.empty() && !valid_id(req.idempotency_key))
+  if (req.has_idempotency_key && !valid_id(req.idempotency_key))
     return respond(error(422, "invalid_header", "Idempotency-Key must be 1 to 128 printable characters"));
   if (ctx_->stats->outbox_depth.load() > ctx_->cfg.kafka_outbox_max_entries) {
     // Past the bound new orders wait; sagas in flight go on and the outbox drains first.
@@ -224,24 +232,21 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     return respond(error(404, "not_found", "unknown order"));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
+  // Every parameter is checked, none ignored: a typo must not turn a long-poll into a read.
+  if (auto bad = unknown_query_param(query, {"wait", "timeout_ms"}); !bad.empty())
+    return respond(error(422, "invalid_query",
+                         "unknown query parameter '" + bad + "' (known: wait, timeout_ms)"));
+  bool has_wait = has_query_param(query, "wait");
+  bool has_timeout = has_query_param(query, "timeout_ms");
   auto wanted = query_param(query, "wait");
-  if (!wanted.empty()) {
+  int64_t timeout_ms = 10000;
+  if (has_timeout && !parse_decimal(query_param(query, "timeout_ms"), 0, 60000, timeout_ms))
+    return respond(error(422, "invalid_query", "timeout_ms must be an integer from 0 to 60000"));
+  if (has_wait) {
     order_status st;
     if (!from_string(wanted, st))
       return respond(error(422, "invalid_query",
                            "wait must be PENDING, PAYMENT_INITIATED, COMPLETED or FAILED"));
-    int64_t timeout_ms = 10000;
-    auto t = query_param(query, "timeout_ms");
-    if (!t.empty()) {
-      size_t used = 0;
-      try {
-        timeout_ms = std::stoll(t, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != t.size() || timeout_ms < 0 || timeout_ms > 60000)
-        return respond(error(422, "invalid_query", "timeout_ms must be an integer from 0 to 60000"));
-    }
     // The supervisor answers when the order's status changes (pushed by the order actor
     // after the durable write) or at the time-out: no thread waits and nothing polls.
     // The bridge reads the order from the store itself (reads are thread-safe and run in

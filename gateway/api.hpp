@@ -20,6 +20,7 @@ struct http_request {
   std::string body;
   std::string authorization;
   std::string idempotency_key;
+  bool has_idempotency_key = false; // the header was sent (possibly empty: refused)
 };
 
 /// The write end of a Server-Sent Events stream, held by the actor that feeds it.
@@ -46,6 +47,8 @@ using responder = std::function<void(http_response)>;
 
 /// The console page (gateway/console/index.html, embedded at build time).
 const std::string& console_html();
+/// The API contract (gateway/openapi.json, embedded at build time).
+const std::string& openapi_json();
 
 class api {
 public:

@@ -99,6 +99,57 @@ inline void respond_with_view(const order_view& v, const responder& respond) {
   respond(r);
 }
 
+/// True when the query string has the parameter `key` (with or without a value).
+inline bool has_query_param(const std::string& query, const std::string& key) {
+  size_t pos = 0;
+  while (pos <= query.size() && !query.empty()) {
+    auto end = query.find('&', pos);
+    auto part = query.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (part == key || part.rfind(key + "=", 0) == 0)
+      return true;
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return false;
+}
+
+/// The first parameter of `query` not in `known` ("" when all are known).
+inline std::string unknown_query_param(const std::string& query,
+                                       std::initializer_list<const char*> known) {
+  size_t pos = 0;
+  while (pos < query.size()) {
+    auto end = query.find('&', pos);
+    auto part = query.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    auto name = part.substr(0, part.find('='));
+    bool ok = name.empty(); // "a=1&&b=2": an empty piece names nothing
+    for (auto k : known)
+      ok = ok || name == k;
+    if (!ok)
+      return name.size() > 64 ? name.substr(0, 64) + "..." : name;
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+/// A plain decimal integer in [lo, hi]: digits only (no sign, no spaces, no exponent).
+inline bool parse_decimal(const std::string& s, int64_t lo, int64_t hi, int64_t& out) {
+  if (s.empty() || s.size() > 18)
+    return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v < lo || v > hi)
+    return false;
+  out = v;
+  return true;
+}
+
 /// Value of `key` in a query string ("" when absent).
 inline std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;

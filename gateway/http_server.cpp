@@ -105,8 +105,10 @@ private:
     r.body = std::move(req.body());
     if (auto i = req.find(http::field::authorization); i != req.end())
       r.authorization = std::string(i->value());
-    if (auto i = req.find("Idempotency-Key"); i != req.end())
+    if (auto i = req.find("Idempotency-Key"); i != req.end()) {
       r.idempotency_key = std::string(i->value());
+      r.has_idempotency_key = true;
+    }
     auto started = std::chrono::steady_clock::now();
     if (st_->inflight.load() >= st_->cfg.http_max_inflight) {
       ++st_->routes.stats().rejected_overload;

@@ -256,6 +256,14 @@ void api::inspect_summary(responder respond) {
 }
 
 void api::inspect_actors(const std::string& query, responder respond) {
+  // Every parameter is checked: an empty or misspelt filter must not list everything.
+  if (auto bad = unknown_query_param(query, {"kind", "state", "limit", "cursor", "token"});
+      !bad.empty())
+    return respond(error(422, "invalid_query", "unknown query parameter '" + bad
+                                                 + "' (known: kind, state, limit, cursor)"));
+  for (auto key : {"kind", "state", "limit", "cursor"})
+    if (has_query_param(query, key) && query_param(query, key).empty())
+      return respond(error(422, "invalid_query", std::string(key) + " needs a value"));
   auto kind = query_param(query, "kind");
   auto state = query_param(query, "state");
   auto cursor = query_param(query, "cursor");
@@ -397,8 +405,11 @@ void api::inspect_order(const std::string& id, responder respond) {
 }
 
 void api::inspect_stream(const std::string& query, responder respond) {
+  if (auto bad = unknown_query_param(query, {"order", "token"}); !bad.empty())
+    return respond(error(422, "invalid_query",
+                         "unknown query parameter '" + bad + "' (known: order)"));
   auto filter = query_param(query, "order");
-  if (!filter.empty() && !valid_id(filter))
+  if (has_query_param(query, "order") && !valid_id(filter))
     return respond(error(422, "invalid_query", "order must be an order id"));
   // Take a slot now (the feeder actor gives it back when it ends), so that concurrent
   // requests never overshoot the bound.

@@ -1,5 +1,6 @@
 #include "gateway/requests.hpp"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
@@ -40,6 +41,17 @@ request_error get_int(const json& j, const char* key, int64_t lo, int64_t hi, in
   auto i = j.find(key);
   if (i == j.end())
     return fail(422, "missing_field", std::string("missing field '") + key + "'");
+  if (i->is_number_float()) {
+    // JSON has one number type: 2.0 is the integer 2 (as JSON Schema says); 2.5 is not.
+    auto d = i->get<double>();
+    if (!(d == std::floor(d)))
+      return fail(422, "wrong_type", std::string("field '") + key + "' must be an integer");
+    if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
+      return fail(422, "out_of_range", std::string("field '") + key + "' must be between "
+                                         + std::to_string(lo) + " and " + std::to_string(hi));
+    out = static_cast<int64_t>(d);
+    return {};
+  }
   if (!i->is_number_integer())
     return fail(422, "wrong_type", std::string("field '") + key + "' must be an integer");
   // nlohmann stores non-negative literals as unsigned: compare in the matching type.

@@ -28,7 +28,7 @@ TEST_CASE("bad order requests get the right status and code", "[unit][gateway]")
     {R"({"customer_id":"c","items":[]})", 422, "invalid_field"},
     {R"({"customer_id":"c","items":[{"sku":"A","quantity":0}]})", 422, "out_of_range"},
     {R"({"customer_id":"c","items":[{"sku":"A","quantity":-3}]})", 422, "out_of_range"},
-    {R"({"customer_id":"c","items":[{"sku":"A","quantity":1e3}]})", 422, "wrong_type"},
+    {R"({"customer_id":"c","items":[{"sku":"A","quantity":1.5}]})", 422, "wrong_type"},
     {R"({"customer_id":"c","items":[{"sku":"A","quantity":1},{"sku":"A","quantity":1}]})", 422, "duplicate_sku"},
   };
   for (auto& r : rows) {
@@ -74,4 +74,16 @@ TEST_CASE("idempotency keys are scoped by customer and bound to the request", "[
   CHECK(request_digest(a) == request_digest(b)); // same meaning, other spelling
   CHECK(request_digest(a) != request_digest(c));
   CHECK(request_digest(a).size() == 64);
+}
+
+TEST_CASE("an integral JSON number is an integer, whatever its spelling", "[unit][gateway]") {
+  create_order_request r;
+  REQUIRE_FALSE(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":2.0}]})", r));
+  CHECK(r.items[0].quantity == 2);
+  REQUIRE_FALSE(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":1e3}]})", r));
+  CHECK(r.items[0].quantity == 1000);
+  CHECK(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":1e300}]})", r).code
+        == "out_of_range");
+  CHECK(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":-0.5}]})", r).code
+        == "wrong_type");
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libboost-dev libboost-system-dev libssl-dev librdkafka-dev kcat
-  cmake ninja-build g++ make pkg-config curl openssl python3
+  cmake ninja-build g++ make pkg-config curl openssl python3 python3-venv
   libbenchmark-dev gnuplot-nox wrk chromium
 )
 # The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
@@ -25,9 +25,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The tests' Python tools (tests/requirements.txt, pinned) in a virtual environment of the
+# checkout: the e2e tests run with .venv/bin/python3.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$here/.venv/bin/schemathesis" ]; then
+  python3 -m venv "$here/.venv"
+  "$here/.venv/bin/pip" install -q --disable-pip-version-check -r "$here/tests/requirements.txt"
+fi
 # playwright-core for tests/browser (pinned by its package-lock.json; no browser download:
 # the test drives Debian's /usr/bin/chromium).
-here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
   (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

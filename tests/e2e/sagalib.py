@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import time
 
+import contract
+
 SECRET = "e2e-secret"
 TOKEN = "e2e-token"
 
@@ -99,6 +101,9 @@ class Node:
         resp = conn.getresponse()
         text = resp.read()
         conn.close()
+        # Every answer is checked against the API contract (gateway/openapi.json).
+        contract.check_response(method, path, resp.status, resp.getheader("Content-Type"),
+                                text.decode(errors="replace"))
         try:
             parsed = json.loads(text) if text else None
         except ValueError:
@@ -175,7 +180,8 @@ class Checks:
             print("FAIL:", what, flush=True)
 
     def done(self, name):
-        print("%s: %d checks passed, %d failed" % (name, self.passed, self.failed), flush=True)
+        print("%s: %d checks passed, %d failed; %d answers matched the API contract"
+              % (name, self.passed, self.failed, contract.checked["responses"]), flush=True)
         return 1 if self.failed else 0
 
 

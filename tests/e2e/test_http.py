@@ -5,6 +5,7 @@ import socket
 import sys
 import time
 
+import contract
 from sagalib import Checks, Node, sign, TOKEN
 
 TERMINAL = ("COMPLETED", "FAILED")
@@ -238,9 +239,24 @@ def api_extras(c, n):
     c.check(st == 200 and b["status"] == "PAYMENT_INITIATED" and 0.25 <= dt < 3,
             "long-poll time-out answers the current state after ~300 ms (%.2fs)" % dt)
     for q, what in (("wait=DONE", "unknown status"), ("wait=COMPLETED&timeout_ms=abc", "bad timeout"),
-                    ("wait=COMPLETED&timeout_ms=999999", "timeout too long")):
+                    ("wait=COMPLETED&timeout_ms=999999", "timeout too long"),
+                    ("wait=", "empty wait"), ("wait", "wait without a value"),
+                    ("timeout_ms=-5", "negative timeout without wait"),
+                    ("timeout_ms=x", "non-numeric timeout without wait"),
+                    ("wait=COMPLETED&timeout_ms=+5", "signed timeout"),
+                    ("wiat=COMPLETED", "misspelt parameter")):
         st, b = n.request("GET", "/orders/%s?%s" % (oid, q))
-        c.check(st == 422, "long-poll %s is 422 (%s)" % (what, st))
+        c.check(st == 422 and b["error"]["code"] == "invalid_query",
+                "long-poll %s is 422 invalid_query (%s %s)" % (what, st, b))
+    st, b = n.request("GET", "/orders/%s?timeout_ms=100" % oid)
+    c.check(st == 200 and b["order_id"] == oid, "a valid timeout_ms without wait is a plain read")
+    # empty Idempotency-Key: refused, not silently treated as absent
+    st, b = n.request("POST", "/orders", body, {"Idempotency-Key": ""})
+    c.check(st == 422 and b["error"]["code"] == "invalid_header", "empty Idempotency-Key is 422 (%s)" % st)
+    # the contract is served, byte for byte the document in the repository
+    st, served = n.request("GET", "/openapi.json")
+    c.check(st == 200 and served == contract.DOC and served["openapi"].startswith("3.1"),
+            "GET /openapi.json serves gateway/openapi.json (OpenAPI 3.1)")
     st, text = n.request("GET", "/metrics")
     text = text.decode() if isinstance(text, bytes) else str(text)
     c.check(st == 200 and 'saga_http_requests_total{route="POST /orders",code="2xx"}' in text,
