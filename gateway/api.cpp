@@ -38,7 +38,8 @@ void api::handle(const http_request& req, responder respond) {
       auto& m = *ctx_->stats;
       auto depth = m.outbox_depth.load();
       auto oldest = m.outbox_oldest_ts_ms.load();
-      json detail = {{"outbox_depth", depth},
+      json detail = {{"quarantined_records", m.quarantined_records.load()},
+                     {"outbox_depth", depth},
                      {"outbox_age_ms", oldest == 0 ? 0 : ctx_->now_ms() - oldest},
                      {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
       if (!ready)

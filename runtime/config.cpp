@@ -54,6 +54,9 @@ const std::vector<key_spec>& specs() {
     BOOL_KEY("storage.sync", storage_sync, "fsync every commit (durability)"),
     BOOL_KEY("storage.group_commit", storage_group_commit,
              "commit many saga steps in one synced write"),
+    BOOL_KEY("storage.quarantine_corrupt", storage_quarantine_corrupt,
+             "a record that does not decode at start is moved aside (meta quarantine/...) and "
+             "counted, instead of stopping the start"),
     INT_KEY("payment.timeout_ms", payment_timeout_ms, 1, INT64_MAX / 4,
             "payment intent expires when not verified in this time"),
     STR_KEY("payment.provider_secret", payment_provider_secret,

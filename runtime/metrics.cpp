@@ -120,6 +120,10 @@ std::string metrics::render() const {
   line("saga_kafka_published_total " + std::to_string(kafka_published.load()));
   line("# TYPE saga_kafka_delivery_errors_total counter");
   line("saga_kafka_delivery_errors_total " + std::to_string(kafka_delivery_errors.load()));
+  line("# HELP saga_quarantined_records Stored records that did not decode at start, moved aside "
+       "(storage.quarantine_corrupt).");
+  line("# TYPE saga_quarantined_records gauge");
+  line("saga_quarantined_records " + std::to_string(quarantined_records.load()));
   line("# HELP saga_kafka_dead_lettered_total Outbox entries the broker refused for good, "
        "published to the dead-letter topic instead.");
   line("# TYPE saga_kafka_dead_lettered_total counter");

@@ -52,7 +52,8 @@ struct metrics {
   std::atomic<int64_t> outbox_oldest_ts_ms{0}; // event time of the oldest unacknowledged entry
   std::atomic<uint64_t> kafka_published{0};
   std::atomic<uint64_t> kafka_delivery_errors{0};
-  std::atomic<uint64_t> kafka_dead_lettered{0}; // entries moved to <prefix>saga_dead_letter
+  std::atomic<uint64_t> kafka_dead_lettered{0};
+  std::atomic<int64_t> quarantined_records{0}; // meta quarantine/... (storage.quarantine_corrupt) // entries moved to <prefix>saga_dead_letter
   std::atomic<uint64_t> kafka_relay_resets{0};
   /// Step commit to broker acknowledgement, milliseconds (histogram).
   static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};

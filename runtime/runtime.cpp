@@ -9,47 +9,83 @@
 
 namespace saga {
 
+std::string printable_key(std::string_view key) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x21 && c <= 0x7e && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0x0f];
+    }
+  }
+  return out;
+}
+
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers) {
+                        size_t payment_workers, bool quarantine) {
   loaded_state out;
   out.inventory.resize(inventory_workers);
   out.payment.resize(payment_workers);
   auto inv_part = [&](const std::string& sku) {
     return directory::hash(sku) % inventory_workers;
   };
-  db.scan(storage::family::inventory, "", [&](std::string_view, std::string_view v) {
+  // A record that does not decode is never skipped in silence: it stops the start, or,
+  // with storage.quarantine_corrupt, is listed to be moved aside (and counted).
+  auto corrupt = [&](storage::family cf, std::string_view k, std::string_view v) {
+    out.corrupt.push_back({cf, std::string(k), std::string(v)});
+    if (quarantine)
+      return true;
+    out.error = std::string("record '") + printable_key(k) + "' in column family '"
+                + storage::family_name(cf) + "' does not decode (" + std::to_string(v.size())
+                + " bytes): start refused, nothing was changed. Restore it from a backup, or "
+                  "start with --set storage.quarantine_corrupt=true to move such records "
+                  "aside (meta quarantine/...) and go on without them";
+    return false;
+  };
+  db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
     sku_record rec;
-    if (storage::decode(std::string(v), rec))
-      out.inventory[inv_part(rec.sku)].load_sku(std::move(rec));
+    if (!storage::decode(std::string(v), rec))
+      return corrupt(storage::family::inventory, k, v);
+    out.inventory[inv_part(rec.sku)].load_sku(std::move(rec));
     return true;
   });
+  if (!out.error.empty())
+    return out;
   // Reservation items are stored one per (order, sku); regroup them per partition.
   std::vector<std::map<std::string, reservation>> res(inventory_workers);
-  db.scan(storage::family::reservations, "", [&](std::string_view, std::string_view v) {
+  db.scan(storage::family::reservations, "", [&](std::string_view k, std::string_view v) {
     reservation r;
     reservation_item item;
-    if (storage::decode(std::string(v), r, item)) {
-      auto& slot = res[inv_part(item.sku)][r.order_id];
-      if (slot.order_id.empty())
-        slot = r;
-      slot.items.push_back(item);
-    }
+    if (!storage::decode(std::string(v), r, item))
+      return corrupt(storage::family::reservations, k, v);
+    auto& slot = res[inv_part(item.sku)][r.order_id];
+    if (slot.order_id.empty())
+      slot = r;
+    slot.items.push_back(item);
     return true;
   });
+  if (!out.error.empty())
+    return out;
   for (size_t p = 0; p < inventory_workers; ++p)
     for (auto& [id, r] : res[p])
       out.inventory[p].load_reservation(std::move(r));
-  db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
+  db.scan(storage::family::payments, "", [&](std::string_view k, std::string_view v) {
     payment_intent x;
-    if (storage::decode(std::string(v), x))
-      out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
+    if (!storage::decode(std::string(v), x))
+      return corrupt(storage::family::payments, k, v);
+    out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
     return true;
   });
+  if (!out.error.empty())
+    return out;
   db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
-    ++out.orders_total;
     order_state s;
     if (!storage::decode(std::string(v), s))
-      return true;
+      return corrupt(storage::family::orders, k, v);
+    ++out.orders_total;
     ++out.by_status[static_cast<size_t>(s.status)];
     if (is_terminal(s.step))
       return true;
@@ -62,6 +98,26 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
     return true;
   });
   return out;
+}
+
+std::string quarantine_records(storage::store& db, const std::vector<corrupt_record>& xs) {
+  storage::batch b;
+  for (auto& x : xs) {
+    b.ops.push_back({storage::family::meta,
+                     std::string("quarantine/") + storage::family_name(x.cf) + "/" + x.key, x.value,
+                     false});
+    b.ops.push_back({x.cf, x.key, {}, true});
+  }
+  return db.commit({&b}, true);
+}
+
+size_t count_quarantined(const storage::store& db) {
+  size_t n = 0;
+  db.scan(storage::family::meta, "quarantine/", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  return n;
 }
 
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,

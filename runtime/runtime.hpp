@@ -13,7 +13,21 @@
 
 namespace saga {
 
+/// A stored record that does not decode.
+struct corrupt_record {
+  storage::family cf;
+  std::string key;
+  std::string value;
+};
+
+/// Printable form of a key (ids are printable; binary parts are shown as \xNN).
+std::string printable_key(std::string_view key);
+
 struct loaded_state {
+  /// Set when a record does not decode and quarantine is off: the node must not start.
+  std::string error;
+  /// With quarantine on: every record that did not decode (the caller moves them aside).
+  std::vector<corrupt_record> corrupt;
   std::vector<order_state> resume; // non-terminal, non-parked orders
   std::vector<inventory_book> inventory;
   std::vector<payment_book> payment;
@@ -23,8 +37,18 @@ struct loaded_state {
 };
 
 /// Reads the store and splits inventory and payments into the configured partitions.
+/// A record that fails to decode stops the load with `error` naming its column family and
+/// key, unless `quarantine`: then it is listed in `corrupt` and skipped.
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers);
+                        size_t payment_workers, bool quarantine = false);
+
+/// Moves the corrupt records aside in one synced write: each to meta
+/// "quarantine/<family>/<key>" (the raw bytes, for a human to inspect), and out of its
+/// family. Returns "" or the store's error.
+[[nodiscard]] std::string quarantine_records(storage::store& db,
+                                             const std::vector<corrupt_record>& xs);
+/// Records in quarantine (meta "quarantine/..."), counted at start for /metrics and /readyz.
+size_t count_quarantined(const storage::store& db);
 
 struct runtime_handles {
   directory dir;

@@ -96,7 +96,25 @@ int main(int argc, char** argv) {
     caf::actor_system sys{sys_cfg};
     auto t0 = std::chrono::steady_clock::now();
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
-                            static_cast<size_t>(cfg.payment_workers));
+                            static_cast<size_t>(cfg.payment_workers),
+                            cfg.storage_quarantine_corrupt);
+    if (!state.error.empty()) {
+      log->critical("{}", state.error);
+      std::fprintf(stderr, "sagad: %s\n", state.error.c_str());
+      return 6;
+    }
+    if (!state.corrupt.empty()) {
+      for (auto& x : state.corrupt)
+        log->error("quarantined: record '{}' in column family '{}' does not decode ({} bytes); "
+                   "moved to meta quarantine/{}/...",
+                   printable_key(x.key), storage::family_name(x.cf), x.value.size(),
+                   storage::family_name(x.cf));
+      if (auto e = quarantine_records(*db, state.corrupt); !e.empty()) {
+        log->critical("cannot move corrupt records aside: {}", e);
+        return 6;
+      }
+    }
+    ctx->stats->quarantined_records = static_cast<int64_t>(count_quarantined(*db));
     log->info("recovery: {} orders stored, {} to resume, {} parked", state.orders_total,
               state.resume.size(), state.parked);
     auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());

@@ -6,7 +6,7 @@ pkgs=(
   libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libboost-dev libboost-system-dev libssl-dev librdkafka-dev kcat
   cmake ninja-build g++ make pkg-config curl openssl python3 python3-venv
-  libbenchmark-dev gnuplot-nox wrk chromium
+  libbenchmark-dev gnuplot-nox wrk chromium rocksdb-tools
 )
 # The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
 command -v java >/dev/null || pkgs+=(default-jre-headless)

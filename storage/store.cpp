@@ -11,6 +11,8 @@ const char* family_names[] = {"orders",       "events",   "outbox", "inventory",
                               "reservations", "payments", "meta"};
 } // namespace
 
+const char* family_name(family f) { return family_names[static_cast<int>(f)]; }
+
 std::string be64(uint64_t x) {
   std::string s(8, '\0');
   for (int i = 7; i >= 0; --i, x >>= 8)

@@ -33,6 +33,9 @@ namespace storage {
 enum class family : uint8_t { orders, events, outbox, inventory, reservations, payments, meta };
 constexpr int family_count = 7;
 
+/// The column family's name in RocksDB (and in messages).
+const char* family_name(family f);
+
 struct db_op {
   family cf = family::meta;
   std::string key;
