@@ -238,6 +238,8 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     }
     if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown)
       return; // the saga ended (or the node stops)
+    if (st.ctx->halted.load())
+      return; // the node stops after a failed write: no restart from a store being left
     on_crash(self, id, dm.reason);
   });
   return {

@@ -10,17 +10,24 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
   group.reserve(st.pending.size());
   for (auto& b : st.pending)
     group.push_back(&b);
-  auto err = st.ctx->db->commit(group, st.ctx->cfg.storage_sync);
+  // After one failed write the store is never written again ("stop, don't resume", as
+  // Akka persistence does on a journal failure): whatever RocksDB made of the failed
+  // batch, memory must not run ahead of what a restart will read back.
+  auto err = st.ctx->halted.load() ? std::string("the node is stopping after a failed write")
+                                   : st.ctx->db->commit(group, st.ctx->cfg.storage_sync);
   ++st.stats.commits;
   st.stats.batches += group.size();
   auto promises = std::move(st.promises);
   st.pending.clear();
   st.promises.clear();
   if (!err.empty()) {
-    st.ctx->log->critical("RocksDB commit failed: {}", err);
+    // Nobody is told "done": every waiting step gets the error, and the node stops.
     auto e = caf::make_error(caf::sec::runtime_error, "storage commit failed: " + err);
     for (auto& rp : promises)
       rp.deliver(e);
+    st.ctx->halt("RocksDB write failed (" + err + "); " + std::to_string(group.size())
+                 + " step(s) not acknowledged. Check the disk (space, I/O errors) and restart: "
+                   "the node recovers from what is durable");
     return;
   }
   for (auto& rp : promises)

@@ -42,7 +42,11 @@ void api::handle(const http_request& req, responder respond) {
                      {"outbox_depth", depth},
                      {"outbox_age_ms", oldest == 0 ? 0 : ctx_->now_ms() - oldest},
                      {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
-      if (!ready)
+      if (ctx_->halted.load())
+        respond(ok_json(503, {{"status", "stopping"},
+                              {"reason", "a storage write failed; the node stops (see its log)"},
+                              {"detail", detail}}));
+      else if (!ready)
         respond(ok_json(503, {{"status", "recovering"}, {"detail", detail}}));
       else if (depth > ctx_->cfg.kafka_outbox_max_entries)
         respond(ok_json(503, {{"status", "event_sink_backlog"}, {"detail", detail}}));
@@ -100,6 +104,11 @@ void api::handle(const http_request& req, responder respond) {
     return respond(error(404, "not_found", "no route " + path
                                              + " (try /inspect/summary, /inspect/actors, "
                                                "/inspect/orders/{id}, /inspect/stream)"));
+  }
+  if (ctx_->halted.load()) {
+    auto r = error(503, "node_stopping", "a storage write failed; this node stops");
+    r.headers["Retry-After"] = "5";
+    return respond(r);
   }
   if (!ready) {
     respond(error(503, "not_ready", "the node is recovering; retry shortly"));

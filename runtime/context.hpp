@@ -2,6 +2,8 @@
 // What every actor of a node shares, read-only: configuration, the store (thread-safe
 // reads; only the writer actor writes) and the clock.
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +26,20 @@ struct runtime_context {
   std::shared_ptr<metrics> stats = std::make_shared<metrics>();
   /// Writer actor runs on its own thread (it blocks on fsync). Off in deterministic tests.
   bool detached_writer = true;
+  /// Set once the node must stop (a RocksDB write failed): nothing is acknowledged any
+  /// more, /readyz and new orders answer 503, and `on_fatal` (sagad: log, then shut the
+  /// process down with a non-zero exit) was called with the reason.
+  mutable std::atomic<bool> halted{false};
+  std::function<void(const std::string&)> on_fatal;
+
+  /// Stops the node (first caller wins): memory must never run ahead of the disk.
+  void halt(const std::string& why) const {
+    if (halted.exchange(true))
+      return;
+    log->critical("stopping the node: {}", why);
+    if (on_fatal)
+      on_fatal(why);
+  }
 
   int64_t now_ms() const { return clock->now_ms(); }
   std::chrono::milliseconds request_timeout() const {

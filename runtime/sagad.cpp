@@ -6,6 +6,9 @@
 #include <iostream>
 #include <random>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -68,6 +71,9 @@ int main(int argc, char** argv) {
   ctx->db = db.get();
   ctx->clock = std::make_shared<wall_clock>();
   ctx->log = log;
+  // A failed write stops the node: the main thread's sigwait below wakes up as for SIGTERM,
+  // shuts down, and the exit code says why (7).
+  ctx->on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
   // Embedded Kafka for development: librdkafka's mock cluster in this process, reachable
   // over TCP (kcat -C -b ADDR -t ordercreated). Its owner handle outlives the relay.
   rd_kafka_t* mock_owner = nullptr;
@@ -159,6 +165,11 @@ int main(int argc, char** argv) {
     rd_kafka_mock_cluster_destroy(mock_cluster);
   if (mock_owner != nullptr)
     rd_kafka_destroy(mock_owner);
+  if (ctx->halted.load()) {
+    log->critical("stopped after a failed storage write (see above); exit code 7");
+    std::fprintf(stderr, "sagad: stopped after a failed storage write; see the log\n");
+    return 7;
+  }
   log->info("stopped cleanly");
   return exit_code;
 }

@@ -1,6 +1,12 @@
 #include "storage/store.hpp"
 
+#include "storage/fault_fs.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -54,6 +60,13 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error) {
     cfds.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::unique_ptr<store> s(new store);
   s->dir_ = dir;
+  // Disk-fault tests: writes fail while the trigger file exists (storage/fault_fs.hpp).
+  if (auto trigger = std::getenv("SAGA_FAULT_DISK_TRIGGER"); trigger != nullptr && *trigger) {
+    s->fault_env_ = make_fault_env(trigger);
+    opts.env = s->fault_env_.get();
+    std::fprintf(stderr, "WARNING: disk fault injection is on (SAGA_FAULT_DISK_TRIGGER=%s)\n",
+                 trigger);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfds, &handles, &s->db_);
   if (!st.ok()) {

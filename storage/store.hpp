@@ -25,6 +25,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 } // namespace rocksdb
 
@@ -83,6 +84,7 @@ public:
 private:
   store() = default;
   std::string dir_;
+  std::unique_ptr<rocksdb::Env> fault_env_; // SAGA_FAULT_DISK_TRIGGER (tests); outlives db_
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> outbox_next_{1};

@@ -18,7 +18,8 @@ TOKEN = "e2e-token"
 
 
 class Node:
-    def __init__(self, sagad, data_dir=None, overrides=None, log_name="sagad"):
+    def __init__(self, sagad, data_dir=None, overrides=None, log_name="sagad", env=None):
+        self.env = env  # extra environment variables of the sagad process
         self.sagad = sagad
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="saga-e2e-")
@@ -37,7 +38,8 @@ class Node:
         for k, v in self.overrides.items():
             args += ["--set", "%s=%s" % (k, v)]
         self.log = open(self.log_path, "ab", buffering=0)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=env)
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             line = self.proc.stdout.readline()
