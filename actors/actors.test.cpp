@@ -350,6 +350,75 @@ TEST_CASE("an order that keeps crashing is parked with a reason, not lost", "[ac
   CHECK(r.code == errc::unavailable);
 }
 
+TEST_CASE("a crashed inventory partition restarts from its durable state", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 100);
+  auto first = n.create({{"A", 2, 0}});
+  auto handle = n.dir.inventory_for("A");
+  n.self->send(handle, crash_atom::value);
+  n.run();
+  CHECK(n.ctx->stats->component_restarts.load() == 1);
+  auto rec = n.sku("A"); // the same handle answers: the supervisor stands in for the worker
+  CHECK(rec.on_hand() == 10);
+  CHECK(rec.reserved == 2); // read back from RocksDB, not lost with the worker's memory
+  auto second = n.create({{"A", 3, 0}});
+  CHECK(n.sku("A").reserved == 5);
+  REQUIRE(n.verify(first, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(first).code == errc::ok);
+  n.run();
+  CHECK(n.view(first).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 2);
+  CHECK(n.ctx->stats->failed_components().empty());
+  (void) second;
+}
+
+TEST_CASE("a crashed payment partition restarts and keeps its intents", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  n.self->send(n.dir.payment_for(id), crash_atom::value);
+  n.run();
+  CHECK(n.ctx->stats->component_restarts.load() == 1);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok); // the intent was read back
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+}
+
+TEST_CASE("a partition past its restart budget fails loudly and its sagas end parked",
+          "[actor][supervision]") {
+  temp_dir d;
+  auto nc = test_node_config();
+  nc.supervision_max_restarts = 1;
+  nc.saga_max_retries = 2;
+  nc.saga_max_restarts = 1;
+  node_fixture n(d.path.string(), nc);
+  n.stock("A", 10, 100);
+  auto handle = n.dir.inventory_for("A");
+  for (int i = 0; i < 2; ++i) {
+    n.self->send(handle, crash_atom::value);
+    n.run();
+  }
+  auto failed = n.ctx->stats->failed_components();
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].rfind("inventory_worker/", 0) == 0);
+  CHECK(n.ctx->stats->render().find("saga_components_failed 1") != std::string::npos);
+  // A saga that needs the failed partition: its requests fail at once, it retries with
+  // backoff, gives up, is restarted, gives up again and is parked with the reason.
+  std::vector<order_item> items{{"A", 1, 100}};
+  auto s = n.ask<create_reply>(n.dir.supervisor, create_atom::value, std::string("c"), items,
+                               std::string(), std::string()).state;
+  n.advance(std::chrono::milliseconds(60000));
+  auto v = n.view(s.order_id);
+  CHECK_FALSE(v.parked_reason.empty());
+  CHECK(v.state.step == saga_step::reserving_inventory);
+  CHECK(n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value).parked == 1);
+}
+
 TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {
   temp_dir d;
   std::string paid, waiting, done;

@@ -63,6 +63,8 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       self->state.probe.count();
       return self->state.probe.read(self, *self->state.ctx);
     },
+    // Fault injection for the supervision tests (no HTTP route reaches it).
+    [self](crash_atom) { self->quit(caf::make_error(caf::sec::runtime_error, "crash requested")); },
     [self](reserve_atom, const std::string& order_id,
            const std::vector<reservation_item>& items) {
       self->state.probe.count();

@@ -38,8 +38,11 @@ void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err) 
     self->quit(caf::make_error(caf::sec::request_timeout, "retries exhausted"));
     return;
   }
-  self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.saga_retry_backoff_ms),
-                     retry_atom::value, cmd.kind, cmd.deadline_ms);
+  // Exponential with jitter and a cap (saga.retry_backoff_ms .. _max_ms): a struggling
+  // worker is not hammered by every waiting order at once.
+  auto delay = retry_delay_ms(st.ctx->cfg, st.retries - 1, directory::hash(st.s.order_id));
+  self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value, cmd.kind,
+                     cmd.deadline_ms);
 }
 
 /// Sends `cmd` to every partition holding items of the order and calls `done`

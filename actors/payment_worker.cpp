@@ -78,6 +78,8 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       self->state.probe.count();
       return self->state.probe.read(self, *self->state.ctx);
     },
+    // Fault injection for the supervision tests (no HTTP route reaches it).
+    [self](crash_atom) { self->quit(caf::make_error(caf::sec::runtime_error, "crash requested")); },
     [self](intent_atom, const payment_intent& x) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;

@@ -38,7 +38,9 @@ void api::handle(const http_request& req, responder respond) {
       auto& m = *ctx_->stats;
       auto depth = m.outbox_depth.load();
       auto oldest = m.outbox_oldest_ts_ms.load();
-      json detail = {{"quarantined_records", m.quarantined_records.load()},
+      auto failed = m.failed_components();
+      json detail = {{"failed_components", failed},
+                     {"quarantined_records", m.quarantined_records.load()},
                      {"outbox_depth", depth},
                      {"outbox_age_ms", oldest == 0 ? 0 : ctx_->now_ms() - oldest},
                      {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
@@ -48,6 +50,10 @@ void api::handle(const http_request& req, responder respond) {
                               {"detail", detail}}));
       else if (!ready)
         respond(ok_json(503, {{"status", "recovering"}, {"detail", detail}}));
+      else if (!failed.empty())
+        respond(ok_json(503, {{"status", "component_failed"},
+                              {"reason", "past its restart budget: " + failed.front()},
+                              {"detail", detail}}));
       else if (depth > ctx_->cfg.kafka_outbox_max_entries)
         respond(ok_json(503, {{"status", "event_sink_backlog"}, {"detail", detail}}));
       else
@@ -163,6 +169,13 @@ void api::post_order(const http_request& req, responder respond) {
     // Past the bound new orders wait; sagas in flight go on and the outbox drains first.
     auto r = error(503, "event_sink_backlog", "the Kafka outbox is over its bound; retry later");
     r.headers["Retry-After"] = "5";
+    return respond(r);
+  }
+  if (auto failed = ctx_->stats->failed_components(); !failed.empty()) {
+    // A partition past its restart budget: an order placed now could not finish.
+    auto r = error(503, "component_failed",
+                   failed.front() + " failed past its restart budget; see /readyz");
+    r.headers["Retry-After"] = "30";
     return respond(r);
   }
   if (ctx_->stats->live_order_actors.load() >= ctx_->cfg.saga_max_live_orders) {

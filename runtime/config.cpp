@@ -1,5 +1,6 @@
 #include "runtime/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -73,8 +74,10 @@ const std::vector<key_spec>& specs() {
     INT_KEY("saga.request_timeout_ms", saga_request_timeout_ms, 1, INT64_MAX / 4,
             "time-out of every request between actors"),
     INT_KEY("saga.retry_backoff_ms", saga_retry_backoff_ms, 0, INT64_MAX / 4,
-            "pause before re-sending a timed-out command"),
-    INT_KEY("saga.max_retries", saga_max_retries, 0, 1000000,
+            "first pause before re-sending a failed command (doubles per retry, with jitter)"),
+    INT_KEY("saga.retry_backoff_max_ms", saga_retry_backoff_max_ms, 0, INT64_MAX / 4,
+            "cap of the exponential retry pause"),
+    INT_KEY("saga.max_retries", saga_max_retries, 0, 1000,
             "re-sends of one command before the order actor gives up (and is restarted)"),
     INT_KEY("saga.auto_complete_ms", saga_auto_complete_ms, 1, INT64_MAX / 4,
             "a paid order nobody completes is completed by the saga after this time"),
@@ -120,6 +123,11 @@ const std::vector<key_spec>& specs() {
             "saga events per second one /inspect/stream client gets (the rest are counted)"),
     INT_KEY("inspect.max_stream_clients", inspect_max_stream_clients, 0, 100000,
             "open /inspect/stream connections past which new ones get 429"),
+    INT_KEY("supervision.max_restarts", supervision_max_restarts, 0, 1000,
+            "restarts of one inventory/payment partition or the Kafka relay within the window "
+            "before it counts as failed (/readyz 503, new orders 503)"),
+    INT_KEY("supervision.restart_window_ms", supervision_restart_window_ms, 1, INT64_MAX / 4,
+            "window of supervision.max_restarts"),
     INT_KEY("scheduler.threads", scheduler_threads, 1, 256, "CAF scheduler threads"),
     STR_KEY("log.level", log_level, "trace, debug, info, warn, error"),
   };
@@ -234,6 +242,31 @@ std::string apply_override(const std::string& assignment, node_config& cfg) {
   return {};
 }
 
+int64_t retry_delay_ms(const node_config& cfg, int64_t attempt, uint64_t salt) {
+  int64_t d = cfg.saga_retry_backoff_ms;
+  for (int64_t i = 0; i < attempt && d < cfg.saga_retry_backoff_max_ms; ++i)
+    d *= 2;
+  d = std::min(d, cfg.saga_retry_backoff_max_ms);
+  if (d <= 1)
+    return d;
+  // jitter: [d/2, d], from a mix of salt and attempt (splitmix64 finaliser)
+  uint64_t x = salt + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(attempt + 1);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return d / 2 + static_cast<int64_t>(x % static_cast<uint64_t>(d - d / 2 + 1));
+}
+
+int64_t worst_retry_budget_ms(const node_config& cfg) {
+  int64_t total = (cfg.saga_max_retries + 1) * cfg.saga_request_timeout_ms;
+  int64_t d = cfg.saga_retry_backoff_ms;
+  for (int64_t i = 0; i < cfg.saga_max_retries; ++i) {
+    total += std::min(d, cfg.saga_retry_backoff_max_ms);
+    d = std::min(d * 2, cfg.saga_retry_backoff_max_ms);
+  }
+  return total;
+}
+
 bool is_loopback_address(const std::string& address) {
   return address == "::1" || address == "localhost" || address.rfind("127.", 0) == 0;
 }
@@ -261,6 +294,23 @@ std::string validate(const node_config& cfg) {
              + " still hold the built-in development value: set your own secret (in the "
                "config file, or --set " + weak.substr(0, weak.find(' ')) + "=...)";
   }
+  if (cfg.saga_retry_backoff_max_ms < cfg.saga_retry_backoff_ms)
+    return "saga.retry_backoff_max_ms (" + std::to_string(cfg.saga_retry_backoff_max_ms)
+           + ") must not be below saga.retry_backoff_ms ("
+           + std::to_string(cfg.saga_retry_backoff_ms) + ")";
+  // Retry budget and restart window go together: an order actor that gives up on a dead
+  // dependency is restarted; only if saga.max_restarts + 1 give-ups fit in the window is
+  // the order parked (with the reason) instead of being restarted forever.
+  if (auto need = (cfg.saga_max_restarts + 1) * worst_retry_budget_ms(cfg);
+      cfg.saga_restart_window_ms < need)
+    return "saga.restart_window_ms (" + std::to_string(cfg.saga_restart_window_ms)
+           + ") is shorter than saga.max_restarts + 1 = "
+           + std::to_string(cfg.saga_max_restarts + 1) + " times the longest retry run ("
+           + std::to_string(worst_retry_budget_ms(cfg))
+           + " ms: saga.max_retries, saga.retry_backoff_ms, saga.retry_backoff_max_ms, "
+             "saga.request_timeout_ms): a dead dependency would restart orders forever "
+             "instead of parking them. Set saga.restart_window_ms to at least "
+           + std::to_string(need) + ", or retry less";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   bool ok = false;
   for (auto l : levels)

@@ -39,10 +39,11 @@ struct node_config {
   int64_t inventory_workers = 2;
   std::string security_admin_token = std::string(dev_admin_token);
   int64_t saga_max_restarts = 3;
-  int64_t saga_restart_window_ms = 60000;
+  int64_t saga_restart_window_ms = 300000;
   int64_t saga_request_timeout_ms = 5000;
-  int64_t saga_retry_backoff_ms = 200;
-  int64_t saga_max_retries = 20;
+  int64_t saga_retry_backoff_ms = 200;      // first pause; doubles per retry ...
+  int64_t saga_retry_backoff_max_ms = 3200; // ... up to this cap, each with jitter
+  int64_t saga_max_retries = 6;
   int64_t saga_auto_complete_ms = 10000;
   int64_t saga_max_live_orders = 500000;
   bool kafka_enabled = true;
@@ -63,12 +64,23 @@ struct node_config {
   std::array<int64_t, 7> inspect_budget_ms{};
   int64_t inspect_stream_max_events_per_s = 200;
   int64_t inspect_max_stream_clients = 32;
+  int64_t supervision_max_restarts = 5;        // per long-lived component ...
+  int64_t supervision_restart_window_ms = 60000; // ... within this window, then it fails
   int64_t scheduler_threads = 2;
   std::string log_level = "info";
 
   /// The node's own RocksDB directory: `storage.dir/<node id>`.
   std::string data_dir() const { return storage_dir + "/" + node_id; }
 };
+
+/// Pause before re-sending a command the `attempt`-th time (0-based): exponential from
+/// saga.retry_backoff_ms, capped at saga.retry_backoff_max_ms, with jitter in [50 %, 100 %]
+/// drawn from `salt` (e.g. a hash of the order id), so retries of many orders spread out.
+int64_t retry_delay_ms(const node_config& cfg, int64_t attempt, uint64_t salt);
+/// The longest an order actor can take to give up on a dead dependency: every retry's
+/// pause plus every attempt's request time-out. saga.restart_window_ms must hold
+/// saga.max_restarts + 1 of them, or a dead dependency restarts orders forever.
+int64_t worst_retry_budget_ms(const node_config& cfg);
 
 /// Parses `text` (named `source` in messages) into `cfg`. Returns "" or an error such as
 /// `cluster.conf:12: unknown key 'http.prot'`.

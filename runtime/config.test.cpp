@@ -72,3 +72,32 @@ TEST_CASE("the development secrets are refused off loopback, with what to set", 
   CHECK(is_loopback_address("127.0.0.2"));
   CHECK_FALSE(is_loopback_address("10.0.0.1"));
 }
+
+TEST_CASE("retry pauses grow exponentially with jitter, up to the cap", "[unit][config]") {
+  node_config c; // 200 ms doubling to 3200 ms
+  for (uint64_t salt : {1ULL, 42ULL, 0xdeadbeefULL}) {
+    int64_t nominal = 200;
+    for (int64_t attempt = 0; attempt < 10; ++attempt) {
+      auto d = retry_delay_ms(c, attempt, salt);
+      INFO("attempt " << attempt << " salt " << salt);
+      CHECK(d >= nominal / 2);
+      CHECK(d <= nominal);
+      nominal = std::min<int64_t>(nominal * 2, 3200);
+    }
+  }
+  CHECK(retry_delay_ms(c, 3, 1) != retry_delay_ms(c, 3, 2)); // orders spread out
+  CHECK(worst_retry_budget_ms(c) == 7 * 5000 + 200 + 400 + 800 + 1600 + 3200 + 3200);
+}
+
+TEST_CASE("the restart window must hold every restart's retry run", "[unit][config]") {
+  node_config c;
+  CHECK(validate(c).empty());
+  c.saga_restart_window_ms = 60000; // the old default: 4 x 44.4 s do not fit
+  auto err = validate(c);
+  CHECK(err.find("saga.restart_window_ms (60000) is shorter than") != std::string::npos);
+  CHECK(err.find("at least 177600") != std::string::npos);
+  c.saga_max_retries = 1; // 2 x 5 s + 200 ms per run, 4 runs = 40.8 s
+  CHECK(validate(c).empty());
+  c.saga_retry_backoff_max_ms = 100;
+  CHECK(validate(c).find("saga.retry_backoff_max_ms (100) must not be below") != std::string::npos);
+}

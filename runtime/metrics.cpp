@@ -120,6 +120,13 @@ std::string metrics::render() const {
   line("saga_kafka_published_total " + std::to_string(kafka_published.load()));
   line("# TYPE saga_kafka_delivery_errors_total counter");
   line("saga_kafka_delivery_errors_total " + std::to_string(kafka_delivery_errors.load()));
+  line("# HELP saga_component_restarts_total Supervised long-lived actors (inventory and "
+       "payment partitions, the Kafka relay) restarted after a crash.");
+  line("# TYPE saga_component_restarts_total counter");
+  line("saga_component_restarts_total " + std::to_string(component_restarts.load()));
+  line("# HELP saga_components_failed Components past their restart budget (/readyz names them).");
+  line("# TYPE saga_components_failed gauge");
+  line("saga_components_failed " + std::to_string(components_failed.load()));
   line("# HELP saga_quarantined_records Stored records that did not decode at start, moved aside "
        "(storage.quarantine_corrupt).");
   line("# TYPE saga_quarantined_records gauge");

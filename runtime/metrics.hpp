@@ -6,7 +6,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace saga {
 
@@ -53,7 +56,27 @@ struct metrics {
   std::atomic<uint64_t> kafka_published{0};
   std::atomic<uint64_t> kafka_delivery_errors{0};
   std::atomic<uint64_t> kafka_dead_lettered{0};
-  std::atomic<int64_t> quarantined_records{0}; // meta quarantine/... (storage.quarantine_corrupt) // entries moved to <prefix>saga_dead_letter
+  std::atomic<int64_t> quarantined_records{0};
+  std::atomic<uint64_t> component_restarts{0}; // supervised long-lived actors restarted
+  std::atomic<int64_t> components_failed{0};   // past their restart budget
+
+  /// Components past their restart budget (set by their supervisor, read by /readyz and
+  /// POST /orders). The lock is taken only when a component fails and by those readers,
+  /// never on a saga step.
+  void set_component_failed(const std::string& name, bool failed) {
+    std::lock_guard<std::mutex> g(failed_mu_);
+    if (failed)
+      failed_.insert(name);
+    else
+      failed_.erase(name);
+    components_failed = static_cast<int64_t>(failed_.size());
+  }
+  std::vector<std::string> failed_components() const {
+    if (components_failed.load() == 0)
+      return {};
+    std::lock_guard<std::mutex> g(failed_mu_);
+    return {failed_.begin(), failed_.end()};
+  } // meta quarantine/... (storage.quarantine_corrupt) // entries moved to <prefix>saga_dead_letter
   std::atomic<uint64_t> kafka_relay_resets{0};
   /// Step commit to broker acknowledgement, milliseconds (histogram).
   static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};
@@ -64,6 +87,10 @@ struct metrics {
 
   void observe(route r, int status, int64_t latency_us);
   std::string render() const;
+
+private:
+  mutable std::mutex failed_mu_;
+  std::set<std::string> failed_;
 };
 
 } // namespace saga

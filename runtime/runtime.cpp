@@ -1,5 +1,6 @@
 #include "runtime/runtime.hpp"
 
+#include "actors/component_supervisor.hpp"
 #include "actors/introspection.hpp"
 #include "actors/inventory_worker.hpp"
 #include "actors/order_supervisor.hpp"
@@ -100,6 +101,68 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   return out;
 }
 
+inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
+                                        size_t p, const spdlog::logger& log) {
+  inventory_book book;
+  auto mine = [&](const std::string& sku) { return directory::hash(sku) % partitions == p; };
+  db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
+    sku_record rec;
+    if (!storage::decode(std::string(v), rec))
+      const_cast<spdlog::logger&>(log).error("inventory record '{}' does not decode; skipped",
+                                             printable_key(k));
+    else if (mine(rec.sku))
+      book.load_sku(std::move(rec));
+    return true;
+  });
+  std::map<std::string, reservation> res;
+  db.scan(storage::family::reservations, "", [&](std::string_view, std::string_view v) {
+    reservation r;
+    reservation_item item;
+    if (storage::decode(std::string(v), r, item) && mine(item.sku)) {
+      auto& slot = res[r.order_id];
+      if (slot.order_id.empty())
+        slot = r;
+      slot.items.push_back(item);
+    }
+    return true;
+  });
+  for (auto& [id, r] : res)
+    book.load_reservation(std::move(r));
+  return book;
+}
+
+payment_book load_payment_partition(const storage::store& db, size_t partitions, size_t p) {
+  payment_book book;
+  db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
+    payment_intent x;
+    if (storage::decode(std::string(v), x) && directory::hash(x.order_id) % partitions == p)
+      book.load(std::move(x));
+    return true;
+  });
+  return book;
+}
+
+namespace {
+
+/// Watches the writer: if it ever dies abnormally nothing can become durable any more,
+/// so the node stops (a restart recovers from the store) instead of failing every step.
+struct writer_watchdog_state {
+  static inline const char* name = "writer_watchdog";
+};
+
+caf::behavior writer_watchdog(caf::stateful_actor<writer_watchdog_state>* self, context_ptr ctx,
+                              caf::actor writer) {
+  self->monitor(writer);
+  self->set_down_handler([self, ctx](caf::down_msg& dm) {
+    if (dm.reason != caf::exit_reason::normal && dm.reason != caf::exit_reason::user_shutdown)
+      ctx->halt("the writer died (" + self->system().render(dm.reason) + ")");
+    self->quit();
+  });
+  return {[](tick_atom) {}};
+}
+
+} // namespace
+
 std::string quarantine_records(storage::store& db, const std::vector<corrupt_record>& xs) {
   storage::batch b;
   for (auto& x : xs) {
@@ -136,13 +199,36 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   ctx->stats->outbox_depth = static_cast<int64_t>(ctx->db->outbox_next_seq() - first);
   ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
   h.dir.writer = spawn_writer(sys, ctx);
+  sys.spawn(writer_watchdog, ctx, h.dir.writer); // ends with the writer
   h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);
-  for (size_t p = 0; p < state.inventory.size(); ++p)
+  // Partitions are supervised (actors/component_supervisor.hpp): the directory holds the
+  // supervisor, which restarts a crashed worker from the partition's durable state.
+  auto n_inv = state.inventory.size();
+  for (size_t p = 0; p < n_inv; ++p) {
+    auto first = std::make_shared<inventory_book>(std::move(state.inventory[p]));
+    auto writer = h.dir.writer;
+    component_factory make = [ctx, writer, p, n_inv, first](caf::actor_system& s,
+                                                             uint64_t restarts) {
+      auto book = restarts == 0 ? std::move(*first)
+                                : load_inventory_partition(*ctx->db, n_inv, p, *ctx->log);
+      return s.spawn(inventory_worker, ctx, writer, p, std::move(book));
+    };
     h.dir.inventory.push_back(
-      sys.spawn(inventory_worker, ctx, h.dir.writer, p, std::move(state.inventory[p])));
-  for (size_t p = 0; p < state.payment.size(); ++p)
-    h.dir.payment.push_back(sys.spawn(payment_worker, ctx, h.dir.writer, h.dir.supervisor, p,
-                                      std::move(state.payment[p])));
+      spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, h.dir.writer));
+  }
+  auto n_pay = state.payment.size();
+  for (size_t p = 0; p < n_pay; ++p) {
+    auto first = std::make_shared<payment_book>(std::move(state.payment[p]));
+    auto writer = h.dir.writer;
+    auto supervisor = h.dir.supervisor;
+    component_factory make = [ctx, writer, supervisor, p, n_pay,
+                              first](caf::actor_system& s, uint64_t restarts) {
+      auto book = restarts == 0 ? std::move(*first) : load_payment_partition(*ctx->db, n_pay, p);
+      return s.spawn(payment_worker, ctx, writer, supervisor, p, std::move(book));
+    };
+    h.dir.payment.push_back(
+      spawn_supervised(sys, ctx, "payment_worker", std::to_string(p), make, h.dir.writer));
+  }
   // The registry of long-lived actors (introspection); orders are the supervisor's.
   h.dir.inspector = sys.spawn(inspector, ctx);
   auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
@@ -167,5 +253,6 @@ void stop_runtime(const directory& dir) {
   caf::anon_send_exit(dir.writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.inspector, caf::exit_reason::user_shutdown);
 }
+
 
 } // namespace saga

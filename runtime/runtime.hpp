@@ -55,6 +55,11 @@ struct runtime_handles {
   std::vector<order_state> resume;
 };
 
+/// The durable state of one partition, read back for a restarted worker.
+inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
+                                        size_t p, const spdlog::logger& log);
+payment_book load_payment_partition(const storage::store& db, size_t partitions, size_t p);
+
 /// Spawns every actor. The caller sends `(start_atom, dir, resume)` to `dir.supervisor`
 /// and the node is ready when that is answered.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,

@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include "actors/component_supervisor.hpp"
 #include "actors/kafka_relay.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
@@ -125,8 +126,15 @@ int main(int argc, char** argv) {
               state.resume.size(), state.parked);
     auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());
     caf::actor relay;
-    if (cfg.kafka_enabled)
-      relay = sys.spawn(kafka_relay, ctx, handles.dir.writer, brokers);
+    if (cfg.kafka_enabled) {
+      // Supervised: a crashed relay restarts and publishes from the oldest entry still in
+      // the outbox (its state is the durable outbox itself).
+      auto writer = handles.dir.writer;
+      component_factory make = [ctx, writer, brokers](caf::actor_system& s, uint64_t) {
+        return s.spawn(kafka_relay, context_ptr{ctx}, writer, brokers);
+      };
+      relay = spawn_supervised(sys, ctx, "relay", "0", make);
+    }
     if (relay)
       caf::anon_send(handles.dir.inspector, register_atom::value, std::string("relay"),
                      std::string("0"), relay);
