@@ -419,6 +419,96 @@ TEST_CASE("a partition past its restart budget fails loudly and its sagas end pa
   CHECK(n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value).parked == 1);
 }
 
+TEST_CASE("a parked paid order is visible and an operator's compensate releases and refunds it",
+          "[actor][supervision][admin]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // saga.max_restarts = 2
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok); // the customer paid
+  n.run();
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.run();
+  }
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value);
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].order_id == id);
+  CHECK(parked[0].holds_money);
+  CHECK(parked[0].holds_stock);
+  CHECK_FALSE(parked[0].reason.empty());
+  CHECK(n.ctx->stats->parked_holding_money.load() == 1);
+  auto r = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id, input_kind::admin_compensate,
+                              std::string("customer asked"));
+  CHECK(r.code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(v.parked_reason.empty()); // un-parked in the same write as the recorded action
+  bool recorded = false;
+  for (auto& e : v.events)
+    recorded = recorded || (e.type == event_type::order_admin_action
+                            && e.data.find("compensate") != std::string::npos
+                            && e.data.find("customer asked") != std::string::npos);
+  CHECK(recorded);
+  CHECK(n.sku("A").reserved == 0);
+  CHECK(n.sku("A").available == 3);
+  CHECK(n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value).empty());
+  CHECK(n.ctx->stats->parked_now.load() == 0);
+  // a second action finds nothing parked
+  auto again = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id,
+                                  input_kind::admin_compensate, std::string());
+  CHECK(again.code == errc::conflict);
+}
+
+TEST_CASE("parked orders are loaded at start, with what they hold", "[actor][supervision][admin]") {
+  temp_dir d;
+  std::string id;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 3, 100);
+    id = n.create({{"A", 2, 0}});
+    for (int i = 0; i < 3; ++i) {
+      n.self->send(n.dir.supervisor, crash_atom::value, id);
+      n.run();
+    }
+  }
+  node_fixture n(d.path.string()); // a restart on the same RocksDB
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value);
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].order_id == id);
+  CHECK(parked[0].holds_stock);
+  CHECK_FALSE(parked[0].holds_money);
+  CHECK(n.ctx->stats->parked_now.load() == 1);
+  CHECK(n.ctx->stats->parked_holding_stock.load() == 1);
+  CHECK(n.ctx->stats->render().find("saga_orders_parked_holding{what=\"stock\"} 1") != std::string::npos);
+}
+
+TEST_CASE("an operator's retry resumes a parked order, which then finishes",
+          "[actor][supervision][admin]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.run();
+  }
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+  auto r = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id, input_kind::admin_retry,
+                              std::string());
+  CHECK(r.code == errc::ok);
+  n.run();
+  CHECK(n.view(id).parked_reason.empty());
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 1);
+}
+
 TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {
   temp_dir d;
   std::string paid, waiting, done;

@@ -53,6 +53,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<actor_info>>("std::vector<actor_info>");
   cfg.add_message_type<order_progress>("order_progress");
   cfg.add_message_type<order_summary>("order_summary");
+  cfg.add_message_type<parked_order>("parked_order");
+  cfg.add_message_type<std::vector<parked_order>>("std::vector<parked_order>");
   cfg.add_message_type<inspect_summary>("inspect_summary");
   cfg.add_message_type<order_page>("order_page");
   cfg.add_message_type<order_inspection>("order_inspection");

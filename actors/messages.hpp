@@ -42,6 +42,8 @@ using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using admin_atom = caf::atom_constant<caf::atom("admin")>;
+using parked_atom = caf::atom_constant<caf::atom("parked")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -157,6 +159,18 @@ struct order_summary {
   std::vector<actor_info> stuck_oldest; // most overdue first, bounded
   uint64_t restarted = 0;
   uint64_t parked = 0;
+};
+
+/// A parked order as operators see it (GET /admin/parked, sagactl parked, /metrics).
+struct parked_order {
+  std::string order_id;
+  std::string reason;
+  saga_step step = saga_step::reserving_inventory;
+  order_status status = order_status::pending;
+  payment_status payment = payment_status::none;
+  bool holds_money = false; // the payment succeeded and was not refunded
+  bool holds_stock = false; // a reservation may be held (or committed) for it
+  int64_t updated_at_ms = 0;
 };
 
 struct inspect_summary {
@@ -284,6 +298,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_progress& x) {
   return f(caf::meta::type_name("order_progress"), x.order_id, x.status, x.step, x.terminal,
            x.status_changed, x.processed, x.mailbox, x.at_ms, x.events);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, parked_order& x) {
+  return f(caf::meta::type_name("parked_order"), x.order_id, x.reason, x.step, x.status,
+           x.payment, x.holds_money, x.holds_stock, x.updated_at_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_summary& x) {

@@ -221,6 +221,9 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                      encode_idempotency({st.s.order_id, request_digest, st.s.created_at_ms}),
                      false});
   for (auto& ev : d.events) {
+    // An operator's action on a parked order un-parks it in the same write that records it.
+    if (ev.type == event_type::order_admin_action)
+      b.ops.push_back({storage::family::meta, "parked/" + st.s.order_id, {}, true});
     auto env = storage::encode(ev, st.ctx->cfg.node_id);
     b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
     b.outbox.push_back(std::move(env));
@@ -261,6 +264,11 @@ void persist(self_ptr self, decision d, std::function<void()> then,
 
 void handle_input(self_ptr self, saga_input in, caf::response_promise* rp) {
   auto& st = self->state;
+  if (!st.ctx->fault_crash_sku.empty() && in.kind == input_kind::payment_intent_created
+      && st.s.step == saga_step::initiating_payment)
+    for (auto& item : st.s.items)
+      if (item.sku == st.ctx->fault_crash_sku)
+        return self->quit(caf::make_error(caf::sec::runtime_error, "injected crash (SAGA_FAULT_CRASH_SKU)"));
   in.now_ms = st.ctx->now_ms();
   auto d = decide(st.ctx->saga, st.s, in);
   switch (d.result) {

@@ -122,6 +122,47 @@ std::string new_order_id(self_ptr self) {
   return buf;
 }
 
+/// What a parked order holds: the customer's money (paid, not refunded) and stock (a
+/// reservation that may be held or committed).
+parked_order parked_row(const order_state& s, std::string reason) {
+  parked_order p;
+  p.order_id = s.order_id;
+  p.reason = std::move(reason);
+  p.step = s.step;
+  p.status = s.status;
+  p.payment = s.payment;
+  p.updated_at_ms = s.updated_at_ms;
+  p.holds_money = s.payment == payment_status::succeeded;
+  switch (s.step) {
+    case saga_step::reserving_inventory:
+    case saga_step::initiating_payment:
+    case saga_step::awaiting_payment:
+    case saga_step::awaiting_completion:
+    case saga_step::committing_inventory:
+    case saga_step::releasing_inventory:
+      p.holds_stock = true;
+      break;
+    case saga_step::refunding_payment:
+    case saga_step::completed:
+    case saga_step::failed:
+      p.holds_stock = false;
+      break;
+  }
+  return p;
+}
+
+/// The parked gauges, from the supervisor's map (their only writer).
+void publish_parked(order_supervisor_state& st) {
+  int64_t money = 0, stock = 0;
+  for (auto& [id, p] : st.parked) {
+    money += p.holds_money ? 1 : 0;
+    stock += p.holds_stock ? 1 : 0;
+  }
+  st.ctx->stats->parked_now = static_cast<int64_t>(st.parked.size());
+  st.ctx->stats->parked_holding_money = money;
+  st.ctx->stats->parked_holding_stock = stock;
+}
+
 /// Restarts the order from its durable snapshot, or parks it past the restart budget.
 void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   auto& st = self->state;
@@ -139,7 +180,16 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
     storage::batch b;
     b.ops.push_back({storage::family::meta, "parked/" + id, text, false});
     self->request(st.dir.writer, caf::infinite, write_atom::value, std::move(b))
-      .then([](bool) {},
+      .then([self, id, text](bool) {
+              // Visible once durable (the writes the dead actor queued are ahead of ours).
+              auto& st = self->state;
+              std::string raw;
+              order_state s;
+              if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)) {
+                st.parked[id] = parked_row(s, text);
+                publish_parked(st);
+              }
+            },
             [self, id](caf::error& e) {
               self->state.ctx->log->critical("order_id={} could not store parking: {}", id,
                                              self->system().render(e));
@@ -249,6 +299,17 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       st.dir = std::move(dir);
       for (auto& s : resume)
         resume_order(self, std::move(s));
+      // Parked orders are loaded too: visible and operable (retry / compensate).
+      st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
+        auto id = std::string(k.substr(7));
+        std::string raw;
+        order_state s;
+        if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)
+            && !is_terminal(s.step))
+          st.parked[id] = parked_row(s, std::string(v));
+        return true;
+      });
+      publish_parked(st);
       if (st.ctx->cfg.inspect_enabled)
         self->send(self, tick_atom::value);
       st.ctx->log->info("order supervisor started; resumed {} orders", resume.size());
@@ -390,6 +451,82 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
         }
       if (ws.empty())
         st.waiters.erase(i);
+    },
+    [self](parked_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      std::vector<parked_order> out;
+      out.reserve(st.parked.size());
+      for (auto& [id, p] : st.parked)
+        out.push_back(p);
+      return out;
+    },
+    // An operator's action on a parked order: resume it from its snapshot and hand it the
+    // action, which it records (order_admin_action, un-parking it in the same write) and
+    // carries out: retry re-sends its step's commands, compensate releases, refunds when
+    // paid, and fails the order. Answered once durable.
+    [self](admin_atom, const std::string& id, input_kind kind,
+           const std::string& note) -> caf::result<input_reply> {
+      auto& st = self->state;
+      st.probe.count();
+      if (kind != input_kind::admin_retry && kind != input_kind::admin_compensate)
+        return input_reply{errc::invalid, outcome::rejected, "not an admin action", {}};
+      auto p = st.parked.find(id);
+      if (p == st.parked.end()) {
+        auto v = load_order_view(*st.ctx->db, id);
+        if (v.code != errc::ok)
+          return input_reply{v.code, outcome::rejected, v.message, {}};
+        return input_reply{errc::conflict, outcome::rejected,
+                           "order " + id + " is not parked (step " + to_string(v.state.step)
+                             + "); only parked orders take retry or compensate",
+                           v.state};
+      }
+      if (st.live.count(id) != 0)
+        return input_reply{errc::conflict, outcome::rejected,
+                           "an action on order " + id + " is already under way", {}};
+      std::string raw;
+      order_state s;
+      if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s))
+        return input_reply{errc::unavailable, outcome::rejected, "snapshot unreadable", {}};
+      st.restarts.erase(id); // a fresh restart budget for the operator's attempt
+      auto s_seq = s.seq;
+      auto a = resume_order(self, std::move(s));
+      st.ctx->log->warn("order_id={} admin {} ({})", id, to_string(kind), note);
+      auto rp = self->make_response_promise<input_reply>();
+      auto seq_before = s_seq;
+      self->request(a, st.ctx->request_timeout(), input_atom::value,
+                    saga_input{kind, st.ctx->now_ms(), note})
+        .then(
+          [self, rp, id](input_reply& r) mutable {
+            if (r.code == errc::ok && r.result == outcome::applied) {
+              self->state.parked.erase(id);
+              publish_parked(self->state);
+            }
+            rp.deliver(std::move(r));
+          },
+          [self, rp, id, seq_before](caf::error& e) mutable {
+            // The order died before answering (a poison order crashes again). Its write
+            // may still be on its way: after a writer barrier the store tells whether
+            // the action was recorded, and only that is answered.
+            self->request(self->state.dir.writer, caf::infinite, write_atom::value,
+                          storage::batch{})
+              .then(
+                [self, rp, id, seq_before, e](bool) mutable {
+                  auto v = load_order_view(*self->state.ctx->db, id);
+                  for (auto& ev : v.events)
+                    if (ev.seq > seq_before && ev.type == event_type::order_admin_action) {
+                      if (v.parked_reason.empty())
+                        self->state.parked.erase(id);
+                      publish_parked(self->state);
+                      rp.deliver(input_reply{errc::ok, outcome::applied,
+                                             "recorded; the order died right after", v.state});
+                      return;
+                    }
+                  rp.deliver(std::move(e));
+                },
+                [rp](caf::error& e2) mutable { rp.deliver(std::move(e2)); });
+          });
+      return rp;
     },
     [self](crash_atom, const std::string& id) {
       if (auto i = self->state.live.find(id); i != self->state.live.end())

@@ -59,6 +59,9 @@ struct order_supervisor_state {
   std::unordered_map<std::string, std::vector<waiter>> waiters;
   uint64_t next_waiter = 0;
   std::mt19937_64 rng;
+  /// Parked orders (loaded at start, added when an order is parked, removed once an
+  /// operator's retry or compensate is durable): what /admin/parked and the gauges show.
+  std::map<std::string, parked_order> parked;
   uint64_t restarted_total = 0;
   uint64_t parked_total = 0;
   static inline const char* name = "order_supervisor";

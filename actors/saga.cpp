@@ -39,14 +39,16 @@ const char* event_names[] = {"ordercreated",
                              "inventory_commit_failed",
                              "order_cancelled",
                              "inventory_released",
-                             "payment_refunded"};
+                             "payment_refunded",
+                             "order_admin_action"};
 const char* input_names[] = {"inventory_reserved",  "inventory_reservation_rejected",
                              "payment_intent_created",
                              "payment_succeeded",   "payment_failed",
                              "payment_expired",     "complete_requested",
                              "complete_timer_fired", "inventory_committed",
                              "inventory_commit_rejected", "inventory_released",
-                             "payment_refunded"};
+                             "payment_refunded",    "admin_retry",
+                             "admin_compensate"};
 const char* command_names[] = {"reserve_inventory",     "release_inventory",
                                "create_payment_intent", "commit_inventory",
                                "refund_payment",        "arm_complete_timer"};
@@ -110,8 +112,31 @@ bool already_accounted(const order_state& s, input_kind kind) {
       return s.step == saga_step::refunding_payment || s.step == saga_step::failed;
     case input_kind::payment_refunded:
       return s.payment == payment_status::refunded;
+    case input_kind::admin_retry:
+    case input_kind::admin_compensate:
+      return false; // only a finished order refuses them (rejected)
   }
   return false;
+}
+
+/// An operator's action on an order (spec: parked orders are operable). Recorded as an
+/// order_admin_action event with the action and the step it was taken in, in the same
+/// write as its effect. Retry re-sends the step's commands; compensate cancels (release,
+/// then refund when paid, then FAILED), or re-sends the compensation already under way.
+void admin(decision& d, const order_state& state, const saga_input& in) {
+  bool retry = in.kind == input_kind::admin_retry;
+  nlohmann::json data = {{"action", retry ? "retry" : "compensate"},
+                         {"step", to_string(state.step)}};
+  if (!in.detail.empty())
+    data["note"] = in.detail;
+  emit(d, event_type::order_admin_action, in.now_ms, "admin", data);
+  bool compensating = state.step == saga_step::releasing_inventory
+                      || state.step == saga_step::refunding_payment;
+  if (retry || compensating) {
+    d.commands = resume_commands(state);
+    return;
+  }
+  cancel(d, failure_reason::cancelled, in.now_ms);
 }
 
 } // namespace
@@ -177,6 +202,11 @@ decision decide(const saga_config& cfg, const order_state& state, const saga_inp
   d.result = outcome::applied;
   auto& n = d.next;
   const auto k = in.kind;
+  if ((k == input_kind::admin_retry || k == input_kind::admin_compensate) && !is_terminal(state.step)) {
+    admin(d, state, in);
+    n.updated_at_ms = in.now_ms;
+    return d;
+  }
   switch (state.step) {
     case saga_step::reserving_inventory:
       if (k == input_kind::inventory_reserved) {

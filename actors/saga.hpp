@@ -66,6 +66,7 @@ enum class event_type : uint8_t {
   order_cancelled,
   inventory_released,
   payment_refunded,
+  order_admin_action, // an operator's retry or compensate of a parked order (data: action)
 };
 
 const char* to_string(order_status x);
@@ -132,8 +133,10 @@ enum class input_kind : uint8_t {
   inventory_commit_rejected,
   inventory_released,
   payment_refunded,
+  admin_retry,      // operator: resume a parked order from its snapshot (re-send its step)
+  admin_compensate, // operator: give up on the order: release, refund if paid, FAILED
 };
-constexpr int input_kind_count = 12;
+constexpr int input_kind_count = 14;
 const char* to_string(input_kind x);
 
 struct saga_input {

@@ -192,9 +192,11 @@ TEST_CASE("every input in every reachable step is applied, a duplicate or reject
           for (size_t i = 0; i < d.events.size(); ++i)
             CHECK(d.events[i].seq == s.seq + i + 1);
           CHECK(d.next.seq == s.seq + d.events.size());
-          // applying the same input again is never a second transition
+          // applying the same input again is never a second transition (an operator's
+          // action is a command, not a fact: each one is applied and recorded)
           auto again = decide(cfg, d.next, {kind, 10001, "x"});
-          CHECK(again.result != outcome::applied);
+          if (kind != I::admin_retry && kind != I::admin_compensate)
+            CHECK(again.result != outcome::applied);
           break;
         }
         case outcome::duplicate:
@@ -233,7 +235,7 @@ TEST_CASE("resume re-sends the command of the current step", "[unit][saga]") {
 }
 
 TEST_CASE("names round-trip", "[unit][saga]") {
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 13; ++i) {
     event_type x;
     REQUIRE(from_string(to_string(static_cast<event_type>(i)), x));
     CHECK(static_cast<int>(x) == i);
@@ -243,4 +245,44 @@ TEST_CASE("names round-trip", "[unit][saga]") {
     REQUIRE(from_string(to_string(static_cast<saga_step>(i)), x));
     CHECK(static_cast<int>(x) == i);
   }
+}
+
+TEST_CASE("an operator's compensate of a paid order releases, refunds and fails it",
+          "[unit][saga][admin]") {
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_succeeded,
+                         I::complete_requested}); // parked while committing, money taken
+  REQUIRE(s.step == saga_step::committing_inventory);
+  auto d = decide(cfg, s, {I::admin_compensate, 500, "by ops"});
+  REQUIRE(d.result == outcome::applied);
+  REQUIRE(d.events.size() == 2);
+  CHECK(d.events[0].type == event_type::order_admin_action);
+  CHECK(d.events[0].data.find("\"action\":\"compensate\"") != std::string::npos);
+  CHECK(d.events[0].data.find("\"step\":\"committing_inventory\"") != std::string::npos);
+  CHECK(d.events[0].ts_ms == 500);
+  CHECK(d.events[1].type == event_type::order_cancelled);
+  CHECK(d.next.step == saga_step::releasing_inventory);
+  CHECK(d.next.reason == failure_reason::cancelled);
+  REQUIRE(d.commands.size() == 1);
+  CHECK(d.commands[0].kind == command_kind::release_inventory);
+  auto released = decide(cfg, d.next, {I::inventory_released, 600, {}});
+  CHECK(released.next.step == saga_step::refunding_payment); // paid: refund before failing
+  auto refunded = decide(cfg, released.next, {I::payment_refunded, 700, {}});
+  CHECK(refunded.next.step == saga_step::failed);
+  CHECK(refunded.next.status == order_status::failed);
+}
+
+TEST_CASE("an operator's retry re-sends the step's command and records the action",
+          "[unit][saga][admin]") {
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created});
+  auto d = decide(cfg, s, {I::admin_retry, 500, {}});
+  REQUIRE(d.result == outcome::applied);
+  REQUIRE(d.events.size() == 1);
+  CHECK(d.events[0].type == event_type::order_admin_action);
+  CHECK(d.events[0].data.find("\"action\":\"retry\"") != std::string::npos);
+  CHECK(d.next.step == s.step);
+  REQUIRE(d.commands.size() == 1);
+  CHECK(d.commands[0].kind == command_kind::create_payment_intent);
+  auto [done, t2] = run({I::inventory_reservation_rejected, I::inventory_released});
+  CHECK(decide(cfg, done, {I::admin_retry, 1, {}}).result == outcome::rejected);
+  CHECK(decide(cfg, done, {I::admin_compensate, 1, {}}).result == outcome::rejected);
 }

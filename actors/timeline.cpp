@@ -39,6 +39,7 @@ saga_step step_after(event_type type, bool paid) {
     case event_type::inventory_released:
       return paid ? saga_step::refunding_payment : saga_step::failed;
     case event_type::payment_refunded: return saga_step::failed;
+    case event_type::order_admin_action: return saga_step::failed; // not a step: skipped
   }
   return saga_step::failed;
 }
@@ -49,6 +50,8 @@ std::vector<step_span> step_timeline(const std::vector<saga_event>& events) {
   for (auto& ev : events) {
     if (ev.type == event_type::payment_succeeded)
       paid = true;
+    if (ev.type == event_type::order_admin_action)
+      continue; // an operator's action; the step is the one it was taken in
     auto step = step_after(ev.type, paid);
     if (!out.empty() && out.back().step == step)
       continue;

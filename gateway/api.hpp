@@ -71,6 +71,11 @@ private:
   void complete_order(const http_request& req, responder respond);
   void put_inventory(const std::string& sku, const http_request& req, responder respond);
   void get_inventory(const std::string& sku, responder respond);
+  // operators (admin token always required)
+  bool admin_allowed(const http_request& req) const;
+  void admin_parked(responder respond);
+  void admin_action(const std::string& id, const std::string& action, const http_request& req,
+                    responder respond);
   // introspection (GET /inspect/..., GET /console)
   bool inspect_allowed(const http_request& req, const std::string& query) const;
   void inspect_summary(responder respond);

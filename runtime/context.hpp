@@ -31,6 +31,10 @@ struct runtime_context {
   /// process down with a non-zero exit) was called with the reason.
   mutable std::atomic<bool> halted{false};
   std::function<void(const std::string&)> on_fatal;
+  /// Fault injection for the e2e tests (SAGA_FAULT_CRASH_SKU, off when empty): an order
+  /// actor holding this SKU crashes whenever its payment intent is reported created, so
+  /// the order is restarted, then parked, as a poison order would be.
+  std::string fault_crash_sku;
 
   /// Stops the node (first caller wins): memory must never run ahead of the disk.
   void halt(const std::string& why) const {

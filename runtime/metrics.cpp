@@ -109,6 +109,14 @@ std::string metrics::render() const {
   line("saga_inspect_stream_clients " + std::to_string(stream_clients.load()));
   line("# TYPE saga_order_restarts_total counter");
   line("saga_order_restarts_total " + std::to_string(order_restarts.load()));
+  line("# HELP saga_orders_parked Orders parked right now (an operator can retry or compensate "
+       "them: POST /admin/orders/{id}/retry|compensate).");
+  line("# TYPE saga_orders_parked gauge");
+  line("saga_orders_parked " + std::to_string(parked_now.load()));
+  line("# HELP saga_orders_parked_holding Parked orders that hold the customer's money or stock.");
+  line("# TYPE saga_orders_parked_holding gauge");
+  line("saga_orders_parked_holding{what=\"money\"} " + std::to_string(parked_holding_money.load()));
+  line("saga_orders_parked_holding{what=\"stock\"} " + std::to_string(parked_holding_stock.load()));
   line("# TYPE saga_orders_parked_total counter");
   line("saga_orders_parked_total " + std::to_string(orders_parked.load()));
   line("# HELP saga_outbox_depth Events in the outbox not yet acknowledged by Kafka.");

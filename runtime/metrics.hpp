@@ -44,7 +44,10 @@ struct metrics {
   std::array<std::atomic<int64_t>, 4> orders_by_status{}; // indexed by order_status
   std::atomic<int64_t> live_order_actors{0};
   std::atomic<uint64_t> order_restarts{0};
-  std::atomic<uint64_t> orders_parked{0};
+  std::atomic<uint64_t> orders_parked{0};       // parked since start (counter)
+  std::atomic<int64_t> parked_now{0};            // parked right now (gauge) ...
+  std::atomic<int64_t> parked_holding_money{0};  // ... of which hold the customer's money
+  std::atomic<int64_t> parked_holding_stock{0};  // ... of which hold stock
   std::atomic<int64_t> http_inflight{0};
   std::atomic<int64_t> stuck_orders{0};        // over their step's budget (supervisor tick)
   std::atomic<int64_t> live_bridges{0};        // gateway bridge actors alive

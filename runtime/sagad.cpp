@@ -75,6 +75,10 @@ int main(int argc, char** argv) {
   // A failed write stops the node: the main thread's sigwait below wakes up as for SIGTERM,
   // shuts down, and the exit code says why (7).
   ctx->on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
+  if (auto sku = std::getenv("SAGA_FAULT_CRASH_SKU"); sku != nullptr && *sku) {
+    ctx->fault_crash_sku = sku;
+    log->warn("fault injection is on: orders with SKU {} crash (SAGA_FAULT_CRASH_SKU)", sku);
+  }
   // Embedded Kafka for development: librdkafka's mock cluster in this process, reachable
   // over TCP (kcat -C -b ADDR -t ordercreated). Its owner handle outlives the relay.
   rd_kafka_t* mock_owner = nullptr;

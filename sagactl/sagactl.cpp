@@ -69,19 +69,25 @@ void set_url(options& o, const std::string& url) {
     fail(2, "bad --url " + url);
 }
 
-/// One GET; returns the parsed JSON body or fails with the node's error message.
-json get(const options& o, const std::string& target) {
+/// One request; returns the parsed JSON body or fails with the node's error message.
+json call(const options& o, http::verb verb, const std::string& target,
+          const std::string& body_text = {}) {
   try {
     net::io_context ioc;
     tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(10));
+    stream.expires_after(std::chrono::seconds(15));
     stream.connect(resolver.resolve(o.host, o.port));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+    http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, o.host);
     req.set(http::field::user_agent, "sagactl");
     if (!o.token.empty())
       req.set(http::field::authorization, "Bearer " + o.token);
+    if (!body_text.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body_text;
+    }
+    req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
@@ -100,6 +106,8 @@ json get(const options& o, const std::string& target) {
     fail(2, "cannot reach http://" + o.host + ":" + o.port + ": " + e.code().message());
   }
 }
+
+json get(const options& o, const std::string& target) { return call(o, http::verb::get, target); }
 
 std::string human_ms(int64_t ms) {
   char buf[32];
@@ -328,12 +336,50 @@ int cmd_top(const options& o) {
   return 0;
 }
 
+/// Parked orders: what each holds and why it was parked.
+int cmd_parked(const options& o) {
+  auto p = get(o, "/admin/parked");
+  if (o.raw_json) {
+    std::cout << p.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "parked: " << p["count"] << " (holding money " << p["holding_money"]
+            << ", holding stock " << p["holding_stock"] << ")\n";
+  std::vector<std::vector<std::string>> rows;
+  for (auto& x : p["parked"])
+    rows.push_back({str(x["order_id"]), str(x["saga_step"]), str(x["payment_status"]),
+                    x["holds_money"].get<bool>() ? "yes" : "no",
+                    x["holds_stock"].get<bool>() ? "yes" : "no", str(x["reason"])});
+  if (!rows.empty())
+    table(std::cout, {"ORDER", "STEP", "PAYMENT", "MONEY", "STOCK", "REASON"}, rows);
+  return 0;
+}
+
+/// An operator's action on a parked order: retry or compensate.
+int cmd_admin(const options& o, const std::string& action) {
+  if (o.args.size() != 1)
+    fail(2, "usage: sagactl " + action + " ORDER_ID [--note TEXT]");
+  std::string body;
+  if (o.flags.count("note"))
+    body = json{{"note", o.flags.at("note")}}.dump();
+  auto r = call(o, http::verb::post, "/admin/orders/" + o.args[0] + "/" + action, body);
+  if (o.raw_json)
+    std::cout << r.dump(2) << "\n";
+  else
+    std::cout << str(r["order_id"]) << ": " << action << " recorded; now " << str(r["status"])
+              << " / " << str(r["saga_step"]) << "\n";
+  return 0;
+}
+
 void usage(std::ostream& out) {
   out << "usage: sagactl [--url URL] [--token TOKEN] [--json] COMMAND\n"
          "  summary                       actors by kind and state, pools, orders, outbox, stuck sagas\n"
          "  actors [--kind K] [--state S] [--limit N] [--cursor C] [--all]\n"
          "  order ID                      snapshot, events, time per step, timers, actors involved\n"
          "  top [--interval-ms N] [--iterations N]   live view, refreshed in place\n"
+         "  parked                        parked orders, what each holds (money, stock) and why\n"
+         "  retry ID [--note TEXT]        resume a parked order from its snapshot (admin token)\n"
+         "  compensate ID [--note TEXT]   release, refund if paid, fail a parked order (admin token)\n"
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }
 
@@ -345,7 +391,7 @@ options parse(int argc, char** argv) {
     o.token = t;
   static const std::map<std::string, bool> known = {
     {"kind", true},  {"state", true},       {"limit", true},      {"cursor", true},
-    {"all", false},  {"interval-ms", true}, {"iterations", true},
+    {"all", false},  {"interval-ms", true}, {"iterations", true}, {"note", true},
   };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -401,6 +447,10 @@ int main(int argc, char** argv) {
       return cmd_order(o);
     if (o.command == "top")
       return cmd_top(o);
+    if (o.command == "parked")
+      return cmd_parked(o);
+    if (o.command == "retry" || o.command == "compensate")
+      return cmd_admin(o, o.command);
     usage(std::cerr);
     return 2;
   } catch (const failure& f) {
