@@ -59,6 +59,7 @@ struct node_fixture {
   std::unique_ptr<storage::store> db;
   std::shared_ptr<runtime_context> ctx;
   directory dir;
+  runtime_handles handles;
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
                int64_t epoch_ms = 1'000'000)
@@ -77,7 +78,8 @@ struct node_fixture {
     ctx->detached_writer = false;
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers));
-    auto h = spawn_runtime(sys, ctx, std::move(state), 42);
+    handles = spawn_runtime(sys, ctx, std::move(state), 42);
+    auto& h = handles;
     dir = h.dir;
     self->send(dir.supervisor, start_atom::value, dir, h.resume);
     run();
@@ -87,7 +89,7 @@ struct node_fixture {
   }
 
   ~node_fixture() {
-    stop_runtime(dir);
+    stop_runtime(handles);
     run();
   }
 
@@ -507,6 +509,44 @@ TEST_CASE("an operator's retry resumes a parked order, which then finishes",
   n.run();
   CHECK(n.view(id).state.status == order_status::completed);
   CHECK(n.sku("A").committed == 1);
+}
+
+TEST_CASE("finished reservations and intents leave memory; repeats still answer the same",
+          "[actor][bounded]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 100, 100);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(n.create({{"A", 1, 0}}));
+  CHECK(n.ctx->stats->reservations_in_memory.load() == 20);
+  CHECK(n.ctx->stats->intents_in_memory.load() == 20);
+  for (auto& id : ids) {
+    REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+    n.run();
+    CHECK(n.complete(id).code == errc::ok);
+    n.run();
+  }
+  CHECK(n.view(ids[0]).state.status == order_status::completed);
+  // Memory holds only work in flight: nothing is in flight now.
+  CHECK(n.ctx->stats->reservations_in_memory.load() == 0);
+  CHECK(n.ctx->stats->intents_in_memory.load() == 0);
+  CHECK(n.sku("A").committed == 20);
+  // A late repeat of a finished order's commands (a zombie, a restart): idempotent, read
+  // back from the store, and out of memory again afterwards.
+  auto worker = n.dir.inventory_for("A");
+  auto again = n.ask<op_reply>(worker, reserve_atom::value, ids[0],
+                               std::vector<reservation_item>{{"A", 1}});
+  CHECK(again.ok); // already reserved and committed: the same answer as the first time
+  auto commit = n.ask<op_reply>(worker, commit_atom::value, ids[0]);
+  CHECK(commit.ok);
+  CHECK(n.sku("A").committed == 20); // nothing sold twice
+  CHECK(n.sku("A").reserved == 0);
+  auto pay = n.ask<payment_reply>(n.dir.payment_for(ids[0]), get_atom::value, "pay_" + ids[0]);
+  CHECK(pay.intent.status == payment_status::succeeded);
+  n.run();
+  CHECK(n.ctx->stats->reservations_in_memory.load() == 0);
+  CHECK(n.ctx->stats->intents_in_memory.load() == 0);
 }
 
 TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {

@@ -42,4 +42,12 @@ inline bool decode_idempotency(const std::string& raw, idempotency_record& out) 
   }
 }
 
+/// meta "idem_t/<created ms, 8 bytes big-endian><scoped key>": keys in expiry order.
+inline std::string idempotency_index_key(int64_t created_at_ms, const std::string& scoped_key) {
+  std::string k = "idem_t/";
+  for (int i = 7; i >= 0; --i)
+    k += static_cast<char>((static_cast<uint64_t>(created_at_ms) >> (8 * i)) & 0xff);
+  return k + scoped_key;
+}
+
 } // namespace saga

@@ -68,6 +68,9 @@ public:
   /// Loading from storage.
   void load_sku(sku_record rec) { skus_[rec.sku] = std::move(rec); }
   void load_reservation(reservation r) { reservations_[r.order_id] = std::move(r); }
+  /// Drops a finished reservation from memory (it stays in the store, where a repeated
+  /// request finds it again: memory holds only reservations in flight).
+  void forget(const std::string& order_id) { reservations_.erase(order_id); }
 
   const std::map<std::string, sku_record>& skus() const { return skus_; }
   const std::map<std::string, reservation>& reservations() const { return reservations_; }

@@ -24,9 +24,72 @@ storage::batch to_batch(const inventory_book& book, const inventory_book::result
   return b;
 }
 
+/// One pending timer for the whole partition, at the earliest deadline.
+void schedule_wake(self_ptr self) {
+  auto& st = self->state;
+  if (st.deadlines.empty())
+    return;
+  auto earliest = st.deadlines.begin()->first;
+  if (st.wake_ms != 0 && st.wake_ms <= earliest)
+    return; // already due no later than that
+  st.wake_ms = earliest;
+  self->delayed_send(self, until(*st.ctx, earliest), timer_atom::value, earliest);
+}
+
 void arm_expiry(self_ptr self, const reservation& r) {
-  self->delayed_send(self, until(*self->state.ctx, r.expires_at_ms), expire_atom::value,
-                     r.order_id);
+  self->state.deadlines.insert({r.expires_at_ms, r.order_id});
+  schedule_wake(self);
+}
+
+/// The reservation's deadline is moot (committed, released, expired): out of the index.
+void disarm_expiry(self_ptr self, const std::string& order_id) {
+  auto& st = self->state;
+  if (auto* r = st.book.find_reservation(order_id))
+    st.deadlines.erase({r->expires_at_ms, order_id});
+}
+
+/// Publishes this partition's share of saga_book_entries{book="reservations"}.
+void publish_count(self_ptr self) {
+  auto& st = self->state;
+  auto n = static_cast<int64_t>(st.book.reservations().size());
+  st.ctx->stats->reservations_in_memory += n - st.counted;
+  st.counted = n;
+}
+
+/// A finished reservation leaves memory once durable; repeats find it in the store.
+void forget_if_finished(self_ptr self, const std::string& order_id) {
+  auto& st = self->state;
+  auto* r = st.book.find_reservation(order_id);
+  if (r != nullptr && r->state != reservation_state::reserved) {
+    st.book.forget(order_id);
+    publish_count(self);
+  }
+}
+
+/// Brings an order's reservation back from the store when it is not in memory (it was
+/// finished and forgotten, or never made), so every request stays idempotent per order.
+void ensure_loaded(self_ptr self, const std::string& order_id) {
+  auto& st = self->state;
+  if (st.book.find_reservation(order_id) != nullptr)
+    return;
+  reservation found;
+  auto parts = static_cast<uint64_t>(st.ctx->cfg.inventory_workers);
+  st.ctx->db->scan(storage::family::reservations, order_id + std::string(1, '\0'),
+                   [&](std::string_view, std::string_view v) {
+                     reservation r;
+                     reservation_item item;
+                     if (storage::decode(std::string(v), r, item)
+                         && directory::hash(item.sku) % parts == st.partition) {
+                       if (found.order_id.empty())
+                         found = r;
+                       found.items.push_back(item);
+                     }
+                     return true;
+                   });
+  if (!found.order_id.empty()) {
+    st.book.load_reservation(std::move(found));
+    publish_count(self);
+  }
 }
 
 /// Persists what `r` changed, then answers the request with `r`'s verdict.
@@ -40,7 +103,10 @@ caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::res
   auto rp = self->make_response_promise<op_reply>();
   op_reply reply{r.ok, r.reason};
   persist_then(self, st.writer, to_batch(st.book, r, order_id),
-               [rp, reply]() mutable { rp.deliver(reply); });
+               [self, rp, reply, order_id]() mutable {
+                 forget_if_finished(self, order_id);
+                 rp.deliver(reply);
+               });
   return rp;
 }
 
@@ -58,6 +124,7 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
   for (auto& [id, r] : st.book.reservations())
     if (r.state == reservation_state::reserved)
       arm_expiry(self, r);
+  publish_count(self);
   return {
     [self](inspect_atom) {
       self->state.probe.count();
@@ -69,29 +136,47 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
            const std::vector<reservation_item>& items) {
       self->state.probe.count();
       auto& st = self->state;
+      ensure_loaded(self, order_id);
       auto r = st.book.reserve(order_id, items, st.ctx->now_ms() + st.ctx->cfg.inventory_reservation_ttl_ms);
       if (r.reservation_changed)
         arm_expiry(self, *st.book.find_reservation(order_id));
+      publish_count(self);
       return persist_and_reply(self, r, order_id, "reserved");
     },
     [self](commit_atom, const std::string& order_id) {
       self->state.probe.count();
       auto& st = self->state;
-      return persist_and_reply(self, st.book.commit(order_id, st.ctx->now_ms()), order_id,
-                               "committed");
+      ensure_loaded(self, order_id);
+      disarm_expiry(self, order_id);
+      auto r = st.book.commit(order_id, st.ctx->now_ms());
+      if (auto* res = st.book.find_reservation(order_id); res && res->state == reservation_state::reserved)
+        arm_expiry(self, *res); // not committed (it cannot be, but keep the index true)
+      return persist_and_reply(self, r, order_id, "committed");
     },
     [self](release_atom, const std::string& order_id) {
       self->state.probe.count();
+      ensure_loaded(self, order_id);
+      disarm_expiry(self, order_id);
       return persist_and_reply(self, self->state.book.release(order_id), order_id, "released");
     },
-    [self](expire_atom, const std::string& order_id) {
+    [self](timer_atom, int64_t at) {
       self->state.probe.count();
       auto& st = self->state;
-      auto r = st.book.expire(order_id, st.ctx->now_ms());
-      if (!r.ok)
-        return; // committed or released meanwhile: nothing to do
-      st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
-      persist_then(self, st.writer, to_batch(st.book, r, order_id), [] {});
+      if (at != st.wake_ms)
+        return; // superseded by an earlier wake-up
+      st.wake_ms = 0;
+      auto now = st.ctx->now_ms();
+      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+        auto order_id = st.deadlines.begin()->second;
+        st.deadlines.erase(st.deadlines.begin());
+        auto r = st.book.expire(order_id, now);
+        if (!r.ok)
+          continue; // committed or released meanwhile: nothing to do
+        st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
+        persist_then(self, st.writer, to_batch(st.book, r, order_id),
+                     [self, order_id] { forget_if_finished(self, order_id); });
+      }
+      schedule_wake(self);
     },
     [self](stock_atom, const std::string& sku, int64_t on_hand,
            int64_t price_cents) -> caf::result<sku_reply> {

@@ -4,6 +4,8 @@
 // Every change is durable before it is answered; reservation expiry is a durable timer
 // (the deadline is stored with the reservation and re-armed when the worker starts).
 
+#include <set>
+
 #include "actors/inventory_book.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
@@ -17,8 +19,17 @@ struct inventory_worker_state {
   size_t partition = 0;
   inventory_book book;
   int64_t inflight_writes = 0;
+  /// Reservation deadlines, earliest first, driven by one pending timer (`wake_ms`): no
+  /// CAF timer per reservation, and a committed or released one leaves the index at once.
+  std::set<std::pair<int64_t, std::string>> deadlines;
+  int64_t wake_ms = 0;
+  int64_t counted = 0; // reservations in memory as last published to the metrics
   actor_probe probe;
   static inline const char* name = "inventory_worker";
+  ~inventory_worker_state() {
+    if (ctx)
+      ctx->stats->reservations_in_memory -= counted; // a restarted worker counts afresh
+  }
 };
 
 caf::behavior inventory_worker(caf::stateful_actor<inventory_worker_state>* self,

@@ -216,10 +216,14 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   st.retries = 0;
   storage::batch b;
   b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s), false});
-  if (!idempotency_key.empty())
+  if (!idempotency_key.empty()) {
     b.ops.push_back({storage::family::meta, "idem/" + idempotency_key,
                      encode_idempotency({st.s.order_id, request_digest, st.s.created_at_ms}),
                      false});
+    // Time index of the keys, so expired ones are found without scanning them all.
+    b.ops.push_back({storage::family::meta,
+                     idempotency_index_key(st.s.created_at_ms, idempotency_key), {}, false});
+  }
   for (auto& ev : d.events) {
     // An operator's action on a parked order un-parks it in the same write that records it.
     if (ev.type == event_type::order_admin_action)
@@ -331,8 +335,14 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
                             st.ctx->now_ms());
       auto rp = self->make_response_promise<create_reply>();
       auto created = d.next;
+      auto stats = st.ctx->stats;
+      bool keyed = !idempotency_key.empty();
       persist(self, std::move(d),
-              [rp, created]() mutable { rp.deliver(create_reply{created, false}); },
+              [rp, created, stats, keyed]() mutable {
+                if (keyed)
+                  ++stats->idempotency_keys; // counted once durable
+                rp.deliver(create_reply{created, false});
+              },
               idempotency_key, request_digest);
       return rp;
     },

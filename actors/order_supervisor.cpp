@@ -286,8 +286,10 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       st.key_to_order.erase(k->second);
       st.order_to_key.erase(k);
     }
-    if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown)
-      return; // the saga ended (or the node stops)
+    if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown) {
+      st.restarts.erase(id); // bounded: restart times live only as long as their order
+      return;                // the saga ended (or the node stops)
+    }
     if (st.ctx->halted.load())
       return; // the node stops after a failed write: no restart from a store being left
     on_crash(self, id, dm.reason);

@@ -49,6 +49,8 @@ public:
 
   const payment_intent* find(const std::string& payment_id) const;
   void load(payment_intent x) { intents_[x.payment_id] = std::move(x); }
+  /// Drops a decided intent from memory (it stays in the store; see inventory_book::forget).
+  void forget(const std::string& payment_id) { intents_.erase(payment_id); }
   const std::map<std::string, payment_intent>& intents() const { return intents_; }
 
 private:

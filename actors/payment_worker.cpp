@@ -15,9 +15,52 @@ storage::batch to_batch(const payment_intent& p) {
   return b;
 }
 
+void schedule_wake(self_ptr self) {
+  auto& st = self->state;
+  if (st.deadlines.empty())
+    return;
+  auto earliest = st.deadlines.begin()->first;
+  if (st.wake_ms != 0 && st.wake_ms <= earliest)
+    return;
+  st.wake_ms = earliest;
+  self->delayed_send(self, until(*st.ctx, earliest), timer_atom::value, earliest);
+}
+
 void arm_expiry(self_ptr self, const payment_intent& p) {
-  self->delayed_send(self, until(*self->state.ctx, p.expires_at_ms), expire_atom::value,
-                     p.payment_id);
+  self->state.deadlines.insert({p.expires_at_ms, p.payment_id});
+  schedule_wake(self);
+}
+
+void publish_count(self_ptr self) {
+  auto& st = self->state;
+  auto n = static_cast<int64_t>(st.book.intents().size());
+  st.ctx->stats->intents_in_memory += n - st.counted;
+  st.counted = n;
+}
+
+/// A decided intent leaves memory (and the deadline index) once durable; repeats and
+/// refunds find it in the store.
+void forget_if_decided(self_ptr self, const std::string& payment_id) {
+  auto& st = self->state;
+  auto* p = st.book.find(payment_id);
+  if (p != nullptr && p->status != payment_status::pending) {
+    st.deadlines.erase({p->expires_at_ms, payment_id});
+    st.book.forget(payment_id);
+    publish_count(self);
+  }
+}
+
+/// Brings a forgotten intent back from the store (idempotency per payment holds).
+void ensure_loaded(self_ptr self, const std::string& payment_id) {
+  auto& st = self->state;
+  if (st.book.find(payment_id) != nullptr)
+    return;
+  std::string raw;
+  payment_intent x;
+  if (st.ctx->db->get(storage::family::payments, payment_id, raw) && storage::decode(raw, x)) {
+    st.book.load(std::move(x));
+    publish_count(self);
+  }
 }
 
 errc to_errc(verify_code c) {
@@ -44,6 +87,7 @@ void apply_change(self_ptr self, const payment_book::result& r, const payment_in
   auto sup = st.supervisor;
   bool notify = notify_order && r.changed;
   persist_then(self, st.writer, std::move(b), [self, reply, sup, notify, then] {
+    forget_if_decided(self, reply.intent.payment_id);
     if (notify)
       self->send(sup, payment_update_atom::value, reply.intent.order_id, reply.intent.status);
     then(reply);
@@ -73,6 +117,7 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
   for (auto& [id, p] : st.book.intents())
     if (p.status == payment_status::pending)
       arm_expiry(self, p);
+  publish_count(self);
   return {
     [self](inspect_atom) {
       self->state.probe.count();
@@ -83,10 +128,12 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     [self](intent_atom, const payment_intent& x) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;
+      ensure_loaded(self, x.payment_id);
       auto r = st.book.create(x);
       auto& p = *st.book.find(x.payment_id);
       if (r.changed)
         arm_expiry(self, p);
+      publish_count(self);
       // A repeat (after an order restart) reports the current status: the order learns
       // of a verdict it may have missed while it was down.
       return persist_and_reply(self, r, p, false);
@@ -98,6 +145,7 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       auto& st = self->state;
       if (status != "succeeded" && status != "failed")
         return payment_reply{errc::invalid, "status must be succeeded or failed", {}};
+      ensure_loaded(self, payment_id);
       auto r = st.book.verify(st.ctx->cfg.payment_provider_secret, order_id, payment_id, status,
                               signature, st.ctx->now_ms());
       if (r.code == verify_code::bad_signature) {
@@ -109,16 +157,26 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
         return payment_reply{errc::not_found, r.message, {}};
       return persist_and_reply(self, r, *st.book.find(payment_id), true);
     },
-    [self](expire_atom, const std::string& payment_id) {
+    [self](timer_atom, int64_t at) {
       self->state.probe.count();
       auto& st = self->state;
-      auto r = st.book.expire(payment_id, st.ctx->now_ms());
-      if (r.changed)
-        apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
+      if (at != st.wake_ms)
+        return; // superseded by an earlier wake-up
+      st.wake_ms = 0;
+      auto now = st.ctx->now_ms();
+      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+        auto payment_id = st.deadlines.begin()->second;
+        st.deadlines.erase(st.deadlines.begin());
+        auto r = st.book.expire(payment_id, now);
+        if (r.changed)
+          apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
+      }
+      schedule_wake(self);
     },
     [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;
+      ensure_loaded(self, payment_id);
       auto r = st.book.refund(payment_id, st.ctx->now_ms());
       if (r.code == verify_code::not_found)
         return payment_reply{errc::not_found, r.message, {}};
@@ -126,8 +184,12 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     },
     [self](get_atom, const std::string& payment_id) -> payment_reply {
       self->state.probe.count();
-      if (auto* p = self->state.book.find(payment_id))
-        return {errc::ok, {}, *p};
+      ensure_loaded(self, payment_id);
+      if (auto* p = self->state.book.find(payment_id)) {
+        payment_reply r{errc::ok, {}, *p};
+        forget_if_decided(self, payment_id); // read back for this answer only
+        return r;
+      }
       return {errc::not_found, "unknown payment " + payment_id, {}};
     },
   };

@@ -4,6 +4,8 @@
 // timer: the deadline is stored with the intent) and refunds. Every change is durable
 // before it is answered or reported to the order (through the order supervisor).
 
+#include <set>
+
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/payment_book.hpp"
@@ -18,8 +20,16 @@ struct payment_worker_state {
   size_t partition = 0;
   payment_book book;
   int64_t inflight_writes = 0;
+  /// Intent deadlines, earliest first, behind one pending timer (see inventory_worker).
+  std::set<std::pair<int64_t, std::string>> deadlines;
+  int64_t wake_ms = 0;
+  int64_t counted = 0; // intents in memory as last published to the metrics
   actor_probe probe;
   static inline const char* name = "payment_worker";
+  ~payment_worker_state() {
+    if (ctx)
+      ctx->stats->intents_in_memory -= counted;
+  }
 };
 
 caf::behavior payment_worker(caf::stateful_actor<payment_worker_state>* self, context_ptr ctx,

@@ -128,6 +128,18 @@ std::string metrics::render() const {
   line("saga_kafka_published_total " + std::to_string(kafka_published.load()));
   line("# TYPE saga_kafka_delivery_errors_total counter");
   line("saga_kafka_delivery_errors_total " + std::to_string(kafka_delivery_errors.load()));
+  line("# HELP saga_idempotency_keys Idempotency-Key records stored (bounded by "
+       "http.idempotency_retention_ms).");
+  line("# TYPE saga_idempotency_keys gauge");
+  line("saga_idempotency_keys " + std::to_string(idempotency_keys.load()));
+  line("# TYPE saga_idempotency_keys_expired_total counter");
+  line("saga_idempotency_keys_expired_total " + std::to_string(idempotency_keys_expired.load()));
+  line("# HELP saga_book_entries In-memory entries of the inventory and payment books (live "
+       "reservations and intents only) and of the supervisor's restart bookkeeping.");
+  line("# TYPE saga_book_entries gauge");
+  line("saga_book_entries{book=\"reservations\"} " + std::to_string(reservations_in_memory.load()));
+  line("saga_book_entries{book=\"intents\"} " + std::to_string(intents_in_memory.load()));
+  line("saga_book_entries{book=\"restarts\"} " + std::to_string(restart_entries.load()));
   line("# HELP saga_component_restarts_total Supervised long-lived actors (inventory and "
        "payment partitions, the Kafka relay) restarted after a crash.");
   line("# TYPE saga_component_restarts_total counter");

@@ -60,6 +60,11 @@ struct metrics {
   std::atomic<uint64_t> kafka_delivery_errors{0};
   std::atomic<uint64_t> kafka_dead_lettered{0};
   std::atomic<int64_t> quarantined_records{0};
+  std::atomic<int64_t> idempotency_keys{0};            // stored Idempotency-Key records
+  std::atomic<uint64_t> idempotency_keys_expired{0};   // removed by the retention sweeper
+  std::atomic<int64_t> reservations_in_memory{0};      // inventory books, all partitions
+  std::atomic<int64_t> intents_in_memory{0};           // payment books, all partitions
+  std::atomic<int64_t> restart_entries{0};             // supervisor's restart bookkeeping
   std::atomic<uint64_t> component_restarts{0}; // supervised long-lived actors restarted
   std::atomic<int64_t> components_failed{0};   // past their restart budget
 

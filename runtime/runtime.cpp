@@ -2,6 +2,7 @@
 
 #include "actors/component_supervisor.hpp"
 #include "actors/introspection.hpp"
+#include "actors/retention.hpp"
 #include "actors/inventory_worker.hpp"
 #include "actors/order_supervisor.hpp"
 #include "actors/payment_worker.hpp"
@@ -62,6 +63,8 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
     reservation_item item;
     if (!storage::decode(std::string(v), r, item))
       return corrupt(storage::family::reservations, k, v);
+    if (r.state != reservation_state::reserved)
+      return true; // finished: stays in the store, loaded on demand (bounded memory)
     auto& slot = res[inv_part(item.sku)][r.order_id];
     if (slot.order_id.empty())
       slot = r;
@@ -77,7 +80,8 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
     payment_intent x;
     if (!storage::decode(std::string(v), x))
       return corrupt(storage::family::payments, k, v);
-    out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
+    if (x.status == payment_status::pending) // decided ones are loaded on demand
+      out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
     return true;
   });
   if (!out.error.empty())
@@ -118,7 +122,8 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
   db.scan(storage::family::reservations, "", [&](std::string_view, std::string_view v) {
     reservation r;
     reservation_item item;
-    if (storage::decode(std::string(v), r, item) && mine(item.sku)) {
+    if (storage::decode(std::string(v), r, item) && mine(item.sku)
+        && r.state == reservation_state::reserved) {
       auto& slot = res[r.order_id];
       if (slot.order_id.empty())
         slot = r;
@@ -135,7 +140,8 @@ payment_book load_payment_partition(const storage::store& db, size_t partitions,
   payment_book book;
   db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
     payment_intent x;
-    if (storage::decode(std::string(v), x) && directory::hash(x.order_id) % partitions == p)
+    if (storage::decode(std::string(v), x) && directory::hash(x.order_id) % partitions == p
+        && x.status == payment_status::pending)
       book.load(std::move(x));
     return true;
   });
@@ -200,6 +206,15 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
   h.dir.writer = spawn_writer(sys, ctx);
   sys.spawn(writer_watchdog, ctx, h.dir.writer); // ends with the writer
+  {
+    int64_t keys = 0;
+    ctx->db->scan(storage::family::meta, "idem_t/", [&](std::string_view, std::string_view) {
+      ++keys;
+      return true;
+    });
+    ctx->stats->idempotency_keys = keys;
+  }
+  h.sweeper = sys.spawn(retention_sweeper, ctx, h.dir.writer);
   h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);
   // Partitions are supervised (actors/component_supervisor.hpp): the directory holds the
   // supervisor, which restarts a crashed worker from the partition's durable state.
@@ -254,5 +269,10 @@ void stop_runtime(const directory& dir) {
   caf::anon_send_exit(dir.inspector, caf::exit_reason::user_shutdown);
 }
 
+
+void stop_runtime(const runtime_handles& h) {
+  caf::anon_send_exit(h.sweeper, caf::exit_reason::user_shutdown);
+  stop_runtime(h.dir);
+}
 
 } // namespace saga

@@ -52,6 +52,7 @@ size_t count_quarantined(const storage::store& db);
 
 struct runtime_handles {
   directory dir;
+  caf::actor sweeper; // retention (actors/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
 };
 
@@ -67,5 +68,6 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
 
 /// Stops every actor of the runtime.
 void stop_runtime(const directory& dir);
+void stop_runtime(const runtime_handles& h);
 
 } // namespace saga

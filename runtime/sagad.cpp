@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     server->stop();
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
-    stop_runtime(handles.dir);
+    stop_runtime(handles);
     // Leaving the scope waits for every actor, then closes the gateway's io context.
   }
   db.reset(); // RocksDB closed after every writer is gone

@@ -302,6 +302,13 @@ def idempotency_expiry(c, n):
     st3, b3 = n.request("POST", "/orders", body, {"Idempotency-Key": "exp-1"})
     c.check(st3 == 201 and b3["order_id"] != b1["order_id"],
             "after http.idempotency_retention_ms the key makes a new order: %s %s" % (st3, b3))
+    deadline = time.time() + 5
+    while time.time() < deadline and n.metric("saga_idempotency_keys_expired_total") < 1:
+        time.sleep(0.05)
+    c.check(n.metric("saga_idempotency_keys_expired_total") >= 1,
+            "the retention sweeper removed the expired key from the store")
+    c.check(n.metric("saga_idempotency_keys") == 1, "one key stored: the new one (%s)"
+            % n.metric("saga_idempotency_keys"))
 
 
 def main():
