@@ -195,9 +195,11 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
                                              self->system().render(e));
             });
     st.restarts.erase(id);
+    st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
     return;
   }
   times.push_back(now);
+  st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
   ++st.restarted_total;
   ++st.ctx->stats->order_restarts;
   st.ctx->log->warn("order_id={} order actor died ({}); restart {}/{}", id, why, times.size(),
@@ -288,6 +290,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     }
     if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown) {
       st.restarts.erase(id); // bounded: restart times live only as long as their order
+      st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
       return;                // the saga ended (or the node stops)
     }
     if (st.ctx->halted.load())

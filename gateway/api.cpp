@@ -73,6 +73,13 @@ void api::handle(const http_request& req, responder respond) {
     if (only("GET")) {
       http_response r;
       r.body = ctx_->stats->render();
+      r.body += "# HELP saga_rocksdb_memtable_bytes RocksDB memtables, all column families.\n"
+                "# TYPE saga_rocksdb_memtable_bytes gauge\nsaga_rocksdb_memtable_bytes "
+                + std::to_string(ctx_->db->memtable_bytes()) + "\n"
+                "# HELP saga_rocksdb_block_cache_bytes RocksDB block cache in use "
+                "(storage.block_cache_mb bounds it).\n"
+                "# TYPE saga_rocksdb_block_cache_bytes gauge\nsaga_rocksdb_block_cache_bytes "
+                + std::to_string(ctx_->db->block_cache_bytes()) + "\n";
       r.headers["Content-Type"] = "text/plain; version=0.0.4";
       respond(r);
     }

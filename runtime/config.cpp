@@ -55,6 +55,10 @@ const std::vector<key_spec>& specs() {
     BOOL_KEY("storage.sync", storage_sync, "fsync every commit (durability)"),
     BOOL_KEY("storage.group_commit", storage_group_commit,
              "commit many saga steps in one synced write"),
+    INT_KEY("storage.write_buffer_mb", storage_write_buffer_mb, 1, 4096,
+            "RocksDB memtable size per column family (at most two each)"),
+    INT_KEY("storage.block_cache_mb", storage_block_cache_mb, 1, 65536,
+            "RocksDB block cache (data, index and filter blocks), shared by every family"),
     BOOL_KEY("storage.quarantine_corrupt", storage_quarantine_corrupt,
              "a record that does not decode at start is moved aside (meta quarantine/...) and "
              "counted, instead of stopping the start"),

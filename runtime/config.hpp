@@ -31,7 +31,9 @@ struct node_config {
   std::string storage_dir = "data";
   bool storage_sync = true;
   bool storage_group_commit = true;
-  bool storage_quarantine_corrupt = false; // move undecodable records aside instead of refusing
+  bool storage_quarantine_corrupt = false;
+  int64_t storage_write_buffer_mb = 32; // memtable size of each column family (x2 max)
+  int64_t storage_block_cache_mb = 32;  // one LRU cache: data, index and filter blocks // move undecodable records aside instead of refusing
   int64_t payment_timeout_ms = 30000;
   std::string payment_provider_secret = std::string(dev_provider_secret);
   int64_t payment_workers = 2;

@@ -61,7 +61,10 @@ int main(int argc, char** argv) {
   std::error_code fs_err;
   std::filesystem::create_directories(cfg.data_dir(), fs_err);
   std::string err;
-  auto db = storage::store::open(cfg.data_dir(), err);
+  storage::store_options store_opts;
+  store_opts.write_buffer_bytes = static_cast<uint64_t>(cfg.storage_write_buffer_mb) << 20;
+  store_opts.block_cache_bytes = static_cast<uint64_t>(cfg.storage_block_cache_mb) << 20;
+  auto db = storage::store::open(cfg.data_dir(), err, store_opts);
   if (!db) {
     log->critical("{}", err);
     return 3;

@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include <rocksdb/db.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/env.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -47,17 +49,27 @@ std::string reservation_key(const std::string& order_id, const std::string& sku)
   return k;
 }
 
-std::unique_ptr<store> store::open(const std::string& dir, std::string& error) {
+std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
+                                   const store_options& options) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
   // Small machine: two background jobs, bounded memtables.
   opts.max_background_jobs = 2;
-  opts.write_buffer_size = 32 << 20;
+  // Every family gets the same explicit options (RocksDB's default is 64 MB memtables per
+  // family and index blocks on the heap, growing with the data).
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.write_buffer_size = options.write_buffer_bytes;
+  cf_opts.max_write_buffer_number = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-  cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
   for (auto name : family_names)
-    cfds.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    cfds.emplace_back(name, cf_opts);
   std::unique_ptr<store> s(new store);
   s->dir_ = dir;
   // Disk-fault tests: writes fail while the trigger file exists (storage/fault_fs.hpp).
@@ -87,6 +99,22 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error) {
     next = std::max(next, from_be64(v));
   s->outbox_next_ = next;
   return s;
+}
+
+uint64_t store::memtable_bytes() const {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v))
+      total += v;
+  }
+  return total;
+}
+
+uint64_t store::block_cache_bytes() const {
+  uint64_t v = 0;
+  db_->GetIntProperty(handles_[0], "rocksdb.block-cache-usage", &v);
+  return v;
 }
 
 store::~store() {

@@ -55,10 +55,20 @@ uint64_t from_be64(std::string_view s);
 std::string event_key(const std::string& order_id, uint64_t seq);
 std::string reservation_key(const std::string& order_id, const std::string& sku);
 
+/// Memory RocksDB may use, set explicitly (never RocksDB's per-family defaults): every
+/// column family gets `write_buffer_bytes` memtables (at most 2 each), and one shared LRU
+/// block cache of `block_cache_bytes` holds data, index and filter blocks, so the index
+/// of a growing history does not grow the heap.
+struct store_options {
+  uint64_t write_buffer_bytes = 32 << 20;
+  uint64_t block_cache_bytes = 32 << 20;
+};
+
 class store {
 public:
   /// Opens (creating if needed) the database in `dir`. Returns nullptr and sets `error`.
-  static std::unique_ptr<store> open(const std::string& dir, std::string& error);
+  static std::unique_ptr<store> open(const std::string& dir, std::string& error,
+                                     const store_options& options = {});
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -79,6 +89,11 @@ public:
                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   uint64_t outbox_next_seq() const { return outbox_next_.load(); }
+  /// Bytes RocksDB holds in memtables, over every column family (bounded by the write
+  /// buffer options, not by history).
+  uint64_t memtable_bytes() const;
+  /// Bytes in the shared block cache (bounded by store_options::block_cache_bytes).
+  uint64_t block_cache_bytes() const;
   const std::string& dir() const { return dir_; }
 
 private:
