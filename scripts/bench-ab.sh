@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# A/B of two sagad builds: closed-loop sagas/s (64 connections, 15 s, log.level=warn),
+# alternated, fresh data each round. Usage: OLD=/path/old/sagad bash scripts/bench-ab.sh
+set -u
+LG=$(dirname "$0")/../build/bin/saga-loadgen
+for round in 1 2; do
+  for which in old new; do
+    bin=${OLD:?set OLD to the other sagad}; [ $which = new ] && bin=$(dirname "$0")/../build/bin/sagad
+    d=$(mktemp -d)
+    $bin --node node-1 --set http.port=0 --set storage.dir=$d --set log.level=warn > $d/out 2>&1 &
+    pid=$!
+    for i in $(seq 1 100); do grep -q "SAGAD READY" $d/out && break; sleep 0.1; done
+    port=$(grep "SAGAD READY" $d/out | sed 's/.*http_port=//')
+    r=$($LG --url http://127.0.0.1:$port --duration-s 15 --concurrency 64 --json 2>/dev/null | tail -1)
+    echo "$which round $round: $(echo "$r" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(round(j["sagas_completed_per_s"]), "sagas/s, POST p99", round(j["post_orders_p99_ms"],1), "ms")')"
+    kill $pid; wait $pid 2>/dev/null; rm -rf $d
+  done
+done
