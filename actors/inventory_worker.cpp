@@ -24,36 +24,22 @@ storage::batch to_batch(const inventory_book& book, const inventory_book::result
   return b;
 }
 
-/// One pending timer for the whole partition, at the earliest deadline.
-void schedule_wake(self_ptr self) {
-  auto& st = self->state;
-  if (st.deadlines.empty())
-    return;
-  auto earliest = st.deadlines.begin()->first;
-  if (st.wake_ms != 0 && st.wake_ms <= earliest)
-    return; // already due no later than that
-  st.wake_ms = earliest;
-  self->delayed_send(self, until(*st.ctx, earliest), timer_atom::value, earliest);
-}
-
 void arm_expiry(self_ptr self, const reservation& r) {
-  self->state.deadlines.insert({r.expires_at_ms, r.order_id});
-  schedule_wake(self);
+  self->state.deadlines.add(self, *self->state.ctx, r.expires_at_ms, r.order_id);
 }
 
 /// The reservation's deadline is moot (committed, released, expired): out of the index.
 void disarm_expiry(self_ptr self, const std::string& order_id) {
   auto& st = self->state;
   if (auto* r = st.book.find_reservation(order_id))
-    st.deadlines.erase({r->expires_at_ms, order_id});
+    st.deadlines.remove(r->expires_at_ms, order_id);
 }
 
 /// Publishes this partition's share of saga_book_entries{book="reservations"}.
 void publish_count(self_ptr self) {
   auto& st = self->state;
-  auto n = static_cast<int64_t>(st.book.reservations().size());
-  st.ctx->stats->reservations_in_memory += n - st.counted;
-  st.counted = n;
+  publish_share(st.ctx->stats->reservations_in_memory, st.counted,
+                static_cast<int64_t>(st.book.reservations().size()));
 }
 
 /// A finished reservation leaves memory once durable; repeats find it in the store.
@@ -162,13 +148,11 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
     [self](timer_atom, int64_t at) {
       self->state.probe.count();
       auto& st = self->state;
-      if (at != st.wake_ms)
-        return; // superseded by an earlier wake-up
-      st.wake_ms = 0;
       auto now = st.ctx->now_ms();
-      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
-        auto order_id = st.deadlines.begin()->second;
-        st.deadlines.erase(st.deadlines.begin());
+      std::vector<std::string> due;
+      if (!st.deadlines.take_due(at, now, due))
+        return; // superseded by an earlier wake-up
+      for (auto& order_id : due) {
         auto r = st.book.expire(order_id, now);
         if (!r.ok)
           continue; // committed or released meanwhile: nothing to do
@@ -176,7 +160,7 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
         persist_then(self, st.writer, to_batch(st.book, r, order_id),
                      [self, order_id] { forget_if_finished(self, order_id); });
       }
-      schedule_wake(self);
+      st.deadlines.schedule(self, *st.ctx);
     },
     [self](stock_atom, const std::string& sku, int64_t on_hand,
            int64_t price_cents) -> caf::result<sku_reply> {

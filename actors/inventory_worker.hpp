@@ -4,8 +4,7 @@
 // Every change is durable before it is answered; reservation expiry is a durable timer
 // (the deadline is stored with the reservation and re-armed when the worker starts).
 
-#include <set>
-
+#include "actors/deadline_index.hpp"
 #include "actors/inventory_book.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
@@ -19,10 +18,7 @@ struct inventory_worker_state {
   size_t partition = 0;
   inventory_book book;
   int64_t inflight_writes = 0;
-  /// Reservation deadlines, earliest first, driven by one pending timer (`wake_ms`): no
-  /// CAF timer per reservation, and a committed or released one leaves the index at once.
-  std::set<std::pair<int64_t, std::string>> deadlines;
-  int64_t wake_ms = 0;
+  deadline_index deadlines; // reservation TTLs behind one timer (actors/deadline_index.hpp)
   int64_t counted = 0; // reservations in memory as last published to the metrics
   actor_probe probe;
   static inline const char* name = "inventory_worker";

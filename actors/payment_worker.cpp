@@ -15,27 +15,14 @@ storage::batch to_batch(const payment_intent& p) {
   return b;
 }
 
-void schedule_wake(self_ptr self) {
-  auto& st = self->state;
-  if (st.deadlines.empty())
-    return;
-  auto earliest = st.deadlines.begin()->first;
-  if (st.wake_ms != 0 && st.wake_ms <= earliest)
-    return;
-  st.wake_ms = earliest;
-  self->delayed_send(self, until(*st.ctx, earliest), timer_atom::value, earliest);
-}
-
 void arm_expiry(self_ptr self, const payment_intent& p) {
-  self->state.deadlines.insert({p.expires_at_ms, p.payment_id});
-  schedule_wake(self);
+  self->state.deadlines.add(self, *self->state.ctx, p.expires_at_ms, p.payment_id);
 }
 
 void publish_count(self_ptr self) {
   auto& st = self->state;
-  auto n = static_cast<int64_t>(st.book.intents().size());
-  st.ctx->stats->intents_in_memory += n - st.counted;
-  st.counted = n;
+  publish_share(st.ctx->stats->intents_in_memory, st.counted,
+                static_cast<int64_t>(st.book.intents().size()));
 }
 
 /// A decided intent leaves memory (and the deadline index) once durable; repeats and
@@ -44,7 +31,7 @@ void forget_if_decided(self_ptr self, const std::string& payment_id) {
   auto& st = self->state;
   auto* p = st.book.find(payment_id);
   if (p != nullptr && p->status != payment_status::pending) {
-    st.deadlines.erase({p->expires_at_ms, payment_id});
+    st.deadlines.remove(p->expires_at_ms, payment_id);
     st.book.forget(payment_id);
     publish_count(self);
   }
@@ -160,18 +147,16 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     [self](timer_atom, int64_t at) {
       self->state.probe.count();
       auto& st = self->state;
-      if (at != st.wake_ms)
-        return; // superseded by an earlier wake-up
-      st.wake_ms = 0;
       auto now = st.ctx->now_ms();
-      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
-        auto payment_id = st.deadlines.begin()->second;
-        st.deadlines.erase(st.deadlines.begin());
+      std::vector<std::string> due;
+      if (!st.deadlines.take_due(at, now, due))
+        return; // superseded by an earlier wake-up
+      for (auto& payment_id : due) {
         auto r = st.book.expire(payment_id, now);
         if (r.changed)
           apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
       }
-      schedule_wake(self);
+      st.deadlines.schedule(self, *st.ctx);
     },
     [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
       self->state.probe.count();

@@ -4,8 +4,7 @@
 // timer: the deadline is stored with the intent) and refunds. Every change is durable
 // before it is answered or reported to the order (through the order supervisor).
 
-#include <set>
-
+#include "actors/deadline_index.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/payment_book.hpp"
@@ -20,9 +19,7 @@ struct payment_worker_state {
   size_t partition = 0;
   payment_book book;
   int64_t inflight_writes = 0;
-  /// Intent deadlines, earliest first, behind one pending timer (see inventory_worker).
-  std::set<std::pair<int64_t, std::string>> deadlines;
-  int64_t wake_ms = 0;
+  deadline_index deadlines; // intent expiries behind one timer (actors/deadline_index.hpp)
   int64_t counted = 0; // intents in memory as last published to the metrics
   actor_probe probe;
   static inline const char* name = "payment_worker";

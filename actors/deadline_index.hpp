@@ -1,0 +1,63 @@
+#pragma once
+// Deadlines of one partition (reservation TTLs, payment expiries) behind a single CAF
+// timer: an ordered index and the time of the one pending wake-up. No timer per entry, and
+// an entry that became moot (committed, released, decided) simply leaves the index.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+#include <atomic>
+
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct deadline_index {
+  std::set<std::pair<int64_t, std::string>> entries; // (deadline, key), earliest first
+  int64_t wake_ms = 0;                                // the pending wake-up (0: none)
+
+  /// Schedules `(timer_atom, deadline)` at the earliest deadline unless a wake-up no later
+  /// than that is pending already.
+  template <class Self>
+  void schedule(Self* self, const runtime_context& ctx) {
+    if (entries.empty())
+      return;
+    auto earliest = entries.begin()->first;
+    if (wake_ms != 0 && wake_ms <= earliest)
+      return;
+    wake_ms = earliest;
+    self->delayed_send(self, until(ctx, earliest), timer_atom::value, earliest);
+  }
+
+  template <class Self>
+  void add(Self* self, const runtime_context& ctx, int64_t deadline_ms, const std::string& key) {
+    entries.insert({deadline_ms, key});
+    schedule(self, ctx);
+  }
+
+  void remove(int64_t deadline_ms, const std::string& key) { entries.erase({deadline_ms, key}); }
+
+  /// On `(timer_atom, at)`: false for a superseded wake-up; else takes every key due at
+  /// `now_ms` (earliest first) and clears the pending wake-up (call `schedule` after).
+  bool take_due(int64_t at, int64_t now_ms, std::vector<std::string>& due) {
+    if (at != wake_ms)
+      return false;
+    wake_ms = 0;
+    while (!entries.empty() && entries.begin()->first <= now_ms) {
+      due.push_back(entries.begin()->second);
+      entries.erase(entries.begin());
+    }
+    return true;
+  }
+};
+
+/// Publishes an actor's share of a gauge: adds the change since it last published.
+inline void publish_share(std::atomic<int64_t>& gauge, int64_t& published, int64_t now) {
+  gauge += now - published;
+  published = now;
+}
+
+} // namespace saga
