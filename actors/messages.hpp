@@ -152,15 +152,6 @@ struct order_progress {
 };
 
 /// The supervisor's view of its orders.
-struct order_summary {
-  uint64_t live = 0;
-  std::vector<uint64_t> by_step; // indexed by saga_step
-  uint64_t stuck = 0;
-  std::vector<actor_info> stuck_oldest; // most overdue first, bounded
-  uint64_t restarted = 0;
-  uint64_t parked = 0;
-};
-
 /// A parked order as operators see it (GET /admin/parked, sagactl parked, /metrics).
 struct parked_order {
   std::string order_id;
@@ -171,6 +162,16 @@ struct parked_order {
   bool holds_money = false; // the payment succeeded and was not refunded
   bool holds_stock = false; // a reservation may be held (or committed) for it
   int64_t updated_at_ms = 0;
+};
+
+struct order_summary {
+  uint64_t live = 0;
+  std::vector<uint64_t> by_step; // indexed by saga_step
+  uint64_t stuck = 0;
+  std::vector<actor_info> stuck_oldest; // most overdue first, bounded
+  uint64_t restarted = 0;
+  uint64_t parked = 0;                      // parked since start
+  std::vector<parked_order> parked_orders;  // parked now (the first 20 by id)
 };
 
 struct inspect_summary {
@@ -307,7 +308,7 @@ typename Inspector::result_type inspect(Inspector& f, parked_order& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_summary& x) {
   return f(caf::meta::type_name("order_summary"), x.live, x.by_step, x.stuck, x.stuck_oldest,
-           x.restarted, x.parked);
+           x.restarted, x.parked, x.parked_orders);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, inspect_summary& x) {

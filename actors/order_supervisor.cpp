@@ -570,6 +570,11 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       }
       out.restarted = st.restarted_total;
       out.parked = st.parked_total;
+      for (auto& [id, p] : st.parked) {
+        if (out.parked_orders.size() == max_listed)
+          break;
+        out.parked_orders.push_back(p);
+      }
       return out;
     },
     [self](list_atom, const std::string& step, const std::string& cursor, uint64_t limit) {

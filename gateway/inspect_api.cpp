@@ -77,6 +77,13 @@ json summary_json(const runtime_context& ctx, const inspect_summary& s) {
   json stuck = json::array();
   for (auto& a : o.stuck_oldest)
     stuck.push_back(to_json(a, now));
+  json parked = json::array();
+  for (auto& p : o.parked_orders)
+    parked.push_back({{"order_id", p.order_id},
+                      {"reason", p.reason},
+                      {"saga_step", to_string(p.step)},
+                      {"holds_money", p.holds_money},
+                      {"holds_stock", p.holds_stock}});
   auto oldest = m.outbox_oldest_ts_ms.load();
   return {{"node", ctx.cfg.node_id},
           {"now", now},
@@ -92,7 +99,9 @@ json summary_json(const runtime_context& ctx, const inspect_summary& s) {
             {"stuck", o.stuck},
             {"stuck_oldest", stuck},
             {"restarted", o.restarted},
-            {"parked", o.parked}}},
+            {"parked", o.parked},
+            {"parked_now", m.parked_now.load()},
+            {"parked_orders", parked}}},
           {"outbox",
            {{"depth", m.outbox_depth.load()},
             {"age_ms", oldest == 0 ? 0 : now - oldest},

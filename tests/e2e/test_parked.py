@@ -56,6 +56,11 @@ def main():
         c.check(st == 200 and set(ids) == {a, b} and ids[a]["holds_stock"] and not ids[a]["holds_money"]
                 and ids[a]["reason"], "both parked orders listed with what they hold: %s" % body)
         c.check(n.metric("saga_orders_parked") == 2, "saga_orders_parked gauge")
+        st, summary = n.request("GET", "/inspect/summary")
+        listed = {p["order_id"]: p for p in summary["orders"]["parked_orders"]}
+        c.check(st == 200 and set(listed) == {a, b} and summary["orders"]["parked_now"] == 2
+                and listed[a]["holds_stock"], "the console's summary lists the parked orders: %s"
+                % summary["orders"].get("parked_orders"))
         c.check(n.metric('saga_orders_parked_holding{what="stock"}') == 2, "parked holding stock gauge")
         url = "http://127.0.0.1:%d" % n.port
         p = subprocess.run([sagactl, "--url", url, "--token", TOKEN, "parked"], capture_output=True,
