@@ -157,8 +157,12 @@ struct relay_fixture {
     return false;
   }
 
+  // The mock cluster answers no CreateTopics (its topics appear on first use): the relay
+  // provisions nothing here, except in the test of a cluster that cannot create topics.
+  bool provision = false;
+
   void start_relay(const std::string& brokers) {
-    relay = sys->spawn(kafka_relay, ctx, writer, brokers);
+    relay = sys->spawn(kafka_relay, ctx, writer, brokers, provision);
   }
 };
 
@@ -369,4 +373,85 @@ TEST_CASE("traceparent is a valid W3C header, one trace per order", "[unit][kafk
   CHECK(a.substr(3, 32) == b.substr(3, 32));
   CHECK(a.substr(36, 16) != b.substr(36, 16));
   CHECK(a.substr(53) == "01");
+}
+
+namespace {
+
+int64_t kafka_errors(const metrics& m, metrics::kafka_where w, rd_kafka_resp_err_t code) {
+  return static_cast<int64_t>(
+    m.kafka_errors[static_cast<size_t>(w) * metrics::kafka_code_slots
+                   + static_cast<size_t>(static_cast<int>(code) - metrics::kafka_code_min)]
+      .load());
+}
+
+kafka_sink_status sink_status(caf::actor_system& sys, const caf::actor& relay) {
+  caf::scoped_actor self{sys};
+  kafka_sink_status out;
+  self->request(relay, std::chrono::seconds(5), stats_atom::value)
+    .receive([&](const kafka_sink_status& s) { out = s; }, [&](caf::error&) {});
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a cluster that cannot create the topics gets nothing published, and says so",
+          "[fault][kafka]") {
+  // librdkafka's mock cluster has no controller: CreateTopics never succeeds there, as on a
+  // cluster whose controller is unreachable.
+  mock_kafka k;
+  relay_fixture f;
+  f.provision = true;
+  f.ctx->cfg.kafka_provision_timeout_ms = 300;
+  f.ctx->cfg.kafka_retry_backoff_max_ms = 200;
+  f.fill(5, 2);
+  f.start_relay(k.bootstraps);
+  auto& m = *f.ctx->stats;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (kafka_errors(m, metrics::kw_provision, RD_KAFKA_RESP_ERR__TIMED_OUT) < 2
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  CHECK(kafka_errors(m, metrics::kw_provision, RD_KAFKA_RESP_ERR__TIMED_OUT) >= 2); // asked again
+  CHECK(m.kafka_topics_expected.load() == 14);
+  CHECK(m.kafka_topics_missing.load() == 14);
+  auto st = sink_status(*f.sys, f.relay);
+  CHECK(st.state == "topics_missing");
+  REQUIRE(st.missing_topics.size() == 14);
+  CHECK(st.missing_topics.front().find("_TIMED_OUT") != std::string::npos);
+  CHECK(st.last_error.find("CreateTopics") != std::string::npos);
+  // Nothing published, nothing lost: the outbox keeps every entry and its age shows.
+  CHECK(m.kafka_published.load() == 0);
+  CHECK(f.outbox_size() == 10);
+  CHECK(m.outbox_depth.load() == 10);
+  CHECK(m.outbox_age_ms.load() >= 300);
+  CHECK(m.render().find("saga_kafka_errors_total{where=\"provision\",code=\"_TIMED_OUT\"}")
+        != std::string::npos);
+}
+
+TEST_CASE("retriable errors past the producer's retries are counted, paused on, never dead-lettered",
+          "[fault][kafka]") {
+  mock_kafka k;
+  relay_fixture f;
+  f.ctx->cfg.kafka_produce_retries = 1;
+  f.ctx->cfg.kafka_max_delivery_attempts = 1; // a message-specific error would be dead-lettered
+  f.fill(5, 4);
+  rd_kafka_mock_push_request_errors(k.mc, 0 /* Produce */, 8,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  f.start_relay(k.bootstraps);
+  REQUIRE(f.wait_empty(60s));
+  auto& m = *f.ctx->stats;
+  CHECK(kafka_errors(m, metrics::kw_delivery, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS) >= 1);
+  CHECK(m.kafka_relay_resets.load() >= 1);
+  CHECK(m.kafka_dead_lettered.load() == 0);
+  auto msgs = consume_all(k.bootstraps, "ordercreated", 20);
+  auto dups = check_order_per_key(msgs, 5, 4);
+  WARN("duplicates after retriable errors past the retries: " << dups);
+  CHECK(m.render().find("saga_kafka_errors_total{where=\"delivery\",code=\"NOT_ENOUGH_REPLICAS\"}")
+        != std::string::npos);
 }

@@ -42,6 +42,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<input_reply>("input_reply");
   cfg.add_message_type<create_reply>("create_reply");
   cfg.add_message_type<writer_stats>("writer_stats");
+  cfg.add_message_type<kafka_sink_status>("kafka_sink_status");
   cfg.add_message_type<supervisor_stats>("supervisor_stats");
   cfg.add_message_type<directory>("directory");
   cfg.add_message_type<command_kind>("command_kind");

@@ -112,6 +112,19 @@ struct writer_stats {
   uint64_t batches = 0; // saga steps and other batches written
 };
 
+/// What the Kafka relay knows of the sink (GET /readyz detail.kafka).
+struct kafka_sink_status {
+  std::string state;                       // provisioning | topics_missing | idle |
+                                           // publishing | retrying
+  std::string brokers;
+  int64_t topics_expected = 0;
+  std::vector<std::string> missing_topics; // "topic: why", while not confirmed
+  std::string last_error;                  // the latest Kafka error, with its code
+  int64_t last_error_ts_ms = 0;
+  int64_t inflight = 0;                    // produced, not yet acknowledged
+  int64_t paused_ms = 0;                   // the relay waits this long before producing again
+};
+
 struct supervisor_stats {
   uint64_t live = 0;      // order actors alive
   uint64_t restarted = 0; // restarts since start
@@ -198,6 +211,7 @@ struct directory {
   caf::actor writer;
   caf::actor supervisor;
   caf::actor inspector; // registry of long-lived actors (actors/introspection.hpp)
+  caf::actor relay;     // the Kafka relay (null when kafka.enabled = false)
   std::vector<caf::actor> inventory;
   std::vector<caf::actor> payment;
 
@@ -277,6 +291,11 @@ typename Inspector::result_type inspect(Inspector& f, input_reply& x) {
   return f(caf::meta::type_name("input_reply"), x.code, x.result, x.message, x.state);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kafka_sink_status& x) {
+  return f(caf::meta::type_name("kafka_sink_status"), x.state, x.brokers, x.topics_expected,
+           x.missing_topics, x.last_error, x.last_error_ts_ms, x.inflight, x.paused_ms);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_stats& x) {
   return f(caf::meta::type_name("writer_stats"), x.commits, x.batches);
 }
@@ -286,7 +305,7 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory& x) {
-  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inspector, x.inventory, x.payment);
+  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inspector, x.relay, x.inventory, x.payment);
 }
 
 template <class Inspector>

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < events; i += 1000)
       fill(*db, *ctx, static_cast<uint64_t>(i), 1000);
     auto t0 = std::chrono::steady_clock::now();
-    auto relay = sys.spawn(kafka_relay, ctx, writer, brokers);
+    auto relay = sys.spawn(kafka_relay, ctx, writer, brokers, false);
     while (outbox_size(*db) > 0)
       std::this_thread::sleep_for(20ms);
     auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

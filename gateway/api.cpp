@@ -33,31 +33,57 @@ void api::handle(const http_request& req, responder respond) {
     return;
   }
   if (path == "/readyz") {
-    if (only("GET"))
-    {
+    if (only("GET")) {
       auto& m = *ctx_->stats;
       auto depth = m.outbox_depth.load();
-      auto oldest = m.outbox_oldest_ts_ms.load();
       auto failed = m.failed_components();
       json detail = {{"failed_components", failed},
                      {"quarantined_records", m.quarantined_records.load()},
                      {"outbox_depth", depth},
-                     {"outbox_age_ms", oldest == 0 ? 0 : ctx_->now_ms() - oldest},
+                     {"outbox_age_ms", m.outbox_age_ms.load()},
                      {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
+      json body;
+      int status = 200;
       if (ctx_->halted.load())
-        respond(ok_json(503, {{"status", "stopping"},
-                              {"reason", "a storage write failed; the node stops (see its log)"},
-                              {"detail", detail}}));
+        status = 503, body = {{"status", "stopping"},
+                              {"reason", "a storage write failed; the node stops (see its log)"}};
       else if (!ready)
-        respond(ok_json(503, {{"status", "recovering"}, {"detail", detail}}));
+        status = 503, body = {{"status", "recovering"}};
       else if (!failed.empty())
-        respond(ok_json(503, {{"status", "component_failed"},
-                              {"reason", "past its restart budget: " + failed.front()},
-                              {"detail", detail}}));
+        status = 503, body = {{"status", "component_failed"},
+                              {"reason", "past its restart budget: " + failed.front()}};
       else if (depth > ctx_->cfg.kafka_outbox_max_entries)
-        respond(ok_json(503, {{"status", "event_sink_backlog"}, {"detail", detail}}));
+        status = 503, body = {{"status", "event_sink_backlog"}};
       else
-        respond(ok_json(200, {{"status", "ready"}, {"detail", detail}}));
+        body = {{"status", "ready"}};
+      body["detail"] = detail;
+      if (!dir_.relay) {
+        body["detail"]["kafka"] = {{"state", "disabled"}};
+        return respond(ok_json(status, body));
+      }
+      // The sink's own account (topics, last error): Kafka trouble never makes the node
+      // unready by itself (sagas go on, the outbox holds the events); the backlog bound does.
+      auto relay = dir_.relay;
+      auto timeout = std::chrono::milliseconds(std::min<int64_t>(1000, ctx_->cfg.saga_request_timeout_ms));
+      spawn_bridge(sys_, ctx_->stats, [relay, timeout, status, body, respond](caf::event_based_actor* self) mutable {
+        self->request(relay, timeout, stats_atom::value)
+          .then(
+            [=](const kafka_sink_status& k) mutable {
+              body["detail"]["kafka"] = {{"state", k.state},
+                                         {"brokers", k.brokers},
+                                         {"topics_expected", k.topics_expected},
+                                         {"missing_topics", k.missing_topics},
+                                         {"last_error", k.last_error},
+                                         {"last_error_ts_ms", k.last_error_ts_ms},
+                                         {"inflight", k.inflight},
+                                         {"paused_ms", k.paused_ms}};
+              respond(ok_json(status, body));
+            },
+            [=](const caf::error&) mutable {
+              body["detail"]["kafka"] = {{"state", "unresponsive"}};
+              respond(ok_json(status, body));
+            });
+      });
     }
     return;
   }

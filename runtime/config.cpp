@@ -18,7 +18,32 @@ struct key_spec {
   std::function<void(node_config&, const std::string&, int64_t, bool)> set;
   int64_t min = 0;
   int64_t max = INT64_MAX;
+  /// Optional check of a string or list value (an error message, empty when valid).
+  std::function<std::string(const std::string&)> check = {};
 };
+
+/// "name=value, name=value" -> pairs, or an error naming the bad item.
+std::pair<std::vector<std::pair<std::string, std::string>>, std::string>
+parse_topic_configs(const std::string& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    if (b == std::string::npos)
+      continue;
+    item = item.substr(b, item.find_last_not_of(" \t") - b + 1);
+    auto eq = item.find('=');
+    auto name = eq == std::string::npos ? std::string() : item.substr(0, eq);
+    auto value = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    bool ok = !name.empty() && !value.empty()
+              && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.") == std::string::npos;
+    if (!ok)
+      return {{}, "expected name=value items (lower-case topic config names), got '" + item + "'"};
+    out.emplace_back(name, value);
+  }
+  return {out, {}};
+}
 
 #define INT_KEY(name, member, lo, hi, doc)                                                   \
   key_spec{name, kind::integer, doc,                                                        \
@@ -103,6 +128,29 @@ const std::vector<key_spec>& specs() {
             "larger events are refused by the producer and go to <prefix>saga_dead_letter"),
     INT_KEY("kafka.max_delivery_attempts", kafka_max_delivery_attempts, 1, 1000,
             "permanent delivery failures of one entry before it is dead-lettered"),
+    BOOL_KEY("kafka.provision_topics", kafka_provision_topics,
+             "create missing topics at start (Admin API); nothing is published before"),
+    INT_KEY("kafka.topic_partitions", kafka_topic_partitions, -1, 100000,
+            "partitions of a created topic (-1 = the broker's num.partitions)"),
+    INT_KEY("kafka.topic_replication_factor", kafka_topic_replication_factor, -1, 1000,
+            "replication factor of a created topic (-1 = the broker's default)"),
+    key_spec{"kafka.topic_config", kind::list,
+             "configs of a created topic: \"name=value, ...\" (e.g. min.insync.replicas=2)",
+             [](node_config& c, const std::string& s, int64_t, bool) {
+               c.kafka_topic_configs = parse_topic_configs(s).first;
+             },
+             0, INT64_MAX,
+             [](const std::string& s) { return parse_topic_configs(s).second; }},
+    INT_KEY("kafka.provision_timeout_ms", kafka_provision_timeout_ms, 100, 3600000,
+            "time-out of one CreateTopics request; a failed one is retried with backoff"),
+    INT_KEY("kafka.produce_retries", kafka_produce_retries, 1, 2147483647,
+            "producer retries of a retriable broker error before the relay sees it "
+            "(counted by code, then re-produced after a pause; never dead-lettered)"),
+    INT_KEY("kafka.retry_backoff_max_ms", kafka_retry_backoff_max_ms, 1, 3600000,
+            "longest pause of the relay after a failed delivery or provisioning (doubles "
+            "from 100 ms)"),
+    INT_KEY("kafka.error_log_interval_ms", kafka_error_log_interval_ms, 0, 3600000,
+            "at most one log line per Kafka error code in this interval (the rest counted)"),
     BOOL_KEY("inspect.enabled", inspect_enabled,
              "actor introspection for /inspect, the console and sagactl (off: counters only)"),
     BOOL_KEY("inspect.open_on_loopback", inspect_open_on_loopback,
@@ -171,6 +219,9 @@ std::string set_value(const std::string& key, const std::string& raw, node_confi
     case kind::list:
       if (!quoted)
         return "key '" + key + "' expects a quoted string, got " + (v.empty() ? "nothing" : v);
+      if (spec->check)
+        if (auto err = spec->check(v.substr(1, v.size() - 2)); !err.empty())
+          return "key '" + key + "': " + err;
       spec->set(cfg, v.substr(1, v.size() - 2), 0, false);
       return {};
     case kind::boolean:

@@ -58,6 +58,14 @@ struct node_config {
   int64_t kafka_outbox_max_entries = 1000000;
   int64_t kafka_max_message_bytes = 1000000; // the broker's message.max.bytes (or less)
   int64_t kafka_max_delivery_attempts = 3;   // then the entry goes to the dead-letter topic
+  bool kafka_provision_topics = true;        // CreateTopics for missing topics at start
+  int64_t kafka_topic_partitions = -1;       // -1: the broker's default
+  int64_t kafka_topic_replication_factor = -1;
+  std::vector<std::pair<std::string, std::string>> kafka_topic_configs; // e.g. min.insync.replicas
+  int64_t kafka_provision_timeout_ms = 10000;
+  int64_t kafka_produce_retries = 20;
+  int64_t kafka_retry_backoff_max_ms = 5000;
+  int64_t kafka_error_log_interval_ms = 10000;
   bool inspect_enabled = true;              // introspection counters, progress feed
   int64_t inspect_tick_ms = 1000;
   bool inspect_open_on_loopback = true;     // no admin token needed on 127.0.0.1 / ::1           // stuck-saga check and stream summary period

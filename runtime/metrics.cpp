@@ -157,6 +157,33 @@ std::string metrics::render() const {
   line("saga_kafka_dead_lettered_total " + std::to_string(kafka_dead_lettered.load()));
   line("# TYPE saga_kafka_relay_resets_total counter");
   line("saga_kafka_relay_resets_total " + std::to_string(kafka_relay_resets.load()));
+  line("# HELP saga_kafka_errors_total Kafka errors by where they were seen (delivery report, "
+       "produce call, client, topic provisioning) and librdkafka error code.");
+  line("# TYPE saga_kafka_errors_total counter");
+  {
+    auto name_of = kafka_error_name.load();
+    static const char* where_names[] = {"delivery", "produce", "client", "provision"};
+    for (size_t w = 0; w < kw_count; ++w)
+      for (int slot = 0; slot < kafka_code_slots; ++slot) {
+        auto n = kafka_errors[w * kafka_code_slots + static_cast<size_t>(slot)].load();
+        if (n == 0)
+          continue;
+        int code = slot + kafka_code_min;
+        std::string name = name_of != nullptr ? name_of(code) : std::to_string(code);
+        line("saga_kafka_errors_total{where=\"" + std::string(where_names[w]) + "\",code=\"" + name
+             + "\"} " + std::to_string(n));
+      }
+  }
+  line("# HELP saga_kafka_topics_missing Saga topics the brokers have not confirmed (the relay "
+       "publishes nothing until they exist; see /readyz detail.kafka).");
+  line("# TYPE saga_kafka_topics_missing gauge");
+  line("saga_kafka_topics_missing " + std::to_string(kafka_topics_missing.load()));
+  line("# TYPE saga_kafka_topics_expected gauge");
+  line("saga_kafka_topics_expected " + std::to_string(kafka_topics_expected.load()));
+  line("# HELP saga_outbox_age_ms Age of the oldest event not yet acknowledged by Kafka (0 when "
+       "the outbox is empty): an outbox that stops draining shows here within a relay tick.");
+  line("# TYPE saga_outbox_age_ms gauge");
+  line("saga_outbox_age_ms " + std::to_string(outbox_age_ms.load()));
   line("# HELP saga_kafka_lag_ms Step commit to broker acknowledgement.");
   line("# TYPE saga_kafka_lag_ms histogram");
   {

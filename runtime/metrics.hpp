@@ -86,6 +86,23 @@ struct metrics {
     return {failed_.begin(), failed_.end()};
   } // meta quarantine/... (storage.quarantine_corrupt) // entries moved to <prefix>saga_dead_letter
   std::atomic<uint64_t> kafka_relay_resets{0};
+  /// Kafka errors by where they were seen and by librdkafka error code (written by the
+  /// relay only). Codes from -256 to 255 cover librdkafka's internal and broker codes.
+  enum kafka_where : uint8_t { kw_delivery, kw_produce, kw_client, kw_provision, kw_count };
+  static constexpr int kafka_code_min = -256;
+  static constexpr int kafka_code_slots = 512;
+  std::array<std::atomic<uint64_t>, kw_count * kafka_code_slots> kafka_errors{};
+  void count_kafka_error(kafka_where w, int code) {
+    int slot = code - kafka_code_min;
+    if (slot < 0 || slot >= kafka_code_slots)
+      slot = kafka_code_slots - 1; // out of range: counted in the last slot
+    ++kafka_errors[static_cast<size_t>(w) * kafka_code_slots + static_cast<size_t>(slot)];
+  }
+  /// Name of a librdkafka error code (set by the relay: this library does not link it).
+  std::atomic<const char* (*)(int)> kafka_error_name{nullptr};
+  std::atomic<int64_t> kafka_topics_expected{0}; // saga topics + dead letter
+  std::atomic<int64_t> kafka_topics_missing{0};  // not confirmed by the brokers (provisioning)
+  std::atomic<int64_t> outbox_age_ms{0};          // now - event time of the oldest unacked entry
   /// Step commit to broker acknowledgement, milliseconds (histogram).
   static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};
   std::array<std::atomic<uint64_t>, lag_bounds_ms.size() + 1> kafka_lag{};

@@ -99,6 +99,11 @@ int main(int argc, char** argv) {
       return 5;
     }
     brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    // The relay provisions a real cluster's topics (CreateTopics); the mock's are made
+    // here, so that a consumer subscribing to every topic at start finds them all.
+    auto partitions = cfg.kafka_topic_partitions > 0 ? static_cast<int>(cfg.kafka_topic_partitions) : 3;
+    for (auto& t : saga_topics(cfg.kafka_topic_prefix))
+      rd_kafka_mock_topic_create(mc, t.c_str(), partitions, 1);
     log->info("embedded Kafka (mock cluster) at {}: try kcat -C -b {} -t ordercreated", brokers,
               brokers);
     std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
@@ -137,10 +142,12 @@ int main(int argc, char** argv) {
       // Supervised: a crashed relay restarts and publishes from the oldest entry still in
       // the outbox (its state is the durable outbox itself).
       auto writer = handles.dir.writer;
-      component_factory make = [ctx, writer, brokers](caf::actor_system& s, uint64_t) {
-        return s.spawn(kafka_relay, context_ptr{ctx}, writer, brokers);
+      bool provision = mock_cluster == nullptr && cfg.kafka_provision_topics;
+      component_factory make = [ctx, writer, brokers, provision](caf::actor_system& s, uint64_t) {
+        return s.spawn(kafka_relay, context_ptr{ctx}, writer, brokers, provision);
       };
       relay = spawn_supervised(sys, ctx, "relay", "0", make);
+      handles.dir.relay = relay;
     }
     if (relay)
       caf::anon_send(handles.dir.inspector, register_atom::value, std::string("relay"),
