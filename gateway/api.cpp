@@ -87,10 +87,10 @@ void api::handle(const http_request& req, responder respond) {
     }
     return;
   }
-  if (path == "/openapi.json") {
+  if (path == "/openapi.json" || path == "/asyncapi.json") {
     if (only("GET")) {
       http_response r;
-      r.body = openapi_json();
+      r.body = path == "/openapi.json" ? openapi_json() : asyncapi_json();
       respond(r);
     }
     return;
@@ -273,8 +273,18 @@ void api::post_order(const http_request& req, responder respond) {
             if (--g->remaining > 0)
               return;
             g->done = true;
-            for (auto& item : parsed.items)
+            // The total must fit (and stay exact in JSON doubles): 100 lines at the largest
+            // quantity and price would wrap an int64 into a negative payment amount.
+            int64_t total = 0;
+            for (auto& item : parsed.items) {
               item.unit_price_cents = g->prices[item.sku];
+              if (item.unit_price_cents != 0
+                  && item.quantity > (max_order_total_cents - total) / item.unit_price_cents)
+                return respond(error(422, "out_of_range",
+                                     "the order's total is over " + std::to_string(max_order_total_cents)
+                                       + " cents"));
+              total += item.quantity * item.unit_price_cents;
+            }
             self->request(dir.supervisor, timeout, create_atom::value, parsed.customer_id,
                           parsed.items, key, digest)
               .then(

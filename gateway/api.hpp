@@ -49,6 +49,8 @@ using responder = std::function<void(http_response)>;
 const std::string& console_html();
 /// The API contract (gateway/openapi.json, embedded at build time).
 const std::string& openapi_json();
+/// The event contract (gateway/asyncapi.json, AsyncAPI 3.0, embedded at build time).
+const std::string& asyncapi_json();
 
 class api {
 public:

@@ -38,6 +38,8 @@ constexpr size_t max_order_items = 100;
 constexpr int64_t max_item_quantity = 1000000;
 constexpr int64_t max_stock_units = 1000000000;
 constexpr int64_t max_price_cents = 100000000000;
+/// Largest order total (sum of quantity x unit price): 2^53, exact as a JSON double.
+constexpr int64_t max_order_total_cents = int64_t{1} << 53;
 
 request_error parse_create_order(const std::string& body, create_order_request& out);
 request_error parse_verify(const std::string& body, verify_request& out);

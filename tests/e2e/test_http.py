@@ -1,6 +1,8 @@
 """HTTP tests against real sagad processes: every saga branch driven only through the
 public endpoints, then a table of malformed requests, each of which must get its status
 code and leave the node serving with its state unchanged."""
+import json
+import os
 import socket
 import sys
 import time
@@ -201,6 +203,14 @@ def api_extras(c, n):
             "same Idempotency-Key returns the same order: %s %s" % (st1, st2))
     st3, b3 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-2"})
     c.check(st3 == 201 and b3["order_id"] != b1["order_id"], "another key makes another order")
+    # an order whose total would overflow is refused before anything is written
+    for i in range(3):
+        n.stock("BIG%d" % i, 10, 100000000000)
+    big = {"customer_id": "c9", "items": [{"sku": "BIG%d" % i, "quantity": 1000000} for i in range(3)]}
+    st, b = n.request("POST", "/orders", big)
+    c.check(st == 422 and b["error"]["code"] == "out_of_range" and "total" in b["error"]["message"],
+            "an order total over 2^53 cents is 422 out_of_range: %s %s" % (st, b))
+    c.check(n.sku("BIG0")["reserved"] == 0, "the refused order reserved nothing")
     # a key is bound to its request and scoped by customer
     other = {"customer_id": "c9", "items": [{"sku": "I", "quantity": 2}]}
     st, b = n.request("POST", "/orders", other, {"Idempotency-Key": "key-1"})
@@ -257,6 +267,12 @@ def api_extras(c, n):
     st, served = n.request("GET", "/openapi.json")
     c.check(st == 200 and served == contract.DOC and served["openapi"].startswith("3.1"),
             "GET /openapi.json serves gateway/openapi.json (OpenAPI 3.1)")
+    st, served = n.request("GET", "/asyncapi.json")
+    with open(os.path.join(os.path.dirname(contract.__file__), "..", "..", "gateway", "asyncapi.json")) as f:
+        want = json.load(f)
+    c.check(st == 200 and served == want and served["asyncapi"].startswith("3.")
+            and set(served["channels"]) >= {"ordercreated", "payment_refunded", "saga_dead_letter"},
+            "GET /asyncapi.json serves gateway/asyncapi.json (AsyncAPI 3)")
     st, text = n.request("GET", "/metrics")
     text = text.decode() if isinstance(text, bytes) else str(text)
     c.check(st == 200 and 'saga_http_requests_total{route="POST /orders",code="2xx"}' in text,
