@@ -28,12 +28,15 @@ fi
 # The tests' Python tools (tests/requirements.txt, pinned) in a virtual environment of the
 # checkout: the e2e tests run with .venv/bin/python3.
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -x "$here/.venv/bin/schemathesis" ]; then
-  python3 -m venv "$here/.venv"
+# Re-run when tests/requirements.txt changes (its copy in .venv says what was installed).
+if ! cmp -s "$here/tests/requirements.txt" "$here/.venv/requirements.installed"; then
+  [ -x "$here/.venv/bin/pip" ] || python3 -m venv "$here/.venv"
   "$here/.venv/bin/pip" install -q --disable-pip-version-check -r "$here/tests/requirements.txt"
+  cp "$here/tests/requirements.txt" "$here/.venv/requirements.installed"
 fi
-# playwright-core for tests/browser (pinned by its package-lock.json; no browser download:
-# the test drives Debian's /usr/bin/chromium).
-if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+# playwright-core and @asyncapi/parser for tests/browser (pinned by its package-lock.json;
+# no browser download: the test drives Debian's /usr/bin/chromium).
+if [ ! -d "$here/tests/browser/node_modules/playwright-core" ] \
+   || [ ! -d "$here/tests/browser/node_modules/@asyncapi/parser" ]; then
   (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

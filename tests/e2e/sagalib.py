@@ -190,7 +190,8 @@ class Checks:
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOPICS = ["ordercreated", "inventory_reserved", "inventory_reservation_failed", "payment_initiated",
           "payment_succeeded", "payment_failed", "order_completed", "inventory_committed",
-          "inventory_commit_failed", "order_cancelled", "inventory_released", "payment_refunded"]
+          "inventory_commit_failed", "order_cancelled", "inventory_released", "payment_refunded",
+          "order_admin_action"]
 
 
 class Broker:
@@ -218,27 +219,115 @@ class Broker:
 
     def consume_all(self, prefix=""):
         """Every message of every saga topic, as parsed envelopes (duplicates kept)."""
-        events = []
-        for t in TOPICS:
-            # Right after a broker restart a partition may have no leader yet and kcat
-            # stops with an error: read the topic again until it is read cleanly.
-            for attempt in range(30):
-                out = subprocess.run(["kcat", "-C", "-b", self.addr, "-t", prefix + t, "-e", "-o", "beginning",
-                                      "-f", "%h\t%s\n"], capture_output=True, text=True, timeout=120)
-                if out.returncode == 0 and "ERROR" not in out.stderr and "rror" not in out.stderr:
+        return consume_all(self.addr, prefix)
+
+
+class KafkaCluster:
+    """A real N-broker Apache Kafka cluster (KRaft) started by scripts/kafka-cluster.sh."""
+
+    def __init__(self, brokers=3, auto_create=True):
+        self.dir = tempfile.mkdtemp(prefix="saga-kafka-cluster-")
+        self.brokers = brokers
+        self.auto_create = auto_create
+        self.addr = None
+
+    def _run(self, *args, timeout=300):
+        out = subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-cluster.sh")] + list(args),
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError("kafka-cluster.sh %s failed: %s%s" % (args, out.stdout, out.stderr))
+        return out.stdout
+
+    def start(self):
+        args = ["start", self.dir, "--brokers", str(self.brokers)]
+        if not self.auto_create:
+            args.append("--no-auto-create")
+        self.addr = self._run(*args).strip().split()[-1]
+        return self
+
+    def broker(self, how, broker_id):
+        """how: start, stop, kill, pause, resume (one broker, 1..N)."""
+        self._run(how + "-broker", self.dir, str(broker_id))
+
+    def admin(self):
+        from confluent_kafka.admin import AdminClient
+        return AdminClient({"bootstrap.servers": self.addr})
+
+    def leader(self, topic, partition=0):
+        md = self.admin().list_topics(topic, timeout=10)
+        return md.topics[topic].partitions[partition].leader
+
+    def cleanup(self):
+        try:
+            self._run("kill", self.dir, timeout=120)
+        except Exception as e:  # noqa: BLE001 - cleanup goes on
+            print("cluster cleanup:", e)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+EVENT_SCHEMA = os.path.join(ROOT, "gateway", "events.schema.json")
+
+
+def event_validator():
+    """jsonschema validators of the published contract: (envelope, dead letter)."""
+    import jsonschema
+    with open(EVENT_SCHEMA) as f:
+        schema = json.load(f)
+    dead = dict(schema, **{"$ref": "#/definitions/dead_letter"})
+    return jsonschema.Draft7Validator(schema), jsonschema.Draft7Validator(dead)
+
+
+def consume_all(bootstrap, prefix="", dead_letter=False, timeout_s=120):
+    """Every message of every saga topic from the beginning (duplicates kept), read with
+    confluent-kafka by partition assignment up to each partition's end. Each envelope gets
+    _topic, _partition, _offset, _key and _headers (a dict). Every message is validated
+    against gateway/events.schema.json (AssertionError naming the first violation)."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    envelope_v, dead_v = event_validator()
+    topics = [prefix + t for t in TOPICS] + ([prefix + "saga_dead_letter"] if dead_letter else [])
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "e2e-reader-%d" % time.time_ns(),
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "auto.offset.reset": "earliest"})
+    events = []
+    try:
+        deadline = time.time() + timeout_s
+        parts = []
+        for t in topics:
+            while True:
+                md = c.list_topics(t, timeout=10).topics.get(t)
+                if md is not None and md.error is None:
+                    parts += [TopicPartition(t, p, 0) for p in md.partitions]  # offset 0: beginning
                     break
-                if "Unknown topic" in out.stderr or "UNKNOWN_TOPIC" in out.stderr:
-                    out.stdout = ""
-                    break
-                time.sleep(1)
-            else:
-                raise RuntimeError("kcat could not read %s: %s" % (t, out.stderr[-500:]))
-            for line in out.stdout.splitlines():
-                if not line.strip():
-                    continue
-                headers, _, value = line.partition("\t")
-                env = json.loads(value)
-                env["_topic"] = t
-                env["_headers"] = headers
-                events.append(env)
-        return events
+                if md is not None and md.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    break  # never written to (auto-created topics only)
+                if time.time() > deadline:
+                    raise RuntimeError("no metadata for %s: %s" % (t, md and md.error))
+                time.sleep(0.5)
+        if not parts:
+            return events
+        c.assign(parts)
+        pending = {(p.topic, p.partition) for p in parts}
+        while pending:
+            if time.time() > deadline:
+                raise RuntimeError("partitions not read to their end: %s" % sorted(pending)[:5])
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    pending.discard((m.topic(), m.partition()))
+                continue  # transient (leader moving): the consumer retries by itself
+            env = json.loads(m.value())
+            v = dead_v if m.topic() == prefix + "saga_dead_letter" else envelope_v
+            err = next(iter(v.iter_errors(env)), None)
+            assert err is None, "message on %s breaks gateway/events.schema.json: %s at %s: %s" % (
+                m.topic(), err.message, list(err.absolute_path), m.value()[:300])
+            env["_topic"] = m.topic()[len(prefix):]
+            env["_partition"] = m.partition()
+            env["_offset"] = m.offset()
+            env["_key"] = m.key().decode() if m.key() is not None else None
+            env["_headers"] = {k: v.decode() for k, v in (m.headers() or [])}
+            events.append(env)
+    finally:
+        c.close()
+    return events
