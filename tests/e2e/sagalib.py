@@ -257,6 +257,9 @@ class KafkaCluster:
         md = self.admin().list_topics(topic, timeout=10)
         return md.topics[topic].partitions[partition].leader
 
+    def consume_all(self, prefix=""):
+        return consume_all(self.addr, prefix)
+
     def cleanup(self):
         try:
             self._run("kill", self.dir, timeout=120)

@@ -41,6 +41,20 @@ def check_sink(c, broker, nodes, label):
             c.check(got == want, "%s: Kafka has exactly the order's events for %s: %s vs %s" % (label, oid, got, want))
             c.check([s for s, _ in got] == list(range(1, len(got) + 1)), "%s: gapless seq for %s" % (label, oid))
             checked += 1
+    # Per order and topic-partition, in offset order, first copies come in seq order (a
+    # duplicate may come later, with the same event_id).
+    firsts = {}
+    out_of_order = []
+    for e in sorted(events, key=lambda e: (e["_topic"], e["_partition"], e["_offset"])):
+        k = (e["_topic"], e["_partition"], e["order_id"])
+        seen, last = firsts.setdefault(k, (set(), 0))
+        if e["event_id"] in seen:
+            continue
+        if e["seq"] <= last:
+            out_of_order.append((k, last, e["seq"]))
+        seen.add(e["event_id"])
+        firsts[k] = (seen, e["seq"])
+    c.check(not out_of_order, "%s: per-order seq order in every topic-partition: %s" % (label, out_of_order[:3]))
     bad = [e for e in events if not (e["_topic"] == e["type"] and e["_key"] == e["order_id"]
                                      and e["_headers"].get("type") == e["type"]
                                      and e["_headers"].get("traceparent", "").startswith("00-"))]
