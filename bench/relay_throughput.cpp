@@ -6,10 +6,12 @@
 // while the relay runs; lag percentiles come from the relay's histogram (bucket bounds).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
 
 #include "actors/kafka_relay.hpp"
 #include "actors/writer.hpp"
@@ -70,7 +72,11 @@ int main(int argc, char** argv) {
   ctx->cfg.storage_sync = false;
   ctx->db = db.get();
   ctx->clock = std::make_shared<wall_clock>();
-  ctx->log = std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::null_sink_mt>());
+  // SAGA_BENCH_LOG=1: the relay's log on stderr (info and above).
+  if (std::getenv("SAGA_BENCH_LOG") != nullptr)
+    ctx->log = std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  else
+    ctx->log = std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::null_sink_mt>());
   caf::actor_system_config cfg;
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{2});
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < events; i += 1000)
       fill(*db, *ctx, static_cast<uint64_t>(i), 1000);
     auto t0 = std::chrono::steady_clock::now();
-    auto relay = sys.spawn(kafka_relay, ctx, writer, brokers, false);
+    // Topics provisioned as by sagad (a cluster may have auto-create off).
+    auto relay = sys.spawn(kafka_relay, ctx, writer, brokers, true);
     while (outbox_size(*db) > 0)
       std::this_thread::sleep_for(20ms);
     auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -101,8 +108,15 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(1ms);
     }
-    while (outbox_size(*db) > 0)
+    for (int i = 0; outbox_size(*db) > 0; ++i) {
       std::this_thread::sleep_for(20ms);
+      if (i % 250 == 249) // every 5 s: say where it stands
+        std::fprintf(stderr, "waiting: outbox %zu entries, depth %lld, age %lld ms, published %llu, resets %llu\n",
+                     outbox_size(*db), static_cast<long long>(ctx->stats->outbox_depth.load()),
+                     static_cast<long long>(ctx->stats->outbox_age_ms.load()),
+                     static_cast<unsigned long long>(ctx->stats->kafka_published.load()),
+                     static_cast<unsigned long long>(ctx->stats->kafka_relay_resets.load()));
+    }
     std::printf("lag at %d events/s for %d s (%llu events): p50 <= %lld ms, p99 <= %lld ms "
                 "(histogram bucket bounds)\n",
                 rate, paced_s, static_cast<unsigned long long>(sent),

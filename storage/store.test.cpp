@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "storage/codec.hpp"
 #include "storage/store.hpp"
@@ -108,6 +109,39 @@ TEST_CASE("outbox keys follow commit order across groups", "[unit][storage]") {
     return true;
   });
   CHECK(seen == std::vector<std::string>{"a1", "a2", "b1"});
+}
+
+TEST_CASE("a commit without outbox entries never moves the outbox counter back", "[unit][storage]") {
+  // The relay benchmark fills the outbox from one thread while the writer deletes
+  // acknowledged entries from another: a delete-only commit used to write back the counter
+  // it read before, and later entries reused keys below the relay's read position.
+  temp_dir dir;
+  std::string err;
+  auto db = store::open(dir.path.string(), err);
+  REQUIRE(db);
+  constexpr int n = 2000;
+  std::thread filler([&] {
+    for (int i = 0; i < n; ++i) {
+      batch b;
+      b.outbox = {"e" + std::to_string(i)};
+      REQUIRE(db->commit({&b}, false).empty());
+    }
+  });
+  for (int i = 0; i < n; ++i) {
+    batch d;
+    d.ops.push_back({family::meta, "other/" + std::to_string(i % 7), "x", false});
+    REQUIRE(db->commit({&d}, false).empty());
+  }
+  filler.join();
+  CHECK(db->outbox_next_seq() == n + 1);
+  int entries = 0;
+  uint64_t last = 0;
+  db->scan(family::outbox, "", [&](std::string_view k, std::string_view) {
+    CHECK(from_be64(k) == last + 1);
+    last = from_be64(k);
+    return ++entries, true;
+  });
+  CHECK(entries == n);
 }
 
 TEST_CASE("event scan by order does not leak into a longer order id", "[unit][storage]") {
