@@ -446,7 +446,13 @@ void poll_provisioning(self_ptr self) {
                               : std::min(st.provision_backoff_ms * 2,
                                          std::max<int64_t>(1000, c.kafka_retry_backoff_max_ms));
   st.next_provision_ms = st.ctx->now_ms() + st.provision_backoff_ms;
-  st.ctx->log->log(st.provision_backoff_ms == 1000 ? spdlog::level::err : spdlog::level::debug,
+  // The summary once per kafka.error_log_interval_ms (the per-topic errors are counted).
+  auto now = st.ctx->now_ms();
+  bool say = st.last_missing_log_ms == 0
+             || now - st.last_missing_log_ms >= st.ctx->cfg.kafka_error_log_interval_ms;
+  if (say)
+    st.last_missing_log_ms = now;
+  st.ctx->log->log(say ? spdlog::level::err : spdlog::level::debug,
                    "kafka: {} of {} topics missing (first: {} - {}); nothing is published until "
                    "they exist; asking again in {} ms",
                    st.missing.size(), st.topics.size(), st.missing.begin()->first,

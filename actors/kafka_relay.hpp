@@ -70,6 +70,7 @@ struct kafka_relay_state {
   std::map<std::string, std::string> missing; // topic -> why it is not confirmed
   int64_t next_provision_ms = 0;
   int64_t provision_backoff_ms = 0;
+  int64_t last_missing_log_ms = 0;        // the "topics missing" summary, rate-limited
   // pause after a retriable delivery failure
   int64_t paused_until_ms = 0;
   int64_t backoff_ms = 0;

@@ -101,3 +101,22 @@ TEST_CASE("the restart window must hold every restart's retry run", "[unit][conf
   c.saga_retry_backoff_max_ms = 100;
   CHECK(validate(c).find("saga.retry_backoff_max_ms (100) must not be below") != std::string::npos);
 }
+
+TEST_CASE("topic configs are name=value items, a bad one named with its line", "[unit][config]") {
+  node_config c;
+  REQUIRE(parse_config_text("[kafka]\ntopic_partitions = 3\ntopic_replication_factor = 3\n"
+                            "topic_config = \"min.insync.replicas=2, retention.ms=86400000\"\n",
+                            "t.conf", c)
+            .empty());
+  CHECK(c.kafka_topic_partitions == 3);
+  CHECK(c.kafka_topic_replication_factor == 3);
+  REQUIRE(c.kafka_topic_configs.size() == 2);
+  CHECK(c.kafka_topic_configs[0] == std::make_pair(std::string("min.insync.replicas"), std::string("2")));
+  CHECK(c.kafka_topic_configs[1].second == "86400000");
+  auto err = parse_config_text("[kafka]\n\ntopic_config = \"min.insync.replicas\"\n", "t.conf", c);
+  CHECK(err.rfind("t.conf:3: key 'kafka.topic_config': expected name=value", 0) == 0);
+  CHECK(c.kafka_topic_configs.size() == 2); // unchanged by the refused line
+  CHECK(!parse_config_text("[kafka]\ntopic_partitions = 0.5\n", "t.conf", c).empty());
+  CHECK(!parse_config_text("[kafka]\ntopic_replication_factor = -2\n", "t.conf", c).empty());
+  CHECK(apply_override("kafka.topic_config=Min.ISR=2", c).find("expected name=value") != std::string::npos);
+}

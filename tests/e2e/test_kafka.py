@@ -2,6 +2,7 @@
 jars): every saga branch's events consumed back with kcat and compared with the orders'
 own event streams; a broker outage under load; a kill -9 of the node while the relay has
 unacknowledged messages. Duplicates (same event_id) are counted and reported."""
+import subprocess
 import sys
 import threading
 import time
@@ -123,6 +124,47 @@ def main():
         broker.start()
         print("broker at", broker.addr, flush=True)
         kafka = {"kafka.brokers": broker.addr}
+        # a misconfigured sink: topics that cannot be created (replication factor 3 on one
+        # broker) are reported, nothing is published, nothing is lost; fixed, all drains
+        bad = Node(sagad, overrides=dict(kafka, **{"kafka.topic_replication_factor": 3,
+                                                   "kafka.retry_backoff_max_ms": 1000}))
+        nodes.append(bad)
+        bad.start()
+        bad.stock("MIS", 100, 10)
+        st, body = bad.place([{"sku": "MIS", "quantity": 1}])
+        c.check(st == 201, "orders are taken while the topics are missing")
+        deadline, k = time.time() + 30, {}
+        while time.time() < deadline:
+            st, ready = bad.request("GET", "/readyz")
+            k = ready["detail"]["kafka"]
+            if k["state"] == "topics_missing":
+                break
+            time.sleep(0.2)
+        c.check(st == 200 and k["state"] == "topics_missing" and len(k["missing_topics"]) == 14
+                and "INVALID_REPLICATION_FACTOR" in k["missing_topics"][0],
+                "/readyz names the missing topics and why: %s" % k)
+        c.check(bad.metric("saga_kafka_topics_missing") == 14, "saga_kafka_topics_missing = 14")
+        c.check((bad.metric('saga_kafka_errors_total{where="provision",code="INVALID_REPLICATION_FACTOR"}') or 0) >= 1,
+                "provisioning errors counted by code")
+        bad.wait_for(body["order_id"], lambda o: len(o["events"]) >= 2, timeout_s=10)
+        time.sleep(1.5)
+        c.check(bad.metric("saga_kafka_published_total") == 0 and bad.metric("saga_outbox_depth") >= 2
+                and bad.metric("saga_outbox_age_ms") > 1000,
+                "nothing published, the outbox keeps the events and shows their age")
+        with open(bad.log_path) as f:
+            log = f.read()
+        c.check("topic ordercreated is missing and cannot be created" in log and "nothing is published until" in log,
+                "the log says which topic is missing and why")
+        c.check(bad.stop() == 0, "misconfigured node stops cleanly")
+        bad.overrides["kafka.topic_replication_factor"] = -1
+        bad.start()
+        wait_drained(c, bad, "misconfiguration fixed")
+        c.check(bad.metric("saga_kafka_topics_missing") == 0 and bad.metric("saga_kafka_published_total") >= 2,
+                "once the topics can be created, everything is published")
+        c.check(bad.stop() == 0, "node stops cleanly")
+        broker_topics = subprocess.run(["kcat", "-b", broker.addr, "-L", "-J"], capture_output=True, text=True)
+        c.check('"ordercreated"' in broker_topics.stdout, "topics exist on the broker")
+
         # every saga branch, then the events in Kafka
         a = Node(sagad, overrides=dict(kafka, **{"payment.timeout_ms": 1500, "saga.auto_complete_ms": 60000}))
         b = Node(sagad, overrides=dict(kafka, **{"inventory.reservation_ttl_ms": 300, "saga.auto_complete_ms": 50,
@@ -179,7 +221,6 @@ def main():
         print("duplicates: outage+kill cumulative %d (after outage %d)" % (dups_kill, dups_outage), flush=True)
         c.check(b.stop() == 0, "node b stops cleanly")
         if c.failed:
-            import subprocess
             print(subprocess.run("grep -iE 'kafka|relay' %s | grep -v 'http ' | tail -40" % b.log_path, shell=True,
                                  capture_output=True, text=True).stdout, flush=True)
     finally:
