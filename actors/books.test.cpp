@@ -138,3 +138,28 @@ TEST_CASE("token comparison: equal only when identical, whatever the lengths", "
   CHECK_FALSE(signature_equal("", "Bearer tok"));
   CHECK(signature_equal("", ""));
 }
+
+TEST_CASE("a compensated order's intent is cancelled: pending, unknown or decided", "[unit][payment]") {
+  payment_book b;
+  b.create({"p1", "o1", 500, payment_status::pending, 1000, 0});
+  auto r = b.cancel("p1", "o1", 10);
+  CHECK(r.changed);
+  CHECK(r.message == "cancelled");
+  CHECK(b.find("p1")->status == payment_status::expired);
+  auto late = b.verify("k", "o1", "p1", "succeeded", payment_signature("k", "o1", "p1", "succeeded"), 11);
+  CHECK(late.code == verify_code::conflict); // a late success is refused, as after an expiry
+  CHECK_FALSE(b.cancel("p1", "o1", 12).changed);
+  // never created: recorded as cancelled, so a creation arriving late opens nothing
+  auto t = b.cancel("p2", "o2", 20);
+  CHECK(t.changed);
+  CHECK(t.message == "cancelled");
+  CHECK_FALSE(b.create({"p2", "o2", 700, payment_status::pending, 5000, 21}).changed);
+  CHECK(b.find("p2")->status == payment_status::expired);
+  // already succeeded: left as it is, for the caller to refund
+  b.create({"p3", "o3", 500, payment_status::pending, 1000, 0});
+  REQUIRE(b.verify("k", "o3", "p3", "succeeded", payment_signature("k", "o3", "p3", "succeeded"), 5).changed);
+  auto s = b.cancel("p3", "o3", 30);
+  CHECK_FALSE(s.changed);
+  CHECK(s.message != "cancelled");
+  CHECK(b.find("p3")->status == payment_status::succeeded);
+}

@@ -19,6 +19,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using intent_atom = caf::atom_constant<caf::atom("intent")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using refund_atom = caf::atom_constant<caf::atom("refund")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using stock_atom = caf::atom_constant<caf::atom("stock")>;
 using prices_atom = caf::atom_constant<caf::atom("prices")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;

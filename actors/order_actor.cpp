@@ -95,6 +95,7 @@ void scatter(self_ptr self, const saga_command& cmd,
       case command_kind::create_payment_intent:
       case command_kind::refund_payment:
       case command_kind::arm_complete_timer:
+      case command_kind::cancel_payment:
         assert(!"not an inventory command");
         break;
     }
@@ -193,6 +194,39 @@ void run_command(self_ptr self, const saga_command& cmd) {
     case command_kind::arm_complete_timer:
       self->delayed_send(self, until(*st.ctx, cmd.deadline_ms), timer_atom::value,
                          cmd.deadline_ms);
+      break;
+    case command_kind::cancel_payment:
+      self->request(st.dir.payment_for(id), st.ctx->request_timeout(), cancel_atom::value,
+                    st.s.payment_id, id)
+        .then(
+          [self, cmd](const payment_reply& r) {
+            ++self->state.processed;
+            if (r.code != errc::ok)
+              return retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
+            switch (r.intent.status) {
+              case payment_status::succeeded:
+              case payment_status::refunded:
+                handle_input(self, {input_kind::payment_succeeded, 0, {}}, nullptr);
+                break;
+              case payment_status::failed:
+                handle_input(self, {input_kind::payment_failed, 0, {}}, nullptr);
+                break;
+              case payment_status::expired:
+                if (r.message == "cancelled")
+                  handle_input(self, {input_kind::payment_failed, 0, "cancelled"}, nullptr);
+                else
+                  handle_input(self, {input_kind::payment_expired, 0, {}}, nullptr);
+                break;
+              case payment_status::none:
+              case payment_status::pending:
+                retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, "intent still pending"));
+                break;
+            }
+          },
+          [self, cmd](caf::error& err) {
+            ++self->state.processed;
+            retry_later(self, cmd, err);
+          });
       break;
   }
 }

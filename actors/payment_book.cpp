@@ -92,6 +92,22 @@ payment_book::result payment_book::expire(const std::string& payment_id, int64_t
   return {verify_code::ok, "expired", true};
 }
 
+payment_book::result payment_book::cancel(const std::string& payment_id,
+                                          const std::string& order_id, int64_t now_ms) {
+  auto i = intents_.find(payment_id);
+  if (i == intents_.end()) {
+    intents_[payment_id] =
+      payment_intent{payment_id, order_id, 0, payment_status::expired, now_ms, now_ms};
+    return {verify_code::ok, "cancelled", true};
+  }
+  auto& p = i->second;
+  if (p.status != payment_status::pending)
+    return {verify_code::ok, std::string("already ") + to_string(p.status), false};
+  p.status = payment_status::expired;
+  p.updated_at_ms = now_ms;
+  return {verify_code::ok, "cancelled", true};
+}
+
 payment_book::result payment_book::refund(const std::string& payment_id, int64_t now_ms) {
   auto i = intents_.find(payment_id);
   if (i == intents_.end())

@@ -44,6 +44,11 @@ public:
                 const std::string& signature, int64_t now_ms);
   /// Expires a pending intent past its deadline. `changed` tells if it did.
   result expire(const std::string& payment_id, int64_t now_ms);
+  /// Cancels the intent of a compensated order: a pending one becomes expired (a later
+  /// verdict gets 409, as after an expiry); an unknown one is recorded as expired, so a
+  /// creation that arrives late cannot open it again. A decided intent is left as it is
+  /// (the caller refunds a success). Message "cancelled" when this call cancelled it.
+  result cancel(const std::string& payment_id, const std::string& order_id, int64_t now_ms);
   /// Refunds a succeeded payment. Idempotent.
   result refund(const std::string& payment_id, int64_t now_ms);
 

@@ -167,6 +167,14 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
         return payment_reply{errc::not_found, r.message, {}};
       return persist_and_reply(self, r, *st.book.find(payment_id), false);
     },
+    [self](cancel_atom, const std::string& payment_id,
+           const std::string& order_id) -> caf::result<payment_reply> {
+      self->state.probe.count();
+      auto& st = self->state;
+      ensure_loaded(self, payment_id);
+      auto r = st.book.cancel(payment_id, order_id, st.ctx->now_ms());
+      return persist_and_reply(self, r, *st.book.find(payment_id), false);
+    },
     [self](get_atom, const std::string& payment_id) -> payment_reply {
       self->state.probe.count();
       ensure_loaded(self, payment_id);

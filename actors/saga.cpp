@@ -51,7 +51,8 @@ const char* input_names[] = {"inventory_reserved",  "inventory_reservation_rejec
                              "admin_compensate"};
 const char* command_names[] = {"reserve_inventory",     "release_inventory",
                                "create_payment_intent", "commit_inventory",
-                               "refund_payment",        "arm_complete_timer"};
+                               "refund_payment",        "arm_complete_timer",
+                               "cancel_payment"};
 
 /// Appends an event with the next seq to the decision.
 void emit(decision& d, event_type type, int64_t now_ms, const char* source,
@@ -68,6 +69,15 @@ void emit(decision& d, event_type type, int64_t now_ms, const char* source,
 
 void command(decision& d, command_kind kind, int64_t deadline_ms = 0) {
   d.commands.push_back(saga_command{kind, deadline_ms});
+}
+
+/// An operator's compensate in initiating_payment or awaiting_payment leaves an intent
+/// that may exist at the payment worker, undecided (or decided there and not yet told).
+/// Such an order settles it before it fails: the worker cancels a pending intent (a late
+/// verdict then gets 409, as after an expiry) or reports the success, which is refunded.
+bool payment_unsettled(const order_state& s) {
+  return !s.payment_id.empty()
+         && (s.payment == payment_status::none || s.payment == payment_status::pending);
 }
 
 /// Starts the compensation: cancel the order and release its reservation.
@@ -277,6 +287,11 @@ decision decide(const saga_config& cfg, const order_state& state, const saga_inp
           // The customer was charged but gets nothing: refund before failing.
           n.step = saga_step::refunding_payment;
           command(d, command_kind::refund_payment);
+        } else if (payment_unsettled(n)) {
+          // Compensated while its payment was open: settle it (cancel, or refund a
+          // success) before failing. The refunding step does both.
+          n.step = saga_step::refunding_payment;
+          command(d, command_kind::cancel_payment);
         } else {
           n.step = saga_step::failed;
           n.status = order_status::failed;
@@ -284,7 +299,23 @@ decision decide(const saga_config& cfg, const order_state& state, const saga_inp
       }
       break;
     case saga_step::refunding_payment:
-      if (k == input_kind::payment_refunded) {
+      if (payment_unsettled(n)) {
+        // The worker's answer to cancel_payment (or a verdict that raced it).
+        if (k == input_kind::payment_succeeded) {
+          emit(d, event_type::payment_succeeded, in.now_ms, "payment",
+               {{"payment_id", n.payment_id}});
+          n.payment = payment_status::succeeded;
+          command(d, command_kind::refund_payment); // charged for a cancelled order
+        } else if (k == input_kind::payment_failed || k == input_kind::payment_expired) {
+          bool expired = k == input_kind::payment_expired;
+          emit(d, event_type::payment_failed, in.now_ms, "payment",
+               {{"payment_id", n.payment_id},
+                {"reason", expired ? "expired" : in.detail == "cancelled" ? "cancelled" : "declined"}});
+          n.payment = expired ? payment_status::expired : payment_status::failed;
+          n.step = saga_step::failed;
+          n.status = order_status::failed;
+        }
+      } else if (k == input_kind::payment_refunded && n.payment == payment_status::succeeded) {
         emit(d, event_type::payment_refunded, in.now_ms, "payment",
              {{"payment_id", n.payment_id}, {"amount_cents", n.selling_price_cents}});
         n.payment = payment_status::refunded;
@@ -327,6 +358,8 @@ std::vector<saga_command> resume_commands(const order_state& s) {
     case saga_step::releasing_inventory:
       return {{command_kind::release_inventory, 0}};
     case saga_step::refunding_payment:
+      if (payment_unsettled(s))
+        return {{command_kind::cancel_payment, 0}};
       return {{command_kind::refund_payment, 0}};
     case saga_step::completed:
     case saga_step::failed:

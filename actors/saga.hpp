@@ -152,6 +152,7 @@ enum class command_kind : uint8_t {
   commit_inventory,
   refund_payment,
   arm_complete_timer,
+  cancel_payment, // settle an intent a compensated order may have left pending
 };
 const char* to_string(command_kind x);
 

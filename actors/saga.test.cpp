@@ -174,6 +174,14 @@ TEST_CASE("every input in every reachable step is applied, a duplicate or reject
      I::inventory_commit_rejected, I::inventory_released},
     {I::inventory_reserved, I::payment_intent_created, I::payment_succeeded, I::complete_requested,
      I::inventory_commit_rejected, I::inventory_released, I::payment_refunded},
+    // compensated by an operator while the payment was open: settled before failing
+    {I::inventory_reserved, I::admin_compensate, I::inventory_released},
+    {I::inventory_reserved, I::payment_intent_created, I::admin_compensate},
+    {I::inventory_reserved, I::payment_intent_created, I::admin_compensate, I::inventory_released},
+    {I::inventory_reserved, I::payment_intent_created, I::admin_compensate, I::inventory_released,
+     I::payment_succeeded},
+    {I::inventory_reserved, I::payment_intent_created, I::admin_compensate, I::inventory_released,
+     I::payment_failed},
   };
   std::set<saga_step> seen;
   int combos = 0;
@@ -285,4 +293,43 @@ TEST_CASE("an operator's retry re-sends the step's command and records the actio
   auto [done, t2] = run({I::inventory_reservation_rejected, I::inventory_released});
   CHECK(decide(cfg, done, {I::admin_retry, 1, {}}).result == outcome::rejected);
   CHECK(decide(cfg, done, {I::admin_compensate, 1, {}}).result == outcome::rejected);
+}
+
+TEST_CASE("an operator's compensate of an order awaiting payment settles its intent",
+          "[unit][saga][admin]") {
+  auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::admin_compensate});
+  REQUIRE(s.step == saga_step::releasing_inventory);
+  auto released = decide(cfg, s, {I::inventory_released, 600, {}});
+  REQUIRE(released.result == outcome::applied);
+  CHECK(released.next.step == saga_step::refunding_payment); // not FAILED with an open intent
+  REQUIRE(released.commands.size() == 1);
+  CHECK(released.commands[0].kind == command_kind::cancel_payment);
+  auto resumed = resume_commands(released.next); // after a crash: settle again
+  REQUIRE(resumed.size() == 1);
+  CHECK(resumed[0].kind == command_kind::cancel_payment);
+  SECTION("the worker cancelled the pending intent") {
+    auto d = decide(cfg, released.next, {I::payment_failed, 700, "cancelled"});
+    REQUIRE(d.result == outcome::applied);
+    REQUIRE(d.events.size() == 1);
+    CHECK(d.events[0].type == event_type::payment_failed);
+    CHECK(d.events[0].data.find("\"reason\":\"cancelled\"") != std::string::npos);
+    CHECK(d.next.step == saga_step::failed);
+    CHECK(d.next.status == order_status::failed);
+    CHECK(d.commands.empty());
+  }
+  SECTION("the provider's success got there first: it is refunded") {
+    auto d = decide(cfg, released.next, {I::payment_succeeded, 700, {}});
+    REQUIRE(d.result == outcome::applied);
+    CHECK(d.events[0].type == event_type::payment_succeeded);
+    CHECK(d.next.payment == payment_status::succeeded);
+    CHECK(d.next.step == saga_step::refunding_payment);
+    REQUIRE(d.commands.size() == 1);
+    CHECK(d.commands[0].kind == command_kind::refund_payment);
+    auto refunded = decide(cfg, d.next, {I::payment_refunded, 800, {}});
+    CHECK(refunded.next.step == saga_step::failed);
+    CHECK(refunded.next.payment == payment_status::refunded);
+  }
+  SECTION("a refund before any success is refused") {
+    CHECK(decide(cfg, released.next, {I::payment_refunded, 700, {}}).result == outcome::rejected);
+  }
 }

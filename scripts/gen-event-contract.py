@@ -96,8 +96,11 @@ data = {
         "required": ["payment_id", "reason"], "additionalProperties": False,
         "properties": {
             "payment_id": payment_id,
-            "reason": {"enum": ["declined", "expired"],
-                       "description": "'declined': verified with status failed; 'expired': no verdict before expires_at_ms."},
+            "reason": {"enum": ["declined", "expired", "cancelled"],
+                       "description": "'declined': verified with status failed; 'expired': no verdict before "
+                                      "expires_at_ms; 'cancelled': the order was compensated by an operator while "
+                                      "its payment was open, and the pending intent was cancelled (a later "
+                                      "verdict gets 409)."},
         },
     },
     "order_completed": {

@@ -80,8 +80,16 @@ def main():
         c.check(st == 200 and r["action"] == "compensate", "compensate accepted: %s %s" % (st, r))
         o = n.wait_for(a, lambda o: o["status"] == "FAILED")
         types = [e["type"] for e in o["events"]]
-        c.check("order_admin_action" in types and types[-1] == "inventory_released",
-                "compensation recorded, then released: %s" % types)
+        c.check("order_admin_action" in types and types[-2:] == ["inventory_released", "payment_failed"]
+                and o["events"][-1]["data"]["reason"] == "cancelled",
+                "compensation recorded, released, then its open payment intent cancelled: %s" % types)
+        # the payment intent created before the crash is closed: a late "succeeded" from the
+        # provider is refused (409, as after an expiry), so no money is taken for a FAILED order
+        st, r = n.verify(a, "succeeded")
+        c.check(st == 409, "a late payment success for the compensated order is refused: %s %s" % (st, r))
+        after = n.order(a)
+        c.check(after["status"] == "FAILED" and len(after["events"]) == len(o["events"]),
+                "the order stays FAILED, with nothing new in its history")
         act = next(e for e in o["events"] if e["type"] == "order_admin_action")
         c.check(act["data"]["action"] == "compensate" and act["data"]["note"] == "ops ticket 42"
                 and act["data"]["step"] == "initiating_payment" and act["ts"] > 0,
