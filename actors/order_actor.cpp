@@ -203,25 +203,14 @@ void run_command(self_ptr self, const saga_command& cmd) {
             ++self->state.processed;
             if (r.code != errc::ok)
               return retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
-            switch (r.intent.status) {
-              case payment_status::succeeded:
-              case payment_status::refunded:
-                handle_input(self, {input_kind::payment_succeeded, 0, {}}, nullptr);
-                break;
-              case payment_status::failed:
-                handle_input(self, {input_kind::payment_failed, 0, {}}, nullptr);
-                break;
-              case payment_status::expired:
-                if (r.message == "cancelled")
-                  handle_input(self, {input_kind::payment_failed, 0, "cancelled"}, nullptr);
-                else
-                  handle_input(self, {input_kind::payment_expired, 0, {}}, nullptr);
-                break;
-              case payment_status::none:
-              case payment_status::pending:
-                retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, "intent still pending"));
-                break;
-            }
+            if (r.intent.status == payment_status::expired && r.message == "cancelled")
+              handle_input(self, {input_kind::payment_failed, 0, "cancelled"}, nullptr);
+            else if (r.intent.status == payment_status::refunded) // refunded: it had succeeded
+              on_payment_status(self, payment_status::succeeded);
+            else if (r.intent.status == payment_status::pending || r.intent.status == payment_status::none)
+              retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, "intent still pending"));
+            else
+              on_payment_status(self, r.intent.status);
           },
           [self, cmd](caf::error& err) {
             ++self->state.processed;
