@@ -563,7 +563,6 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
   st.brokers = std::move(brokers);
   st.ctx->stats->kafka_error_name = kafka_error_name;
   st.topics = saga_topics(st.ctx->cfg.kafka_topic_prefix);
-  st.provision = provision;
   st.topics_ready = !provision;
   if (provision)
     for (auto& t : st.topics)

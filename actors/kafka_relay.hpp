@@ -63,7 +63,6 @@ struct kafka_relay_state {
   std::map<uint64_t, std::string> poison; // entries to dead-letter, with the reason
   int64_t inflight_writes = 0;
   // topic provisioning
-  bool provision = true;                  // false: topics are the operator's (or embedded)
   bool topics_ready = false;              // every topic confirmed: publishing may start
   rd_kafka_queue_t* admin_queue = nullptr; // a CreateTopics request is outstanding
   std::vector<std::string> topics;         // every topic the relay writes to
