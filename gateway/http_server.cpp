@@ -155,7 +155,9 @@ private:
   void write_next_event() {
     net::async_write(stream_.socket(), net::buffer(queue_.front()),
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec)
+                       // The stream may have ended while this write was under way (the
+                       // client hung up, or read too slowly): its queue is no longer ours.
+                       if (ec || !self->streaming_)
                          return self->end_stream();
                        self->queue_.pop_front();
                        if (!self->queue_.empty())
@@ -163,9 +165,13 @@ private:
                      });
   }
 
+  /// Ends a streaming answer once. The queue is left alone: a write under way still refers
+  /// to its front (a send to a client whose FIN is already in succeeds, and its completion
+  /// can run after the hang-up's). It goes with the session.
   void end_stream() {
+    if (!streaming_)
+      return;
     streaming_ = false;
-    queue_.clear();
     if (sink_)
       sink_->close();
     beast::error_code ec;

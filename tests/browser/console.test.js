@@ -153,8 +153,17 @@ async function waitFor(page, selector, what, timeout = 10000) {
     check(false, "unexpected: " + e.stack);
   } finally {
     await browser.close();
-    node.proc.kill("SIGTERM");
-    await new Promise((r) => node.proc.on("exit", r));
+    // The node must have lived through the whole test (closing the browser hangs up its
+    // event stream) and stop cleanly; a node that died already has no exit event to come.
+    const died = node.proc.exitCode !== null || node.proc.signalCode !== null;
+    check(!died, "sagad outlived the browser (exit " + node.proc.exitCode + ", signal "
+                 + node.proc.signalCode + ")");
+    if (!died) {
+      const exited = new Promise((r) => node.proc.on("exit", (code, sig) => r([code, sig])));
+      node.proc.kill("SIGTERM");
+      const [code, sig] = await exited;
+      check(code === 0, "sagad stopped cleanly on SIGTERM (exit " + code + ", signal " + sig + ")");
+    }
     fs.rmSync(node.dir, { recursive: true, force: true });
     clearTimeout(killer);
   }

@@ -349,6 +349,57 @@ def token_checks(c, sagad, sagactl):
         n.cleanup()
 
 
+def stream_churn_checks(c, sagad):
+    """Event-stream clients that hang up while events flow. The node sends an event to a
+    client whose FIN is already in (the send succeeds), and the hang-up's read completion
+    runs before that send's completion: a regression test for a double free that crashed the
+    node (glibc: "corrupted size vs. prev_size") when the console's browser closed."""
+    n = Node(sagad, overrides={"inspect.tick_ms": 10, "inspect.max_stream_clients": 64,
+                               "inspect.stream_max_events_per_s": 100000,
+                               "log.level": "warn"})
+    try:
+        n.start()
+        n.stock("CHURN", 1000000, 100)
+        stop = []
+
+        def load():  # saga events for every stream, besides the summary every tick
+            while not stop:
+                n.place([{"sku": "CHURN", "quantity": 1}])
+
+        import threading
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        hung_up = 0
+        end = time.time() + 4
+        while time.time() < end and n.proc.poll() is None:
+            socks = []
+            for i in range(16):
+                s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+                s.sendall(b"GET /inspect/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            for i, s in enumerate(socks):
+                try:
+                    s.recv(4096)
+                except OSError:
+                    pass
+                if i % 2:
+                    s.shutdown(socket.SHUT_WR)  # half-close: the node reads EOF, we still read
+                    time.sleep(0.001)
+                s.close()
+                hung_up += 1
+        stop.append(1)
+        t.join(timeout=30)
+        alive = n.proc.poll() is None
+        c.check(alive, "the node survives %d event-stream clients hanging up under load "
+                       "(exit %s)" % (hung_up, n.proc.returncode))
+        if not alive:
+            n.dump_log()
+        else:
+            c.check(n.stop() == 0, "and stops cleanly afterwards")
+    finally:
+        n.cleanup()
+
+
 def main():
     sagad, sagactl = sys.argv[1], sys.argv[2]
     c = Checks()
@@ -366,6 +417,7 @@ def main():
         restart_checks(c, n, ids)
     finally:
         n.cleanup()
+    stream_churn_checks(c, sagad)
     token_checks(c, sagad, sagactl)
     dev_secret_checks(c, sagad)
     return c.done("test_inspect")
