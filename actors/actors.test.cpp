@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 
 #include "actors/messages.hpp"
@@ -658,4 +659,143 @@ TEST_CASE("the supervisor tracks each order's step and flags it stuck past its b
   CHECK(s.stuck == 0);
   n.advance(200ms);
   CHECK(n.ctx->stats->stuck_orders.load() == 0);
+}
+
+// ---- nothing runs ahead of durability (a writer that holds its commits) ----
+
+namespace {
+
+/// Every reply waiting in the test actor's mailbox, by kind.
+struct replies {
+  std::vector<input_reply> inputs;
+  std::vector<create_reply> creates;
+  std::vector<sku_reply> skus;
+  std::vector<caf::error> errors;
+  size_t total() const { return inputs.size() + creates.size() + skus.size() + errors.size(); }
+};
+
+replies drain(node_fixture& n) {
+  replies out;
+  for (bool more = true; more;)
+    n.self->receive([&](input_reply& r) { out.inputs.push_back(std::move(r)); },
+                    [&](create_reply& r) { out.creates.push_back(std::move(r)); },
+                    [&](sku_reply& r) { out.skus.push_back(std::move(r)); },
+                    [&](caf::error& e) { out.errors.push_back(std::move(e)); },
+                    caf::after(0s) >> [&] { more = false; });
+  return out;
+}
+
+void hold_writer(node_fixture& n, bool on) {
+  n.self->send(n.dir.writer, hold_atom::value, on);
+  n.run();
+}
+
+saga_input input(input_kind k) { return saga_input{k, 0, {}}; }
+
+/// Checks every outbox entry: no (order, `seq`) decided twice, no event_id with two
+/// payloads. Returns how many entries are `order_id`'s.
+size_t check_outbox(node_fixture& n, const std::string& order_id = {}) {
+  std::map<std::pair<std::string, uint64_t>, std::string> seen;
+  std::map<std::string, std::string> by_event_id;
+  size_t entries = 0;
+  n.db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view v) {
+    auto j = nlohmann::json::parse(v);
+    auto key = std::make_pair(j["order_id"].get<std::string>(), j["seq"].get<uint64_t>());
+    auto payload = j["data"].dump() + j["type"].get<std::string>();
+    CHECK(seen.emplace(key, payload).second); // no seq decided twice
+    auto [it, fresh] = by_event_id.emplace(j["event_id"].get<std::string>(), std::string(v));
+    CHECK((fresh || it->second == std::string(v))); // one payload per event_id
+    entries += key.first == order_id ? 1 : 0;
+    return true;
+  });
+  return entries;
+}
+
+} // namespace
+
+TEST_CASE("with the writer holding its commits nothing is answered, counted or shown",
+          "[actor][durability]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}}); // waits for its payment, durable
+  auto& gauges = n.ctx->stats->orders_by_status;
+  auto initiated = gauges[static_cast<size_t>(order_status::payment_initiated)].load();
+  auto pending = gauges[static_cast<size_t>(order_status::pending)].load();
+  auto keys = n.ctx->stats->idempotency_keys.load();
+  hold_writer(n, true);
+  // An applied step, then a duplicate and a rejection while its write is queued.
+  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.supervisor, input_atom::value, id,
+               input(input_kind::inventory_reservation_rejected));
+  // A new order with an Idempotency-Key, and the same request repeated.
+  std::vector<order_item> items{{"A", 2, 100}};
+  for (int i = 0; i < 2; ++i)
+    n.self->send(n.dir.supervisor, create_atom::value, std::string("cust"), items,
+                 std::string("cust/key-1"), std::string("digest-1"));
+  n.run();
+  // A stock change, and a read of that SKU while the change is queued.
+  n.self->send(n.dir.inventory_for("B"), stock_atom::value, std::string("B"), int64_t{7},
+               int64_t{300});
+  n.self->send(n.dir.inventory_for("B"), get_atom::value, std::string("B"));
+  n.advance(2000ms); // time passes too: nothing is released by a timer either
+  auto early = drain(n);
+  CHECK(early.total() == 0);
+  CHECK(gauges[static_cast<size_t>(order_status::payment_initiated)].load() == initiated);
+  CHECK(gauges[static_cast<size_t>(order_status::pending)].load() == pending);
+  CHECK(n.ctx->stats->idempotency_keys.load() == keys);
+
+  hold_writer(n, false);
+  n.run();
+  auto late = drain(n);
+  REQUIRE(late.inputs.size() == 3);
+  CHECK(late.inputs[0].result == outcome::applied);
+  CHECK(late.inputs[1].result == outcome::duplicate);
+  CHECK(late.inputs[2].result == outcome::rejected);
+  REQUIRE(late.creates.size() == 2);
+  CHECK(late.creates[0].state.order_id == late.creates[1].state.order_id);
+  CHECK(late.creates[0].existing + late.creates[1].existing == 1);
+  REQUIRE(late.skus.size() == 2);
+  CHECK(late.skus[1].code == errc::ok); // not "unknown sku": the read waited for the write
+  CHECK(late.skus[1].record.available == 7);
+  CHECK(n.ctx->stats->idempotency_keys.load() == keys + 1);
+  // once durable: the keyed order moved on to its payment (the paid one keeps its status)
+  CHECK(gauges[static_cast<size_t>(order_status::payment_initiated)].load() == initiated + 1);
+  check_outbox(n);
+}
+
+TEST_CASE("an order that crashes with writes queued is not resumed from a stale snapshot",
+          "[actor][durability][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  auto seq_before = n.view(id).state.seq;
+  hold_writer(n, true);
+  // The order decides the payment (its write queued), dies, and a message for it arrives
+  // before the write lands: resuming now would decide the same `seq` again.
+  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
+  n.run();
+  n.self->send(n.dir.supervisor, crash_atom::value, id);
+  n.run();
+  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.supervisor, payment_update_atom::value, id, payment_status::succeeded);
+  n.run();
+  auto early = drain(n);
+  CHECK(early.inputs.empty()); // the held message waits for the recovery
+  hold_writer(n, false);
+  n.run();
+  auto late = drain(n);
+  REQUIRE(late.inputs.size() == 1);
+  CHECK(late.inputs[0].result == outcome::duplicate); // answered by the resumed order
+  auto v = n.view(id);
+  CHECK(v.state.seq == seq_before + 1);
+  CHECK(v.state.payment == payment_status::succeeded);
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  auto stats = n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value);
+  CHECK(stats.restarted == 1);
+  CHECK(check_outbox(n, id) == n.view(id).events.size());
 }

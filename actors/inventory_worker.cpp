@@ -176,11 +176,17 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
                    [rp, reply]() mutable { rp.deliver(reply); });
       return rp;
     },
-    [self](get_atom, const std::string& sku) -> sku_reply {
-      self->state.probe.count();
-      if (auto* rec = self->state.book.find_sku(sku))
-        return {errc::ok, {}, *rec};
-      return {errc::not_found, "unknown sku " + sku, {}};
+    [self](get_atom, const std::string& sku) -> caf::result<sku_reply> {
+      auto& st = self->state;
+      st.probe.count();
+      sku_reply reply{errc::not_found, "unknown sku " + sku, {}};
+      if (auto* rec = st.book.find_sku(sku))
+        reply = {errc::ok, {}, *rec};
+      // Only what is durable: the answer waits for the writes this worker queued before.
+      auto rp = self->make_response_promise<sku_reply>();
+      persist_then(self, st.writer, storage::batch{},
+                   [rp, reply]() mutable { rp.deliver(reply); });
+      return rp;
     },
     [self](prices_atom, const std::vector<std::string>& skus) -> prices_reply {
       self->state.probe.count();

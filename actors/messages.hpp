@@ -45,6 +45,7 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
 using parked_atom = caf::atom_constant<caf::atom("parked")>;
+using hold_atom = caf::atom_constant<caf::atom("hold")>; // tests: the writer holds commits
 
 // ---- errors as values ----
 enum class errc : uint8_t {

@@ -220,20 +220,23 @@ void run_command(self_ptr self, const saga_command& cmd) {
   }
 }
 
+/// Ends a finished saga's actor once nothing of it is left to write or answer: the
+/// snapshot answers from now on.
+void quit_if_done(self_ptr self) {
+  if (is_terminal(self->state.s.step) && self->state.inflight_writes == 0)
+    self->quit();
+}
+
 /// Persists an applied decision, then sends its commands and calls `then`. A new
 /// order's Idempotency-Key is stored in the same atomic write as its creation.
 void persist(self_ptr self, decision d, std::function<void()> then,
              const std::string& idempotency_key = {}, const std::string& request_digest = {}) {
   auto& st = self->state;
-  auto& gauges = st.ctx->stats->orders_by_status;
-  // Long-poll waiters (at the supervisor) hear of status changes once they are durable.
-  bool status_changed = st.s.order_id.empty() || st.s.status != d.next.status;
-  if (st.s.order_id.empty())
-    ++gauges[static_cast<size_t>(d.next.status)];
-  else if (st.s.status != d.next.status) {
-    --gauges[static_cast<size_t>(st.s.status)];
-    ++gauges[static_cast<size_t>(d.next.status)];
-  }
+  // Long-poll waiters (at the supervisor) and the status gauges hear of status changes
+  // once they are durable.
+  bool created = st.s.order_id.empty();
+  bool status_changed = created || st.s.status != d.next.status;
+  auto old_status = st.s.status;
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
   st.s = d.next;
   st.retries = 0;
@@ -269,9 +272,15 @@ void persist(self_ptr self, decision d, std::function<void()> then,
       st.step_since_ms = st.ctx->now_ms();
   }
   persist_then(self, st.dir.writer, std::move(b),
-               [self, commands = std::move(d.commands), then,
+               [self, commands = std::move(d.commands), then, created, old_status,
                 progress = std::move(progress)]() mutable {
                  auto& st = self->state;
+                 if (progress.status_changed) {
+                   auto& gauges = st.ctx->stats->orders_by_status;
+                   if (!created)
+                     --gauges[static_cast<size_t>(old_status)];
+                   ++gauges[static_cast<size_t>(progress.status)];
+                 }
                  // The supervisor hears of each durable step: long-poll waiters (status
                  // changes), and with inspection on the stuck detector and the live stream.
                  if (st.ctx->cfg.inspect_enabled || progress.status_changed
@@ -284,8 +293,18 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                  for (auto& cmd : commands)
                    run_command(self, cmd);
                  then();
-                 if (is_terminal(st.s.step) && st.inflight_writes == 0)
-                   self->quit(); // the saga is over; the snapshot answers from now on
+                 quit_if_done(self);
+               });
+}
+
+/// Answers from the state as decided so far, once the writes queued before are durable:
+/// a duplicate or a rejection never reports a step that a crash could still take back.
+template <class Promise, class Reply>
+void reply_when_durable(self_ptr self, Promise rp, Reply reply) {
+  persist_then(self, self->state.dir.writer, storage::batch{},
+               [self, rp, reply = std::move(reply)]() mutable {
+                 rp.deliver(std::move(reply));
+                 quit_if_done(self);
                });
 }
 
@@ -310,12 +329,12 @@ void handle_input(self_ptr self, saga_input in, caf::response_promise* rp) {
     case outcome::duplicate:
       st.ctx->log->debug("order_id={} {}", st.s.order_id, d.why);
       if (rp != nullptr)
-        rp->deliver(input_reply{errc::ok, outcome::duplicate, d.why, st.s});
+        reply_when_durable(self, *rp, input_reply{errc::ok, outcome::duplicate, d.why, st.s});
       return;
     case outcome::rejected:
       st.ctx->log->info("order_id={} rejected: {}", st.s.order_id, d.why);
       if (rp != nullptr)
-        rp->deliver(input_reply{errc::conflict, outcome::rejected, d.why, st.s});
+        reply_when_durable(self, *rp, input_reply{errc::conflict, outcome::rejected, d.why, st.s});
       return;
   }
 }
@@ -352,8 +371,11 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
            const std::string& request_digest) -> caf::result<create_reply> {
       auto& st = self->state;
       ++st.processed;
-      if (!st.s.order_id.empty())
-        return create_reply{st.s, true}; // repeated create (same Idempotency-Key)
+      if (!st.s.order_id.empty()) { // repeated create (same Idempotency-Key)
+        auto rp = self->make_response_promise<create_reply>();
+        reply_when_durable(self, rp, create_reply{st.s, true});
+        return rp;
+      }
       auto d = create_order(st.ctx->saga, order_id, customer_id, std::move(items),
                             st.ctx->now_ms());
       auto rp = self->make_response_promise<create_reply>();

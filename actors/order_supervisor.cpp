@@ -1,6 +1,7 @@
 #include "actors/order_supervisor.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 #include "actors/order_actor.hpp"
@@ -163,6 +164,29 @@ void publish_parked(order_supervisor_state& st) {
   st.ctx->stats->parked_holding_stock = stock;
 }
 
+/// Drops the in-memory binding of an order's Idempotency-Key (the store keeps it).
+void forget_key(order_supervisor_state& st, const std::string& id) {
+  if (auto k = st.order_to_key.find(id); k != st.order_to_key.end()) {
+    st.key_to_order.erase(k->second);
+    st.order_to_key.erase(k);
+  }
+}
+
+/// Ends an order's recovery: hands the messages held for it to its resumed actor (or to
+/// the store's answer when `a` is invalid), in arrival order.
+void release_held(self_ptr self, const std::string& id, const caf::actor& a) {
+  auto& st = self->state;
+  if (!a)
+    forget_key(st, id); // durable by now: the store answers for the key
+  auto i = st.recovering.find(id);
+  if (i == st.recovering.end())
+    return;
+  auto held = std::move(i->second);
+  st.recovering.erase(i);
+  for (auto& f : held)
+    f(a);
+}
+
 /// Restarts the order from its durable snapshot, or parks it past the restart budget.
 void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   auto& st = self->state;
@@ -179,6 +203,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
     st.ctx->log->error("order_id={} parked: {}", id, text);
     storage::batch b;
     b.ops.push_back({storage::family::meta, "parked/" + id, text, false});
+    st.recovering[id];
     self->request(st.dir.writer, caf::infinite, write_atom::value, std::move(b))
       .then([self, id, text](bool) {
               // Visible once durable (the writes the dead actor queued are ahead of ours).
@@ -189,6 +214,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
                 st.parked[id] = parked_row(s, text);
                 publish_parked(st);
               }
+              release_held(self, id, caf::actor{}); // answered from the store: parked
             },
             [self, id](caf::error& e) {
               self->state.ctx->log->critical("order_id={} could not store parking: {}", id,
@@ -205,36 +231,53 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   st.ctx->log->warn("order_id={} order actor died ({}); restart {}/{}", id, why, times.size(),
                     st.ctx->cfg.saga_max_restarts);
   // Writes the dead actor sent are ahead of this empty batch: once it is answered the
-  // snapshot in the store is the last one the actor made durable.
+  // snapshot in the store is the last one the actor made durable. Until then messages for
+  // the order are held (a resume now could decide a `seq` a second time).
+  st.recovering[id];
   self->request(st.dir.writer, caf::infinite, write_atom::value, storage::batch{})
     .then([self, id](bool) {
       auto& st = self->state;
-      if (st.live.count(id) != 0)
-        return; // respawned meanwhile by a message for it
       std::string raw;
       order_state s;
-      if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)) {
+      caf::actor a;
+      if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s))
         st.ctx->log->warn("order_id={} has no snapshot: it was never acknowledged", id);
-        return;
-      }
-      if (is_terminal(s.step))
-        return;
-      resume_order(self, std::move(s));
+      else if (!is_terminal(s.step))
+        a = resume_order(self, std::move(s));
+      release_held(self, id, a);
     });
 }
 
 /// Finds the live actor of an order, or spawns one from its snapshot when the order is
-/// not terminal and not parked. Returns an invalid handle otherwise.
+/// not terminal and not parked. Returns an invalid handle otherwise. Never called for an
+/// order in `recovering` (its callers hold the message instead).
 caf::actor find_or_resume(self_ptr self, const std::string& id) {
   auto& st = self->state;
   if (auto i = st.live.find(id); i != st.live.end())
     return i->second.handle;
+  assert(st.recovering.count(id) == 0);
   std::string raw;
   order_state s;
   if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)
       || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw))
     return {};
   return resume_order(self, std::move(s));
+}
+
+/// The answer to an input for an order without a live actor (finished, parked, unknown):
+/// from its durable snapshot, with the same pure decision.
+input_reply answer_from_store(self_ptr self, const std::string& id, saga_input in) {
+  auto& st = self->state;
+  auto v = load_order_view(*st.ctx->db, id);
+  if (v.code != errc::ok)
+    return input_reply{v.code, outcome::rejected, v.message, {}};
+  if (!v.parked_reason.empty())
+    return input_reply{errc::unavailable, outcome::rejected,
+                       "order is parked: " + v.parked_reason, v.state};
+  in.now_ms = st.ctx->now_ms();
+  auto d = decide(st.ctx->saga, v.state, in);
+  auto code = d.result == outcome::rejected ? errc::conflict : errc::ok;
+  return input_reply{code, d.result, d.why, v.state};
 }
 
 } // namespace
@@ -284,17 +327,19 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     if (auto j = st.live.find(id); j != st.live.end() && j->second.handle.address() == dm.source)
       untrack(st, j);
     st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
-    if (auto k = st.order_to_key.find(id); k != st.order_to_key.end()) {
-      st.key_to_order.erase(k->second);
-      st.order_to_key.erase(k);
+    bool ended = dm.reason == caf::exit_reason::normal
+                 || dm.reason == caf::exit_reason::user_shutdown;
+    if (ended || st.ctx->halted.load()) {
+      forget_key(st, id);
+      if (ended) {
+        st.restarts.erase(id); // bounded: restart times live only as long as their order
+        st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
+      }
+      return; // the saga ended, the node stops, or it stops after a failed write (no
+              // restart from a store being left)
     }
-    if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown) {
-      st.restarts.erase(id); // bounded: restart times live only as long as their order
-      st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
-      return;                // the saga ended (or the node stops)
-    }
-    if (st.ctx->halted.load())
-      return; // the node stops after a failed write: no restart from a store being left
+    // A crash: the order's Idempotency-Key stays bound to it until its recovery ends (its
+    // creation may still be queued, so the store cannot tell yet).
     on_crash(self, id, dm.reason);
   });
   return {
@@ -344,6 +389,25 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
           return create_reply{{}, true, true};
         auto existing = rec.order_id;
         if (!existing.empty()) {
+          if (auto r = st.recovering.find(existing); r != st.recovering.end()) {
+            // Its actor died with writes maybe queued: answer once the store is settled.
+            auto rp = self->make_response_promise<create_reply>();
+            r->second.push_back([self, rp, existing, customer_id, items, idempotency_key,
+                                 request_digest](const caf::actor& a) mutable {
+              if (a) {
+                rp.delegate(a, create_atom::value, existing, customer_id, std::move(items),
+                            idempotency_key, request_digest);
+                return;
+              }
+              auto v = load_order_view(*self->state.ctx->db, existing);
+              if (v.code == errc::ok)
+                rp.deliver(create_reply{v.state, true});
+              else // the dead actor's creation never became durable: the client retries
+                rp.deliver(caf::make_error(caf::sec::request_receiver_down,
+                                           "order " + existing + " was lost before it was stored"));
+            });
+            return rp;
+          }
           if (auto a = st.live.find(existing); a != st.live.end()) {
             self->delegate(a->second.handle, create_atom::value, existing, customer_id,
                            std::move(items), idempotency_key, request_digest);
@@ -368,24 +432,32 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     [self](input_atom, const std::string& id, saga_input& in) -> caf::result<input_reply> {
       auto& st = self->state;
       st.probe.count();
+      if (auto r = st.recovering.find(id); r != st.recovering.end()) {
+        auto rp = self->make_response_promise<input_reply>();
+        r->second.push_back([self, rp, id, in](const caf::actor& a) mutable {
+          if (a)
+            rp.delegate(a, input_atom::value, std::move(in));
+          else
+            rp.deliver(answer_from_store(self, id, std::move(in)));
+        });
+        return rp;
+      }
       if (auto a = find_or_resume(self, id)) {
         self->delegate(a, input_atom::value, std::move(in));
         return caf::delegated<input_reply>{};
       }
-      auto v = load_order_view(*st.ctx->db, id);
-      if (v.code != errc::ok)
-        return input_reply{v.code, outcome::rejected, v.message, {}};
-      if (!v.parked_reason.empty())
-        return input_reply{errc::unavailable, outcome::rejected,
-                           "order is parked: " + v.parked_reason, v.state};
-      // A finished order answers from its snapshot, with the same pure decision.
-      in.now_ms = st.ctx->now_ms();
-      auto d = decide(st.ctx->saga, v.state, in);
-      auto code = d.result == outcome::rejected ? errc::conflict : errc::ok;
-      return input_reply{code, d.result, d.why, v.state};
+      return answer_from_store(self, id, std::move(in));
     },
     [self](payment_update_atom, const std::string& id, payment_status status) {
-      self->state.probe.count();
+      auto& st = self->state;
+      st.probe.count();
+      if (auto r = st.recovering.find(id); r != st.recovering.end()) {
+        r->second.push_back([self, status](const caf::actor& a) {
+          if (a)
+            self->send(a, payment_update_atom::value, status);
+        });
+        return;
+      }
       if (auto a = find_or_resume(self, id))
         self->send(a, payment_update_atom::value, status);
     },
@@ -486,7 +558,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
                              + "); only parked orders take retry or compensate",
                            v.state};
       }
-      if (st.live.count(id) != 0)
+      if (st.live.count(id) != 0 || st.recovering.count(id) != 0)
         return input_reply{errc::conflict, outcome::rejected,
                            "an action on order " + id + " is already under way", {}};
       std::string raw;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -43,6 +44,12 @@ struct order_supervisor_state {
   actor_probe probe;
   std::unordered_map<caf::actor_addr, std::string> ids;
   std::unordered_map<std::string, std::deque<int64_t>> restarts; // restart times per order
+  /// Orders whose actor died and whose last writes may still be queued at the writer. Until
+  /// a writer barrier (or the parking write) is answered, the store may hold a snapshot
+  /// older than what the dead actor decided: nothing resumes the order from it. Messages for
+  /// it wait here and are handed on with the resumed actor (or none: finished, parked).
+  using held_message = std::function<void(const caf::actor&)>;
+  std::unordered_map<std::string, std::vector<held_message>> recovering;
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   /// Keys are scoped by customer (the gateway's scoped_idempotency_key); each is bound to
   /// the digest of the request that created its order.

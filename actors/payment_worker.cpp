@@ -175,15 +175,21 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       auto r = st.book.cancel(payment_id, order_id, st.ctx->now_ms());
       return persist_and_reply(self, r, *st.book.find(payment_id), false);
     },
-    [self](get_atom, const std::string& payment_id) -> payment_reply {
-      self->state.probe.count();
+    [self](get_atom, const std::string& payment_id) -> caf::result<payment_reply> {
+      auto& st = self->state;
+      st.probe.count();
       ensure_loaded(self, payment_id);
-      if (auto* p = self->state.book.find(payment_id)) {
-        payment_reply r{errc::ok, {}, *p};
-        forget_if_decided(self, payment_id); // read back for this answer only
-        return r;
-      }
-      return {errc::not_found, "unknown payment " + payment_id, {}};
+      auto* p = st.book.find(payment_id);
+      if (p == nullptr)
+        return payment_reply{errc::not_found, "unknown payment " + payment_id, {}};
+      // Only what is durable: the answer waits for the writes this worker queued before.
+      auto rp = self->make_response_promise<payment_reply>();
+      persist_then(self, st.writer, storage::batch{},
+                   [self, rp, reply = payment_reply{errc::ok, {}, *p}, payment_id]() mutable {
+                     forget_if_decided(self, payment_id); // read back for this answer only
+                     rp.deliver(reply);
+                   });
+      return rp;
     },
   };
 }

@@ -51,6 +51,8 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
       st.pending.push_back(std::move(b));
       auto rp = self->make_response_promise();
       st.promises.push_back(rp);
+      if (st.held)
+        return rp;
       if (!st.ctx->cfg.storage_group_commit) {
         commit_pending(self);
       } else if (!st.flush_scheduled) {
@@ -63,7 +65,15 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
     [self](flush_atom) {
       self->state.probe.count();
       self->state.flush_scheduled = false;
-      if (!self->state.pending.empty())
+      if (!self->state.pending.empty() && !self->state.held)
+        commit_pending(self);
+    },
+    // Tests: a writer that holds its commits shows what runs ahead of durability (nothing
+    // may). Released, it commits everything held as one group, in arrival order.
+    [self](hold_atom, bool on) {
+      auto& st = self->state;
+      st.held = on;
+      if (!on && !st.pending.empty())
         commit_pending(self);
     },
     [self](stats_atom) { self->state.probe.count(); return self->state.stats; },

@@ -17,6 +17,7 @@ struct writer_state {
   std::vector<storage::batch> pending;
   std::vector<caf::response_promise> promises;
   bool flush_scheduled = false;
+  bool held = false; // tests: commits wait until `(hold_atom, false)`
   writer_stats stats;
   actor_probe probe;
   static inline const char* name = "writer";
