@@ -82,7 +82,7 @@ struct node_fixture {
     handles = spawn_runtime(sys, ctx, std::move(state), 42);
     auto& h = handles;
     dir = h.dir;
-    self->send(dir.supervisor, start_atom::value, dir, h.resume);
+    self->send(dir.supervisor, start_atom::value, dir, h.resume, h.passive);
     run();
     bool started = false;
     self->receive([&](uint64_t) { started = true; }, caf::after(0s) >> [] {});
@@ -798,4 +798,140 @@ TEST_CASE("an order that crashes with writes queued is not resumed from a stale 
   auto stats = n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value);
   CHECK(stats.restarted == 1);
   CHECK(check_outbox(n, id) == n.view(id).events.size());
+}
+
+// ---- passive orders: waiting ones are rows at the owner, activated on demand ----
+
+namespace {
+
+node_config passivating_config() {
+  auto c = test_node_config();
+  c.saga_passivate_after_ms = 500;
+  c.payment_timeout_ms = 60000; // the payment waits longer than the passivation
+  return c;
+}
+
+actor_info order_row(node_fixture& n, const std::string& id) {
+  auto page = n.ask<order_page>(n.dir.supervisor, list_atom::value, std::string(), std::string(),
+                                uint64_t{1000});
+  for (auto& r : page.rows)
+    if (r.key == id)
+      return r;
+  FAIL("no row for order " << id);
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("an order waiting for its payment becomes passive; the verdict activates it",
+          "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  CHECK(n.ctx->stats->live_order_actors.load() == 1);
+  n.advance(600ms);
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.ctx->stats->passive_orders.load() == 1);
+  CHECK(n.ctx->stats->order_passivations.load() == 1);
+  auto row = order_row(n, id);
+  CHECK(row.passive);
+  CHECK(row.actor_id == 0);
+  CHECK(row.state == "awaiting_payment");
+  // A long-poll on the passive order waits (it is in flight, not finished).
+  n.self->send(n.dir.supervisor, wait_atom::value, id, order_status::completed, int64_t{600000});
+  n.run();
+  CHECK(drain(n).total() == 0);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  CHECK(n.view(id).state.step == saga_step::awaiting_completion);
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  bool woke = false;
+  n.self->receive([&](bool x) { woke = x; }, caf::after(0s) >> [] {});
+  CHECK(woke);
+  CHECK(n.ctx->stats->passive_orders.load() == 0);
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.view(id).events.size() == 6); // nothing decided twice across the activation
+  CHECK(check_outbox(n, id) == 6);
+}
+
+TEST_CASE("a passive paid order is activated by its own completion deadline", "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 2, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  n.advance(600ms);
+  auto row = order_row(n, id);
+  CHECK(row.passive);
+  CHECK(row.state == "awaiting_completion");
+  CHECK(row.wake_at_ms == n.view(id).state.complete_deadline_ms);
+  n.advance(3000ms); // saga.auto_complete_ms
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 2);
+  CHECK(n.ctx->stats->passive_orders.load() == 0);
+}
+
+TEST_CASE("a message that arrives while an order lets go is held, then handled",
+          "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  // The idle check fires: the order offers to let go, the supervisor takes the offer and
+  // asks it; the completion request comes right then.
+  n.sched.clock().advance_time(500ms);
+  REQUIRE(n.sched.try_run_once()); // order: still idle -> `idle` to the supervisor
+  REQUIRE(n.sched.try_run_once()); // supervisor: passivating, `passivate` to the order
+  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::complete_requested));
+  n.run();
+  auto r = drain(n);
+  REQUIRE(r.inputs.size() == 1);
+  CHECK(r.inputs[0].result == outcome::applied);
+  CHECK(n.ctx->stats->order_passivations.load() == 1);
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(check_outbox(n, id) == n.view(id).events.size());
+}
+
+TEST_CASE("a restart spawns no order actor: waiting orders stay passive, mid-step ones and "
+          "a verdict the order missed are re-activated",
+          "[actor][passive][recovery]") {
+  temp_dir d;
+  std::string waiting, missed;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 10, 100);
+    waiting = n.create({{"A", 1, 0}});
+    missed = n.create({{"A", 1, 0}});
+  }
+  { // The provider's verdict for `missed` was stored, then the node died before its order
+    // heard of it.
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    auto pid = "pay_" + missed;
+    std::string raw;
+    payment_intent x;
+    REQUIRE(db->get(storage::family::payments, pid, raw));
+    REQUIRE(storage::decode(raw, x));
+    x.status = payment_status::succeeded;
+    storage::batch b;
+    b.ops.push_back({storage::family::payments, pid, storage::encode(x), false});
+    REQUIRE(db->commit({&b}, false).empty());
+  }
+  node_fixture n(d.path.string(), passivating_config(), 1'000'100);
+  CHECK(order_row(n, waiting).passive);
+  CHECK(n.view(missed).state.step == saga_step::awaiting_completion); // caught up at start
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  REQUIRE(n.verify(waiting, "failed").code == errc::ok);
+  n.run();
+  CHECK(n.view(waiting).state.status == order_status::failed);
+  CHECK(n.sku("A").reserved == 1);
 }

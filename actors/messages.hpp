@@ -46,6 +46,11 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
 using parked_atom = caf::atom_constant<caf::atom("parked")>;
 using hold_atom = caf::atom_constant<caf::atom("hold")>; // tests: the writer holds commits
+// passivation: order -> owner "idle", owner -> order "passivate", order -> owner "busy"
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using busy_atom = caf::atom_constant<caf::atom("busy")>;
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -150,6 +155,8 @@ struct actor_info {
   int64_t spawned_at_ms = 0;
   int64_t budget_ms = 0;      // orders: time budget of the current step
   bool stuck = false;         // orders: over the budget
+  bool passive = false;       // orders: no actor now (waits at its owner; activated on demand)
+  int64_t wake_at_ms = 0;     // orders: a passive order's next deadline (0: none)
 };
 
 /// The order actor tells the supervisor after each durable step (status, step and the
@@ -314,7 +321,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, actor_info& x) {
   return f(caf::meta::type_name("actor_info"), x.kind, x.key, x.node, x.state, x.actor_id,
            x.mailbox, x.processed, x.restarts, x.state_since_ms, x.spawned_at_ms, x.budget_ms,
-           x.stuck);
+           x.stuck, x.passive, x.wake_at_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_progress& x) {

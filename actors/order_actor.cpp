@@ -27,6 +27,12 @@ std::map<size_t, std::vector<reservation_item>> by_partition(const directory& di
   return out;
 }
 
+/// Bookkeeping of a reply (or a failed request) to one of the order's commands.
+void replied(self_ptr self) {
+  ++self->state.processed;
+  --self->state.awaiting;
+}
+
 /// Re-sends a command after a failed request (time-out, worker gone), with a bound.
 void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err) {
   auto& st = self->state;
@@ -62,7 +68,7 @@ void scatter(self_ptr self, const saga_command& cmd,
   g->remaining = parts.size();
   for (auto& [p, items] : parts) {
     auto on_reply = [self, g, done](const op_reply& r) {
-      ++self->state.processed;
+      replied(self);
       if (g->failed)
         return;
       if (!r.ok && g->ok) {
@@ -73,7 +79,7 @@ void scatter(self_ptr self, const saga_command& cmd,
         done(g->ok, g->reason);
     };
     auto on_error = [self, g, cmd](caf::error& err) {
-      ++self->state.processed;
+      replied(self);
       if (g->failed)
         return;
       g->failed = true;
@@ -81,6 +87,7 @@ void scatter(self_ptr self, const saga_command& cmd,
     };
     auto& worker = st.dir.inventory[p];
     auto timeout = st.ctx->request_timeout();
+    ++st.awaiting;
     const auto& id = st.s.order_id;
     switch (cmd.kind) {
       case command_kind::reserve_inventory:
@@ -159,35 +166,37 @@ void run_command(self_ptr self, const saga_command& cmd) {
     case command_kind::create_payment_intent: {
       payment_intent intent{st.s.payment_id, id, st.s.selling_price_cents,
                             payment_status::pending, cmd.deadline_ms, st.ctx->now_ms()};
+      ++st.awaiting;
       self->request(st.dir.payment_for(id), st.ctx->request_timeout(), intent_atom::value,
                     intent)
         .then(
           [self](const payment_reply& r) {
-            ++self->state.processed;
+            replied(self);
             // The worker holds the intent now: the payment is initiated (a duplicate when
             // resumed later), then whatever verdict it already has.
             handle_input(self, {input_kind::payment_intent_created, 0, {}}, nullptr);
             on_payment_status(self, r.intent.status);
           },
               [self, cmd](caf::error& err) {
-                ++self->state.processed;
+                replied(self);
                 retry_later(self, cmd, err);
               });
       break;
     }
     case command_kind::refund_payment:
+      ++st.awaiting;
       self->request(st.dir.payment_for(id), st.ctx->request_timeout(), refund_atom::value,
                     st.s.payment_id)
         .then(
           [self, cmd](const payment_reply& r) {
-            ++self->state.processed;
+            replied(self);
             if (r.code == errc::ok)
               handle_input(self, {input_kind::payment_refunded, 0, {}}, nullptr);
             else
               retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
           },
           [self, cmd](caf::error& err) {
-            ++self->state.processed;
+            replied(self);
             retry_later(self, cmd, err);
           });
       break;
@@ -196,11 +205,12 @@ void run_command(self_ptr self, const saga_command& cmd) {
                          cmd.deadline_ms);
       break;
     case command_kind::cancel_payment:
+      ++st.awaiting;
       self->request(st.dir.payment_for(id), st.ctx->request_timeout(), cancel_atom::value,
                     st.s.payment_id, id)
         .then(
           [self, cmd](const payment_reply& r) {
-            ++self->state.processed;
+            replied(self);
             if (r.code != errc::ok)
               return retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
             if (r.intent.status == payment_status::expired && r.message == "cancelled")
@@ -213,11 +223,26 @@ void run_command(self_ptr self, const saga_command& cmd) {
               on_payment_status(self, r.intent.status);
           },
           [self, cmd](caf::error& err) {
-            ++self->state.processed;
+            replied(self);
             retry_later(self, cmd, err);
           });
       break;
   }
+}
+
+/// Nothing under way: no write, no request, no retry pending.
+bool idle(const order_actor_state& st) {
+  return waits_outside(st.s.step) && st.inflight_writes == 0 && st.awaiting == 0
+         && st.retries == 0;
+}
+
+/// In a waiting step, checks after saga.passivate_after_ms whether the order is still
+/// there and idle (then it offers its owner to passivate it).
+void schedule_idle_check(self_ptr self) {
+  auto& st = self->state;
+  if (waits_outside(st.s.step))
+    self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.saga_passivate_after_ms),
+                       idle_atom::value, st.s.seq);
 }
 
 /// Ends a finished saga's actor once nothing of it is left to write or answer: the
@@ -238,6 +263,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool status_changed = created || st.s.status != d.next.status;
   auto old_status = st.s.status;
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
+  bool to_wait = step_changed && waits_outside(d.next.step);
   st.s = d.next;
   st.retries = 0;
   storage::batch b;
@@ -272,7 +298,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
       st.step_since_ms = st.ctx->now_ms();
   }
   persist_then(self, st.dir.writer, std::move(b),
-               [self, commands = std::move(d.commands), then, created, old_status,
+               [self, commands = std::move(d.commands), then, created, old_status, to_wait,
                 progress = std::move(progress)]() mutable {
                  auto& st = self->state;
                  if (progress.status_changed) {
@@ -294,6 +320,8 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                    run_command(self, cmd);
                  then();
                  quit_if_done(self);
+                 if (to_wait)
+                   schedule_idle_check(self);
                });
 }
 
@@ -364,6 +392,7 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
                       to_string(st.s.step), st.s.seq);
     for (auto& cmd : resume_commands(st.s))
       run_command(self, cmd);
+    schedule_idle_check(self);
   }
   return {
     [self](create_atom, const std::string& order_id, const std::string& customer_id,
@@ -430,6 +459,29 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       x.state_since_ms = st.step_since_ms;
       x.spawned_at_ms = st.spawned_at_ms;
       return x;
+    },
+    // Passivation (see the supervisor): still idle after the wait, offer to let go.
+    [self](idle_atom, uint64_t seq) {
+      auto& st = self->state;
+      ++st.processed;
+      if (seq != st.s.seq || !waits_outside(st.s.step))
+        return; // moved on meanwhile
+      if (!idle(st))
+        return schedule_idle_check(self);
+      auto wake = st.s.step == saga_step::awaiting_completion ? st.s.complete_deadline_ms : 0;
+      self->send(st.dir.supervisor, idle_atom::value, st.s.order_id, wake);
+    },
+    [self](passivate_atom) {
+      // Messages for this order are held by the supervisor from now on; those it sent
+      // before are already handled (they came first). Everything of the order is durable.
+      auto& st = self->state;
+      ++st.processed;
+      if (idle(st)) {
+        st.ctx->log->debug("order_id={} passive at step={}", st.s.order_id, to_string(st.s.step));
+        return self->quit();
+      }
+      self->send(st.dir.supervisor, busy_atom::value, st.s.order_id);
+      schedule_idle_check(self);
     },
     [self](crash_atom) -> caf::result<void> {
       // Fault injection for supervision tests.

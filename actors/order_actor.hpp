@@ -15,6 +15,7 @@ struct order_actor_state {
   order_state s;            // latest decided state (durable once inflight_writes == 0)
   int64_t inflight_writes = 0;
   int64_t retries = 0;      // re-sends of commands since the last applied input
+  int64_t awaiting = 0;     // requests sent, not answered yet (passivation waits for none)
   // introspection (actors/introspection.hpp)
   uint64_t processed = 0;   // messages and replies handled
   int64_t spawned_at_ms = 0;

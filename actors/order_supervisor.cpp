@@ -47,7 +47,14 @@ void set_step(order_supervisor_state& st, const std::string& id,
   index(st, id, row);
 }
 
-/// Starts tracking a freshly spawned order actor (new, resumed or restarted).
+/// The order gauges, from the supervisor's rows (their only writer).
+void publish_rows(order_supervisor_state& st) {
+  st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size() - st.passive);
+  st.ctx->stats->passive_orders = static_cast<int64_t>(st.passive);
+}
+
+/// Starts tracking an order: a freshly spawned actor (new, resumed, restarted or
+/// activated), or with an invalid `a` a passive order (loaded at start).
 void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step step,
            order_status status, int64_t since_ms) {
   auto& st = self->state;
@@ -56,16 +63,23 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
   auto& row = it->second;
   if (fresh)
     ++st.by_step[static_cast<size_t>(row.step)];
+  else if (!row.handle)
+    --st.passive; // activated
+  if (!a)
+    ++st.passive;
   set_step(st, id, row, step, since_ms > 0 ? since_ms : now);
   row.handle = a;
+  row.passivating = false;
+  row.wake_ms = 0;
   row.status = status;
   row.spawned_at_ms = now;
   row.processed = 0;
   row.mailbox = 0;
   if (auto r = st.restarts.find(id); r != st.restarts.end())
     row.restarts = r->second.size();
-  st.ids[a.address()] = id;
-  st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
+  if (a)
+    st.ids[a.address()] = id;
+  publish_rows(st);
 }
 
 /// Spawns the actor of a stored, non-terminal order and tracks it; its step's time runs
@@ -84,7 +98,10 @@ void untrack(order_supervisor_state& st, std::map<std::string,
              order_supervisor_state::order_row>::iterator i) {
   unindex(st, i->first, i->second);
   --st.by_step[static_cast<size_t>(i->second.step)];
+  if (!i->second.handle)
+    --st.passive;
   st.live.erase(i);
+  publish_rows(st);
 }
 
 actor_info row_info(const order_supervisor_state& st, const std::string& id,
@@ -102,6 +119,10 @@ actor_info row_info(const order_supervisor_state& st, const std::string& id,
   x.spawned_at_ms = row.spawned_at_ms;
   x.budget_ms = step_budget_ms(st.ctx->cfg, row.step);
   x.stuck = row.deadline_ms != 0 && row.deadline_ms <= now_ms;
+  x.passive = !row.handle;
+  x.wake_at_ms = row.wake_ms;
+  if (x.passive)
+    x.spawned_at_ms = 0; // no actor now
   return x;
 }
 
@@ -253,15 +274,49 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
 /// order in `recovering` (its callers hold the message instead).
 caf::actor find_or_resume(self_ptr self, const std::string& id) {
   auto& st = self->state;
-  if (auto i = st.live.find(id); i != st.live.end())
+  auto i = st.live.find(id);
+  if (i != st.live.end() && i->second.handle)
     return i->second.handle;
   assert(st.recovering.count(id) == 0);
   std::string raw;
   order_state s;
   if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)
-      || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw))
+      || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw)) {
+    if (i != st.live.end())
+      untrack(st, i); // a passive row whose order is not in flight any more
     return {};
+  }
+  if (i != st.live.end())
+    ++st.ctx->stats->order_activations; // passive until now
   return resume_order(self, std::move(s));
+}
+
+/// An order's actor let go of it (passivation): the row stays, without an actor. Messages
+/// that arrived meanwhile activate it again at once.
+void passivated(self_ptr self, std::map<std::string, order_supervisor_state::order_row>::iterator i) {
+  auto& st = self->state;
+  auto id = i->first;
+  auto& row = i->second;
+  row.handle = {};
+  row.passivating = false;
+  row.processed = 0;
+  row.mailbox = 0;
+  ++st.passive;
+  ++st.ctx->stats->order_passivations;
+  if (row.wake_ms != 0)
+    st.wakes.add(self, *st.ctx, row.wake_ms, id);
+  publish_rows(st);
+  forget_key(st, id); // durable: the store answers for its Idempotency-Key
+  auto r = st.recovering.find(id);
+  if (r == st.recovering.end())
+    return;
+  auto held = std::move(r->second);
+  st.recovering.erase(r);
+  if (held.empty())
+    return;
+  auto a = find_or_resume(self, id);
+  for (auto& f : held)
+    f(a);
 }
 
 /// The answer to an input for an order without a live actor (finished, parked, unknown):
@@ -324,9 +379,12 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     }
     auto id = i->second;
     st.ids.erase(i);
-    if (auto j = st.live.find(id); j != st.live.end() && j->second.handle.address() == dm.source)
+    auto j = st.live.find(id);
+    bool current = j != st.live.end() && j->second.handle.address() == dm.source;
+    if (current && j->second.passivating && dm.reason == caf::exit_reason::normal)
+      return passivated(self, j);
+    if (current)
       untrack(st, j);
-    st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size());
     bool ended = dm.reason == caf::exit_reason::normal
                  || dm.reason == caf::exit_reason::user_shutdown;
     if (ended || st.ctx->halted.load()) {
@@ -343,12 +401,26 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
     on_crash(self, id, dm.reason);
   });
   return {
-    [self](start_atom, directory& dir, std::vector<order_state>& resume) -> uint64_t {
+    [self](start_atom, directory& dir, std::vector<order_state>& resume,
+           std::vector<order_state>& passive) -> uint64_t {
       auto& st = self->state;
       st.probe.count();
       st.dir = std::move(dir);
+      // No actor is spawned here: every order in flight gets its row (passive), the
+      // waiting ones stay so, and the mid-step ones are activated in the background.
+      for (auto* xs : {&passive, &resume})
+        for (auto& s : *xs) {
+          auto id = s.order_id;
+          track(self, id, caf::actor{}, s.step, s.status, s.updated_at_ms);
+          if (s.step == saga_step::awaiting_completion && s.complete_deadline_ms != 0) {
+            st.live[id].wake_ms = s.complete_deadline_ms;
+            st.wakes.add(self, *st.ctx, s.complete_deadline_ms, id);
+          }
+        }
       for (auto& s : resume)
-        resume_order(self, std::move(s));
+        st.to_recover.push_back(s.order_id);
+      if (!st.to_recover.empty())
+        self->send(self, recover_atom::value);
       // Parked orders are loaded too: visible and operable (retry / compensate).
       st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
         auto id = std::string(k.substr(7));
@@ -362,8 +434,63 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       publish_parked(st);
       if (st.ctx->cfg.inspect_enabled)
         self->send(self, tick_atom::value);
-      st.ctx->log->info("order supervisor started; resumed {} orders", resume.size());
-      return resume.size();
+      st.ctx->log->info("order supervisor started: {} orders in flight, {} to re-activate, {} "
+                        "passive", st.live.size(), resume.size(), passive.size());
+      return st.live.size();
+    },
+    [self](recover_atom) {
+      // Bounded batches: messages for other orders are served between two of them.
+      auto& st = self->state;
+      st.probe.count();
+      for (int64_t n = 0; n < st.ctx->cfg.saga_recovery_batch && !st.to_recover.empty(); ++n) {
+        auto id = std::move(st.to_recover.front());
+        st.to_recover.pop_front();
+        auto i = st.live.find(id);
+        if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
+          find_or_resume(self, id); // still passive: nothing activated it meanwhile
+      }
+      if (!st.to_recover.empty())
+        self->send(self, recover_atom::value);
+    },
+    [self](timer_atom, int64_t at) {
+      // A passive order's own deadline (auto-complete): activated, it acts on it.
+      auto& st = self->state;
+      st.probe.count();
+      std::vector<std::string> due;
+      if (!st.wakes.take_due(at, st.ctx->now_ms(), due))
+        return;
+      for (auto& id : due) {
+        auto i = st.live.find(id);
+        if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
+          find_or_resume(self, id);
+      }
+      st.wakes.schedule(self, *st.ctx);
+    },
+    // Passivation, asked by the order itself once it has waited idle for
+    // saga.passivate_after_ms: messages for it are held from now on, and the order lets go
+    // if it is still idle when `passivate` reaches it (else it answers `busy`).
+    [self](idle_atom, const std::string& id, int64_t wake_ms) {
+      auto& st = self->state;
+      st.probe.count();
+      auto i = st.live.find(id);
+      if (i == st.live.end() || !i->second.handle || i->second.passivating
+          || st.recovering.count(id) != 0
+          || i->second.handle.address() != self->current_sender())
+        return;
+      i->second.passivating = true;
+      i->second.wake_ms = wake_ms;
+      st.recovering[id];
+      self->send(i->second.handle, passivate_atom::value);
+    },
+    [self](busy_atom, const std::string& id) {
+      auto& st = self->state;
+      st.probe.count();
+      auto i = st.live.find(id);
+      if (i == st.live.end() || !i->second.passivating)
+        return;
+      i->second.passivating = false;
+      i->second.wake_ms = 0;
+      release_held(self, id, i->second.handle);
     },
     [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
            const std::string& idempotency_key,
@@ -681,6 +808,8 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       out.live = true;
       auto now = st.ctx->now_ms();
       out.actor = row_info(st, id, r->second, now);
+      if (!r->second.handle)
+        return out; // passive: no actor to ask
       // Ask the order actor itself for its mailbox and counters (it answers between
       // two of its messages; the supervisor does not wait for it).
       auto rp = self->make_response_promise<order_inspection>();

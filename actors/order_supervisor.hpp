@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "actors/deadline_index.hpp"
 #include "actors/idempotency.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
@@ -23,9 +24,14 @@ namespace saga {
 struct order_supervisor_state {
   context_ptr ctx;
   directory dir;
-  /// One row per live order actor, ordered by id (GET /inspect/actors pages through it).
+  /// One row per order in flight, ordered by id (GET /inspect/actors pages through it).
+  /// An active order has an actor; a passive one (waiting for its payment or completion,
+  /// idle for saga.passivate_after_ms, or loaded so at start) has none until the next
+  /// message for it activates it from its durable snapshot.
   struct order_row {
-    caf::actor handle;
+    caf::actor handle;     // invalid: passive
+    bool passivating = false; // asked to passivate; messages for it are held meanwhile
+    int64_t wake_ms = 0;   // passive: when its own deadline activates it (0: none)
     saga_step step = saga_step::reserving_inventory;
     order_status status = order_status::pending; // durable status (long-poll waiters)
     int64_t step_since_ms = 0;
@@ -50,6 +56,11 @@ struct order_supervisor_state {
   /// it wait here and are handed on with the resumed actor (or none: finished, parked).
   using held_message = std::function<void(const caf::actor&)>;
   std::unordered_map<std::string, std::vector<held_message>> recovering;
+  /// Deadlines of passive orders (auto-complete): one timer for all of them.
+  deadline_index wakes;
+  /// Orders that were mid-step at start, re-activated saga.recovery_batch at a time.
+  std::deque<std::string> to_recover;
+  size_t passive = 0; // rows without an actor
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   /// Keys are scoped by customer (the gateway's scoped_idempotency_key); each is bound to
   /// the digest of the request that created its order.
@@ -74,8 +85,9 @@ struct order_supervisor_state {
   static inline const char* name = "order_supervisor";
 };
 
-/// Starts idle; `(start_atom, directory, resume list)` hands it the directory and the
-/// non-terminal orders to resume, and it answers with how many it resumed.
+/// Starts idle; `(start_atom, directory, resume, passive)` hands it the directory and the
+/// orders in flight: those mid-step are re-activated in the background, the waiting ones
+/// stay passive. It answers at once with how many orders are in flight.
 caf::behavior order_supervisor(caf::stateful_actor<order_supervisor_state>* self,
                                context_ptr ctx, uint64_t seed);
 

@@ -118,6 +118,12 @@ struct order_state {
 };
 
 bool is_terminal(saga_step s);
+/// Steps in which the saga waits for something outside (a payment verdict, a completion
+/// request or its deadline) with no command of its own under way: an idle order in one of
+/// them can be passive (no actor) until the next message for it.
+inline bool waits_outside(saga_step s) {
+  return s == saga_step::awaiting_payment || s == saga_step::awaiting_completion;
+}
 
 /// Inputs the saga reacts to. Every input carries the time it was observed at.
 enum class input_kind : uint8_t {

@@ -41,6 +41,8 @@ json to_json(const actor_info& x, int64_t now_ms) {
   if (x.kind == "order") {
     j["budget_ms"] = x.budget_ms;
     j["stuck"] = x.stuck;
+    j["passive"] = x.passive;
+    j["wake_at"] = x.wake_at_ms;
   }
   return j;
 }
@@ -396,6 +398,7 @@ void api::inspect_order(const std::string& id, responder respond) {
                 auto budget = step_budget_ms(ctx->cfg, s.step);
                 json j = {{"order", gateway_detail::to_json(oi.view)},
                           {"live", oi.live},
+                          {"passive", oi.live && oi.actor.passive},
                           {"saga_step", to_string(s.step)},
                           {"budget_ms", budget},
                           {"stuck", oi.live && oi.actor.stuck},

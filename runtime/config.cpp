@@ -111,7 +111,12 @@ const std::vector<key_spec>& specs() {
     INT_KEY("saga.auto_complete_ms", saga_auto_complete_ms, 1, INT64_MAX / 4,
             "a paid order nobody completes is completed by the saga after this time"),
     INT_KEY("saga.max_live_orders", saga_max_live_orders, 1, INT64_MAX / 4,
-            "sagas in flight before POST /orders answers 429"),
+            "active order actors before POST /orders answers 429 (passive orders not counted)"),
+    INT_KEY("saga.passivate_after_ms", saga_passivate_after_ms, 0, INT64_MAX / 4,
+            "an order idle this long while it waits for its payment or its completion "
+            "leaves memory as an actor (passive); the next message for it activates it"),
+    INT_KEY("saga.recovery_batch", saga_recovery_batch, 1, 1000000,
+            "orders re-activated per step at start (those that were mid-step)"),
     BOOL_KEY("kafka.enabled", kafka_enabled, "publish the outbox to Kafka"),
     STR_KEY("kafka.brokers", kafka_brokers,
             "bootstrap servers; empty starts an embedded (mock) cluster for development"),

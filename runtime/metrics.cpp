@@ -96,6 +96,16 @@ std::string metrics::render() const {
   line("# TYPE saga_live_actors gauge");
   line("saga_live_actors{kind=\"order\"} " + std::to_string(live_order_actors.load()));
   line("saga_live_actors{kind=\"order_supervisor\"} 1");
+  line("# HELP saga_passive_orders Orders in flight without an actor: they wait for their "
+       "payment or completion and are activated by the next message for them.");
+  line("# TYPE saga_passive_orders gauge");
+  line("saga_passive_orders " + std::to_string(passive_orders.load()));
+  line("# HELP saga_order_activations_total Passive orders given an actor again.");
+  line("# TYPE saga_order_activations_total counter");
+  line("saga_order_activations_total " + std::to_string(order_activations.load()));
+  line("# HELP saga_order_passivations_total Idle waiting orders whose actor was let go.");
+  line("# TYPE saga_order_passivations_total counter");
+  line("saga_order_passivations_total " + std::to_string(order_passivations.load()));
   line("saga_live_actors{kind=\"inventory_worker\"} " + std::to_string(inventory_workers));
   line("saga_live_actors{kind=\"payment_worker\"} " + std::to_string(payment_workers));
   line("saga_live_actors{kind=\"writer\"} 1");

@@ -43,6 +43,9 @@ struct metrics {
   std::array<route_stats, route_count> routes{};
   std::array<std::atomic<int64_t>, 4> orders_by_status{}; // indexed by order_status
   std::atomic<int64_t> live_order_actors{0};
+  std::atomic<int64_t> passive_orders{0};       // in flight, no actor (waiting outside)
+  std::atomic<uint64_t> order_activations{0};   // passive -> actor
+  std::atomic<uint64_t> order_passivations{0};  // actor -> passive
   std::atomic<uint64_t> order_restarts{0};
   std::atomic<uint64_t> orders_parked{0};       // parked since start (counter)
   std::atomic<int64_t> parked_now{0};            // parked right now (gauge) ...

@@ -1,5 +1,7 @@
 #include "runtime/runtime.hpp"
 
+#include <unordered_set>
+
 #include "actors/component_supervisor.hpp"
 #include "actors/introspection.hpp"
 #include "actors/retention.hpp"
@@ -76,12 +78,15 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   for (size_t p = 0; p < inventory_workers; ++p)
     for (auto& [id, r] : res[p])
       out.inventory[p].load_reservation(std::move(r));
+  std::unordered_set<std::string> pending_payment; // orders whose intent awaits a verdict
   db.scan(storage::family::payments, "", [&](std::string_view k, std::string_view v) {
     payment_intent x;
     if (!storage::decode(std::string(v), x))
       return corrupt(storage::family::payments, k, v);
-    if (x.status == payment_status::pending) // decided ones are loaded on demand
+    if (x.status == payment_status::pending) { // decided ones are loaded on demand
+      pending_payment.insert(x.order_id);
       out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
+    }
     return true;
   });
   if (!out.error.empty())
@@ -99,7 +104,11 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
       ++out.parked;
       return true;
     }
-    out.resume.push_back(std::move(s));
+    // Waiting for a verdict the intent does not have yet, or for the completion: passive.
+    // An intent decided while the order was not told (a crash in between) is mid-step.
+    bool waits = s.step == saga_step::awaiting_completion
+                 || (s.step == saga_step::awaiting_payment && pending_payment.count(s.order_id) != 0);
+    (waits ? out.passive : out.resume).push_back(std::move(s));
     return true;
   });
   return out;
@@ -256,6 +265,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   for (size_t p = 0; p < h.dir.payment.size(); ++p)
     reg("payment_worker", p, h.dir.payment[p]);
   h.resume = std::move(state.resume);
+  h.passive = std::move(state.passive);
   return h;
 }
 

@@ -28,7 +28,12 @@ struct loaded_state {
   std::string error;
   /// With quarantine on: every record that did not decode (the caller moves them aside).
   std::vector<corrupt_record> corrupt;
-  std::vector<order_state> resume; // non-terminal, non-parked orders
+  /// Non-terminal, non-parked orders that were mid-step: re-activated at start (in
+  /// batches) to re-send their step's command.
+  std::vector<order_state> resume;
+  /// Non-terminal orders waiting for something outside (a payment verdict not given yet,
+  /// their completion): no actor at start, activated by the next message for them.
+  std::vector<order_state> passive;
   std::vector<inventory_book> inventory;
   std::vector<payment_book> payment;
   size_t orders_total = 0;
@@ -54,6 +59,7 @@ struct runtime_handles {
   directory dir;
   caf::actor sweeper; // retention (actors/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
+  std::vector<order_state> passive;
 };
 
 /// The durable state of one partition, read back for a restarted worker.
@@ -61,7 +67,7 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
                                         size_t p, const spdlog::logger& log);
 payment_book load_payment_partition(const storage::store& db, size_t partitions, size_t p);
 
-/// Spawns every actor. The caller sends `(start_atom, dir, resume)` to `dir.supervisor`
+/// Spawns every actor. The caller sends `(start_atom, dir, resume, passive)` to `dir.supervisor`
 /// and the node is ready when that is answered.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed);

@@ -134,8 +134,9 @@ int main(int argc, char** argv) {
       }
     }
     ctx->stats->quarantined_records = static_cast<int64_t>(count_quarantined(*db));
-    log->info("recovery: {} orders stored, {} to resume, {} parked", state.orders_total,
-              state.resume.size(), state.parked);
+    log->info("recovery: {} orders stored, {} to resume (mid-step), {} passive (waiting), {} "
+              "parked", state.orders_total, state.resume.size(), state.passive.size(),
+              state.parked);
     auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());
     caf::actor relay;
     if (cfg.kafka_enabled) {
@@ -160,8 +161,11 @@ int main(int argc, char** argv) {
     } else {
       caf::scoped_actor self{sys};
       self->request(handles.dir.supervisor, caf::infinite, start_atom::value, handles.dir,
-                    handles.resume)
-        .receive([&](uint64_t n) { log->info("resumed {} orders", n); },
+                    std::move(handles.resume), std::move(handles.passive))
+        .receive([&](uint64_t n) {
+                   log->info("{} orders in flight (mid-step ones re-activated in the "
+                             "background, waiting ones passive)", n);
+                 },
                  [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
       routes.ready = true;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -150,6 +150,8 @@ std::vector<std::string> actor_row(const json& a) {
   std::string state = a.value("state", "");
   if (a.value("stuck", false))
     state += " (STUCK)";
+  if (a.value("passive", false))
+    state += " (passive)";
   return {a.value("kind", ""), a.value("key", ""), state,
           human_ms(a.value("time_in_state_ms", int64_t{0})),
           std::to_string(a.value("mailbox", int64_t{0})),
@@ -255,7 +257,10 @@ int cmd_order(const options& o) {
   auto& ord = d["order"];
   std::cout << "order " << str(ord["order_id"]) << "  status " << str(ord["status"]) << "  step "
             << str(d["saga_step"]) << (d.value("stuck", false) ? "  STUCK" : "")
-            << (d.value("live", false) ? "  (actor live)" : "  (finished)") << "\n";
+            << (!d.value("live", false)       ? "  (finished)"
+                : d.value("passive", false) ? "  (passive: no actor, activated by its next message)"
+                                            : "  (actor live)")
+            << "\n";
   std::cout << "customer " << str(ord["customer_id"]) << "  total " << ord["selling_price_cents"]
             << " cents";
   if (!ord["failure_reason"].is_null())

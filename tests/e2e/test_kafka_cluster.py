@@ -70,8 +70,17 @@ def main():
             time.sleep(0.2)
         c.check(kafka.get("state") in ("idle", "publishing") and kafka.get("missing_topics") == [],
                 "the node provisions its topics on a cluster without auto-create: %s" % kafka)
-        md = admin.list_topics(timeout=10).topics
-        saga_topics = {t: m for t, m in md.items() if not t.startswith("__")}
+        # Brokers learn of new topics from the KRaft controller asynchronously: the broker
+        # this client asks may lag behind the one that answered the node (seen under load).
+        deadline = time.time() + 30
+        while True:
+            md = admin.list_topics(timeout=10).topics
+            saga_topics = {t: m for t, m in md.items() if not t.startswith("__")}
+            full = all(len(m.partitions) == 3 and all(len(p.replicas) == 3 for p in m.partitions.values())
+                       for m in saga_topics.values())
+            if (len(saga_topics) == TOPIC_COUNT and full) or time.time() > deadline:
+                break
+            time.sleep(0.5)
         c.check(len(saga_topics) == TOPIC_COUNT, "%d topics created: %s" % (TOPIC_COUNT, sorted(saga_topics)))
         shapes = {(len(m.partitions), len(m.partitions[0].replicas)) for m in saga_topics.values()}
         c.check(shapes == {(3, 3)}, "every topic has 3 partitions with 3 replicas: %s" % shapes)
