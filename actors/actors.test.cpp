@@ -63,7 +63,7 @@ struct node_fixture {
   runtime_handles handles;
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
-               int64_t epoch_ms = 1'000'000)
+               int64_t epoch_ms = 1'000'000, bool auto_start = true)
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys, true) {
@@ -80,9 +80,15 @@ struct node_fixture {
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers));
     handles = spawn_runtime(sys, ctx, std::move(state), 42);
-    auto& h = handles;
-    dir = h.dir;
-    self->send(dir.supervisor, start_atom::value, dir, h.resume, h.passive);
+    dir = handles.dir;
+    if (auto_start)
+      start();
+  }
+
+  /// Hands the supervisor the directory and the orders in flight, as sagad does once its
+  /// gateway listens.
+  void start() {
+    self->send(dir.supervisor, start_atom::value, dir, handles.resume, handles.passive);
     run();
     bool started = false;
     self->receive([&](uint64_t) { started = true; }, caf::after(0s) >> [] {});
@@ -934,4 +940,28 @@ TEST_CASE("a restart spawns no order actor: waiting orders stay passive, mid-ste
   n.run();
   CHECK(n.view(waiting).state.status == order_status::failed);
   CHECK(n.sku("A").reserved == 1);
+}
+
+TEST_CASE("a message for an order that arrives before the supervisor starts waits for the start",
+          "[actor][passive][recovery]") {
+  temp_dir d;
+  std::string id;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 10, 100);
+    id = n.create({{"A", 1, 0}});
+  }
+  // A payment worker's expiry can fire as the node starts, before the supervisor has its
+  // directory: the update must not activate the order then.
+  node_fixture n(d.path.string(), passivating_config(), 1'000'100, false);
+  n.self->send(n.dir.supervisor, payment_update_atom::value, id, payment_status::expired);
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 0);
+  n.start();
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_expired);
+  CHECK(n.sku("A").reserved == 0);
 }

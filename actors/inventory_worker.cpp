@@ -83,7 +83,7 @@ caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::res
                                         const std::string& order_id, const char* what) {
   auto& st = self->state;
   if (r.ok && r.reservation_changed)
-    st.ctx->log->info("order_id={} inventory {} partition={}", order_id, what, st.partition);
+    st.ctx->log->debug("order_id={} inventory {} partition={}", order_id, what, st.partition);
   else if (!r.ok)
     st.ctx->log->info("order_id={} inventory {} refused: {}", order_id, what, r.reason);
   auto rp = self->make_response_promise<op_reply>();

@@ -283,7 +283,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     auto env = storage::encode(ev, st.ctx->cfg.node_id);
     b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
     b.outbox.push_back(std::move(env));
-    st.ctx->log->info("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
+    st.ctx->log->debug("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
                       to_string(ev.type), to_string(d.next.step), to_string(d.next.status));
   }
   order_progress progress;
@@ -388,7 +388,7 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
     return caf::make_error(caf::sec::runtime_error, what);
   });
   if (!st.s.order_id.empty()) {
-    st.ctx->log->info("order_id={} resumed at step={} seq={}", st.s.order_id,
+    st.ctx->log->debug("order_id={} resumed at step={} seq={}", st.s.order_id,
                       to_string(st.s.step), st.s.seq);
     for (auto& cmd : resume_commands(st.s))
       run_command(self, cmd);

@@ -355,89 +355,11 @@ order_view load_order_view(const storage::store& db, const std::string& order_id
   return v;
 }
 
-caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
-  self->state.ctx = ctx;
-  self->state.rng.seed(seed);
-  self->state.probe.kind = "order_supervisor";
-  self->state.probe.key = "0";
-  self->state.probe.spawned_at_ms = ctx->now_ms();
-  // On shutdown take the order actors along (they are monitored, not linked).
-  self->set_exit_handler([self](caf::exit_msg& em) {
-    for (auto& [id, row] : self->state.live)
-      self->send_exit(row.handle, em.reason);
-    self->quit(em.reason);
-  });
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& st = self->state;
-    auto i = st.ids.find(dm.source);
-    if (i == st.ids.end()) {
-      auto& subs = st.subscribers;
-      subs.erase(std::remove_if(subs.begin(), subs.end(),
-                                [&](const caf::actor& a) { return a.address() == dm.source; }),
-                 subs.end());
-      return;
-    }
-    auto id = i->second;
-    st.ids.erase(i);
-    auto j = st.live.find(id);
-    bool current = j != st.live.end() && j->second.handle.address() == dm.source;
-    if (current && j->second.passivating && dm.reason == caf::exit_reason::normal)
-      return passivated(self, j);
-    if (current)
-      untrack(st, j);
-    bool ended = dm.reason == caf::exit_reason::normal
-                 || dm.reason == caf::exit_reason::user_shutdown;
-    if (ended || st.ctx->halted.load()) {
-      forget_key(st, id);
-      if (ended) {
-        st.restarts.erase(id); // bounded: restart times live only as long as their order
-        st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
-      }
-      return; // the saga ended, the node stops, or it stops after a failed write (no
-              // restart from a store being left)
-    }
-    // A crash: the order's Idempotency-Key stays bound to it until its recovery ends (its
-    // creation may still be queued, so the store cannot tell yet).
-    on_crash(self, id, dm.reason);
-  });
+namespace {
+
+/// The supervisor once started (see `order_supervisor`).
+caf::behavior running(self_ptr self) {
   return {
-    [self](start_atom, directory& dir, std::vector<order_state>& resume,
-           std::vector<order_state>& passive) -> uint64_t {
-      auto& st = self->state;
-      st.probe.count();
-      st.dir = std::move(dir);
-      // No actor is spawned here: every order in flight gets its row (passive), the
-      // waiting ones stay so, and the mid-step ones are activated in the background.
-      for (auto* xs : {&passive, &resume})
-        for (auto& s : *xs) {
-          auto id = s.order_id;
-          track(self, id, caf::actor{}, s.step, s.status, s.updated_at_ms);
-          if (s.step == saga_step::awaiting_completion && s.complete_deadline_ms != 0) {
-            st.live[id].wake_ms = s.complete_deadline_ms;
-            st.wakes.add(self, *st.ctx, s.complete_deadline_ms, id);
-          }
-        }
-      for (auto& s : resume)
-        st.to_recover.push_back(s.order_id);
-      if (!st.to_recover.empty())
-        self->send(self, recover_atom::value);
-      // Parked orders are loaded too: visible and operable (retry / compensate).
-      st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
-        auto id = std::string(k.substr(7));
-        std::string raw;
-        order_state s;
-        if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)
-            && !is_terminal(s.step))
-          st.parked[id] = parked_row(s, std::string(v));
-        return true;
-      });
-      publish_parked(st);
-      if (st.ctx->cfg.inspect_enabled)
-        self->send(self, tick_atom::value);
-      st.ctx->log->info("order supervisor started: {} orders in flight, {} to re-activate, {} "
-                        "passive", st.live.size(), resume.size(), passive.size());
-      return st.live.size();
-    },
     [self](recover_atom) {
       // Bounded batches: messages for other orders are served between two of them.
       auto& st = self->state;
@@ -832,6 +754,101 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       st.probe.count();
       self->monitor(sub);
       st.subscribers.push_back(std::move(sub));
+    },
+  };
+}
+
+} // namespace
+
+caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
+  self->state.ctx = ctx;
+  self->state.rng.seed(seed);
+  self->state.probe.kind = "order_supervisor";
+  self->state.probe.key = "0";
+  self->state.probe.spawned_at_ms = ctx->now_ms();
+  // On shutdown take the order actors along (they are monitored, not linked).
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    for (auto& [id, row] : self->state.live)
+      self->send_exit(row.handle, em.reason);
+    self->quit(em.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.ids.find(dm.source);
+    if (i == st.ids.end()) {
+      auto& subs = st.subscribers;
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](const caf::actor& a) { return a.address() == dm.source; }),
+                 subs.end());
+      return;
+    }
+    auto id = i->second;
+    st.ids.erase(i);
+    auto j = st.live.find(id);
+    bool current = j != st.live.end() && j->second.handle.address() == dm.source;
+    if (current && j->second.passivating && dm.reason == caf::exit_reason::normal)
+      return passivated(self, j);
+    if (current)
+      untrack(st, j);
+    bool ended = dm.reason == caf::exit_reason::normal
+                 || dm.reason == caf::exit_reason::user_shutdown;
+    if (ended || st.ctx->halted.load()) {
+      forget_key(st, id);
+      if (ended) {
+        st.restarts.erase(id); // bounded: restart times live only as long as their order
+        st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
+      }
+      return; // the saga ended, the node stops, or it stops after a failed write (no
+              // restart from a store being left)
+    }
+    // A crash: the order's Idempotency-Key stays bound to it until its recovery ends (its
+    // creation may still be queued, so the store cannot tell yet).
+    on_crash(self, id, dm.reason);
+  });
+  // Until `start` hands it the directory and the orders in flight, every other message
+  // waits in the mailbox: activating an order before would give it no directory.
+  self->set_default_handler(caf::skip);
+  return {
+    [self](start_atom, directory& dir, std::vector<order_state>& resume,
+           std::vector<order_state>& passive) -> uint64_t {
+      auto& st = self->state;
+      st.probe.count();
+      st.dir = std::move(dir);
+      // No actor is spawned here: every order in flight gets its row (passive), the
+      // waiting ones stay so, and the mid-step ones are activated in the background.
+      for (auto* xs : {&passive, &resume})
+        for (auto& s : *xs) {
+          auto id = s.order_id;
+          track(self, id, caf::actor{}, s.step, s.status, s.updated_at_ms);
+          if (s.step == saga_step::awaiting_completion && s.complete_deadline_ms != 0) {
+            st.live[id].wake_ms = s.complete_deadline_ms;
+            st.wakes.add(self, *st.ctx, s.complete_deadline_ms, id);
+          }
+        }
+      for (auto& s : resume)
+        st.to_recover.push_back(s.order_id);
+      if (!st.to_recover.empty())
+        self->send(self, recover_atom::value);
+      // Parked orders are loaded too: visible and operable (retry / compensate).
+      st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
+        auto id = std::string(k.substr(7));
+        std::string raw;
+        order_state s;
+        if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)
+            && !is_terminal(s.step))
+          st.parked[id] = parked_row(s, std::string(v));
+        return true;
+      });
+      publish_parked(st);
+      if (st.ctx->cfg.inspect_enabled)
+        self->send(self, tick_atom::value);
+      st.ctx->log->info("order supervisor started: {} orders in flight, {} to re-activate, {} "
+                        "passive", st.live.size(), resume.size(), passive.size());
+      // Messages that came before the start (a payment expiry fires as the workers start)
+      // waited in the mailbox; they are handled from now on.
+      self->set_default_handler(caf::print_and_drop);
+      self->become(running(self));
+      return st.live.size();
     },
   };
 }

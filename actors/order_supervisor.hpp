@@ -1,9 +1,12 @@
 #pragma once
-// The order supervisor: spawns one order actor per order, monitors it, and restarts it
-// from its last durable snapshot when it dies abnormally — at most `saga.max_restarts`
-// times within `saga.restart_window_ms`; past that the order is parked with a reason
-// (stored, visible in GET, never lost). It is also the directory entry for orders: every
-// message to an order goes through it, so nothing else holds order actor handles.
+// The order supervisor: keeps a row per order in flight and an actor for each active one.
+// It activates an order (spawns its actor from the durable snapshot) when a message for it
+// arrives, lets an order that waits idle outside go passive (no actor), monitors the
+// actors, and restarts one from its last durable snapshot when it dies abnormally — at
+// most `saga.max_restarts` times within `saga.restart_window_ms`; past that the order is
+// parked with a reason (stored, visible in GET, never lost). It is also the directory
+// entry for orders: every message to an order goes through it, so nothing else holds
+// order actor handles.
 
 #include <array>
 #include <deque>

@@ -67,7 +67,7 @@ void apply_change(self_ptr self, const payment_book::result& r, const payment_in
   payment_reply reply{to_errc(r.code), r.message, p};
   storage::batch b;
   if (r.changed) {
-    st.ctx->log->info("order_id={} payment_id={} payment {}", p.order_id, p.payment_id,
+    st.ctx->log->debug("order_id={} payment_id={} payment {}", p.order_id, p.payment_id,
                       to_string(p.status));
     b = to_batch(p);
   }

@@ -209,7 +209,7 @@ private:
                 .count();
     st_->routes.stats().observe(classify(method, target), resp.status, us);
     // Never the admin token: the console and the stream may carry it as ?token=.
-    st_->log->info("http method={} path={} status={} latency_us={} order_id={}", method,
+    st_->log->debug("http method={} path={} status={} latency_us={} order_id={}", method,
                    redact_target(target), resp.status, us,
                    resp.order_id.empty() ? "-" : resp.order_id);
     if (resp.stream && resp.status == 200)

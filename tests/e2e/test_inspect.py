@@ -328,7 +328,7 @@ def dev_secret_checks(c, sagad):
 
 def token_checks(c, sagad, sagactl):
     """With inspect.open_on_loopback=false the node behaves as on a public address."""
-    n = Node(sagad, overrides={"inspect.open_on_loopback": "false"})
+    n = Node(sagad, overrides={"inspect.open_on_loopback": "false", "log.level": "debug"})
     try:
         n.start()
         for path in ("/inspect/summary", "/inspect/actors", "/inspect/stream", "/console"):
