@@ -84,6 +84,9 @@ const std::vector<key_spec>& specs() {
             "RocksDB memtable size per column family (at most two each)"),
     INT_KEY("storage.block_cache_mb", storage_block_cache_mb, 1, 65536,
             "RocksDB block cache (data, index and filter blocks), shared by every family"),
+    INT_KEY("storage.max_wal_mb", storage_max_wal_mb, 1, 65536,
+            "write-ahead log kept before the families behind its oldest file are flushed "
+            "(what a start after a crash replays at most)"),
     BOOL_KEY("storage.quarantine_corrupt", storage_quarantine_corrupt,
              "a record that does not decode at start is moved aside (meta quarantine/...) and "
              "counted, instead of stopping the start"),

@@ -33,6 +33,7 @@ struct node_config {
   bool storage_group_commit = true;
   bool storage_quarantine_corrupt = false;
   int64_t storage_write_buffer_mb = 32; // memtable size of each column family (x2 max)
+  int64_t storage_max_wal_mb = 64;     // write-ahead log replayed at most after a crash
   int64_t storage_block_cache_mb = 32;  // one LRU cache: data, index and filter blocks // move undecodable records aside instead of refusing
   int64_t payment_timeout_ms = 30000;
   std::string payment_provider_secret = std::string(dev_provider_secret);

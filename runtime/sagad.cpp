@@ -64,7 +64,11 @@ int main(int argc, char** argv) {
   storage::store_options store_opts;
   store_opts.write_buffer_bytes = static_cast<uint64_t>(cfg.storage_write_buffer_mb) << 20;
   store_opts.block_cache_bytes = static_cast<uint64_t>(cfg.storage_block_cache_mb) << 20;
+  store_opts.max_wal_bytes = static_cast<uint64_t>(cfg.storage_max_wal_mb) << 20;
+  auto t_open = std::chrono::steady_clock::now();
   auto db = storage::store::open(cfg.data_dir(), err, store_opts);
+  auto open_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t_open).count();
   if (!db) {
     log->critical("{}", err);
     return 3;
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
                             static_cast<size_t>(cfg.payment_workers),
                             cfg.storage_quarantine_corrupt);
+    auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - t0).count();
     if (!state.error.empty()) {
       log->critical("{}", state.error);
       std::fprintf(stderr, "sagad: %s\n", state.error.c_str());
@@ -171,8 +177,9 @@ int main(int argc, char** argv) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
-      log->info("ready: http://{}:{} data={} (recovery took {} ms)", cfg.http_address,
-                server->port(), cfg.data_dir(), ms);
+      log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, load {} "
+                "ms, then {} ms to start)", cfg.http_address, server->port(), cfg.data_dir(),
+                open_ms + ms, open_ms, load_ms, ms - load_ms);
       std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
       std::fflush(stdout);
       int sig = 0;

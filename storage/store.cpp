@@ -56,6 +56,7 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
   opts.create_missing_column_families = true;
   // Small machine: two background jobs, bounded memtables.
   opts.max_background_jobs = 2;
+  opts.max_total_wal_size = options.max_wal_bytes;
   // Every family gets the same explicit options (RocksDB's default is 64 MB memtables per
   // family and index blocks on the heap, growing with the data).
   rocksdb::ColumnFamilyOptions cf_opts;

@@ -62,6 +62,10 @@ std::string reservation_key(const std::string& order_id, const std::string& sku)
 struct store_options {
   uint64_t write_buffer_bytes = 32 << 20;
   uint64_t block_cache_bytes = 32 << 20;
+  /// Total write-ahead log kept before the families behind its oldest file are flushed: what
+  /// a start after a crash replays at most (RocksDB's default is 4x all memtables, 2 GB here,
+  /// because a family written rarely holds on to every log since its last flush).
+  uint64_t max_wal_bytes = 64 << 20;
 };
 
 class store {
