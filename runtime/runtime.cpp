@@ -1,5 +1,6 @@
 #include "runtime/runtime.hpp"
 
+#include <future>
 #include <unordered_set>
 
 #include "actors/component_supervisor.hpp"
@@ -28,26 +29,73 @@ std::string printable_key(std::string_view key) {
   return out;
 }
 
+namespace {
+
+/// A record that does not decode is never skipped in silence: it stops the start, or, with
+/// storage.quarantine_corrupt, is listed to be moved aside (and counted). Returns whether
+/// the scan goes on.
+bool note_corrupt(std::vector<corrupt_record>& xs, std::string& error, bool quarantine,
+                  storage::family cf, std::string_view k, std::string_view v) {
+  xs.push_back({cf, std::string(k), std::string(v)});
+  if (quarantine)
+    return true;
+  error = std::string("record '") + printable_key(k) + "' in column family '"
+          + storage::family_name(cf) + "' does not decode (" + std::to_string(v.size())
+          + " bytes): start refused, nothing was changed. Restore it from a backup, or "
+            "start with --set storage.quarantine_corrupt=true to move such records "
+            "aside (meta quarantine/...) and go on without them";
+  return false;
+}
+
+/// What the scan of the `orders` family found.
+struct order_scan {
+  std::vector<corrupt_record> corrupt;
+  std::string error;
+  std::vector<order_state> in_flight; // non-terminal, non-parked
+  size_t total = 0;
+  std::array<int64_t, 4> by_status{};
+  size_t parked = 0;
+};
+
+order_scan scan_orders(const storage::store& db, bool quarantine) {
+  order_scan o;
+  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
+    order_state s;
+    if (!storage::decode(std::string(v), s))
+      return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, k, v);
+    ++o.total;
+    ++o.by_status[static_cast<size_t>(s.status)];
+    if (is_terminal(s.step))
+      return true;
+    std::string reason;
+    if (db.get(storage::family::meta, "parked/" + std::string(k), reason)) {
+      ++o.parked;
+      return true;
+    }
+    o.in_flight.push_back(std::move(s));
+    return true;
+  });
+  return o;
+}
+
+} // namespace
+
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, bool quarantine) {
+  // Start time is mostly decoding: the orders are scanned on a second thread while this one
+  // reads inventory, reservations and payments (the halves share nothing; RocksDB reads are
+  // thread-safe). Returning early still waits for it (std::async's future).
+  auto orders = std::async(std::launch::async, [&db, quarantine] {
+    return scan_orders(db, quarantine);
+  });
   loaded_state out;
   out.inventory.resize(inventory_workers);
   out.payment.resize(payment_workers);
   auto inv_part = [&](const std::string& sku) {
     return directory::hash(sku) % inventory_workers;
   };
-  // A record that does not decode is never skipped in silence: it stops the start, or,
-  // with storage.quarantine_corrupt, is listed to be moved aside (and counted).
   auto corrupt = [&](storage::family cf, std::string_view k, std::string_view v) {
-    out.corrupt.push_back({cf, std::string(k), std::string(v)});
-    if (quarantine)
-      return true;
-    out.error = std::string("record '") + printable_key(k) + "' in column family '"
-                + storage::family_name(cf) + "' does not decode (" + std::to_string(v.size())
-                + " bytes): start refused, nothing was changed. Restore it from a backup, or "
-                  "start with --set storage.quarantine_corrupt=true to move such records "
-                  "aside (meta quarantine/...) and go on without them";
-    return false;
+    return note_corrupt(out.corrupt, out.error, quarantine, cf, k, v);
   };
   db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
     sku_record rec;
@@ -91,26 +139,23 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   });
   if (!out.error.empty())
     return out;
-  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
-    order_state s;
-    if (!storage::decode(std::string(v), s))
-      return corrupt(storage::family::orders, k, v);
-    ++out.orders_total;
-    ++out.by_status[static_cast<size_t>(s.status)];
-    if (is_terminal(s.step))
-      return true;
-    std::string reason;
-    if (db.get(storage::family::meta, "parked/" + std::string(k), reason)) {
-      ++out.parked;
-      return true;
-    }
+  auto o = orders.get();
+  out.corrupt.insert(out.corrupt.end(), std::make_move_iterator(o.corrupt.begin()),
+                     std::make_move_iterator(o.corrupt.end()));
+  if (!o.error.empty()) {
+    out.error = std::move(o.error);
+    return out;
+  }
+  out.orders_total = o.total;
+  out.by_status = o.by_status;
+  out.parked = o.parked;
+  for (auto& s : o.in_flight) {
     // Waiting for a verdict the intent does not have yet, or for the completion: passive.
     // An intent decided while the order was not told (a crash in between) is mid-step.
     bool waits = s.step == saga_step::awaiting_completion
                  || (s.step == saga_step::awaiting_payment && pending_payment.count(s.order_id) != 0);
     (waits ? out.passive : out.resume).push_back(std::move(s));
-    return true;
-  });
+  }
   return out;
 }
 
