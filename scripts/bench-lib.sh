@@ -1,8 +1,9 @@
 # Shared by the benchmark scripts (sourced): start one sagad on a free 127.0.0.1 port.
-# Needs $work (a scratch folder); sets $pid, $port and $url.
+# Needs $work (a scratch folder); sets $pid, $port and $url. $SAGAD and $SAGA_CONF choose
+# another build and its configuration (before/after runs).
 start_node() { # $1 = data dir, rest = --set overrides
   local dir=$1; shift
-  build/bin/sagad --config cluster.conf --node node-1 --set http.port=0 --set log.level=warn \
+  "${SAGAD:-build/bin/sagad}" --config "${SAGA_CONF:-cluster.conf}" --node node-1 --set http.port=0 --set log.level=warn \
     --set storage.dir="$dir" "$@" > "$work/node.out" 2>&1 &
   pid=$!
   port=""

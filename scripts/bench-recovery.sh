@@ -27,19 +27,9 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$work";
 trap cleanup EXIT
 opts=(--set payment.timeout_ms=36000000 --set inventory.reservation_ttl_ms=36000000
       --set saga.max_live_orders=10000000)
-start() { # $1 = data dir
-  "$bin/sagad" --config "$conf" --node node-1 --set http.port=0 --set log.level=warn \
-    --set storage.dir="$1" "${opts[@]}" > "$work/node.out" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 1 6000); do
-    port=$(grep -o 'http_port=[0-9]*' "$work/node.out" | cut -d= -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.01
-  done
-  [ -n "$port" ] || { echo "node did not start"; cat "$work/node.out"; exit 1; }
-  url=http://127.0.0.1:$port
-}
+SAGAD=$bin/sagad SAGA_CONF=$conf
+. scripts/bench-lib.sh
+start() { start_node "$1" "${opts[@]}"; } # $1 = data dir
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 
 echo "== memory: $parked orders left waiting for their payment ($bin)"
