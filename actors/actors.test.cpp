@@ -890,11 +890,10 @@ TEST_CASE("a message that arrives while an order lets go is held, then handled",
   auto id = n.create({{"A", 1, 0}});
   REQUIRE(n.verify(id, "succeeded").code == errc::ok);
   n.run();
-  // The idle check fires: the order offers to let go, the supervisor takes the offer and
-  // asks it; the completion request comes right then.
+  // The passivation sweep finds the order idle and asks it to let go; the completion
+  // request comes right then, before the order has handled `passivate`.
   n.sched.clock().advance_time(500ms);
-  REQUIRE(n.sched.try_run_once()); // order: still idle -> `idle` to the supervisor
-  REQUIRE(n.sched.try_run_once()); // supervisor: passivating, `passivate` to the order
+  REQUIRE(n.sched.try_run_once()); // supervisor: sweep -> passivating, `passivate` to the order
   n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::complete_requested));
   n.run();
   auto r = drain(n);

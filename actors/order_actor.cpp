@@ -236,15 +236,6 @@ bool idle(const order_actor_state& st) {
          && st.retries == 0;
 }
 
-/// In a waiting step, checks after saga.passivate_after_ms whether the order is still
-/// there and idle (then it offers its owner to passivate it).
-void schedule_idle_check(self_ptr self) {
-  auto& st = self->state;
-  if (waits_outside(st.s.step))
-    self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.saga_passivate_after_ms),
-                       idle_atom::value, st.s.seq);
-}
-
 /// Ends a finished saga's actor once nothing of it is left to write or answer: the
 /// snapshot answers from now on.
 void quit_if_done(self_ptr self) {
@@ -263,7 +254,6 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool status_changed = created || st.s.status != d.next.status;
   auto old_status = st.s.status;
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
-  bool to_wait = step_changed && waits_outside(d.next.step);
   st.s = d.next;
   st.retries = 0;
   storage::batch b;
@@ -298,7 +288,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
       st.step_since_ms = st.ctx->now_ms();
   }
   persist_then(self, st.dir.writer, std::move(b),
-               [self, commands = std::move(d.commands), then, created, old_status, to_wait,
+               [self, commands = std::move(d.commands), then, created, old_status,
                 progress = std::move(progress)]() mutable {
                  auto& st = self->state;
                  if (progress.status_changed) {
@@ -320,8 +310,6 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                    run_command(self, cmd);
                  then();
                  quit_if_done(self);
-                 if (to_wait)
-                   schedule_idle_check(self);
                });
 }
 
@@ -392,7 +380,6 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
                       to_string(st.s.step), st.s.seq);
     for (auto& cmd : resume_commands(st.s))
       run_command(self, cmd);
-    schedule_idle_check(self);
   }
   return {
     [self](create_atom, const std::string& order_id, const std::string& customer_id,
@@ -460,17 +447,6 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       x.spawned_at_ms = st.spawned_at_ms;
       return x;
     },
-    // Passivation (see the supervisor): still idle after the wait, offer to let go.
-    [self](idle_atom, uint64_t seq) {
-      auto& st = self->state;
-      ++st.processed;
-      if (seq != st.s.seq || !waits_outside(st.s.step))
-        return; // moved on meanwhile
-      if (!idle(st))
-        return schedule_idle_check(self);
-      auto wake = st.s.step == saga_step::awaiting_completion ? st.s.complete_deadline_ms : 0;
-      self->send(st.dir.supervisor, idle_atom::value, st.s.order_id, wake);
-    },
     [self](passivate_atom) {
       // Messages for this order are held by the supervisor from now on; those it sent
       // before are already handled (they came first). Everything of the order is durable.
@@ -481,7 +457,6 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
         return self->quit();
       }
       self->send(st.dir.supervisor, busy_atom::value, st.s.order_id);
-      schedule_idle_check(self);
     },
     [self](crash_atom) -> caf::result<void> {
       // Fault injection for supervision tests.

@@ -47,6 +47,26 @@ void set_step(order_supervisor_state& st, const std::string& id,
   index(st, id, row);
 }
 
+/// Keeps `st.idle` true for one row: indexed while it is active, not letting go, and in a
+/// step that waits outside.
+void index_idle(order_supervisor_state& st, const std::string& id,
+                order_supervisor_state::order_row& row) {
+  bool want = row.handle && !row.passivating && waits_outside(row.step);
+  if (row.idle_key >= 0 && (!want || row.idle_key != row.step_since_ms)) {
+    st.idle.erase({row.idle_key, id});
+    row.idle_key = -1;
+  }
+  if (want && row.idle_key < 0) {
+    row.idle_key = row.step_since_ms;
+    st.idle.insert({row.idle_key, id});
+  }
+}
+
+/// Period of the passivation sweep: a quarter of saga.passivate_after_ms (10 ms .. 1 s).
+int64_t sweep_ms(const runtime_context& ctx) {
+  return std::clamp<int64_t>(ctx.cfg.saga_passivate_after_ms / 4, 10, 1000);
+}
+
 /// The order gauges, from the supervisor's rows (their only writer).
 void publish_rows(order_supervisor_state& st) {
   st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size() - st.passive);
@@ -79,6 +99,7 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
     row.restarts = r->second.size();
   if (a)
     st.ids[a.address()] = id;
+  index_idle(st, id, row);
   publish_rows(st);
 }
 
@@ -100,6 +121,8 @@ void untrack(order_supervisor_state& st, std::map<std::string,
   --st.by_step[static_cast<size_t>(i->second.step)];
   if (!i->second.handle)
     --st.passive;
+  if (i->second.idle_key >= 0)
+    st.idle.erase({i->second.idle_key, i->first});
   st.live.erase(i);
   publish_rows(st);
 }
@@ -301,6 +324,14 @@ void passivated(self_ptr self, std::map<std::string, order_supervisor_state::ord
   row.passivating = false;
   row.processed = 0;
   row.mailbox = 0;
+  index_idle(st, id, row);
+  // Its own deadline (auto-complete) from the snapshot, durable: the actor let go idle.
+  std::string raw;
+  order_state s;
+  row.wake_ms = 0;
+  if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)
+      && s.step == saga_step::awaiting_completion)
+    row.wake_ms = s.complete_deadline_ms;
   ++st.passive;
   ++st.ctx->stats->order_passivations;
   if (row.wake_ms != 0)
@@ -388,21 +419,21 @@ caf::behavior running(self_ptr self) {
       }
       st.wakes.schedule(self, *st.ctx);
     },
-    // Passivation, asked by the order itself once it has waited idle for
-    // saga.passivate_after_ms: messages for it are held from now on, and the order lets go
-    // if it is still idle when `passivate` reaches it (else it answers `busy`).
-    [self](idle_atom, const std::string& id, int64_t wake_ms) {
+    // Passivation sweep: an order idle in a waiting step for saga.passivate_after_ms is
+    // asked to let go; messages for it are held from now on, and it quits if it is still
+    // idle when `passivate` reaches it (else it answers `busy`).
+    [self](idle_atom) {
       auto& st = self->state;
-      st.probe.count();
-      auto i = st.live.find(id);
-      if (i == st.live.end() || !i->second.handle || i->second.passivating
-          || st.recovering.count(id) != 0
-          || i->second.handle.address() != self->current_sender())
-        return;
-      i->second.passivating = true;
-      i->second.wake_ms = wake_ms;
-      st.recovering[id];
-      self->send(i->second.handle, passivate_atom::value);
+      auto limit = st.ctx->now_ms() - st.ctx->cfg.saga_passivate_after_ms;
+      while (!st.idle.empty() && st.idle.begin()->first <= limit) {
+        auto id = st.idle.begin()->second;
+        auto& row = st.live.at(id);
+        row.passivating = true;
+        index_idle(st, id, row); // leaves the index
+        st.recovering[id];
+        self->send(row.handle, passivate_atom::value);
+      }
+      self->delayed_send(self, std::chrono::milliseconds(sweep_ms(*st.ctx)), idle_atom::value);
     },
     [self](busy_atom, const std::string& id) {
       auto& st = self->state;
@@ -411,7 +442,7 @@ caf::behavior running(self_ptr self) {
       if (i == st.live.end() || !i->second.passivating)
         return;
       i->second.passivating = false;
-      i->second.wake_ms = 0;
+      index_idle(st, id, i->second); // asked again at the next sweep
       release_held(self, id, i->second.handle);
     },
     [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
@@ -537,8 +568,10 @@ caf::behavior running(self_ptr self) {
       const auto& id = p.order_id;
       if (auto r = st.live.find(id); r != st.live.end()) {
         auto& row = r->second;
-        if (row.step != p.step)
+        if (row.step != p.step) {
           set_step(st, id, row, p.step, p.at_ms);
+          index_idle(st, id, row);
+        }
         row.status = p.status;
         row.processed = p.processed;
         row.mailbox = p.mailbox;
@@ -842,6 +875,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       publish_parked(st);
       if (st.ctx->cfg.inspect_enabled)
         self->send(self, tick_atom::value);
+      self->delayed_send(self, std::chrono::milliseconds(sweep_ms(*st.ctx)), idle_atom::value);
       st.ctx->log->info("order supervisor started: {} orders in flight, {} to re-activate, {} "
                         "passive", st.live.size(), resume.size(), passive.size());
       // Messages that came before the start (a payment expiry fires as the workers start)

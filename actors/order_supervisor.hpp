@@ -35,6 +35,7 @@ struct order_supervisor_state {
     caf::actor handle;     // invalid: passive
     bool passivating = false; // asked to passivate; messages for it are held meanwhile
     int64_t wake_ms = 0;   // passive: when its own deadline activates it (0: none)
+    int64_t idle_key = -1; // key in `idle` (step_since_ms), -1: not in it
     saga_step step = saga_step::reserving_inventory;
     order_status status = order_status::pending; // durable status (long-poll waiters)
     int64_t step_since_ms = 0;
@@ -59,6 +60,9 @@ struct order_supervisor_state {
   /// it wait here and are handed on with the resumed actor (or none: finished, parked).
   using held_message = std::function<void(const caf::actor&)>;
   std::unordered_map<std::string, std::vector<held_message>> recovering;
+  /// Active orders in a waiting step, by when they entered it: the passivation sweep (one
+  /// timer) asks those idle for saga.passivate_after_ms to let go.
+  std::set<std::pair<int64_t, std::string>> idle;
   /// Deadlines of passive orders (auto-complete): one timer for all of them.
   deadline_index wakes;
   /// Orders that were mid-step at start, re-activated saga.recovery_batch at a time.
