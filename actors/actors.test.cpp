@@ -3,6 +3,7 @@
 // clock, so payment expiry and reservation TTL are driven in simulated milliseconds.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/order_supervisor.hpp"
+#include "actors/partitions.hpp"
 #include "runtime/runtime.hpp"
 #include "storage/codec.hpp"
 
@@ -61,6 +63,7 @@ struct node_fixture {
   std::shared_ptr<runtime_context> ctx;
   directory dir;
   runtime_handles handles;
+  size_t next_owner = 0;
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
                int64_t epoch_ms = 1'000'000, bool auto_start = true)
@@ -78,21 +81,27 @@ struct node_fixture {
     ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     ctx->detached_writer = false;
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
-                            static_cast<size_t>(nc.payment_workers));
+                            static_cast<size_t>(nc.payment_workers),
+                            static_cast<size_t>(nc.saga_partitions));
     handles = spawn_runtime(sys, ctx, std::move(state), 42);
     dir = handles.dir;
     if (auto_start)
       start();
   }
 
-  /// Hands the supervisor the directory and the orders in flight, as sagad does once its
-  /// gateway listens.
+  /// Hands every partition's owner the directory and its orders in flight, as sagad does
+  /// once its gateway listens.
   void start() {
-    self->send(dir.supervisor, start_atom::value, dir, handles.resume, handles.passive);
+    auto n = dir.orders.size();
+    auto resume = by_partition(handles.resume, n);
+    auto passive = by_partition(handles.passive, n);
+    for (size_t p = 0; p < n; ++p)
+      self->send(dir.orders[p], start_atom::value, dir, resume[p], passive[p]);
     run();
-    bool started = false;
-    self->receive([&](uint64_t) { started = true; }, caf::after(0s) >> [] {});
-    REQUIRE(started);
+    size_t started = 0;
+    for (size_t p = 0; p < n; ++p)
+      self->receive([&](uint64_t) { ++started; }, caf::after(0s) >> [] {});
+    REQUIRE(started == n);
   }
 
   ~node_fixture() {
@@ -144,14 +153,16 @@ struct node_fixture {
       REQUIRE(p.code == errc::ok);
       i.unit_price_cents = p.prices_cents[0];
     }
-    auto s = ask<create_reply>(dir.supervisor, create_atom::value, std::string("cust"), items,
+    // New orders take turns over the partitions, as at the gateway.
+    auto& owner = dir.orders[next_owner++ % dir.orders.size()];
+    auto s = ask<create_reply>(owner, create_atom::value, std::string("cust"), items,
                                std::string(), std::string()).state;
     REQUIRE_FALSE(s.order_id.empty());
     run();
     return s.order_id;
   }
 
-  order_view view(const std::string& id) { return ask<order_view>(dir.supervisor, get_atom::value, id); }
+  order_view view(const std::string& id) { return ask<order_view>(dir.owner_for(id), get_atom::value, id); }
 
   payment_reply verify(const std::string& id, const std::string& status) {
     auto pid = "pay_" + id;
@@ -160,7 +171,7 @@ struct node_fixture {
   }
 
   input_reply complete(const std::string& id) {
-    return ask<input_reply>(dir.supervisor, input_atom::value, id,
+    return ask<input_reply>(dir.owner_for(id), input_atom::value, id,
                             saga_input{input_kind::complete_requested, 0, {}});
   }
 
@@ -328,9 +339,9 @@ TEST_CASE("an order actor that throws is restarted from its snapshot and finishe
   node_fixture n(d.path.string());
   n.stock("A", 3, 100);
   auto id = n.create({{"A", 1, 0}});
-  n.self->send(n.dir.supervisor, crash_atom::value, id);
+  n.self->send(n.dir.owner_for(id), crash_atom::value, id);
   n.run();
-  auto stats = n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value);
+  auto stats = n.ask<supervisor_stats>(n.dir.owner_for(id), stats_atom::value);
   CHECK(stats.restarted == 1);
   CHECK(stats.parked == 0);
   CHECK(stats.live == 1);
@@ -349,7 +360,7 @@ TEST_CASE("an order that keeps crashing is parked with a reason, not lost", "[ac
   n.stock("A", 3, 100);
   auto id = n.create({{"A", 1, 0}});
   for (int i = 0; i < 3; ++i) {
-    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
     n.run();
   }
   auto v = n.view(id);
@@ -419,13 +430,13 @@ TEST_CASE("a partition past its restart budget fails loudly and its sagas end pa
   // A saga that needs the failed partition: its requests fail at once, it retries with
   // backoff, gives up, is restarted, gives up again and is parked with the reason.
   std::vector<order_item> items{{"A", 1, 100}};
-  auto s = n.ask<create_reply>(n.dir.supervisor, create_atom::value, std::string("c"), items,
+  auto s = n.ask<create_reply>(n.dir.orders[0], create_atom::value, std::string("c"), items,
                                std::string(), std::string()).state;
   n.advance(std::chrono::milliseconds(60000));
   auto v = n.view(s.order_id);
   CHECK_FALSE(v.parked_reason.empty());
   CHECK(v.state.step == saga_step::reserving_inventory);
-  CHECK(n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value).parked == 1);
+  CHECK(n.ask<supervisor_stats>(n.dir.owner_for(s.order_id), stats_atom::value).parked == 1);
 }
 
 TEST_CASE("a parked paid order is visible and an operator's compensate releases and refunds it",
@@ -437,17 +448,17 @@ TEST_CASE("a parked paid order is visible and an operator's compensate releases 
   REQUIRE(n.verify(id, "succeeded").code == errc::ok); // the customer paid
   n.run();
   for (int i = 0; i < 3; ++i) {
-    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
     n.run();
   }
-  auto parked = n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value);
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value);
   REQUIRE(parked.size() == 1);
   CHECK(parked[0].order_id == id);
   CHECK(parked[0].holds_money);
   CHECK(parked[0].holds_stock);
   CHECK_FALSE(parked[0].reason.empty());
   CHECK(n.ctx->stats->parked_holding_money.load() == 1);
-  auto r = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id, input_kind::admin_compensate,
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id, input_kind::admin_compensate,
                               std::string("customer asked"));
   CHECK(r.code == errc::ok);
   n.run();
@@ -463,10 +474,10 @@ TEST_CASE("a parked paid order is visible and an operator's compensate releases 
   CHECK(recorded);
   CHECK(n.sku("A").reserved == 0);
   CHECK(n.sku("A").available == 3);
-  CHECK(n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value).empty());
+  CHECK(n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value).empty());
   CHECK(n.ctx->stats->parked_now.load() == 0);
   // a second action finds nothing parked
-  auto again = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id,
+  auto again = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
                                   input_kind::admin_compensate, std::string());
   CHECK(again.code == errc::conflict);
 }
@@ -479,12 +490,12 @@ TEST_CASE("parked orders are loaded at start, with what they hold", "[actor][sup
     n.stock("A", 3, 100);
     id = n.create({{"A", 2, 0}});
     for (int i = 0; i < 3; ++i) {
-      n.self->send(n.dir.supervisor, crash_atom::value, id);
+      n.self->send(n.dir.owner_for(id), crash_atom::value, id);
       n.run();
     }
   }
   node_fixture n(d.path.string()); // a restart on the same RocksDB
-  auto parked = n.ask<std::vector<parked_order>>(n.dir.supervisor, parked_atom::value);
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value);
   REQUIRE(parked.size() == 1);
   CHECK(parked[0].order_id == id);
   CHECK(parked[0].holds_stock);
@@ -501,11 +512,11 @@ TEST_CASE("an operator's retry resumes a parked order, which then finishes",
   n.stock("A", 3, 100);
   auto id = n.create({{"A", 1, 0}});
   for (int i = 0; i < 3; ++i) {
-    n.self->send(n.dir.supervisor, crash_atom::value, id);
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
     n.run();
   }
   REQUIRE_FALSE(n.view(id).parked_reason.empty());
-  auto r = n.ask<input_reply>(n.dir.supervisor, admin_atom::value, id, input_kind::admin_retry,
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id, input_kind::admin_retry,
                               std::string());
   CHECK(r.code == errc::ok);
   n.run();
@@ -600,7 +611,7 @@ TEST_CASE("the writer groups concurrent steps into one commit", "[actor][storage
   auto before = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
   for (int i = 0; i < 20; ++i) {
     std::vector<order_item> items{{"A", 1, 100}};
-    n.self->send(n.dir.supervisor, create_atom::value, std::string("c"), items, std::string(),
+    n.self->send(n.dir.orders[0], create_atom::value, std::string("c"), items, std::string(),
                  std::string());
   }
   n.run();
@@ -622,27 +633,27 @@ TEST_CASE("the supervisor tracks each order's step and flags it stuck past its b
   node_fixture n(dir.path.string(), nc);
   n.stock("A", 10, 100);
   auto id = n.create({{"A", 1, 0}});
-  auto page = n.ask<order_page>(n.dir.supervisor, list_atom::value, std::string(), std::string(),
+  auto page = n.ask<order_page>(n.dir.owner_for(id), list_atom::value, std::string(), std::string(),
                                 uint64_t{10});
   REQUIRE(page.rows.size() == 1);
   CHECK(page.rows[0].key == id);
   CHECK(page.rows[0].state == "awaiting_payment");
   CHECK(page.rows[0].processed >= 3); // create + reserve reply + intent reply
   CHECK_FALSE(page.rows[0].stuck);
-  auto s = n.ask<order_summary>(n.dir.supervisor, summary_atom::value);
+  auto s = n.ask<order_summary>(n.dir.owner_for(id), summary_atom::value);
   CHECK(s.live == 1);
   CHECK(s.by_step[static_cast<size_t>(saga_step::awaiting_payment)] == 1);
   CHECK(s.stuck == 0);
   n.advance(300ms);
-  CHECK(n.ask<order_summary>(n.dir.supervisor, summary_atom::value).stuck == 0);
+  CHECK(n.ask<order_summary>(n.dir.owner_for(id), summary_atom::value).stuck == 0);
   n.advance(200ms); // 500 ms in the step > 400 ms budget
-  s = n.ask<order_summary>(n.dir.supervisor, summary_atom::value);
+  s = n.ask<order_summary>(n.dir.owner_for(id), summary_atom::value);
   CHECK(s.stuck == 1);
   REQUIRE(s.stuck_oldest.size() == 1);
   CHECK(s.stuck_oldest[0].key == id);
   CHECK(n.ctx->stats->stuck_orders.load() == 1); // the detector's tick set the gauge
   // The order actor answers for itself; the inspector lists every long-lived actor.
-  auto oi = n.ask<order_inspection>(n.dir.supervisor, inspect_atom::value, id);
+  auto oi = n.ask<order_inspection>(n.dir.owner_for(id), inspect_atom::value, id);
   CHECK(oi.live);
   CHECK(oi.actor.stuck);
   CHECK(oi.actor.mailbox == 0);
@@ -651,7 +662,7 @@ TEST_CASE("the supervisor tracks each order's step and flags it stuck past its b
   for (auto& a : all)
     kinds.insert(a.kind);
   CHECK(kinds.count("inspector") == 1);
-  CHECK(kinds.count("order_supervisor") == 1);
+  CHECK(kinds.count("order_supervisor") == static_cast<size_t>(n.ctx->cfg.saga_partitions));
   CHECK(kinds.count("writer") == 1);
   CHECK(kinds.count("inventory_worker") == 2);
   CHECK(kinds.count("payment_worker") == 2);
@@ -660,7 +671,7 @@ TEST_CASE("the supervisor tracks each order's step and flags it stuck past its b
   n.run();
   REQUIRE(n.complete(id).code == errc::ok);
   n.run();
-  s = n.ask<order_summary>(n.dir.supervisor, summary_atom::value);
+  s = n.ask<order_summary>(n.dir.owner_for(id), summary_atom::value);
   CHECK(s.live == 0);
   CHECK(s.stuck == 0);
   n.advance(200ms);
@@ -731,14 +742,14 @@ TEST_CASE("with the writer holding its commits nothing is answered, counted or s
   auto keys = n.ctx->stats->idempotency_keys.load();
   hold_writer(n, true);
   // An applied step, then a duplicate and a rejection while its write is queued.
-  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
-  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
-  n.self->send(n.dir.supervisor, input_atom::value, id,
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.owner_for(id), input_atom::value, id,
                input(input_kind::inventory_reservation_rejected));
   // A new order with an Idempotency-Key, and the same request repeated.
   std::vector<order_item> items{{"A", 2, 100}};
   for (int i = 0; i < 2; ++i)
-    n.self->send(n.dir.supervisor, create_atom::value, std::string("cust"), items,
+    n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items,
                  std::string("cust/key-1"), std::string("digest-1"));
   n.run();
   // A stock change, and a read of that SKU while the change is queued.
@@ -781,12 +792,12 @@ TEST_CASE("an order that crashes with writes queued is not resumed from a stale 
   hold_writer(n, true);
   // The order decides the payment (its write queued), dies, and a message for it arrives
   // before the write lands: resuming now would decide the same `seq` again.
-  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
   n.run();
-  n.self->send(n.dir.supervisor, crash_atom::value, id);
+  n.self->send(n.dir.owner_for(id), crash_atom::value, id);
   n.run();
-  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::payment_succeeded));
-  n.self->send(n.dir.supervisor, payment_update_atom::value, id, payment_status::succeeded);
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.owner_for(id), payment_update_atom::value, id, payment_status::succeeded);
   n.run();
   auto early = drain(n);
   CHECK(early.inputs.empty()); // the held message waits for the recovery
@@ -801,7 +812,7 @@ TEST_CASE("an order that crashes with writes queued is not resumed from a stale 
   CHECK(n.complete(id).code == errc::ok);
   n.run();
   CHECK(n.view(id).state.status == order_status::completed);
-  auto stats = n.ask<supervisor_stats>(n.dir.supervisor, stats_atom::value);
+  auto stats = n.ask<supervisor_stats>(n.dir.owner_for(id), stats_atom::value);
   CHECK(stats.restarted == 1);
   CHECK(check_outbox(n, id) == n.view(id).events.size());
 }
@@ -818,7 +829,7 @@ node_config passivating_config() {
 }
 
 actor_info order_row(node_fixture& n, const std::string& id) {
-  auto page = n.ask<order_page>(n.dir.supervisor, list_atom::value, std::string(), std::string(),
+  auto page = n.ask<order_page>(n.dir.owner_for(id), list_atom::value, std::string(), std::string(),
                                 uint64_t{1000});
   for (auto& r : page.rows)
     if (r.key == id)
@@ -845,7 +856,7 @@ TEST_CASE("an order waiting for its payment becomes passive; the verdict activat
   CHECK(row.actor_id == 0);
   CHECK(row.state == "awaiting_payment");
   // A long-poll on the passive order waits (it is in flight, not finished).
-  n.self->send(n.dir.supervisor, wait_atom::value, id, order_status::completed, int64_t{600000});
+  n.self->send(n.dir.owner_for(id), wait_atom::value, id, order_status::completed, int64_t{600000});
   n.run();
   CHECK(drain(n).total() == 0);
   REQUIRE(n.verify(id, "succeeded").code == errc::ok);
@@ -894,7 +905,7 @@ TEST_CASE("a message that arrives while an order lets go is held, then handled",
   // request comes right then, before the order has handled `passivate`.
   n.sched.clock().advance_time(500ms);
   REQUIRE(n.sched.try_run_once()); // supervisor: sweep -> passivating, `passivate` to the order
-  n.self->send(n.dir.supervisor, input_atom::value, id, input(input_kind::complete_requested));
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::complete_requested));
   n.run();
   auto r = drain(n);
   REQUIRE(r.inputs.size() == 1);
@@ -953,7 +964,7 @@ TEST_CASE("a message for an order that arrives before the supervisor starts wait
   // A payment worker's expiry can fire as the node starts, before the supervisor has its
   // directory: the update must not activate the order then.
   node_fixture n(d.path.string(), passivating_config(), 1'000'100, false);
-  n.self->send(n.dir.supervisor, payment_update_atom::value, id, payment_status::expired);
+  n.self->send(n.dir.owner_for(id), payment_update_atom::value, id, payment_status::expired);
   n.run();
   CHECK(n.ctx->stats->order_activations.load() == 0);
   n.start();
@@ -963,4 +974,140 @@ TEST_CASE("a message for an order that arrives before the supervisor starts wait
   CHECK(v.state.status == order_status::failed);
   CHECK(v.state.reason == failure_reason::payment_expired);
   CHECK(n.sku("A").reserved == 0);
+}
+
+// ---- order partitions: one owner each, ids carry their partition ----
+
+TEST_CASE("orders are spread over the partitions' owners; an id names its partition, and its "
+          "payment lives with it",
+          "[actor][partitions]") {
+  temp_dir d;
+  auto nc = test_node_config();
+  nc.saga_partitions = 4;
+  nc.payment_workers = 2;
+  std::vector<std::string> ids;
+  {
+    node_fixture n(d.path.string(), nc);
+    REQUIRE(n.dir.orders.size() == 4);
+    n.stock("A", 100, 100);
+    for (int i = 0; i < 8; ++i)
+      ids.push_back(n.create({{"A", 1, 0}}));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      // "ord_" + four hex digits of the partition + twelve random ones.
+      CHECK(ids[i].size() == 20);
+      CHECK(ids[i].substr(4, 4) == "000" + std::to_string(i % 4));
+      CHECK(directory::order_partition(ids[i], 4) == i % 4);
+      CHECK(directory::payment_partition(ids[i], 4, 2) == (i % 4) % 2);
+    }
+    // Each owner holds only its own partition's orders.
+    for (size_t p = 0; p < 4; ++p) {
+      auto page = n.ask<order_page>(n.dir.orders[p], list_atom::value, std::string(),
+                                    std::string(), uint64_t{100});
+      REQUIRE(page.rows.size() == 2);
+      for (auto& r : page.rows)
+        CHECK(directory::order_partition(r.key, 4) == p);
+    }
+    // The node-wide gauge is the sum of every owner's share.
+    CHECK(n.ctx->stats->live_order_actors.load() == 8);
+    // Pages over every partition merge into one page ordered by id.
+    std::vector<order_page> parts;
+    for (auto& o : n.dir.orders)
+      parts.push_back(n.ask<order_page>(o, list_atom::value, std::string(), std::string(),
+                                        uint64_t{3}));
+    auto first = merge_pages(parts, 3);
+    REQUIRE(first.rows.size() == 3);
+    auto sorted = ids;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(first.rows[0].key == sorted[0]);
+    CHECK(first.rows[2].key == sorted[2]);
+    CHECK(first.next_cursor == sorted[2]);
+    // Every order's payment went to its partition's worker, and a verdict finds its order.
+    for (size_t i = 0; i < ids.size(); ++i) {
+      REQUIRE(n.verify(ids[i], i % 2 == 0 ? "succeeded" : "failed").code == errc::ok);
+      n.run();
+    }
+    for (size_t i = 0; i < ids.size(); i += 2)
+      REQUIRE(n.complete(ids[i]).code == errc::ok);
+    n.run();
+    for (size_t i = 0; i < ids.size(); ++i)
+      CHECK(n.view(ids[i]).state.status
+            == (i % 2 == 0 ? order_status::completed : order_status::failed));
+    CHECK(n.sku("A").on_hand() == 96);
+    CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  }
+}
+
+TEST_CASE("a restart hands each owner its own partition's orders in flight",
+          "[actor][partitions][recovery]") {
+  temp_dir d;
+  std::vector<std::string> ids;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 10, 100);
+    for (int i = 0; i < 6; ++i)
+      ids.push_back(n.create({{"A", 1, 0}}));
+  }
+  node_fixture n(d.path.string(), passivating_config(), 1'000'100);
+  for (size_t p = 0; p < n.dir.orders.size(); ++p) {
+    auto page = n.ask<order_page>(n.dir.orders[p], list_atom::value, std::string(),
+                                  std::string(), uint64_t{100});
+    for (auto& r : page.rows) {
+      CHECK(directory::order_partition(r.key, n.dir.orders.size()) == p);
+      CHECK(r.passive);
+    }
+  }
+  CHECK(n.ctx->stats->passive_orders.load() == 6);
+  for (auto& id : ids)
+    REQUIRE(n.verify(id, "failed").code == errc::ok);
+  n.run();
+  for (auto& id : ids)
+    CHECK(n.view(id).state.status == order_status::failed);
+  CHECK(n.sku("A").reserved == 0);
+  CHECK(n.ctx->stats->passive_orders.load() == 0);
+}
+
+TEST_CASE("the number of order partitions is fixed when the data directory is created",
+          "[actor][partitions]") {
+  temp_dir d;
+  std::string err;
+  auto db = storage::store::open(d.path.string(), err);
+  REQUIRE(db);
+  node_config c;
+  c.saga_partitions = 4;
+  CHECK(check_layout(*db, c).empty()); // recorded
+  CHECK(check_layout(*db, c).empty()); // the same again
+  c.saga_partitions = 8;
+  auto e = check_layout(*db, c);
+  CHECK(e.find("saga.partitions = 4") != std::string::npos);
+  CHECK(e.find("saga.partitions = 8") != std::string::npos);
+  std::string raw;
+  REQUIRE(db->get(storage::family::meta, "layout/order_partitions", raw));
+  CHECK(raw == "4"); // the refusal changed nothing
+}
+
+TEST_CASE("pages from several partitions merge only up to where every partition is complete",
+          "[unit][partitions]") {
+  auto row = [](std::string k) {
+    actor_info a;
+    a.key = std::move(k);
+    return a;
+  };
+  order_page a, b;
+  a.rows = {row("a1"), row("a5")};
+  a.next_cursor = "a5"; // stopped early (scan bound): nothing known past a5
+  a.scanned = 2;
+  b.rows = {row("a2"), row("a7"), row("a9")};
+  b.scanned = 3; // complete
+  auto m = merge_pages({a, b}, 10);
+  REQUIRE(m.rows.size() == 3); // a7 and a9 wait for the next page: a6 may exist in `a`
+  CHECK(m.rows[0].key == "a1");
+  CHECK(m.rows[2].key == "a5");
+  CHECK(m.next_cursor == "a5");
+  CHECK(m.scanned == 5);
+  auto last = merge_pages({order_page{}, b}, 2);
+  REQUIRE(last.rows.size() == 2);
+  CHECK(last.next_cursor == "a7");
+  auto all = merge_pages({order_page{}, b}, 3);
+  CHECK(all.rows.size() == 3);
+  CHECK(all.next_cursor.empty());
 }

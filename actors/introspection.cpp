@@ -1,5 +1,7 @@
 #include "actors/introspection.hpp"
 
+#include "actors/partitions.hpp"
+
 #include <algorithm>
 #include <memory>
 
@@ -70,7 +72,7 @@ caf::behavior inspector(self_ptr self, context_ptr ctx) {
       auto& st = self->state;
       st.probe.count();
       if (kind == "order_supervisor")
-        st.supervisor = a;
+        st.owners.push_back(a);
       self->monitor(a);
       st.actors.push_back({kind, key, std::move(a)});
     },
@@ -98,16 +100,13 @@ caf::behavior inspector(self_ptr self, context_ptr ctx) {
         out->actors = std::move(rows);
         finish();
       });
-      if (!st.supervisor) {
-        finish();
-        return rp;
-      }
-      self->request(st.supervisor, st.ctx->request_timeout(), summary_atom::value)
-        .then([out, finish](order_summary& s) mutable {
-                out->orders = std::move(s);
-                finish();
-              },
-              [finish](caf::error&) mutable { finish(); });
+      ask_all<order_summary>(
+        self, st.owners, st.ctx->request_timeout(),
+        [out, finish](std::vector<order_summary> parts) mutable {
+          out->orders = merge_summaries(std::move(parts));
+          finish();
+        },
+        [finish](caf::error&) mutable { finish(); }, summary_atom::value);
       return rp;
     },
   };

@@ -62,7 +62,7 @@ struct actor_probe {
 /// not answer within the request time-out is listed with state "unresponsive".
 struct inspector_state {
   context_ptr ctx;
-  caf::actor supervisor;
+  std::vector<caf::actor> owners; // every order partition's owner (summary)
   struct entry {
     std::string kind;
     std::string key;

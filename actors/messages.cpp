@@ -23,6 +23,24 @@ uint64_t directory::hash(const std::string& key) {
   return h;
 }
 
+size_t directory::order_partition(const std::string& order_id, size_t partitions) {
+  if (partitions <= 1)
+    return 0;
+  constexpr size_t prefix = 4; // "ord_"
+  if (order_id.size() == prefix + 16 && order_id.compare(0, prefix, "ord_") == 0) {
+    size_t v = 0;
+    for (size_t i = prefix; i < prefix + 4; ++i) {
+      char c = order_id[i];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0)
+        return hash(order_id) % partitions;
+      v = v * 16 + static_cast<size_t>(d);
+    }
+    return v % partitions;
+  }
+  return hash(order_id) % partitions;
+}
+
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<order_item>("order_item");
   cfg.add_message_type<std::vector<order_item>>("std::vector<order_item>");

@@ -218,21 +218,35 @@ struct order_inspection {
 /// Where every actor is. Local now; the cluster issue makes it span nodes.
 struct directory {
   caf::actor writer;
-  caf::actor supervisor;
+  /// One owner per order partition (saga.partitions): it activates, supervises and
+  /// passivates that partition's orders. Nothing else holds an order actor's handle.
+  std::vector<caf::actor> orders;
   caf::actor inspector; // registry of long-lived actors (actors/introspection.hpp)
   caf::actor relay;     // the Kafka relay (null when kafka.enabled = false)
   std::vector<caf::actor> inventory;
   std::vector<caf::actor> payment;
 
   static uint64_t hash(const std::string& key); // FNV-1a: stable across runs and nodes
+  /// The partition an order id carries: its first four hex digits ("ord_0003..." is in
+  /// partition 3 of any count above 3), modulo `partitions`. Ids that do not have that
+  /// shape (none are generated) fall back to their hash. No lookup: any node can route.
+  static size_t order_partition(const std::string& order_id, size_t partitions);
+  /// The payment worker of an order: the one serving the order's partition.
+  static size_t payment_partition(const std::string& order_id, size_t order_partitions,
+                                  size_t payment_workers) {
+    return order_partition(order_id, order_partitions) % payment_workers;
+  }
   size_t inventory_partition(const std::string& sku) const {
     return hash(sku) % inventory.size();
   }
   const caf::actor& inventory_for(const std::string& sku) const {
     return inventory[inventory_partition(sku)];
   }
+  const caf::actor& owner_for(const std::string& order_id) const {
+    return orders[order_partition(order_id, orders.size())];
+  }
   const caf::actor& payment_for(const std::string& order_id) const {
-    return payment[hash(order_id) % payment.size()];
+    return payment[payment_partition(order_id, orders.size(), payment.size())];
   }
 };
 
@@ -314,7 +328,7 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory& x) {
-  return f(caf::meta::type_name("directory"), x.writer, x.supervisor, x.inspector, x.relay, x.inventory, x.payment);
+  return f(caf::meta::type_name("directory"), x.writer, x.orders, x.inspector, x.relay, x.inventory, x.payment);
 }
 
 template <class Inspector>

@@ -304,7 +304,8 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                    progress.processed = st.processed;
                    progress.mailbox = mailbox_depth(self);
                    progress.at_ms = st.step_since_ms;
-                   self->send(st.dir.supervisor, changed_atom::value, std::move(progress));
+                   self->send(st.dir.owner_for(st.s.order_id), changed_atom::value,
+                              std::move(progress));
                  }
                  for (auto& cmd : commands)
                    run_command(self, cmd);
@@ -456,7 +457,7 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
         st.ctx->log->debug("order_id={} passive at step={}", st.s.order_id, to_string(st.s.step));
         return self->quit();
       }
-      self->send(st.dir.supervisor, busy_atom::value, st.s.order_id);
+      self->send(st.dir.owner_for(st.s.order_id), busy_atom::value, st.s.order_id);
     },
     [self](crash_atom) -> caf::result<void> {
       // Fault injection for supervision tests.

@@ -67,10 +67,24 @@ int64_t sweep_ms(const runtime_context& ctx) {
   return std::clamp<int64_t>(ctx.cfg.saga_passivate_after_ms / 4, 10, 1000);
 }
 
-/// The order gauges, from the supervisor's rows (their only writer).
+/// Moves a node-wide gauge by this owner's change: every partition's owner adds its own
+/// share (`last`, which only it writes), so the gauge is the sum over partitions.
+void publish(std::atomic<int64_t>& gauge, int64_t& last, int64_t now) {
+  gauge += now - last;
+  last = now;
+}
+
+/// The order gauges, from the owner's rows.
 void publish_rows(order_supervisor_state& st) {
-  st.ctx->stats->live_order_actors = static_cast<int64_t>(st.live.size() - st.passive);
-  st.ctx->stats->passive_orders = static_cast<int64_t>(st.passive);
+  auto& g = st.published;
+  publish(st.ctx->stats->live_order_actors, g.live,
+          static_cast<int64_t>(st.live.size() - st.passive));
+  publish(st.ctx->stats->passive_orders, g.passive, static_cast<int64_t>(st.passive));
+}
+
+void publish_restarts(order_supervisor_state& st) {
+  publish(st.ctx->stats->restart_entries, st.published.restart_entries,
+          static_cast<int64_t>(st.restarts.size()));
 }
 
 /// Starts tracking an order: a freshly spawned actor (new, resumed, restarted or
@@ -161,9 +175,11 @@ uint64_t count_stuck(const order_supervisor_state& st, int64_t now_ms) {
 }
 
 std::string new_order_id(self_ptr self) {
+  // The first four hex digits are the partition (directory::order_partition).
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "ord_%016llx",
-                static_cast<unsigned long long>(self->state.rng()));
+  std::snprintf(buf, sizeof(buf), "ord_%04x%012llx",
+                static_cast<unsigned>(self->state.partition),
+                static_cast<unsigned long long>(self->state.rng() & 0xffffffffffffull));
   return buf;
 }
 
@@ -203,9 +219,10 @@ void publish_parked(order_supervisor_state& st) {
     money += p.holds_money ? 1 : 0;
     stock += p.holds_stock ? 1 : 0;
   }
-  st.ctx->stats->parked_now = static_cast<int64_t>(st.parked.size());
-  st.ctx->stats->parked_holding_money = money;
-  st.ctx->stats->parked_holding_stock = stock;
+  auto& g = st.published;
+  publish(st.ctx->stats->parked_now, g.parked, static_cast<int64_t>(st.parked.size()));
+  publish(st.ctx->stats->parked_holding_money, g.parked_money, money);
+  publish(st.ctx->stats->parked_holding_stock, g.parked_stock, stock);
 }
 
 /// Drops the in-memory binding of an order's Idempotency-Key (the store keeps it).
@@ -265,11 +282,11 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
                                              self->system().render(e));
             });
     st.restarts.erase(id);
-    st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
+    publish_restarts(st);
     return;
   }
   times.push_back(now);
-  st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
+  publish_restarts(st);
   ++st.restarted_total;
   ++st.ctx->stats->order_restarts;
   st.ctx->log->warn("order_id={} order actor died ({}); restart {}/{}", id, why, times.size(),
@@ -699,7 +716,8 @@ caf::behavior running(self_ptr self) {
     [self](tick_atom) {
       // The stuck-saga detector: the gauge is current within one tick.
       auto& st = self->state;
-      st.ctx->stats->stuck_orders = static_cast<int64_t>(count_stuck(st, st.ctx->now_ms()));
+      publish(st.ctx->stats->stuck_orders, st.published.stuck,
+              static_cast<int64_t>(count_stuck(st, st.ctx->now_ms())));
       self->delayed_send(self, std::chrono::milliseconds(st.ctx->cfg.inspect_tick_ms),
                          tick_atom::value);
     },
@@ -793,11 +811,12 @@ caf::behavior running(self_ptr self) {
 
 } // namespace
 
-caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
+caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed, size_t partition) {
   self->state.ctx = ctx;
-  self->state.rng.seed(seed);
+  self->state.partition = partition;
+  self->state.rng.seed(seed ^ (partition * 0x9e3779b97f4a7c15ull));
   self->state.probe.kind = "order_supervisor";
-  self->state.probe.key = "0";
+  self->state.probe.key = std::to_string(partition);
   self->state.probe.spawned_at_ms = ctx->now_ms();
   // On shutdown take the order actors along (they are monitored, not linked).
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -829,7 +848,7 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       forget_key(st, id);
       if (ended) {
         st.restarts.erase(id); // bounded: restart times live only as long as their order
-        st.ctx->stats->restart_entries = static_cast<int64_t>(st.restarts.size());
+        publish_restarts(st);
       }
       return; // the saga ended, the node stops, or it stops after a failed write (no
               // restart from a store being left)
@@ -865,6 +884,8 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed) {
       // Parked orders are loaded too: visible and operable (retry / compensate).
       st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
         auto id = std::string(k.substr(7));
+        if (directory::order_partition(id, st.dir.orders.size()) != st.partition)
+          return true; // another partition's
         std::string raw;
         order_state s;
         if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)

@@ -1,12 +1,13 @@
 #pragma once
-// The order supervisor: keeps a row per order in flight and an actor for each active one.
+// The order supervisor, one per order partition (saga.partitions): the partition's owner.
+// It keeps a row per order in flight of its partition and an actor for each active one.
 // It activates an order (spawns its actor from the durable snapshot) when a message for it
 // arrives, lets an order that waits idle outside go passive (no actor), monitors the
 // actors, and restarts one from its last durable snapshot when it dies abnormally — at
 // most `saga.max_restarts` times within `saga.restart_window_ms`; past that the order is
 // parked with a reason (stored, visible in GET, never lost). It is also the directory
 // entry for orders: every message to an order goes through it, so nothing else holds
-// order actor handles.
+// order actor handles. New orders get ids in its partition.
 
 #include <array>
 #include <deque>
@@ -27,6 +28,12 @@ namespace saga {
 struct order_supervisor_state {
   context_ptr ctx;
   directory dir;
+  size_t partition = 0; // the order partition it owns
+  /// This owner's share of the node-wide gauges (each owner adds its changes).
+  struct shares {
+    int64_t live = 0, passive = 0, parked = 0, parked_money = 0, parked_stock = 0,
+            restart_entries = 0, stuck = 0;
+  } published;
   /// One row per order in flight, ordered by id (GET /inspect/actors pages through it).
   /// An active order has an actor; a passive one (waiting for its payment or completion,
   /// idle for saga.passivate_after_ms, or loaded so at start) has none until the next
@@ -96,7 +103,7 @@ struct order_supervisor_state {
 /// orders in flight: those mid-step are re-activated in the background, the waiting ones
 /// stay passive. It answers at once with how many orders are in flight.
 caf::behavior order_supervisor(caf::stateful_actor<order_supervisor_state>* self,
-                               context_ptr ctx, uint64_t seed);
+                               context_ptr ctx, uint64_t seed, size_t partition = 0);
 
 /// Reads an order's view (snapshot, events, parked reason) from the store.
 order_view load_order_view(const storage::store& db, const std::string& order_id);

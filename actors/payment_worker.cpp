@@ -71,7 +71,7 @@ void apply_change(self_ptr self, const payment_book::result& r, const payment_in
                       to_string(p.status));
     b = to_batch(p);
   }
-  auto sup = st.supervisor;
+  auto sup = st.owners[directory::order_partition(p.order_id, st.owners.size())];
   bool notify = notify_order && r.changed;
   persist_then(self, st.writer, std::move(b), [self, reply, sup, notify, then] {
     forget_if_decided(self, reply.intent.payment_id);
@@ -92,11 +92,11 @@ caf::result<payment_reply> persist_and_reply(self_ptr self, const payment_book::
 } // namespace
 
 caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
-                             caf::actor supervisor, size_t partition, payment_book book) {
+                             std::vector<caf::actor> owners, size_t partition, payment_book book) {
   auto& st = self->state;
   st.ctx = ctx;
   st.writer = std::move(writer);
-  st.supervisor = std::move(supervisor);
+  st.owners = std::move(owners);
   st.partition = partition;
   st.book = std::move(book);
   st.probe = {"payment_worker", std::to_string(partition), st.ctx->now_ms(), 0};

@@ -2,7 +2,7 @@
 // A payment worker: the single owner of one partition of payments (by order id). Creates
 // intents, verifies the provider's signed verdicts, expires unverified intents (durable
 // timer: the deadline is stored with the intent) and refunds. Every change is durable
-// before it is answered or reported to the order (through the order supervisor).
+// before it is answered or reported to the order (through its partition's owner).
 
 #include "actors/deadline_index.hpp"
 #include "actors/introspection.hpp"
@@ -15,7 +15,7 @@ namespace saga {
 struct payment_worker_state {
   context_ptr ctx;
   caf::actor writer;
-  caf::actor supervisor;
+  std::vector<caf::actor> owners; // order partition owners: a verdict goes to its order's
   size_t partition = 0;
   payment_book book;
   int64_t inflight_writes = 0;
@@ -30,7 +30,7 @@ struct payment_worker_state {
 };
 
 caf::behavior payment_worker(caf::stateful_actor<payment_worker_state>* self, context_ptr ctx,
-                             caf::actor writer, caf::actor supervisor, size_t partition,
+                             caf::actor writer, std::vector<caf::actor> owners, size_t partition,
                              payment_book book);
 
 } // namespace saga

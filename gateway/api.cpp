@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/order_supervisor.hpp"
+#include "actors/partitions.hpp"
 #include "actors/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
@@ -249,7 +250,11 @@ void api::post_order(const http_request& req, responder respond) {
                ? std::string{}
                : scoped_idempotency_key(parsed.customer_id, req.idempotency_key);
   auto digest = request_digest(parsed);
-  spawn_bridge(sys_, ctx_->stats, [dir, timeout, parsed, key, digest, skus_by_partition,
+  // The new order's partition: a repeated Idempotency-Key must reach the owner that bound
+  // it, so keyed requests go by the key's hash; the others take turns.
+  auto owner = dir_.orders[(key.empty() ? next_owner_++ : directory::hash(key))
+                           % dir_.orders.size()];
+  spawn_bridge(sys_, ctx_->stats, [dir, owner, timeout, parsed, key, digest, skus_by_partition,
                       respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
@@ -285,7 +290,7 @@ void api::post_order(const http_request& req, responder respond) {
                                        + " cents"));
               total += item.quantity * item.unit_price_cents;
             }
-            self->request(dir.supervisor, timeout, create_atom::value, parsed.customer_id,
+            self->request(owner, timeout, create_atom::value, parsed.customer_id,
                           parsed.items, key, digest)
               .then(
                 [=](const create_reply& cr) {
@@ -345,7 +350,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
       auto v = load_order_view(*ctx->db, id);
       if (v.code != errc::ok || v.state.status == st || is_terminal(v.state.step) || timeout_ms == 0)
         return respond_with_view(v, respond);
-      self->request(dir.supervisor, wait_for, wait_atom::value, id, st, timeout_ms)
+      self->request(dir.owner_for(id), wait_for, wait_atom::value, id, st, timeout_ms)
         .then(
           [=](bool) { respond_with_view(load_order_view(*ctx->db, id), respond); },
           [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
@@ -382,7 +387,7 @@ void api::verify_payment(const http_request& req, responder respond) {
             return respond(resp);
           }
           // As in the seed's diagram, a succeeded payment completes the order.
-          self->request(dir.supervisor, timeout, input_atom::value, order_id,
+          self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
                         saga_input{input_kind::complete_requested, 0, {}})
             .then(
               [=](const input_reply& ir) mutable {
@@ -409,7 +414,7 @@ void api::complete_order(const http_request& req, responder respond) {
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.supervisor, timeout, input_atom::value, order_id,
+    self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
                   saga_input{input_kind::complete_requested, 0, {}})
       .then(
         [=](const input_reply& r) {
@@ -450,9 +455,10 @@ void api::admin_parked(responder respond) {
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.supervisor, timeout, parked_atom::value)
-      .then(
-        [=](const std::vector<parked_order>& xs) {
+    ask_all<std::vector<parked_order>>(
+      self, dir.orders, timeout,
+        [=](std::vector<std::vector<parked_order>> parts) {
+          auto xs = merge_parked(std::move(parts));
           json orders = json::array();
           int64_t money = 0, stock = 0;
           for (auto& p : xs) {
@@ -465,7 +471,8 @@ void api::admin_parked(responder respond) {
                                 {"holding_money", money},
                                 {"holding_stock", stock}}));
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); },
+        parked_atom::value);
   });
 }
 
@@ -491,7 +498,7 @@ void api::admin_action(const std::string& id, const std::string& action, const h
   auto dir = dir_;
   auto timeout = ctx_->request_timeout() * 2;
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.supervisor, timeout, admin_atom::value, id, kind, note)
+    self->request(dir.owner_for(id), timeout, admin_atom::value, id, kind, note)
       .then(
         [=](const input_reply& r) {
           if (r.code != errc::ok)

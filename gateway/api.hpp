@@ -88,6 +88,7 @@ private:
   caf::actor_system& sys_;
   context_ptr ctx_;
   directory dir_;
+  std::atomic<uint64_t> next_owner_{0}; // partition of the next order without a key
 };
 
 } // namespace saga

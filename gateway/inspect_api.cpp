@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "actors/partitions.hpp"
 #include "actors/timeline.hpp"
 #include "gateway/api.hpp"
 #include "gateway/api_util.hpp"
@@ -53,7 +54,7 @@ json summary_json(const runtime_context& ctx, const inspect_summary& s) {
   json by_kind = json::object();
   json by_state = json::object();
   json actors = json::array();
-  json pools = {{"inventory", json::array()}, {"payment", json::array()}};
+  json pools = {{"inventory", json::array()}, {"payment", json::array()}, {"orders", json::array()}};
   for (auto& a : s.actors) {
     by_kind[a.kind] = by_kind.value(a.kind, 0) + 1;
     auto& states = by_state[a.kind];
@@ -61,8 +62,12 @@ json summary_json(const runtime_context& ctx, const inspect_summary& s) {
       states = json::object();
     states[a.state] = states.value(a.state, 0) + 1;
     actors.push_back(to_json(a, now));
-    if (a.kind == "inventory_worker" || a.kind == "payment_worker")
-      pools[a.kind == "inventory_worker" ? "inventory" : "payment"].push_back(
+    auto pool = a.kind == "inventory_worker" ? "inventory"
+                : a.kind == "payment_worker"   ? "payment"
+                : a.kind == "order_supervisor" ? "orders" // one owner per order partition
+                                               : nullptr;
+    if (pool != nullptr)
+      pools[pool].push_back(
         {{"partition", a.key}, {"mailbox", a.mailbox}, {"processed", a.processed}, {"state", a.state}});
   }
   auto& o = s.orders;
@@ -193,7 +198,8 @@ caf::behavior stream_feeder(caf::stateful_actor<stream_feeder_state>* self, cont
   self->state.sink = std::move(sink);
   self->state.order_filter = std::move(filter);
   self->attach_functor([m = ctx->stats] { --m->stream_clients; });
-  self->send(dir.supervisor, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  for (auto& owner : dir.orders)
+    self->send(owner, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->send(self, tick_atom::value);
   auto emit = [self](const char* event, const json& data) {
     if (!self->state.sink->send(std::string("event: ") + event + "\ndata: " + data.dump() + "\n\n"))
@@ -327,10 +333,10 @@ void api::inspect_actors(const std::string& query, responder respond) {
           (*out)["next_cursor"] = "o:" + order_cursor;
         return respond(ok_json(200, *out));
       }
-      self->request(dir.supervisor, ctx->request_timeout(), list_atom::value, state, order_cursor,
-                    remaining)
-        .then(
-          [=](const order_page& page) {
+      ask_all<order_page>(
+        self, dir.orders, ctx->request_timeout(),
+        [=](std::vector<order_page> parts) {
+            auto page = merge_pages(std::move(parts), remaining);
             for (auto& r : page.rows)
               (*out)["actors"].push_back(to_json(r, now));
             (*out)["scanned"] = page.scanned;
@@ -338,7 +344,7 @@ void api::inspect_actors(const std::string& query, responder respond) {
               (*out)["next_cursor"] = "o:" + page.next_cursor;
             respond(ok_json(200, *out));
           },
-          fail);
+          fail, list_atom::value, state, order_cursor, remaining);
     };
     if (!want_others)
       return orders(limit);
@@ -371,7 +377,7 @@ void api::inspect_order(const std::string& id, responder respond) {
     auto fail = [=](caf::error& e) {
       respond(api::error(503, "unavailable", render(self->system(), e)));
     };
-    self->request(dir.supervisor, ctx->request_timeout(), inspect_atom::value, id)
+    self->request(dir.owner_for(id), ctx->request_timeout(), inspect_atom::value, id)
       .then(
         [=](const order_inspection& oi) {
           if (oi.view.code != errc::ok)
@@ -384,12 +390,16 @@ void api::inspect_order(const std::string& id, responder respond) {
                 std::set<std::string> parts;
                 for (auto& i : s.items)
                   parts.insert(std::to_string(dir.inventory_partition(i.sku)));
-                auto pay = std::to_string(directory::hash(s.order_id) % dir.payment.size());
+                auto pay = std::to_string(directory::payment_partition(
+                  s.order_id, dir.orders.size(), dir.payment.size()));
+                auto owner = std::to_string(directory::order_partition(s.order_id,
+                                                                       dir.orders.size()));
                 json involved = json::array();
                 if (oi.live)
                   involved.push_back(to_json(oi.actor, now));
                 for (auto& a : all) {
-                  bool in = a.kind == "order_supervisor" || a.kind == "writer" || a.kind == "relay"
+                  bool in = (a.kind == "order_supervisor" && a.key == owner) || a.kind == "writer"
+                            || a.kind == "relay"
                             || (a.kind == "inventory_worker" && parts.count(a.key) != 0)
                             || (a.kind == "payment_worker" && a.key == pay);
                   if (in)

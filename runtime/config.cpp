@@ -99,6 +99,9 @@ const std::vector<key_spec>& specs() {
             "reservation lifetime; committing after it fails"),
     INT_KEY("inventory.workers", inventory_workers, 1, 1024, "inventory pool size"),
     STR_KEY("security.admin_token", security_admin_token, "bearer token of admin endpoints"),
+    INT_KEY("saga.partitions", saga_partitions, 1, 4096,
+            "order partitions, each with its own owner; fixed when the data directory is "
+            "created"),
     INT_KEY("saga.max_restarts", saga_max_restarts, 0, 1000,
             "restarts of a crashing order actor within the window before it is parked"),
     INT_KEY("saga.restart_window_ms", saga_restart_window_ms, 1, INT64_MAX / 4,

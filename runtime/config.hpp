@@ -45,6 +45,7 @@ struct node_config {
   int64_t saga_restart_window_ms = 300000;
   int64_t saga_passivate_after_ms = 2000;
   int64_t saga_recovery_batch = 256;
+  int64_t saga_partitions = 4;
   int64_t saga_request_timeout_ms = 5000;
   int64_t saga_retry_backoff_ms = 200;      // first pause; doubles per retry ...
   int64_t saga_retry_backoff_max_ms = 3200; // ... up to this cap, each with jitter

@@ -81,7 +81,7 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
 } // namespace
 
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers, bool quarantine) {
+                        size_t payment_workers, size_t order_partitions, bool quarantine) {
   // Start time is mostly decoding: the orders are scanned on a second thread while this one
   // reads inventory, reservations and payments (the halves share nothing; RocksDB reads are
   // thread-safe). Returning early still waits for it (std::async's future).
@@ -133,7 +133,8 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
       return corrupt(storage::family::payments, k, v);
     if (x.status == payment_status::pending) { // decided ones are loaded on demand
       pending_payment.insert(x.order_id);
-      out.payment[directory::hash(x.order_id) % payment_workers].load(std::move(x));
+      out.payment[directory::payment_partition(x.order_id, order_partitions, payment_workers)]
+        .load(std::move(x));
     }
     return true;
   });
@@ -156,6 +157,31 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
                  || (s.step == saga_step::awaiting_payment && pending_payment.count(s.order_id) != 0);
     (waits ? out.passive : out.resume).push_back(std::move(s));
   }
+  return out;
+}
+
+std::string check_layout(storage::store& db, const node_config& cfg) {
+  const std::string key = "layout/order_partitions";
+  auto want = std::to_string(cfg.saga_partitions);
+  std::string have;
+  if (db.get(storage::family::meta, key, have)) {
+    if (have == want)
+      return {};
+    return "the data directory " + cfg.data_dir() + " was created with saga.partitions = " + have
+           + ", and this start has saga.partitions = " + want
+           + ": every stored order is placed by its partition, so the count cannot change. "
+             "Start with saga.partitions = " + have + ", or use a new data directory";
+  }
+  storage::batch b;
+  b.ops.push_back({storage::family::meta, key, want, false});
+  return db.commit({&b}, true);
+}
+
+std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
+                                                   size_t partitions) {
+  std::vector<std::vector<order_state>> out(partitions);
+  for (auto& s : xs)
+    out[directory::order_partition(s.order_id, partitions)].push_back(std::move(s));
   return out;
 }
 
@@ -190,11 +216,12 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
   return book;
 }
 
-payment_book load_payment_partition(const storage::store& db, size_t partitions, size_t p) {
+payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
+                                    size_t partitions, size_t p) {
   payment_book book;
   db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
     payment_intent x;
-    if (storage::decode(std::string(v), x) && directory::hash(x.order_id) % partitions == p
+    if (storage::decode(std::string(v), x) && directory::payment_partition(x.order_id, order_partitions, partitions) == p
         && x.status == payment_status::pending)
       book.load(std::move(x));
     return true;
@@ -269,7 +296,9 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     ctx->stats->idempotency_keys = keys;
   }
   h.sweeper = sys.spawn(retention_sweeper, ctx, h.dir.writer);
-  h.dir.supervisor = sys.spawn(order_supervisor, ctx, seed);
+  auto n_orders = static_cast<size_t>(ctx->cfg.saga_partitions);
+  for (size_t p = 0; p < n_orders; ++p)
+    h.dir.orders.push_back(sys.spawn(order_supervisor, ctx, seed, p));
   // Partitions are supervised (actors/component_supervisor.hpp): the directory holds the
   // supervisor, which restarts a crashed worker from the partition's durable state.
   auto n_inv = state.inventory.size();
@@ -289,11 +318,12 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   for (size_t p = 0; p < n_pay; ++p) {
     auto first = std::make_shared<payment_book>(std::move(state.payment[p]));
     auto writer = h.dir.writer;
-    auto supervisor = h.dir.supervisor;
-    component_factory make = [ctx, writer, supervisor, p, n_pay,
+    auto owners = h.dir.orders;
+    component_factory make = [ctx, writer, owners, p, n_pay, n_orders,
                               first](caf::actor_system& s, uint64_t restarts) {
-      auto book = restarts == 0 ? std::move(*first) : load_payment_partition(*ctx->db, n_pay, p);
-      return s.spawn(payment_worker, ctx, writer, supervisor, p, std::move(book));
+      auto book = restarts == 0 ? std::move(*first)
+                                : load_payment_partition(*ctx->db, n_orders, n_pay, p);
+      return s.spawn(payment_worker, ctx, writer, owners, p, std::move(book));
     };
     h.dir.payment.push_back(
       spawn_supervised(sys, ctx, "payment_worker", std::to_string(p), make, h.dir.writer));
@@ -303,7 +333,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
     caf::anon_send(h.dir.inspector, register_atom::value, std::string(kind), std::to_string(key), a);
   };
-  reg("order_supervisor", 0, h.dir.supervisor);
+  for (size_t p = 0; p < h.dir.orders.size(); ++p)
+    reg("order_supervisor", p, h.dir.orders[p]);
   reg("writer", 0, h.dir.writer);
   for (size_t p = 0; p < h.dir.inventory.size(); ++p)
     reg("inventory_worker", p, h.dir.inventory[p]);
@@ -315,7 +346,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
 }
 
 void stop_runtime(const directory& dir) {
-  caf::anon_send_exit(dir.supervisor, caf::exit_reason::user_shutdown);
+  for (auto& a : dir.orders)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& a : dir.inventory)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& a : dir.payment)

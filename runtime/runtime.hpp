@@ -45,7 +45,14 @@ struct loaded_state {
 /// A record that fails to decode stops the load with `error` naming its column family and
 /// key, unless `quarantine`: then it is listed in `corrupt` and skipped.
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers, bool quarantine = false);
+                        size_t payment_workers, size_t order_partitions,
+                        bool quarantine = false);
+
+/// The data directory's layout: the number of order partitions is recorded (meta
+/// "layout/order_partitions") when the directory is first used, and a later start with
+/// another saga.partitions is refused, because every stored order id and payment is placed
+/// by it. Returns "" or the refusal (or the store's error), naming both values.
+[[nodiscard]] std::string check_layout(storage::store& db, const node_config& cfg);
 
 /// Moves the corrupt records aside in one synced write: each to meta
 /// "quarantine/<family>/<key>" (the raw bytes, for a human to inspect), and out of its
@@ -65,10 +72,16 @@ struct runtime_handles {
 /// The durable state of one partition, read back for a restarted worker.
 inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
                                         size_t p, const spdlog::logger& log);
-payment_book load_payment_partition(const storage::store& db, size_t partitions, size_t p);
+payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
+                                    size_t partitions, size_t p);
 
-/// Spawns every actor. The caller sends `(start_atom, dir, resume, passive)` to `dir.supervisor`
-/// and the node is ready when that is answered.
+/// Orders in flight, one list per order partition (for each owner's start message).
+std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
+                                                   size_t partitions);
+
+/// Spawns every actor. The caller sends `(start_atom, dir, resume, passive)` to every owner in
+/// `dir.orders`, each with its own partition's orders (`by_partition`), and the node is ready
+/// when all have answered.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed);
 

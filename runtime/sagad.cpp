@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
     log->critical("{}", err);
     return 3;
   }
+  if (auto e = check_layout(*db, cfg); !e.empty()) {
+    log->critical("{}", e);
+    std::fprintf(stderr, "sagad: %s\n", e.c_str());
+    return 3;
+  }
   auto ctx = std::make_shared<runtime_context>();
   ctx->cfg = cfg;
   ctx->saga = make_saga_config(cfg);
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
                             static_cast<size_t>(cfg.payment_workers),
+                            static_cast<size_t>(cfg.saga_partitions),
                             cfg.storage_quarantine_corrupt);
     auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - t0).count();
@@ -166,13 +172,17 @@ int main(int argc, char** argv) {
       exit_code = 4;
     } else {
       caf::scoped_actor self{sys};
-      self->request(handles.dir.supervisor, caf::infinite, start_atom::value, handles.dir,
-                    std::move(handles.resume), std::move(handles.passive))
-        .receive([&](uint64_t n) {
-                   log->info("{} orders in flight (mid-step ones re-activated in the "
-                             "background, waiting ones passive)", n);
-                 },
-                 [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
+      auto n_parts = handles.dir.orders.size();
+      auto resume = by_partition(std::move(handles.resume), n_parts);
+      auto passive = by_partition(std::move(handles.passive), n_parts);
+      uint64_t in_flight = 0;
+      for (size_t p = 0; p < n_parts; ++p)
+        self->request(handles.dir.orders[p], caf::infinite, start_atom::value, handles.dir,
+                      std::move(resume[p]), std::move(passive[p]))
+          .receive([&](uint64_t n) { in_flight += n; },
+                   [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
+      log->info("{} orders in flight over {} partitions (mid-step ones re-activated in the "
+                "background, waiting ones passive)", in_flight, n_parts);
       routes.ready = true;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)

@@ -2,7 +2,8 @@
 with a message naming its column family and key (and changes nothing); with
 storage.quarantine_corrupt = true it is moved aside (meta quarantine/<family>/<key>),
 counted in /metrics and /readyz, and the node starts. The record is damaged with RocksDB's
-own `ldb` tool (Debian's rocksdb-tools), in the node's real data directory.
+own `ldb` tool (Debian's rocksdb-tools), in the node's real data directory. A start with
+another saga.partitions than the data directory was created with is refused too.
 Usage: test_corrupt_start.py SAGAD"""
 import subprocess
 import sys
@@ -66,6 +67,17 @@ def main():
         del n.overrides["storage.quarantine_corrupt"]
         n.start()
         c.check(n.metric("saga_quarantined_records") == 1, "the quarantine stays counted after restart")
+        c.check(n.stop() == 0, "clean stop")
+
+        # 4. the number of order partitions is fixed with the data directory: another is refused
+        p = subprocess.run(args + ["--set", "saga.partitions=8"], capture_output=True, text=True,
+                           timeout=60)
+        c.check(p.returncode == 3 and "created with saga.partitions = 4" in p.stderr
+                and "this start has saga.partitions = 8" in p.stderr,
+                "a changed saga.partitions is refused (exit %d): %s" % (p.returncode, p.stderr.strip()[-300:]))
+        n.start()
+        st, o2 = n.request("GET", "/orders/" + other["order_id"])
+        c.check(st == 200 and o2["status"] == "PAYMENT_INITIATED", "the refused start changed nothing")
         c.check(n.stop() == 0, "clean stop")
     finally:
         n.cleanup()

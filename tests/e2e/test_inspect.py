@@ -101,10 +101,13 @@ def summary_checks(c, n, ids):
     kinds = s["actors_by_kind"]
     c.check(kinds.get("inventory_worker") == 2 and kinds.get("payment_worker") == 3
             and kinds.get("writer") == 1 and kinds.get("relay") == 1
-            and kinds.get("order_supervisor") == 1 and kinds.get("inspector") == 1
+            and kinds.get("order_supervisor") == 3 and kinds.get("inspector") == 1
             and kinds.get("order") == 2 and "gateway_bridge" in kinds,
             "actors by kind: %s" % kinds)
     c.check(s["actors_by_state"]["order"] == {"awaiting_payment": 2}, "orders by state")
+    c.check(len(s["pools"]["orders"]) == 3
+            and sorted(p["partition"] for p in s["pools"]["orders"]) == ["0", "1", "2"],
+            "one owner per order partition: %s" % s["pools"]["orders"])
     c.check(len(s["pools"]["inventory"]) == 2 and len(s["pools"]["payment"]) == 3
             and all(p["mailbox"] >= 0 for p in s["pools"]["inventory"] + s["pools"]["payment"]),
             "pool partitions with mailbox depth: %s" % s["pools"])
@@ -140,7 +143,7 @@ def actors_checks(c, n, ids):
         cursor = p["next_cursor"]
         if cursor is None:
             break
-    expected = 1 + 2 + 3 + 1 + 1 + 1 + 2  # supervisor, inv, pay, writer, relay, inspector, orders
+    expected = 3 + 2 + 3 + 1 + 1 + 1 + 2  # owners, inv, pay, writer, relay, inspector, orders
     c.check(len(seen) == expected and len(set(seen)) == expected,
             "pagination visits every actor once: %d of %d" % (len(set(seen)), expected))
     c.check([k for k, _ in seen].count("order") == 2, "pagination reaches the orders")
@@ -256,7 +259,7 @@ def sagactl_checks(c, n, sagactl, ids):
     rc, out, err = run("--url", url, "actors", "--limit", "2")
     c.check(rc == 0 and "more with --cursor a:2" in out, "sagactl actors tells the next cursor")
     rc, out, err = run("--url", url, "--json", "actors", "--limit", "1", "--all")
-    c.check(rc == 0 and len(json.loads(out)["actors"]) == 11, "sagactl actors --all follows the cursors")
+    c.check(rc == 0 and len(json.loads(out)["actors"]) == 13, "sagactl actors --all follows the cursors")
     rc, out, err = run("--url", url, "order", ids["completed"])
     c.check(rc == 0 and "status COMPLETED" in out and "inventory_committed" in out
             and "committing_inventory" in out and "pending timers:\nnone" in out,
@@ -417,7 +420,7 @@ def main():
     SAGACTL = sagactl
     c = Checks()
     n = Node(sagad, overrides={"inspect.budget_ms.awaiting_payment": 500, "inspect.tick_ms": 100,
-                               "payment.workers": 3, "saga.auto_complete_ms": 60000,
+                               "payment.workers": 3, "saga.partitions": 3, "saga.auto_complete_ms": 60000,
                                "inspect.max_stream_clients": 2})
     try:
         n.start()
