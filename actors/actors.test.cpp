@@ -14,6 +14,7 @@
 #include "actors/messages.hpp"
 #include "actors/order_supervisor.hpp"
 #include "actors/partitions.hpp"
+#include "gateway/api_util.hpp"
 #include "runtime/runtime.hpp"
 #include "storage/codec.hpp"
 
@@ -1110,4 +1111,82 @@ TEST_CASE("pages from several partitions merge only up to where every partition 
   auto all = merge_pages({order_page{}, b}, 3);
   CHECK(all.rows.size() == 3);
   CHECK(all.next_cursor.empty());
+}
+
+TEST_CASE("GET's order body copies the events' data as stored and equals the parsed document",
+          "[unit][read]") {
+  order_view v;
+  v.state.order_id = "ord_0002000000000001";
+  v.state.customer_id = "c\"q";
+  v.state.items = {{"A", 1, 5}};
+  v.events = {{v.state.order_id, 1, event_type::ordercreated, 7, "order", R"({"k":[1,{"x":"\u00e9"}]})"},
+              {v.state.order_id, 2, event_type::inventory_reserved, 8, "inventory", ""}};
+  v.parked_reason = "why";
+  auto body = nlohmann::json::parse(gateway_detail::order_body(v));
+  CHECK(body == gateway_detail::to_json(v));
+  CHECK(body["events"][1]["data"] == nlohmann::json::object());
+  CHECK(body["events"][0]["data"]["k"][1]["x"] == "\u00e9");
+}
+
+TEST_CASE("a data directory with format-1 order records is converted at start, events and all",
+          "[actor][recovery][format]") {
+  temp_dir d;
+  std::string id;
+  std::vector<saga_event> history;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 10, 100);
+    id = n.create({{"A", 1, 0}});
+    history = n.view(id).events;
+    REQUIRE(history.size() >= 3);
+  }
+  { // Rewrite it as an older node stored it: a JSON snapshot, its events in `events`.
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    std::string raw;
+    order_state s;
+    REQUIRE(db->get(storage::family::orders, id, raw));
+    REQUIRE(storage::decode(raw, s));
+    storage::batch b;
+    b.ops.push_back({storage::family::orders, id, storage::encode_v1(s), false});
+    for (auto& ev : history)
+      b.ops.push_back({storage::family::events, storage::event_key(id, ev.seq),
+                       storage::encode(ev, "n1"), false});
+    b.ops.push_back({storage::family::meta, "layout/order_format", {}, true});
+    REQUIRE(db->commit({&b}, true).empty());
+    // Read as it is (before the conversion) it is still whole.
+    auto v = load_order_view(*db, id);
+    REQUIRE(v.code == errc::ok);
+    CHECK(v.events.size() == history.size());
+    size_t converted = 0;
+    REQUIRE(upgrade_order_records(*db, converted).empty());
+    CHECK(converted == 1);
+    REQUIRE(db->get(storage::family::orders, id, raw));
+    CHECK(raw[0] == storage::order_record_v2);
+    size_t left = 0;
+    db->scan(storage::family::events, "", [&](std::string_view, std::string_view) {
+      return ++left, true;
+    });
+    CHECK(left == 0);
+    REQUIRE(upgrade_order_records(*db, converted).empty());
+    CHECK(converted == 0); // recorded: the next start does not scan again
+  }
+  node_fixture n(d.path.string());
+  auto v = n.view(id);
+  REQUIRE(v.events.size() == history.size());
+  for (size_t i = 0; i < history.size(); ++i) {
+    CHECK(v.events[i].seq == history[i].seq);
+    CHECK(v.events[i].type == history[i].type);
+    CHECK(nlohmann::json::parse(v.events[i].data) == nlohmann::json::parse(history[i].data));
+  }
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  REQUIRE(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  auto after = n.view(id).events; // the resumed history goes on: seq 1..N, no gap
+  CHECK(after.size() > history.size());
+  for (size_t i = 0; i < after.size(); ++i)
+    CHECK(after[i].seq == i + 1);
 }

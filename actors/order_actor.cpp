@@ -256,8 +256,11 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
   st.s = d.next;
   st.retries = 0;
+  st.history.insert(st.history.end(), d.events.begin(), d.events.end());
   storage::batch b;
-  b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s), false});
+  // One record: the snapshot and every event so far (GET is one point read).
+  b.ops.push_back({storage::family::orders, st.s.order_id, storage::encode(st.s, st.history),
+                   false});
   if (!idempotency_key.empty()) {
     b.ops.push_back({storage::family::meta, "idem/" + idempotency_key,
                      encode_idempotency({st.s.order_id, request_digest, st.s.created_at_ms}),
@@ -270,9 +273,8 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     // An operator's action on a parked order un-parks it in the same write that records it.
     if (ev.type == event_type::order_admin_action)
       b.ops.push_back({storage::family::meta, "parked/" + st.s.order_id, {}, true});
-    auto env = storage::encode(ev, st.ctx->cfg.node_id);
-    b.ops.push_back({storage::family::events, storage::event_key(ev.order_id, ev.seq), env, false});
-    b.outbox.push_back(std::move(env));
+    // The Kafka envelope is built once, here, for the outbox.
+    b.outbox.push_back(storage::encode(ev, st.ctx->cfg.node_id));
     st.ctx->log->debug("order_id={} seq={} event={} step={} status={}", ev.order_id, ev.seq,
                       to_string(ev.type), to_string(d.next.step), to_string(d.next.status));
   }
@@ -358,11 +360,13 @@ void handle_input(self_ptr self, saga_input in, caf::response_promise* rp) {
 
 } // namespace
 
-caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_state initial) {
+caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_state initial,
+                          std::vector<saga_event> history) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.dir = std::move(dir);
   st.s = std::move(initial);
+  st.history = std::move(history);
   st.spawned_at_ms = st.ctx->now_ms();
   st.step_since_ms = st.s.order_id.empty() ? st.spawned_at_ms : st.s.updated_at_ms;
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {

@@ -13,6 +13,7 @@ struct order_actor_state {
   context_ptr ctx;
   directory dir;
   order_state s;            // latest decided state (durable once inflight_writes == 0)
+  std::vector<saga_event> history; // its events so far: stored in the same record as `s`
   int64_t inflight_writes = 0;
   int64_t retries = 0;      // re-sends of commands since the last applied input
   int64_t awaiting = 0;     // requests sent, not answered yet (passivation waits for none)
@@ -24,8 +25,9 @@ struct order_actor_state {
 };
 
 /// `initial` is empty for a new order (it then expects `create`) or the snapshot to
-/// resume from.
+/// resume from, with the events recorded so far (`history`).
 caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self, context_ptr ctx,
-                          directory dir, order_state initial);
+                          directory dir, order_state initial,
+                          std::vector<saga_event> history = {});
 
 } // namespace saga

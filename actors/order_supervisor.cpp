@@ -14,9 +14,11 @@ namespace {
 
 using self_ptr = caf::stateful_actor<order_supervisor_state>*;
 
-caf::actor spawn_order(self_ptr self, order_state initial) {
+caf::actor spawn_order(self_ptr self, order_state initial,
+                       std::vector<saga_event> history = {}) {
   auto& st = self->state;
-  return self->spawn<caf::monitored>(order_actor, st.ctx, st.dir, std::move(initial));
+  return self->spawn<caf::monitored>(order_actor, st.ctx, st.dir, std::move(initial),
+                                     std::move(history));
 }
 
 void unindex(order_supervisor_state& st, const std::string& id,
@@ -119,12 +121,12 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
 
 /// Spawns the actor of a stored, non-terminal order and tracks it; its step's time runs
 /// from the snapshot's last change (a restart does not reset the stuck clock).
-caf::actor resume_order(self_ptr self, order_state s) {
+caf::actor resume_order(self_ptr self, order_state s, std::vector<saga_event> history) {
   auto id = s.order_id;
   auto step = s.step;
   auto status = s.status;
   auto since = s.updated_at_ms;
-  auto a = spawn_order(self, std::move(s));
+  auto a = spawn_order(self, std::move(s), std::move(history));
   track(self, id, a, step, status, since);
   return a;
 }
@@ -298,13 +300,13 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
   self->request(st.dir.writer, caf::infinite, write_atom::value, storage::batch{})
     .then([self, id](bool) {
       auto& st = self->state;
-      std::string raw;
       order_state s;
+      std::vector<saga_event> history;
       caf::actor a;
-      if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s))
+      if (!read_order(*st.ctx->db, id, s, history))
         st.ctx->log->warn("order_id={} has no snapshot: it was never acknowledged", id);
       else if (!is_terminal(s.step))
-        a = resume_order(self, std::move(s));
+        a = resume_order(self, std::move(s), std::move(history));
       release_held(self, id, a);
     });
 }
@@ -320,15 +322,16 @@ caf::actor find_or_resume(self_ptr self, const std::string& id) {
   assert(st.recovering.count(id) == 0);
   std::string raw;
   order_state s;
-  if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s)
-      || is_terminal(s.step) || st.ctx->db->get(storage::family::meta, "parked/" + id, raw)) {
+  std::vector<saga_event> history;
+  if (!read_order(*st.ctx->db, id, s, history) || is_terminal(s.step)
+      || st.ctx->db->get(storage::family::meta, "parked/" + id, raw)) {
     if (i != st.live.end())
       untrack(st, i); // a passive row whose order is not in flight any more
     return {};
   }
   if (i != st.live.end())
     ++st.ctx->stats->order_activations; // passive until now
-  return resume_order(self, std::move(s));
+  return resume_order(self, std::move(s), std::move(history));
 }
 
 /// An order's actor let go of it (passivation): the row stays, without an actor. Messages
@@ -385,20 +388,34 @@ input_reply answer_from_store(self_ptr self, const std::string& id, saga_input i
 
 } // namespace
 
+bool read_order(const storage::store& db, const std::string& order_id, order_state& s,
+                std::vector<saga_event>& history, bool* found) {
+  std::string raw;
+  bool has = db.get(storage::family::orders, order_id, raw);
+  if (found != nullptr)
+    *found = has;
+  bool with_history = false;
+  if (!has || !storage::decode(raw, s, &history, &with_history))
+    return false;
+  if (!with_history) // a format-1 snapshot (not converted yet): its events are apart
+    db.scan(storage::family::events, order_id + std::string(1, '\0'),
+            [&](std::string_view, std::string_view value) {
+              saga_event ev;
+              if (storage::decode(std::string(value), ev))
+                history.push_back(std::move(ev));
+              return true;
+            });
+  return true;
+}
+
 order_view load_order_view(const storage::store& db, const std::string& order_id) {
   order_view v;
-  std::string raw;
-  if (!db.get(storage::family::orders, order_id, raw))
-    return {errc::not_found, "unknown order " + order_id, {}, {}, {}};
-  if (!storage::decode(raw, v.state))
+  bool found = false;
+  if (!read_order(db, order_id, v.state, v.events, &found)) {
+    if (!found)
+      return {errc::not_found, "unknown order " + order_id, {}, {}, {}};
     return {errc::unavailable, "snapshot of order " + order_id + " is unreadable", {}, {}, {}};
-  db.scan(storage::family::events, order_id + std::string(1, '\0'),
-          [&](std::string_view, std::string_view value) {
-            saga_event ev;
-            if (storage::decode(std::string(value), ev))
-              v.events.push_back(std::move(ev));
-            return true;
-          });
+  }
   db.get(storage::family::meta, "parked/" + order_id, v.parked_reason);
   return v;
 }
@@ -660,13 +677,13 @@ caf::behavior running(self_ptr self) {
       if (st.live.count(id) != 0 || st.recovering.count(id) != 0)
         return input_reply{errc::conflict, outcome::rejected,
                            "an action on order " + id + " is already under way", {}};
-      std::string raw;
       order_state s;
-      if (!st.ctx->db->get(storage::family::orders, id, raw) || !storage::decode(raw, s))
+      std::vector<saga_event> history;
+      if (!read_order(*st.ctx->db, id, s, history))
         return input_reply{errc::unavailable, outcome::rejected, "snapshot unreadable", {}};
       st.restarts.erase(id); // a fresh restart budget for the operator's attempt
       auto s_seq = s.seq;
-      auto a = resume_order(self, std::move(s));
+      auto a = resume_order(self, std::move(s), std::move(history));
       st.ctx->log->warn("order_id={} admin {} ({})", id, to_string(kind), note);
       auto rp = self->make_response_promise<input_reply>();
       auto seq_before = s_seq;

@@ -105,6 +105,12 @@ struct order_supervisor_state {
 caf::behavior order_supervisor(caf::stateful_actor<order_supervisor_state>* self,
                                context_ptr ctx, uint64_t seed, size_t partition = 0);
 
+/// Reads an order's record: its snapshot and its events (one point read; a format-1
+/// snapshot's events are read from the events family). False when missing (`*found`
+/// false) or unreadable.
+bool read_order(const storage::store& db, const std::string& order_id, order_state& s,
+                std::vector<saga_event>& history, bool* found = nullptr);
+
 /// Reads an order's view (snapshot, events, parked reason) from the store.
 order_view load_order_view(const storage::store& db, const std::string& order_id);
 

@@ -49,16 +49,30 @@ void BM_saga_duplicate_input(benchmark::State& state) {
 }
 BENCHMARK(BM_saga_duplicate_input);
 
+/// The events of the sample order so far (as its record holds them).
+std::vector<saga_event> sample_history() {
+  auto d = create_order(cfg, "ord_0123456789abcdef", "customer-42", {{"SKU-1", 2, 1999}, {"SKU-2", 1, 500}}, 1);
+  auto h = d.events;
+  auto s = d.next;
+  for (auto k : {input_kind::inventory_reserved, input_kind::payment_intent_created}) {
+    auto n = decide(cfg, s, {k, 2, {}});
+    s = n.next;
+    h.insert(h.end(), n.events.begin(), n.events.end());
+  }
+  return h;
+}
+
+// Format 1 (JSON snapshot, events apart) against format 2 (one binary record with them).
 void BM_snapshot_json_encode(benchmark::State& state) {
   auto s = sample_state();
   for (auto _ : state)
-    benchmark::DoNotOptimize(storage::encode(s));
+    benchmark::DoNotOptimize(storage::encode_v1(s));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_snapshot_json_encode);
 
 void BM_snapshot_json_decode(benchmark::State& state) {
-  auto raw = storage::encode(sample_state());
+  auto raw = storage::encode_v1(sample_state());
   for (auto _ : state) {
     order_state s;
     benchmark::DoNotOptimize(storage::decode(raw, s));
@@ -66,6 +80,30 @@ void BM_snapshot_json_decode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_snapshot_json_decode);
+
+void BM_order_record_encode(benchmark::State& state) {
+  auto s = sample_state();
+  auto h = sample_history();
+  std::string raw;
+  for (auto _ : state) {
+    raw = storage::encode(s, h);
+    benchmark::DoNotOptimize(raw);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(raw.size());
+}
+BENCHMARK(BM_order_record_encode);
+
+void BM_order_record_decode_with_events(benchmark::State& state) {
+  auto raw = storage::encode(sample_state(), sample_history());
+  for (auto _ : state) {
+    order_state s;
+    std::vector<saga_event> h;
+    benchmark::DoNotOptimize(storage::decode(raw, s, &h));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_order_record_decode_with_events);
 
 void BM_event_envelope_encode(benchmark::State& state) {
   saga_event ev{"ord_0123456789abcdef", 3, event_type::payment_initiated, 1, "order",
@@ -105,7 +143,7 @@ void BM_parse_create_order_request(benchmark::State& state) {
 }
 BENCHMARK(BM_parse_create_order_request);
 
-/// One saga step as the order actor writes it: snapshot + event + outbox entry, fsync'd.
+/// One saga step as the order actor writes it: the order record + outbox entry, fsync'd.
 /// range(0) = steps per RocksDB write (1 = no group commit).
 void BM_rocksdb_step_write_synced(benchmark::State& state) {
   auto dir = std::filesystem::temp_directory_path() / "saga-bench-micro-rocks";
@@ -113,7 +151,7 @@ void BM_rocksdb_step_write_synced(benchmark::State& state) {
   std::string err;
   auto db = storage::store::open(dir.string(), err);
   auto s = sample_state();
-  auto snap = storage::encode(s);
+  auto snap = storage::encode(s, sample_history());
   saga_event ev{s.order_id, 3, event_type::payment_initiated, 1, "order", "{}"};
   auto env = storage::encode(ev, "node-1");
   const int group = static_cast<int>(state.range(0));
@@ -126,7 +164,6 @@ void BM_rocksdb_step_write_synced(benchmark::State& state) {
       b.outbox.clear();
       auto id = "ord_" + std::to_string(n++);
       b.ops.push_back({storage::family::orders, id, snap, false});
-      b.ops.push_back({storage::family::events, storage::event_key(id, 3), env, false});
       b.outbox.push_back(env);
       ptrs.push_back(&b);
     }

@@ -30,18 +30,12 @@ inline int status_of(errc c) {
   return 500;
 }
 
-inline json to_json(const order_view& v) {
+/// The order as GET /orders/{id} returns it, without its events.
+inline json order_json_without_events(const order_view& v) {
   auto& s = v.state;
   json items = json::array();
   for (auto& i : s.items)
     items.push_back({{"sku", i.sku}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
-  json events = json::array();
-  for (auto& e : v.events)
-    events.push_back({{"seq", e.seq},
-                      {"type", to_string(e.type)},
-                      {"ts", e.ts_ms},
-                      {"source", e.source},
-                      {"data", json::parse(e.data.empty() ? "{}" : e.data, nullptr, false)}});
   json payment = nullptr;
   if (!s.payment_id.empty())
     payment = {{"payment_id", s.payment_id},
@@ -55,12 +49,47 @@ inline json to_json(const order_view& v) {
             {"selling_price_cents", s.selling_price_cents},
             {"payment", payment},
             {"failure_reason", s.reason == failure_reason::none ? json(nullptr) : json(to_string(s.reason))},
-            {"events", events},
             {"created_at", s.created_at_ms},
             {"updated_at", s.updated_at_ms}};
   if (!v.parked_reason.empty())
     j["parked_reason"] = v.parked_reason;
   return j;
+}
+
+inline json to_json(const order_view& v) {
+  auto j = order_json_without_events(v);
+  json events = json::array();
+  for (auto& e : v.events)
+    events.push_back({{"seq", e.seq},
+                      {"type", to_string(e.type)},
+                      {"ts", e.ts_ms},
+                      {"source", e.source},
+                      {"data", json::parse(e.data.empty() ? "{}" : e.data, nullptr, false)}});
+  j["events"] = std::move(events);
+  return j;
+}
+
+/// The same document as `to_json(v).dump()`, written without parsing the events' `data`:
+/// each is already compact JSON (the order actor made it), so it is copied as it is.
+inline std::string order_body(const order_view& v) {
+  auto out = order_json_without_events(v).dump();
+  std::string events = ",\"events\":[";
+  for (size_t i = 0; i < v.events.size(); ++i) {
+    auto& e = v.events[i];
+    if (i > 0)
+      events += ',';
+    events += "{\"data\":";
+    events += e.data.empty() ? std::string_view("{}") : std::string_view(e.data);
+    events += ",\"seq\":" + std::to_string(e.seq);
+    events += ",\"source\":" + json(e.source).dump();
+    events += ",\"ts\":" + std::to_string(e.ts_ms);
+    events += ",\"type\":\"";
+    events += to_string(e.type);
+    events += "\"}";
+  }
+  events += ']';
+  out.insert(out.size() - 1, events); // before the object's closing brace
+  return out;
 }
 
 inline json to_json(const sku_record& r) {
@@ -94,7 +123,9 @@ void spawn_bridge(caf::actor_system& sys, const std::shared_ptr<metrics>& stats,
 inline void respond_with_view(const order_view& v, const responder& respond) {
   if (v.code != errc::ok)
     return respond(api::error(status_of(v.code), to_string(v.code), v.message));
-  auto r = ok_json(200, to_json(v));
+  http_response r;
+  r.status = 200;
+  r.body = order_body(v);
   r.order_id = v.state.order_id;
   respond(r);
 }

@@ -61,7 +61,7 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
   order_scan o;
   db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
     order_state s;
-    if (!storage::decode(std::string(v), s))
+    if (!storage::decode(v, s))
       return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, k, v);
     ++o.total;
     ++o.by_status[static_cast<size_t>(s.status)];
@@ -175,6 +175,45 @@ std::string check_layout(storage::store& db, const node_config& cfg) {
   storage::batch b;
   b.ops.push_back({storage::family::meta, key, want, false});
   return db.commit({&b}, true);
+}
+
+std::string upgrade_order_records(storage::store& db, size_t& converted) {
+  converted = 0;
+  const std::string key = "layout/order_format";
+  std::string have;
+  if (db.get(storage::family::meta, key, have) && have == "2")
+    return {};
+  // Format 1: a JSON snapshot per order and its events in the events family. Each becomes
+  // one record; a batch of them (and the removal of their events) is one synced write, so
+  // a crash part-way leaves every order in exactly one format, and the next start goes on.
+  storage::batch b;
+  std::string err;
+  auto flush = [&] {
+    if (b.ops.empty())
+      return true;
+    err = db.commit({&b}, true);
+    b.ops.clear();
+    return err.empty();
+  };
+  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
+    if (v.empty() || v.front() != '{')
+      return true; // already format 2 (or corrupt: the load reports it)
+    std::string id(k);
+    order_state s;
+    std::vector<saga_event> history;
+    if (!read_order(db, id, s, history))
+      return true; // unreadable: left for the load to report or quarantine
+    b.ops.push_back({storage::family::orders, id, storage::encode(s, history), false});
+    for (auto& ev : history)
+      b.ops.push_back({storage::family::events, storage::event_key(id, ev.seq), {}, true});
+    ++converted;
+    return b.ops.size() < 4096 || flush();
+  });
+  if (!err.empty() || !flush())
+    return err;
+  b.ops.push_back({storage::family::meta, key, "2", false});
+  flush();
+  return err;
 }
 
 std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,

@@ -75,6 +75,12 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
                                     size_t partitions, size_t p);
 
+/// Converts a data directory's format-1 order records (a JSON snapshot, its events in the
+/// events family) to format 2 (one binary record with the events), then records meta
+/// "layout/order_format" = 2 so later starts skip the scan. Returns "" or the store's
+/// error; `converted` counts the records rewritten.
+[[nodiscard]] std::string upgrade_order_records(storage::store& db, size_t& converted);
+
 /// Orders in flight, one list per order partition (for each owner's start message).
 std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
                                                    size_t partitions);

@@ -78,6 +78,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sagad: %s\n", e.c_str());
     return 3;
   }
+  {
+    auto t_up = std::chrono::steady_clock::now();
+    size_t converted = 0;
+    if (auto e = upgrade_order_records(*db, converted); !e.empty()) {
+      log->critical("converting the order records to format 2 failed: {}", e);
+      return 3;
+    }
+    if (converted > 0)
+      log->info("converted {} order records to format 2 (snapshot and events in one binary "
+                "record) in {} ms", converted,
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t_up).count());
+  }
   auto ctx = std::make_shared<runtime_context>();
   ctx->cfg = cfg;
   ctx->saga = make_saga_config(cfg);

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # A/B of two sagad builds: closed-loop sagas/s (64 connections, 15 s, log.level=warn or
 # $LOG_LEVEL), alternated, fresh data each round.
-# Usage: OLD=/path/old/sagad [LOG_LEVEL=info] bash scripts/bench-ab.sh
+# Usage: OLD=/path/old/sagad [LOG_LEVEL=info] [OLD_ARGS=...] [NEW_ARGS=...] bash scripts/bench-ab.sh
+# OLD_ARGS / NEW_ARGS add sagad arguments to one side (e.g. OLD=build/bin/sagad
+# OLD_ARGS="--set saga.partitions=1" compares a setting on one build).
 set -u
 LG=$(dirname "$0")/../build/bin/saga-loadgen
 for round in 1 2; do
   for which in old new; do
-    bin=${OLD:?set OLD to the other sagad}; [ $which = new ] && bin=$(dirname "$0")/../build/bin/sagad
+    bin=${OLD:?set OLD to the other sagad}; extra=${OLD_ARGS:-}
+    [ $which = new ] && bin=$(dirname "$0")/../build/bin/sagad && extra=${NEW_ARGS:-}
     d=$(mktemp -d)
-    $bin --node node-1 --set http.port=0 --set storage.dir=$d --set log.level=${LOG_LEVEL:-warn} > $d/out 2>&1 &
+    $bin --node node-1 --set http.port=0 --set storage.dir=$d --set log.level=${LOG_LEVEL:-warn} $extra > $d/out 2>&1 &
     pid=$!
     for i in $(seq 1 100); do grep -q "SAGAD READY" $d/out && break; sleep 0.1; done
     port=$(grep "SAGAD READY" $d/out | sed 's/.*http_port=//')

@@ -25,7 +25,187 @@ bool guarded(const std::string& s, F f) {
 
 } // namespace
 
-std::string encode(const saga::order_state& x) {
+namespace {
+
+// ---- binary primitives: LEB128 varints, zigzag for signed, length-prefixed strings ----
+
+void put_u(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_i(std::string& out, int64_t v) {
+  put_u(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+void put_s(std::string& out, std::string_view v) {
+  put_u(out, v.size());
+  out.append(v.data(), v.size());
+}
+
+struct reader {
+  std::string_view in;
+  bool ok = true;
+
+  uint64_t u() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in.empty())
+        return ok = false, 0;
+      auto b = static_cast<uint8_t>(in.front());
+      in.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0)
+        return v;
+    }
+    return ok = false, 0;
+  }
+  int64_t i() {
+    auto z = u();
+    return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+  }
+  std::string s() {
+    auto n = u();
+    if (!ok || n > in.size())
+      return ok = false, std::string{};
+    std::string out(in.substr(0, n));
+    in.remove_prefix(n);
+    return out;
+  }
+  void skip_s() {
+    auto n = u();
+    if (!ok || n > in.size())
+      return void(ok = false);
+    in.remove_prefix(n);
+  }
+  /// An enum stored as its underlying value; only values that name something decode.
+  template <class Enum>
+  void e(Enum& out) {
+    auto v = u();
+    if (!ok || v > 255)
+      return void(ok = false);
+    auto x = static_cast<Enum>(v);
+    Enum back{};
+    if (!saga::from_string(saga::to_string(x), back) || back != x)
+      return void(ok = false);
+    out = x;
+  }
+};
+
+} // namespace
+
+std::string encode(const saga::order_state& x, const std::vector<saga::saga_event>& history) {
+  std::string out;
+  out.reserve(128 + history.size() * 96);
+  out.push_back(order_record_v2);
+  put_s(out, x.order_id);
+  put_s(out, x.customer_id);
+  put_u(out, x.items.size());
+  for (auto& i : x.items) {
+    put_s(out, i.sku);
+    put_i(out, i.quantity);
+    put_i(out, i.unit_price_cents);
+  }
+  put_i(out, x.selling_price_cents);
+  put_u(out, static_cast<uint64_t>(x.status));
+  put_u(out, static_cast<uint64_t>(x.step));
+  put_u(out, static_cast<uint64_t>(x.reason));
+  put_u(out, x.seq);
+  put_s(out, x.payment_id);
+  put_u(out, static_cast<uint64_t>(x.payment));
+  put_i(out, x.payment_expires_at_ms);
+  put_i(out, x.complete_deadline_ms);
+  put_i(out, x.created_at_ms);
+  put_i(out, x.updated_at_ms);
+  put_u(out, history.size());
+  for (auto& ev : history) {
+    put_u(out, ev.seq);
+    put_u(out, static_cast<uint64_t>(ev.type));
+    put_i(out, ev.ts_ms);
+    put_s(out, ev.source);
+    put_s(out, ev.data);
+  }
+  return out;
+}
+
+namespace {
+
+bool decode_v1(const std::string& s, saga::order_state& x);
+
+} // namespace
+
+bool decode(std::string_view s, saga::order_state& x, std::vector<saga::saga_event>* history,
+            bool* has_history) {
+  if (has_history != nullptr)
+    *has_history = false;
+  if (history != nullptr)
+    history->clear();
+  if (!s.empty() && s.front() == '{')
+    return decode_v1(std::string(s), x);
+  if (s.empty() || s.front() != order_record_v2)
+    return false; // neither format: never guessed at
+  reader r{s.substr(1)};
+  x.order_id = r.s();
+  x.customer_id = r.s();
+  auto n = r.u();
+  if (!r.ok || n > r.in.size())
+    return false;
+  x.items.clear();
+  x.items.reserve(n);
+  for (uint64_t k = 0; k < n && r.ok; ++k) {
+    saga::order_item i;
+    i.sku = r.s();
+    i.quantity = r.i();
+    i.unit_price_cents = r.i();
+    x.items.push_back(std::move(i));
+  }
+  x.selling_price_cents = r.i();
+  r.e(x.status);
+  r.e(x.step);
+  r.e(x.reason);
+  x.seq = r.u();
+  x.payment_id = r.s();
+  r.e(x.payment);
+  x.payment_expires_at_ms = r.i();
+  x.complete_deadline_ms = r.i();
+  x.created_at_ms = r.i();
+  x.updated_at_ms = r.i();
+  auto events = r.u();
+  if (!r.ok || events > r.in.size())
+    return false;
+  if (history == nullptr) { // not wanted: checked, not copied
+    for (uint64_t k = 0; k < events && r.ok; ++k) {
+      r.u();
+      saga::event_type t;
+      r.e(t);
+      r.i();
+      r.skip_s();
+      r.skip_s();
+    }
+    return r.ok && r.in.empty();
+  }
+  history->reserve(events);
+  for (uint64_t k = 0; k < events && r.ok; ++k) {
+    saga::saga_event ev;
+    ev.order_id = x.order_id;
+    ev.seq = r.u();
+    r.e(ev.type);
+    ev.ts_ms = r.i();
+    ev.source = r.s();
+    ev.data = r.s();
+    history->push_back(std::move(ev));
+  }
+  if (!r.ok || !r.in.empty())
+    return false; // truncated, or bytes after the last event
+  if (has_history != nullptr)
+    *has_history = true;
+  return true;
+}
+
+std::string encode_v1(const saga::order_state& x) {
   json items = json::array();
   for (auto& i : x.items)
     items.push_back({{"sku", i.sku}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
@@ -47,7 +227,9 @@ std::string encode(const saga::order_state& x) {
     .dump();
 }
 
-bool decode(const std::string& s, saga::order_state& x) {
+namespace {
+
+bool decode_v1(const std::string& s, saga::order_state& x) {
   return guarded(s, [&](const json& j) {
     x.order_id = j.at("order_id").get<std::string>();
     x.customer_id = j.at("customer_id").get<std::string>();
@@ -66,6 +248,8 @@ bool decode(const std::string& s, saga::order_state& x) {
            && get_enum(j, "reason", x.reason) && get_enum(j, "payment", x.payment);
   });
 }
+
+} // namespace
 
 std::string event_id(const std::string& order_id, uint64_t seq) {
   return order_id + "-" + std::to_string(seq);

@@ -46,7 +46,7 @@ TEST_CASE("every record kind survives a close and reopen", "[unit][storage]") {
     auto db = store::open(dir.path.string(), err);
     REQUIRE(db);
     batch b;
-    b.ops.push_back({family::orders, "o1", encode(o), false});
+    b.ops.push_back({family::orders, "o1", encode(o, {ev}), false});
     b.ops.push_back({family::events, event_key("o1", 3), encode(ev, "n1"), false});
     b.ops.push_back({family::inventory, "A", encode(sku), false});
     b.ops.push_back({family::reservations, reservation_key("o1", "A"), encode(r, item), false});
@@ -62,7 +62,12 @@ TEST_CASE("every record kind survives a close and reopen", "[unit][storage]") {
   std::string raw;
   saga::order_state o2;
   REQUIRE(db->get(family::orders, "o1", raw));
-  REQUIRE(decode(raw, o2));
+  std::vector<saga::saga_event> history;
+  REQUIRE(decode(raw, o2, &history));
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].seq == 3);
+  CHECK(history[0].order_id == "o1");
+  CHECK(history[0].data == ev.data);
   CHECK(o2.step == saga::saga_step::awaiting_payment);
   CHECK(o2.payment_expires_at_ms == 777);
   CHECK(o2.items[0].unit_price_cents == 150);
@@ -162,6 +167,61 @@ TEST_CASE("decoders refuse garbage", "[unit][storage]") {
   saga::order_state o;
   CHECK_FALSE(decode("not json", o));
   CHECK_FALSE(decode("{\"order_id\": 1}", o));
+}
+
+TEST_CASE("an order record is one binary record of both snapshot and events; a format-1 JSON "
+          "snapshot still decodes, anything else is refused",
+          "[unit][storage]") {
+  saga::order_state o;
+  o.order_id = "ord_0001000000000abc";
+  o.customer_id = "c";
+  o.items = {{"A", 2, 150}, {"B", -1, 0}};
+  o.selling_price_cents = 300;
+  o.step = saga::saga_step::awaiting_completion;
+  o.status = saga::order_status::payment_initiated;
+  o.reason = saga::failure_reason::none;
+  o.payment = saga::payment_status::succeeded;
+  o.seq = 4;
+  o.payment_id = "pay_x";
+  o.payment_expires_at_ms = -5;
+  o.complete_deadline_ms = 1ll << 50;
+  o.created_at_ms = 1;
+  o.updated_at_ms = 2;
+  std::vector<saga::saga_event> h{{o.order_id, 1, saga::event_type::ordercreated, 10, "order", "{}"},
+                                  {o.order_id, 4, saga::event_type::payment_succeeded, 40,
+                                   "payment", std::string("{\"x\":\"\0\"}", 10)}};
+  auto raw = encode(o, h);
+  CHECK(raw[0] == order_record_v2);
+  saga::order_state o2;
+  std::vector<saga::saga_event> h2;
+  bool with = false;
+  REQUIRE(decode(raw, o2, &h2, &with));
+  CHECK(with);
+  CHECK(encode(o2, h2) == raw); // every field round-trips
+  REQUIRE(h2.size() == 2);
+  CHECK(h2[1].data == h[1].data);
+  CHECK(h2[1].order_id == o.order_id);
+  saga::order_state o3;
+  REQUIRE(decode(raw, o3)); // without the events: checked, not copied
+  CHECK(o3.complete_deadline_ms == o.complete_deadline_ms);
+  // Format 1: the state, no events.
+  saga::order_state o4;
+  REQUIRE(decode(encode_v1(o), o4, &h2, &with));
+  CHECK_FALSE(with);
+  CHECK(h2.empty());
+  CHECK(o4.items.size() == 2);
+  CHECK(encode(o4, h) == raw);
+  // Truncated, extended, unknown version, an enum out of range: refused, never misread.
+  for (size_t n = 0; n < raw.size(); ++n)
+    CHECK_FALSE(decode(std::string_view(raw).substr(0, n), o2, &h2));
+  CHECK_FALSE(decode(raw + "x", o2, &h2));
+  CHECK_FALSE(decode(raw + "x", o2));
+  auto v3 = raw;
+  v3[0] = 0x03;
+  CHECK_FALSE(decode(v3, o2, &h2));
+  saga::order_state e = o;
+  e.status = static_cast<saga::order_status>(77);
+  CHECK_FALSE(decode(encode(e, h), o2, &h2));
 }
 
 TEST_CASE("opening an unusable directory is an error, not a crash", "[unit][storage]") {
