@@ -42,7 +42,7 @@ sleep 5 # saga.passivate_after_ms (2 s) and a margin: the waiting orders went pa
 rss_after=$(rss)
 per_order=$(python3 -c "print(round(($rss_after - $rss_before) * 1024 / $parked))")
 echo "RSS $rss_before kB -> $rss_after kB: $per_order bytes per waiting order (placed in $(python3 -c "print(round($t1-$t0,1))") s)"
-curl -s "$url/metrics" | grep -E '^saga_(passive_orders|live_actors\{kind="order"\})' || true
+curl -s "$url/metrics" | grep -E '^saga_(passive_orders|live_actors\{kind="order"\}|rocksdb_(memtable|block_cache)_bytes)' || true
 curl -s "$url/inspect/actors?kind=order&limit=$sample" \
   | python3 -c 'import json,sys; print("\n".join(a["key"] for a in json.load(sys.stdin)["actors"]))' \
   > "$work/sample.txt"
@@ -55,6 +55,7 @@ until curl -sf "$url/readyz" >/dev/null; do sleep 0.01; done
 t1=$(date +%s.%N)
 ready_s=$(python3 -c "print(round($t1-$t0,2))")
 echo "ready $ready_s s after start; RSS $(rss) kB"
+curl -s "$url/metrics" | grep -E '^saga_rocksdb_(memtable|block_cache)_bytes' || true
 
 echo "== a sample of $sample waiting orders paid and completed through the API"
 python3 - "$url" "$work/sample.txt" <<'PY'
