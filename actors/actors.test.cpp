@@ -1190,3 +1190,79 @@ TEST_CASE("a data directory with format-1 order records is converted at start, e
   for (size_t i = 0; i < after.size(); ++i)
     CHECK(after[i].seq == i + 1);
 }
+
+TEST_CASE("start reads only the index of orders in flight; stored orders per status are counters "
+          "kept in the same writes, or rebuilt once for an older data directory",
+          "[actor][recovery][format]") {
+  temp_dir d;
+  std::string done, failed, waiting;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 10, 100);
+    done = n.create({{"A", 1, 0}});
+    failed = n.create({{"A", 1, 0}});
+    waiting = n.create({{"A", 1, 0}});
+    REQUIRE(n.verify(done, "succeeded").code == errc::ok);
+    REQUIRE(n.verify(failed, "failed").code == errc::ok);
+    n.run();
+    REQUIRE(n.complete(done).code == errc::ok);
+    n.run();
+  }
+  auto inflight = [](storage::store& db) {
+    std::vector<std::string> ids;
+    db.scan(storage::family::meta, "inflight/", [&](std::string_view k, std::string_view) {
+      ids.emplace_back(k.substr(9));
+      return true;
+    });
+    return ids;
+  };
+  auto counts = [](storage::store& db) {
+    std::vector<int64_t> out;
+    for (auto s : {order_status::pending, order_status::payment_initiated,
+                   order_status::completed, order_status::failed})
+      out.push_back(db.counter(storage::order_status_counter(s)));
+    return out;
+  };
+  const std::vector<int64_t> expected{0, 1, 1, 1};
+  {
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    CHECK(inflight(*db) == std::vector<std::string>{waiting});
+    CHECK(counts(*db) == expected);
+    auto state = load_state(*db, 2, 2, 4);
+    CHECK(state.orders_total == 3);
+    REQUIRE(state.passive.size() == 1);
+    CHECK(state.passive[0].order_id == waiting);
+    // An older data directory has neither: the start's one pass builds them.
+    storage::batch b;
+    b.ops.push_back({storage::family::meta, storage::inflight_key(waiting), {}, true});
+    for (auto s : {"PENDING", "PAYMENT_INITIATED", "COMPLETED", "FAILED"})
+      b.ops.push_back({storage::family::meta, std::string("count/orders/") + s, {}, true});
+    REQUIRE(db->commit({&b}, true).empty());
+  }
+  {
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    CHECK(inflight(*db).empty());
+    size_t converted = 0;
+    REQUIRE(upgrade_order_records(*db, converted).empty());
+    CHECK(converted == 0); // the records were format 2 already
+    CHECK(inflight(*db) == std::vector<std::string>{waiting});
+    CHECK(counts(*db) == expected);
+  }
+  node_fixture n(d.path.string());
+  CHECK(n.ctx->stats->orders_by_status[1].load() == 1);
+  CHECK(n.ctx->stats->orders_by_status[2].load() == 1);
+  REQUIRE(n.verify(waiting, "succeeded").code == errc::ok);
+  n.run();
+  REQUIRE(n.complete(waiting).code == errc::ok);
+  n.run();
+  n.self->send(n.dir.writer, write_atom::value, storage::batch{});
+  n.run();
+  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  CHECK(inflight(*n.db).empty());
+  CHECK(n.db->counter(storage::order_status_counter(order_status::completed)) == 2);
+  CHECK(n.db->counter(storage::order_status_counter(order_status::payment_initiated)) == 0);
+}

@@ -377,6 +377,6 @@ typename Inspector::result_type inspect(Inspector& f, db_op& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
-  return f(caf::meta::type_name("batch"), x.ops, x.outbox);
+  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters);
 }
 } // namespace storage

@@ -254,6 +254,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool status_changed = created || st.s.status != d.next.status;
   auto old_status = st.s.status;
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
+  bool was_terminal = !created && is_terminal(st.s.step);
   st.s = d.next;
   st.retries = 0;
   st.history.insert(st.history.end(), d.events.begin(), d.events.end());
@@ -268,6 +269,18 @@ void persist(self_ptr self, decision d, std::function<void()> then,
     // Time index of the keys, so expired ones are found without scanning them all.
     b.ops.push_back({storage::family::meta,
                      idempotency_index_key(st.s.created_at_ms, idempotency_key), {}, false});
+  }
+  // The index of orders in flight (what a start reads) and the stored orders per status
+  // move in the same write as the record.
+  bool terminal = is_terminal(st.s.step);
+  if (created && !terminal)
+    b.ops.push_back({storage::family::meta, storage::inflight_key(st.s.order_id), {}, false});
+  else if (!created && terminal && !was_terminal)
+    b.ops.push_back({storage::family::meta, storage::inflight_key(st.s.order_id), {}, true});
+  if (status_changed) {
+    if (!created)
+      b.counters.push_back({storage::order_status_counter(old_status), -1});
+    b.counters.push_back({storage::order_status_counter(st.s.status), 1});
   }
   for (auto& ev : d.events) {
     // An operator's action on a parked order un-parks it in the same write that records it.

@@ -58,17 +58,26 @@ struct order_scan {
 };
 
 order_scan scan_orders(const storage::store& db, bool quarantine) {
+  // Only the orders in flight are read (the index, then one point read each); the stored
+  // orders per status are the store's counters, kept in the same writes.
   order_scan o;
-  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
+  for (size_t i = 0; i < o.by_status.size(); ++i) {
+    o.by_status[i] = db.counter(storage::order_status_counter(static_cast<order_status>(i)));
+    o.total += static_cast<size_t>(std::max<int64_t>(0, o.by_status[i]));
+  }
+  const std::string prefix = "inflight/";
+  db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
+    std::string id(k.substr(prefix.size()));
+    std::string raw;
+    if (!db.get(storage::family::orders, id, raw))
+      return true; // quarantined earlier (its index entry went with it at the next write)
     order_state s;
-    if (!storage::decode(v, s))
-      return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, k, v);
-    ++o.total;
-    ++o.by_status[static_cast<size_t>(s.status)];
+    if (!storage::decode(raw, s))
+      return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, id, raw);
     if (is_terminal(s.step))
       return true;
     std::string reason;
-    if (db.get(storage::family::meta, "parked/" + std::string(k), reason)) {
+    if (db.get(storage::family::meta, "parked/" + id, reason)) {
       ++o.parked;
       return true;
     }
@@ -179,13 +188,18 @@ std::string check_layout(storage::store& db, const node_config& cfg) {
 
 std::string upgrade_order_records(storage::store& db, size_t& converted) {
   converted = 0;
-  const std::string key = "layout/order_format";
-  std::string have;
-  if (db.get(storage::family::meta, key, have) && have == "2")
+  std::string format, index;
+  db.get(storage::family::meta, "layout/order_format", format);
+  db.get(storage::family::meta, "layout/order_index", index);
+  if (format == "2" && index == "1")
     return {};
-  // Format 1: a JSON snapshot per order and its events in the events family. Each becomes
-  // one record; a batch of them (and the removal of their events) is one synced write, so
-  // a crash part-way leaves every order in exactly one format, and the next start goes on.
+  // One pass over every stored order, once per data directory:
+  // - format 1 (a JSON snapshot, its events in the events family) becomes format 2 (one
+  //   binary record with its events);
+  // - the index of orders in flight (meta "inflight/<id>") and the stored orders per status
+  //   (counters) are built; from then on every order write keeps them.
+  // A batch of records is one synced write; the layout keys come last, so a crash part-way
+  // leaves every order readable and the next start does the pass again.
   storage::batch b;
   std::string err;
   auto flush = [&] {
@@ -195,23 +209,36 @@ std::string upgrade_order_records(storage::store& db, size_t& converted) {
     b.ops.clear();
     return err.empty();
   };
+  std::array<int64_t, 4> by_status{};
   db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
-    if (v.empty() || v.front() != '{')
-      return true; // already format 2 (or corrupt: the load reports it)
     std::string id(k);
     order_state s;
-    std::vector<saga_event> history;
-    if (!read_order(db, id, s, history))
-      return true; // unreadable: left for the load to report or quarantine
-    b.ops.push_back({storage::family::orders, id, storage::encode(s, history), false});
-    for (auto& ev : history)
-      b.ops.push_back({storage::family::events, storage::event_key(id, ev.seq), {}, true});
-    ++converted;
+    if (v.empty() || v.front() != '{') {
+      if (!storage::decode(v, s))
+        return true; // corrupt: the load reports or quarantines it
+    } else {
+      std::vector<saga_event> history;
+      if (!read_order(db, id, s, history))
+        return true;
+      b.ops.push_back({storage::family::orders, id, storage::encode(s, history), false});
+      for (auto& ev : history)
+        b.ops.push_back({storage::family::events, storage::event_key(id, ev.seq), {}, true});
+      ++converted;
+    }
+    ++by_status[static_cast<size_t>(s.status)];
+    if (!is_terminal(s.step))
+      b.ops.push_back({storage::family::meta, storage::inflight_key(id), {}, false});
     return b.ops.size() < 4096 || flush();
   });
   if (!err.empty() || !flush())
     return err;
-  b.ops.push_back({storage::family::meta, key, "2", false});
+  // The counters are written whole here, before any order write moves them.
+  for (size_t i = 0; i < by_status.size(); ++i)
+    b.ops.push_back({storage::family::meta,
+                     "count/" + storage::order_status_counter(static_cast<order_status>(i)),
+                     std::to_string(by_status[i]), false});
+  b.ops.push_back({storage::family::meta, "layout/order_format", "2", false});
+  b.ops.push_back({storage::family::meta, "layout/order_index", "1", false});
   flush();
   return err;
 }
@@ -296,6 +323,8 @@ std::string quarantine_records(storage::store& db, const std::vector<corrupt_rec
                      std::string("quarantine/") + storage::family_name(x.cf) + "/" + x.key, x.value,
                      false});
     b.ops.push_back({x.cf, x.key, {}, true});
+    if (x.cf == storage::family::orders) // its status is unknown: the counters stay
+      b.ops.push_back({storage::family::meta, storage::inflight_key(x.key), {}, true});
   }
   return db.commit({&b}, true);
 }

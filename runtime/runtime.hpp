@@ -75,9 +75,11 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
                                     size_t partitions, size_t p);
 
-/// Converts a data directory's format-1 order records (a JSON snapshot, its events in the
-/// events family) to format 2 (one binary record with the events), then records meta
-/// "layout/order_format" = 2 so later starts skip the scan. Returns "" or the store's
+/// Once per data directory, before the first load: converts format-1 order records (a JSON
+/// snapshot, its events in the events family) to format 2 (one binary record with the
+/// events), and builds the index of orders in flight and the counters of stored orders by
+/// status, which every order write keeps from then on. Records meta "layout/order_format"
+/// and "layout/order_index" so later starts skip the pass. Returns "" or the store's
 /// error; `converted` counts the records rewritten.
 [[nodiscard]] std::string upgrade_order_records(storage::store& db, size_t& converted);
 

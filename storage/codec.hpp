@@ -29,6 +29,13 @@ bool decode(std::string_view s, saga::order_state& x,
 /// The format-1 JSON snapshot (kept for converting and testing older data directories).
 std::string encode_v1(const saga::order_state& x);
 
+/// The meta key that marks an order in flight (not terminal): start reads only these.
+inline std::string inflight_key(const std::string& order_id) { return "inflight/" + order_id; }
+/// The store counter of stored orders with `status` (meta "count/orders/<STATUS>").
+inline std::string order_status_counter(saga::order_status status) {
+  return std::string("orders/") + saga::to_string(status);
+}
+
 /// The event as stored in `events` and `outbox`: the Kafka envelope of spec §4.
 std::string encode(const saga::saga_event& x, const std::string& node);
 bool decode(const std::string& s, saga::saga_event& x);

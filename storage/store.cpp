@@ -127,10 +127,29 @@ store::~store() {
   delete db_;
 }
 
+int64_t store::counter(const std::string& name) const {
+  std::string v;
+  if (!get(family::meta, "count/" + name, v))
+    return 0;
+  return std::strtoll(v.c_str(), nullptr, 10);
+}
+
 std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
   rocksdb::WriteBatch wb;
   const uint64_t first = outbox_next_.load();
   uint64_t next = first;
+  std::unordered_map<std::string, int64_t> moved; // the counters' values after this commit
+  for (auto* b : batches)
+    for (auto& [name, delta] : b->counters) {
+      auto i = moved.find(name);
+      if (i == moved.end()) {
+        auto c = counters_.find(name);
+        i = moved.emplace(name, c != counters_.end() ? c->second : counter(name)).first;
+      }
+      i->second += delta;
+    }
+  for (auto& [name, value] : moved)
+    wb.Put(handles_[1 + int(family::meta)], "count/" + name, std::to_string(value));
   for (auto* b : batches) {
     for (auto& op : b->ops) {
       auto* h = handles_[1 + int(op.cf)];
@@ -155,6 +174,8 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
     return st.ToString();
   if (next != first)
     outbox_next_ = next;
+  for (auto& [name, value] : moved)
+    counters_[name] = value; // only once durable
   return {};
 }
 

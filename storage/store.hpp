@@ -2,17 +2,22 @@
 // RocksDB storage of the node: one column family per kind of record.
 //
 // Key layout (all in one RocksDB directory):
-//   orders        order_id                     -> order snapshot (JSON)
-//   events        order_id \0 seq(8 bytes BE)  -> event envelope (JSON): the order's history
+//   orders        order_id                     -> order record: snapshot and events (binary,
+//                                                 storage/codec.hpp)
+//   events        order_id \0 seq(8 bytes BE)  -> event envelope (JSON): format-1 history
+//                                                 only (converted at start, then unused)
 //   outbox        global_seq(8 bytes BE)       -> event envelope (JSON): what the Kafka relay
 //                                                 still has to publish, in commit order
 //   inventory     sku                          -> sku record
 //   reservations  order_id \0 sku              -> reservation item
 //   payments      payment_id                   -> payment intent
 //   meta          "parked/" order_id           -> why the supervisor gave up on an order
+//                 "inflight/" order_id         -> "" while the order is not terminal: the
+//                                                 start reads these, not every order
+//                 "count/" name                -> a counter (decimal), e.g. orders by status
+//                 "layout/..."                 -> partitions, record format, index version
 //
-// An event is written to `events` and `outbox` in the same atomic batch as the snapshot
-// that produced it. `outbox` keys are allocated here, by the single writer, so their order
+// An event goes to `outbox` in the same atomic batch as the order record that holds it. `outbox` keys are allocated here, by the single writer, so their order
 // is the commit order, which keeps every order's events in seq order for the relay.
 
 #include <atomic>
@@ -21,6 +26,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace rocksdb {
@@ -48,6 +55,9 @@ struct db_op {
 struct batch {
   std::vector<db_op> ops;
   std::vector<std::string> outbox; // event envelopes; keys are assigned at commit
+  /// Counters to move, in meta "count/<name>": written in the same atomic write, summed
+  /// by the store (only the writer commits, so no read-modify-write race).
+  std::vector<std::pair<std::string, int64_t>> counters;
 };
 
 std::string be64(uint64_t x);
@@ -93,6 +103,8 @@ public:
                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   uint64_t outbox_next_seq() const { return outbox_next_.load(); }
+  /// A counter's durable value (meta "count/<name>"; 0 when never written).
+  int64_t counter(const std::string& name) const;
   /// Bytes RocksDB holds in memtables, over every column family (bounded by the write
   /// buffer options, not by history).
   uint64_t memtable_bytes() const;
@@ -107,6 +119,7 @@ private:
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> outbox_next_{1};
+  std::unordered_map<std::string, int64_t> counters_; // as last committed (commit's thread)
 };
 
 } // namespace storage

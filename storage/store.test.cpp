@@ -224,6 +224,31 @@ TEST_CASE("an order record is one binary record of both snapshot and events; a f
   CHECK_FALSE(decode(encode(e, h), o2, &h2));
 }
 
+TEST_CASE("counters move with their commit and survive a reopen", "[unit][storage]") {
+  temp_dir dir;
+  {
+    std::string err;
+    auto db = store::open(dir.path.string(), err);
+    REQUIRE(db);
+    CHECK(db->counter("c") == 0);
+    batch a, b;
+    a.counters = {{"c", 2}, {"d", -1}};
+    b.counters = {{"c", 3}};
+    REQUIRE(db->commit({&a, &b}, true).empty());
+    CHECK(db->counter("c") == 5);
+    REQUIRE(db->commit({&b}, false).empty());
+    CHECK(db->counter("c") == 8);
+    CHECK(db->counter("d") == -1);
+  }
+  std::string err;
+  auto db = store::open(dir.path.string(), err);
+  REQUIRE(db);
+  CHECK(db->counter("c") == 8);
+  std::string raw;
+  REQUIRE(db->get(family::meta, "count/c", raw));
+  CHECK(raw == "8"); // readable with ldb
+}
+
 TEST_CASE("opening an unusable directory is an error, not a crash", "[unit][storage]") {
   std::string err;
   auto db = store::open("/proc/definitely/not/here", err);
