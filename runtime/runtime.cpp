@@ -52,23 +52,74 @@ struct order_scan {
   std::vector<corrupt_record> corrupt;
   std::string error;
   std::vector<order_state> in_flight; // non-terminal, non-parked
+  std::vector<reservation> reserved;  // held stock of the orders in flight (parked ones too)
+  std::vector<payment_intent> pending; // their intents still waiting for a verdict
   size_t total = 0;
   std::array<int64_t, 4> by_status{};
   size_t parked = 0;
 };
 
+/// The held stock (reserved items) and, below, the pending payment intents of the orders in
+/// flight (`ids`, ascending): only such orders can hold either (a terminal order released
+/// or committed its stock and has a decided intent), so the start reads these per order,
+/// never the whole history. One iterator over the reservations for all of them.
+void scan_reserved(const storage::store& db, const std::vector<std::string>& ids, order_scan& o,
+                   bool quarantine) {
+  std::vector<std::string> prefixes;
+  prefixes.reserve(ids.size());
+  for (auto& id : ids)
+    prefixes.push_back(id + std::string(1, '\0'));
+  std::map<std::string, reservation> held;
+  db.scan_each(storage::family::reservations, prefixes,
+               [&](size_t, std::string_view k, std::string_view v) {
+                 reservation x;
+                 reservation_item item;
+                 if (!storage::decode(std::string(v), x, item))
+                   return note_corrupt(o.corrupt, o.error, quarantine,
+                                       storage::family::reservations, k, v);
+                 if (x.state != reservation_state::reserved)
+                   return true; // finished: loaded on demand
+                 auto& r = held[x.order_id];
+                 if (r.order_id.empty())
+                   r = x;
+                 r.items.push_back(item);
+                 return true;
+               });
+  for (auto& [id, r] : held)
+    o.reserved.push_back(std::move(r));
+}
+
+void scan_pending_payments(const storage::store& db, const std::vector<std::string>& ids,
+                           order_scan& o, bool quarantine) {
+  std::string raw;
+  for (auto& id : ids) {
+    auto pid = "pay_" + id;
+    if (!db.get(storage::family::payments, pid, raw))
+      continue;
+    payment_intent x;
+    if (!storage::decode(raw, x)) {
+      if (!note_corrupt(o.corrupt, o.error, quarantine, storage::family::payments, pid, raw))
+        return;
+      continue;
+    }
+    if (x.status == payment_status::pending)
+      o.pending.push_back(std::move(x));
+  }
+}
+
 order_scan scan_orders(const storage::store& db, bool quarantine) {
-  // Only the orders in flight are read (the index, then one point read each); the stored
-  // orders per status are the store's counters, kept in the same writes.
+  // Only the orders in flight are read (the index, then point reads); the stored orders
+  // per status are the store's counters, kept in the same writes.
   order_scan o;
   for (size_t i = 0; i < o.by_status.size(); ++i) {
     o.by_status[i] = db.counter(storage::order_status_counter(static_cast<order_status>(i)));
     o.total += static_cast<size_t>(std::max<int64_t>(0, o.by_status[i]));
   }
   const std::string prefix = "inflight/";
+  std::vector<std::string> ids; // in flight, parked ones too (they hold stock), ascending
+  std::string raw, reason;
   db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
     std::string id(k.substr(prefix.size()));
-    std::string raw;
     if (!db.get(storage::family::orders, id, raw))
       return true; // quarantined earlier (its index entry went with it at the next write)
     order_state s;
@@ -76,7 +127,7 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
       return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, id, raw);
     if (is_terminal(s.step))
       return true;
-    std::string reason;
+    ids.push_back(id);
     if (db.get(storage::family::meta, "parked/" + id, reason)) {
       ++o.parked;
       return true;
@@ -84,6 +135,17 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
     o.in_flight.push_back(std::move(s));
     return true;
   });
+  if (!o.error.empty())
+    return o;
+  // Reservations on a third thread while this one reads the intents: both decode JSON.
+  order_scan side;
+  auto reserved = std::async(std::launch::async, [&] { scan_reserved(db, ids, side, quarantine); });
+  scan_pending_payments(db, ids, o, quarantine);
+  reserved.get();
+  o.reserved = std::move(side.reserved);
+  o.corrupt.insert(o.corrupt.end(), side.corrupt.begin(), side.corrupt.end());
+  if (o.error.empty())
+    o.error = std::move(side.error);
   return o;
 }
 
@@ -91,9 +153,9 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
 
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions, bool quarantine) {
-  // Start time is mostly decoding: the orders are scanned on a second thread while this one
-  // reads inventory, reservations and payments (the halves share nothing; RocksDB reads are
-  // thread-safe). Returning early still waits for it (std::async's future).
+  // The orders in flight, their held stock and pending intents are read on a second thread
+  // while this one reads the SKUs (the halves share nothing; RocksDB reads are thread-safe).
+  // Returning early still waits for it (std::async's future).
   auto orders = std::async(std::launch::async, [&db, quarantine] {
     return scan_orders(db, quarantine);
   });
@@ -115,40 +177,6 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   });
   if (!out.error.empty())
     return out;
-  // Reservation items are stored one per (order, sku); regroup them per partition.
-  std::vector<std::map<std::string, reservation>> res(inventory_workers);
-  db.scan(storage::family::reservations, "", [&](std::string_view k, std::string_view v) {
-    reservation r;
-    reservation_item item;
-    if (!storage::decode(std::string(v), r, item))
-      return corrupt(storage::family::reservations, k, v);
-    if (r.state != reservation_state::reserved)
-      return true; // finished: stays in the store, loaded on demand (bounded memory)
-    auto& slot = res[inv_part(item.sku)][r.order_id];
-    if (slot.order_id.empty())
-      slot = r;
-    slot.items.push_back(item);
-    return true;
-  });
-  if (!out.error.empty())
-    return out;
-  for (size_t p = 0; p < inventory_workers; ++p)
-    for (auto& [id, r] : res[p])
-      out.inventory[p].load_reservation(std::move(r));
-  std::unordered_set<std::string> pending_payment; // orders whose intent awaits a verdict
-  db.scan(storage::family::payments, "", [&](std::string_view k, std::string_view v) {
-    payment_intent x;
-    if (!storage::decode(std::string(v), x))
-      return corrupt(storage::family::payments, k, v);
-    if (x.status == payment_status::pending) { // decided ones are loaded on demand
-      pending_payment.insert(x.order_id);
-      out.payment[directory::payment_partition(x.order_id, order_partitions, payment_workers)]
-        .load(std::move(x));
-    }
-    return true;
-  });
-  if (!out.error.empty())
-    return out;
   auto o = orders.get();
   out.corrupt.insert(out.corrupt.end(), std::make_move_iterator(o.corrupt.begin()),
                      std::make_move_iterator(o.corrupt.end()));
@@ -159,6 +187,26 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   out.orders_total = o.total;
   out.by_status = o.by_status;
   out.parked = o.parked;
+  // A reservation's items may lie in several partitions (by SKU): each gets its part.
+  for (auto& r : o.reserved) {
+    std::map<size_t, reservation> parts;
+    for (auto& item : r.items) {
+      auto& part = parts[inv_part(item.sku)];
+      if (part.order_id.empty()) {
+        part = r;
+        part.items.clear();
+      }
+      part.items.push_back(item);
+    }
+    for (auto& [p, part] : parts)
+      out.inventory[p].load_reservation(std::move(part));
+  }
+  std::unordered_set<std::string> pending_payment; // orders whose intent awaits a verdict
+  for (auto& x : o.pending) {
+    pending_payment.insert(x.order_id);
+    out.payment[directory::payment_partition(x.order_id, order_partitions, payment_workers)]
+      .load(std::move(x));
+  }
   for (auto& s : o.in_flight) {
     // Waiting for a verdict the intent does not have yet, or for the completion: passive.
     // An intent decided while the order was not told (a crash in between) is mid-step.

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sagad: %s\n", e.c_str());
     return 3;
   }
+  int64_t layout_ms = 0;
   {
     auto t_up = std::chrono::steady_clock::now();
     size_t converted = 0;
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
                 "record) in {} ms", converted,
                 std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t_up).count());
+    layout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t_up).count();
   }
   auto ctx = std::make_shared<runtime_context>();
   ctx->cfg = cfg;
@@ -200,9 +203,13 @@ int main(int argc, char** argv) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
-      log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, load {} "
-                "ms, then {} ms to start)", cfg.http_address, server->port(), cfg.data_dir(),
-                open_ms + ms, open_ms, load_ms, ms - load_ms);
+      auto total = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - t_open)
+                     .count();
+      log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, layout "
+                "check {} ms, load {} ms, then {} ms to start)", cfg.http_address,
+                server->port(), cfg.data_dir(), total, open_ms, layout_ms, load_ms,
+                ms - load_ms);
       std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
       std::fflush(stdout);
       int sig = 0;

@@ -10,6 +10,9 @@
 #   BENCH_PARKED=20000 bash scripts/bench-recovery.sh
 #   BENCH_BIN=/path/to/build/bin BENCH_CONF=/path/to/cluster.conf bash scripts/bench-recovery.sh
 #                                   # another build and its configuration (before/after)
+#   BENCH_HISTORY_S=60 BENCH_PARKED=10000 bash scripts/bench-recovery.sh
+#                                   # first 60 s of closed-loop sagas (finished orders: a
+#                                   # history the start should not have to read)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BENCH_BIN:-build/bin}
@@ -23,17 +26,25 @@ parked=${BENCH_PARKED:-100000}
 sample=${BENCH_SAMPLE:-20}
 work=$(mktemp -d /tmp/saga-bench-recovery-XXXXXX)
 pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  cp "$work/node.out" /tmp/saga-bench-recovery-last.log 2>/dev/null || true # the restarted node's log
+  rm -rf "$work"
+}
 trap cleanup EXIT
 opts=(--set payment.timeout_ms=36000000 --set inventory.reservation_ttl_ms=36000000
       --set saga.max_live_orders=10000000)
 SAGAD=$bin/sagad SAGA_CONF=$conf
 . scripts/bench-lib.sh
-start() { start_node "$1" "${opts[@]}"; } # $1 = data dir
+start() { start_node "$1" "${opts[@]}" "${@:2}"; } # $1 = data dir, then more --set
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 
 echo "== memory: $parked orders left waiting for their payment ($bin)"
 start "$work/d"
+if [ "${BENCH_HISTORY_S:-0}" != 0 ]; then
+  "$bin/saga-loadgen" --url "$url" --concurrency 64 --duration-s "$BENCH_HISTORY_S" --json \
+    2>/dev/null | tail -1 | python3 -c 'import json,sys; j=json.load(sys.stdin); print("history:", j["sagas_completed"], "sagas finished before the parked ones")'
+fi
 rss_before=$(rss)
 t0=$(date +%s.%N)
 "$bin/saga-loadgen" --url "$url" --concurrency 64 --park "$parked" > "$work/park.txt" 2>/dev/null
@@ -50,11 +61,12 @@ curl -s "$url/inspect/actors?kind=order&limit=$sample" \
 echo "== recovery: kill -9 with $parked orders in flight"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 t0=$(date +%s.%N)
-start "$work/d"
+start "$work/d" --set log.level=info # its log splits the recovery (open, load, start)
 until curl -sf "$url/readyz" >/dev/null; do sleep 0.01; done
 t1=$(date +%s.%N)
 ready_s=$(python3 -c "print(round($t1-$t0,2))")
 echo "ready $ready_s s after start; RSS $(rss) kB"
+grep -o 'recovery took.*' "$work/node.out" || true
 curl -s "$url/metrics" | grep -E '^saga_rocksdb_(memtable|block_cache)_bytes' || true
 
 echo "== a sample of $sample waiting orders paid and completed through the API"

@@ -97,6 +97,12 @@ public:
   void scan(family cf, std::string_view prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
+  /// For each prefix (ascending, for speed) visits the keys that start with it, with one
+  /// iterator for all (`fn` gets the prefix's index; returning false stops everything).
+  void scan_each(family cf, const std::vector<std::string>& prefixes,
+                 const std::function<bool(size_t, std::string_view key, std::string_view value)>&
+                   fn) const;
+
   /// Key the next outbox entry will get (readable from any thread).
   /// Visits keys from `start` (inclusive) in order until `fn` returns false.
   void scan_from(family cf, std::string_view start,
