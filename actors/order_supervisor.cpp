@@ -176,13 +176,22 @@ uint64_t count_stuck(const order_supervisor_state& st, int64_t now_ms) {
   return n;
 }
 
+/// A fresh id in this owner's partition: the first four hex digits are the partition
+/// (directory::order_partition), then 48 random bits. An id already in use (live here or
+/// stored; a bloom-filtered point read) is drawn again, so a collision never overwrites.
 std::string new_order_id(self_ptr self) {
-  // The first four hex digits are the partition (directory::order_partition).
+  auto& st = self->state;
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "ord_%04x%012llx",
-                static_cast<unsigned>(self->state.partition),
-                static_cast<unsigned long long>(self->state.rng() & 0xffffffffffffull));
-  return buf;
+  std::string raw;
+  for (;;) {
+    std::snprintf(buf, sizeof(buf), "ord_%04x%012llx", static_cast<unsigned>(st.partition),
+                  static_cast<unsigned long long>(st.rng() & 0xffffffffffffull));
+    std::string id = buf;
+    if (st.live.count(id) == 0 && st.recovering.count(id) == 0
+        && !st.ctx->db->get(storage::family::orders, id, raw))
+      return id;
+    st.ctx->log->warn("order_id={} drawn again: the id is in use", id);
+  }
 }
 
 /// What a parked order holds: the customer's money (paid, not refunded) and stock (a

@@ -338,6 +338,10 @@ bool is_loopback_address(const std::string& address) {
 }
 
 std::string validate(const node_config& cfg) {
+  if (cfg.saga_partitions % cfg.payment_workers != 0)
+    return "payment.workers (" + std::to_string(cfg.payment_workers)
+           + ") must divide saga.partitions (" + std::to_string(cfg.saga_partitions)
+           + "): each payment worker serves whole order partitions, evenly";
   bool listed = false;
   for (auto& n : cfg.cluster_nodes)
     listed = listed || n == cfg.node_id;

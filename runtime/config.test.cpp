@@ -120,3 +120,13 @@ TEST_CASE("topic configs are name=value items, a bad one named with its line", "
   CHECK(!parse_config_text("[kafka]\ntopic_replication_factor = -2\n", "t.conf", c).empty());
   CHECK(apply_override("kafka.topic_config=Min.ISR=2", c).find("expected name=value") != std::string::npos);
 }
+
+TEST_CASE("payment workers serve whole order partitions", "[unit][config]") {
+  node_config c;
+  c.saga_partitions = 4;
+  c.payment_workers = 2;
+  CHECK(validate(c).empty());
+  c.payment_workers = 3;
+  CHECK(validate(c) == "payment.workers (3) must divide saga.partitions (4): each payment worker "
+                       "serves whole order partitions, evenly");
+}

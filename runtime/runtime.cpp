@@ -123,8 +123,12 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
     if (!db.get(storage::family::orders, id, raw))
       return true; // quarantined earlier (its index entry went with it at the next write)
     order_state s;
-    if (!storage::decode(raw, s))
+    if (!storage::decode(raw, s)) {
+      // Quarantined, its held stock and pending intent are still reloaded: they expire
+      // (reservation TTL, payment timeout) and give back what the order held.
+      ids.push_back(id);
       return note_corrupt(o.corrupt, o.error, quarantine, storage::family::orders, id, raw);
+    }
     if (is_terminal(s.step))
       return true;
     ids.push_back(id);
@@ -261,13 +265,19 @@ std::string upgrade_order_records(storage::store& db, size_t& converted) {
   db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
     std::string id(k);
     order_state s;
+    // A record that does not decode is indexed as in flight: the load then reports it
+    // (or quarantines it), as it would have found it in a whole scan.
+    auto unreadable = [&] {
+      b.ops.push_back({storage::family::meta, storage::inflight_key(id), {}, false});
+      return b.ops.size() < 4096 || flush();
+    };
     if (v.empty() || v.front() != '{') {
       if (!storage::decode(v, s))
-        return true; // corrupt: the load reports or quarantines it
+        return unreadable();
     } else {
       std::vector<saga_event> history;
       if (!read_order(db, id, s, history))
-        return true;
+        return unreadable();
       b.ops.push_back({storage::family::orders, id, storage::encode(s, history), false});
       for (auto& ev : history)
         b.ops.push_back({storage::family::events, storage::event_key(id, ev.seq), {}, true});

@@ -2,6 +2,8 @@
 // real RocksDB directory.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -219,9 +221,15 @@ TEST_CASE("an order record is one binary record of both snapshot and events; a f
   auto v3 = raw;
   v3[0] = 0x03;
   CHECK_FALSE(decode(v3, o2, &h2));
-  saga::order_state e = o;
-  e.status = static_cast<saga::order_status>(77);
-  CHECK_FALSE(decode(encode(e, h), o2, &h2));
+  for (int v : {4, 77, 255}) {
+    saga::order_state e = o;
+    e.status = static_cast<saga::order_status>(v);
+    CHECK_FALSE(decode(encode(e, h), o2, &h2));
+    auto bad_event = h;
+    bad_event[0].type = static_cast<saga::event_type>(std::min(v + 9, 255));
+    CHECK_FALSE(decode(encode(o, bad_event), o2, &h2));
+    CHECK_FALSE(decode(encode(o, bad_event), o2)); // checked even when not copied
+  }
 }
 
 TEST_CASE("counters move with their commit and survive a reopen", "[unit][storage]") {
