@@ -15,8 +15,11 @@ namespace {
 using self_ptr = caf::stateful_actor<order_supervisor_state>*;
 
 caf::actor spawn_order(self_ptr self, order_state initial,
-                       std::vector<saga_event> history = {}) {
+                       std::vector<saga_event> history = {}, bool lazy = false) {
   auto& st = self->state;
+  if (lazy) // starts with its first message: that message comes before any reply to it
+    return self->spawn<caf::monitored + caf::lazy_init>(order_actor, st.ctx, st.dir,
+                                                        std::move(initial), std::move(history));
   return self->spawn<caf::monitored>(order_actor, st.ctx, st.dir, std::move(initial),
                                      std::move(history));
 }
@@ -121,12 +124,13 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
 
 /// Spawns the actor of a stored, non-terminal order and tracks it; its step's time runs
 /// from the snapshot's last change (a restart does not reset the stuck clock).
-caf::actor resume_order(self_ptr self, order_state s, std::vector<saga_event> history) {
+caf::actor resume_order(self_ptr self, order_state s, std::vector<saga_event> history,
+                        bool lazy = false) {
   auto id = s.order_id;
   auto step = s.step;
   auto status = s.status;
   auto since = s.updated_at_ms;
-  auto a = spawn_order(self, std::move(s), std::move(history));
+  auto a = spawn_order(self, std::move(s), std::move(history), lazy);
   track(self, id, a, step, status, since);
   return a;
 }
@@ -692,7 +696,9 @@ caf::behavior running(self_ptr self) {
         return input_reply{errc::unavailable, outcome::rejected, "snapshot unreadable", {}};
       st.restarts.erase(id); // a fresh restart budget for the operator's attempt
       auto s_seq = s.seq;
-      auto a = resume_order(self, std::move(s), std::move(history));
+      // Lazy: the operator's action is its first message, handled before the replies to
+      // the commands it re-sends as it starts.
+      auto a = resume_order(self, std::move(s), std::move(history), true);
       st.ctx->log->warn("order_id={} admin {} ({})", id, to_string(kind), note);
       auto rp = self->make_response_promise<input_reply>();
       auto seq_before = s_seq;
