@@ -568,6 +568,107 @@ TEST_CASE("finished reservations and intents leave memory; repeats still answer 
   CHECK(n.ctx->stats->intents_in_memory.load() == 0);
 }
 
+TEST_CASE("deadlines live in the store's index: written with their record, erased when moot, "
+          "read back at start instead of the reservations and intents, rebuilt for an older "
+          "data directory",
+          "[actor][recovery][deadlines]") {
+  temp_dir d;
+  auto due_keys = [](storage::store& db) {
+    std::vector<std::string> out;
+    db.scan(storage::family::meta, "due/", [&](std::string_view k, std::string_view) {
+      out.emplace_back(k);
+      return true;
+    });
+    return out;
+  };
+  auto count = [](const std::vector<std::string>& xs, const char* prefix) {
+    return std::count_if(xs.begin(), xs.end(),
+                         [&](const std::string& k) { return k.rfind(prefix, 0) == 0; });
+  };
+  std::string waiting, paid, done;
+  const std::string orphan = "ord_ffff000000000001"; // held stock without an order record
+  std::vector<std::string> before;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 10, 100);
+    n.stock("B", 10, 100);
+    waiting = n.create({{"A", 1, 0}, {"B", 1, 0}});
+    paid = n.create({{"A", 2, 0}});
+    done = n.create({{"A", 1, 0}});
+    REQUIRE(n.verify(paid, "succeeded").code == errc::ok);
+    REQUIRE(n.verify(done, "succeeded").code == errc::ok);
+    n.run();
+    REQUIRE(n.complete(done).code == errc::ok);
+    n.run();
+    auto orphan_reply = n.ask<op_reply>(n.dir.inventory_for("B"), reserve_atom::value, orphan,
+                                        std::vector<reservation_item>{{"B", 3}});
+    REQUIRE(orphan_reply.ok);
+    n.self->send(n.dir.writer, write_atom::value, storage::batch{});
+    n.run();
+    n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+    before = due_keys(*n.db);
+    // Held: waiting's A and B, paid's A, the orphan's B. Pending: waiting's intent only.
+    CHECK(count(before, storage::due_reservation_prefix) == 4);
+    CHECK(count(before, storage::due_payment_prefix) == 1);
+    storage::due_entry e;
+    REQUIRE(storage::parse_due_key(before.back(), 'r', e)); // sorted: "due/p" < "due/r"
+    CHECK(e.deadline_ms == 1'005'000); // the clock stood at 1'000'000: the 5 s TTL
+    CHECK_FALSE(storage::parse_due_key(before.back(), 'p', e));
+    REQUIRE(storage::parse_due_key(before.front(), 'p', e));
+    CHECK(e.id == "pay_" + waiting);
+    CHECK(e.deadline_ms == 1'001'000); // payment.timeout_ms = 1 s
+  }
+  { // A data directory from before the index: the start's one-time pass rebuilds it.
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    storage::batch b;
+    for (auto& k : before)
+      b.ops.push_back({storage::family::meta, k, {}, true});
+    b.ops.push_back({storage::family::meta, "layout/due_index", {}, true});
+    REQUIRE(db->commit({&b}, true).empty());
+    CHECK(due_keys(*db).empty());
+    size_t converted = 0;
+    REQUIRE(upgrade_order_records(*db, converted).empty());
+    // The orphan's stock has no order in flight to find it by: only it is not rebuilt.
+    auto rebuilt = due_keys(*db);
+    std::vector<std::string> expected;
+    for (auto& k : before)
+      if (k.find(orphan) == std::string::npos)
+        expected.push_back(k);
+    CHECK(rebuilt == expected);
+    b.ops.clear(); // put the orphan's entry back for what follows
+    for (auto& k : before)
+      if (k.find(orphan) != std::string::npos)
+        b.ops.push_back({storage::family::meta, k, {}, false});
+    REQUIRE(db->commit({&b}, true).empty());
+  }
+  node_fixture n(d.path.string(), test_node_config(), 1'000'100);
+  // Nothing but the index was read: no reservation or intent is in memory.
+  CHECK(n.ctx->stats->reservations_in_memory.load() == 0);
+  CHECK(n.ctx->stats->intents_in_memory.load() == 0);
+  CHECK(n.sku("A").reserved == 3);
+  CHECK(n.sku("B").reserved == 4);
+  n.advance(1100ms); // waiting's intent expires: the order fails and gives A and B back
+  CHECK(n.view(waiting).state.status == order_status::failed);
+  CHECK(n.sku("B").reserved == 3);
+  n.advance(2500ms); // paid's auto-complete commits its A
+  CHECK(n.view(paid).state.status == order_status::completed);
+  n.advance(2000ms); // the orphan's TTL: its B comes back
+  CHECK(n.sku("A").reserved == 0);
+  CHECK(n.sku("A").committed == 3);
+  CHECK(n.sku("B").reserved == 0);
+  CHECK(n.sku("B").available == 10);
+  CHECK(conserved(n.sku("A")));
+  CHECK(conserved(n.sku("B")));
+  n.self->send(n.dir.writer, write_atom::value, storage::batch{});
+  n.run();
+  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  CHECK(due_keys(*n.db).empty()); // every deadline was met or made moot, and erased
+  CHECK(n.ctx->stats->reservations_in_memory.load() == 0);
+  CHECK(n.ctx->stats->intents_in_memory.load() == 0);
+}
+
 TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {
   temp_dir d;
   std::string paid, waiting, done;
@@ -939,8 +1040,10 @@ TEST_CASE("a restart spawns no order actor: waiting orders stay passive, mid-ste
     REQUIRE(db->get(storage::family::payments, pid, raw));
     REQUIRE(storage::decode(raw, x));
     x.status = payment_status::succeeded;
-    storage::batch b;
+    storage::batch b; // as the worker writes a verdict: the intent leaves the deadline index
     b.ops.push_back({storage::family::payments, pid, storage::encode(x), false});
+    b.ops.push_back({storage::family::meta, storage::due_payment_key(x.expires_at_ms, pid), {},
+                     true});
     REQUIRE(db->commit({&b}, false).empty());
   }
   node_fixture n(d.path.string(), passivating_config(), 1'000'100);

@@ -15,6 +15,9 @@
 
 namespace saga {
 
+/// (deadline, key) pairs read back from the store's deadline index at start.
+using due_list = std::vector<std::pair<int64_t, std::string>>;
+
 struct deadline_index {
   std::set<std::pair<int64_t, std::string>> entries; // (deadline, key), earliest first
   int64_t wake_ms = 0;                                // the pending wake-up (0: none)
@@ -40,14 +43,17 @@ struct deadline_index {
 
   void remove(int64_t deadline_ms, const std::string& key) { entries.erase({deadline_ms, key}); }
 
+  /// Adds entries read back from the store (call `schedule` after).
+  void load(const due_list& xs) { entries.insert(xs.begin(), xs.end()); }
+
   /// On `(timer_atom, at)`: false for a superseded wake-up; else takes every key due at
   /// `now_ms` (earliest first) and clears the pending wake-up (call `schedule` after).
-  bool take_due(int64_t at, int64_t now_ms, std::vector<std::string>& due) {
+  bool take_due(int64_t at, int64_t now_ms, due_list& due) {
     if (at != wake_ms)
       return false;
     wake_ms = 0;
     while (!entries.empty() && entries.begin()->first <= now_ms) {
-      due.push_back(entries.begin()->second);
+      due.push_back(*entries.begin());
       entries.erase(entries.begin());
     }
     return true;

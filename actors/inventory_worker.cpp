@@ -9,6 +9,16 @@ namespace {
 
 using self_ptr = caf::stateful_actor<inventory_worker_state>*;
 
+/// The deadline index entries of a reservation's items (storage/codec.hpp): put while it
+/// holds stock, erased once it does not (committed, released, expired).
+void due_ops(storage::batch& b, const reservation& res) {
+  bool live = res.state == reservation_state::reserved;
+  for (auto& item : res.items)
+    b.ops.push_back({storage::family::meta,
+                     storage::due_reservation_key(res.expires_at_ms, res.order_id, item.sku), {},
+                     !live});
+}
+
 storage::batch to_batch(const inventory_book& book, const inventory_book::result& r,
                         const std::string& order_id) {
   storage::batch b;
@@ -16,11 +26,13 @@ storage::batch to_batch(const inventory_book& book, const inventory_book::result
     if (auto* rec = book.find_sku(sku))
       b.ops.push_back({storage::family::inventory, sku, storage::encode(*rec), false});
   if (r.reservation_changed)
-    if (auto* res = book.find_reservation(order_id))
+    if (auto* res = book.find_reservation(order_id)) {
       for (auto& item : res->items)
         b.ops.push_back({storage::family::reservations,
                          storage::reservation_key(order_id, item.sku),
                          storage::encode(*res, item), false});
+      due_ops(b, *res);
+    }
   return b;
 }
 
@@ -64,8 +76,13 @@ void ensure_loaded(self_ptr self, const std::string& order_id) {
                    [&](std::string_view, std::string_view v) {
                      reservation r;
                      reservation_item item;
-                     if (storage::decode(std::string(v), r, item)
-                         && directory::hash(item.sku) % parts == st.partition) {
+                     if (!storage::decode(std::string(v), r, item)) {
+                       st.ctx->log->error("order_id={} reservation record does not decode; "
+                                          "skipped",
+                                          order_id);
+                       return true;
+                     }
+                     if (directory::hash(item.sku) % parts == st.partition) {
                        if (found.order_id.empty())
                          found = r;
                        found.items.push_back(item);
@@ -76,6 +93,25 @@ void ensure_loaded(self_ptr self, const std::string& order_id) {
     st.book.load_reservation(std::move(found));
     publish_count(self);
   }
+}
+
+/// Erases this partition's index entries of `order_id` at `deadline` whose reservation does
+/// not hold stock any more (a prefix read: the index holds only live deadlines).
+void drop_stale_due(self_ptr self, int64_t deadline, const std::string& order_id) {
+  auto& st = self->state;
+  if (auto* r = st.book.find_reservation(order_id);
+      r != nullptr && r->state == reservation_state::reserved)
+    return;
+  auto parts = static_cast<uint64_t>(st.ctx->cfg.inventory_workers);
+  auto prefix = storage::due_reservation_key(deadline, order_id, {});
+  storage::batch b;
+  st.ctx->db->scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
+    if (directory::hash(std::string(k.substr(prefix.size()))) % parts == st.partition)
+      b.ops.push_back({storage::family::meta, std::string(k), {}, true});
+    return true;
+  });
+  if (!b.ops.empty())
+    persist_then(self, st.writer, std::move(b), [] {});
 }
 
 /// Persists what `r` changed, then answers the request with `r`'s verdict.
@@ -99,17 +135,20 @@ caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::res
 } // namespace
 
 caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer,
-                               size_t partition, inventory_book book) {
+                               size_t partition, inventory_book book, due_list due) {
   auto& st = self->state;
   st.ctx = ctx;
   st.writer = std::move(writer);
   st.partition = partition;
   st.book = std::move(book);
   st.probe = {"inventory_worker", std::to_string(partition), st.ctx->now_ms(), 0};
-  // Durable timers: re-arm every live reservation (an overdue one fires at once).
+  // Durable timers: the deadline index read back from the store (an overdue entry fires at
+  // once); the reservations themselves are read when something happens to them.
+  st.deadlines.load(due);
   for (auto& [id, r] : st.book.reservations())
     if (r.state == reservation_state::reserved)
-      arm_expiry(self, r);
+      st.deadlines.entries.insert({r.expires_at_ms, id});
+  st.deadlines.schedule(self, *st.ctx);
   publish_count(self);
   return {
     [self](inspect_atom) {
@@ -149,13 +188,24 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       self->state.probe.count();
       auto& st = self->state;
       auto now = st.ctx->now_ms();
-      std::vector<std::string> due;
+      due_list due;
       if (!st.deadlines.take_due(at, now, due))
         return; // superseded by an earlier wake-up
-      for (auto& order_id : due) {
+      for (auto& [deadline, order_id] : due) {
+        bool in_memory = st.book.find_reservation(order_id) != nullptr;
+        ensure_loaded(self, order_id); // read back from the store after a start
         auto r = st.book.expire(order_id, now);
-        if (!r.ok)
-          continue; // committed or released meanwhile: nothing to do
+        if (!r.ok) {
+          // Committed or released meanwhile (its entry is gone or going), or an entry left
+          // without its reservation: out of the index, so no start arms it again.
+          drop_stale_due(self, deadline, order_id);
+          auto* res = st.book.find_reservation(order_id);
+          if (res != nullptr && res->state == reservation_state::reserved)
+            arm_expiry(self, *res); // still held, under another deadline
+          else if (!in_memory)
+            forget_if_finished(self, order_id); // read from the store just now: durable
+          continue;
+        }
         st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
         persist_then(self, st.writer, to_batch(st.book, r, order_id),
                      [self, order_id] { forget_if_finished(self, order_id); });

@@ -30,6 +30,6 @@ struct inventory_worker_state {
 
 caf::behavior inventory_worker(caf::stateful_actor<inventory_worker_state>* self,
                                context_ptr ctx, caf::actor writer, size_t partition,
-                               inventory_book book);
+                               inventory_book book, due_list due = {});
 
 } // namespace saga

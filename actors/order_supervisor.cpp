@@ -456,10 +456,10 @@ caf::behavior running(self_ptr self) {
       // A passive order's own deadline (auto-complete): activated, it acts on it.
       auto& st = self->state;
       st.probe.count();
-      std::vector<std::string> due;
+      due_list due;
       if (!st.wakes.take_due(at, st.ctx->now_ms(), due))
         return;
-      for (auto& id : due) {
+      for (auto& [deadline, id] : due) {
         auto i = st.live.find(id);
         if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
           find_or_resume(self, id);

@@ -9,9 +9,14 @@ namespace {
 
 using self_ptr = caf::stateful_actor<payment_worker_state>*;
 
+/// The intent and its deadline index entry (storage/codec.hpp): put while it is pending,
+/// erased once it is decided.
 storage::batch to_batch(const payment_intent& p) {
   storage::batch b;
   b.ops.push_back({storage::family::payments, p.payment_id, storage::encode(p), false});
+  bool pending = p.status == payment_status::pending;
+  b.ops.push_back({storage::family::meta, storage::due_payment_key(p.expires_at_ms, p.payment_id),
+                   pending ? p.order_id : std::string(), !pending});
   return b;
 }
 
@@ -44,10 +49,14 @@ void ensure_loaded(self_ptr self, const std::string& payment_id) {
     return;
   std::string raw;
   payment_intent x;
-  if (st.ctx->db->get(storage::family::payments, payment_id, raw) && storage::decode(raw, x)) {
-    st.book.load(std::move(x));
-    publish_count(self);
+  if (!st.ctx->db->get(storage::family::payments, payment_id, raw))
+    return;
+  if (!storage::decode(raw, x)) {
+    st.ctx->log->error("payment_id={} payment record does not decode; skipped", payment_id);
+    return;
   }
+  st.book.load(std::move(x));
+  publish_count(self);
 }
 
 errc to_errc(verify_code c) {
@@ -92,7 +101,8 @@ caf::result<payment_reply> persist_and_reply(self_ptr self, const payment_book::
 } // namespace
 
 caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
-                             std::vector<caf::actor> owners, size_t partition, payment_book book) {
+                             std::vector<caf::actor> owners, size_t partition, payment_book book,
+                             due_list due) {
   auto& st = self->state;
   st.ctx = ctx;
   st.writer = std::move(writer);
@@ -100,10 +110,13 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
   st.partition = partition;
   st.book = std::move(book);
   st.probe = {"payment_worker", std::to_string(partition), st.ctx->now_ms(), 0};
-  // Durable timers: re-arm the expiry of every pending intent.
+  // Durable timers: the deadline index read back from the store; the intents themselves
+  // are read when something happens to them.
+  st.deadlines.load(due);
   for (auto& [id, p] : st.book.intents())
     if (p.status == payment_status::pending)
-      arm_expiry(self, p);
+      st.deadlines.entries.insert({p.expires_at_ms, id});
+  st.deadlines.schedule(self, *st.ctx);
   publish_count(self);
   return {
     [self](inspect_atom) {
@@ -148,13 +161,30 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       self->state.probe.count();
       auto& st = self->state;
       auto now = st.ctx->now_ms();
-      std::vector<std::string> due;
+      due_list due;
       if (!st.deadlines.take_due(at, now, due))
         return; // superseded by an earlier wake-up
-      for (auto& payment_id : due) {
+      for (auto& [deadline, payment_id] : due) {
+        bool in_memory = st.book.find(payment_id) != nullptr;
+        ensure_loaded(self, payment_id); // read back from the store after a start
         auto r = st.book.expire(payment_id, now);
-        if (r.changed)
+        if (r.changed) {
           apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
+          continue;
+        }
+        auto* p = st.book.find(payment_id);
+        if (p != nullptr && p->status == payment_status::pending) {
+          arm_expiry(self, *p); // pending under another deadline
+          continue;
+        }
+        // Decided meanwhile (its entry is gone or going) or an entry without its intent:
+        // out of the index, so no start arms it again.
+        storage::batch b;
+        b.ops.push_back({storage::family::meta, storage::due_payment_key(deadline, payment_id),
+                         {}, true});
+        persist_then(self, st.writer, std::move(b), [] {});
+        if (!in_memory)
+          forget_if_decided(self, payment_id); // read from the store just now: durable
       }
       st.deadlines.schedule(self, *st.ctx);
     },

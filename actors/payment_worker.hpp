@@ -31,6 +31,6 @@ struct payment_worker_state {
 
 caf::behavior payment_worker(caf::stateful_actor<payment_worker_state>* self, context_ptr ctx,
                              caf::actor writer, std::vector<caf::actor> owners, size_t partition,
-                             payment_book book);
+                             payment_book book, due_list due = {});
 
 } // namespace saga

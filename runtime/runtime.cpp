@@ -52,8 +52,9 @@ struct order_scan {
   std::vector<corrupt_record> corrupt;
   std::string error;
   std::vector<order_state> in_flight; // non-terminal, non-parked
-  std::vector<reservation> reserved;  // held stock of the orders in flight (parked ones too)
-  std::vector<payment_intent> pending; // their intents still waiting for a verdict
+  std::vector<std::string> ids;       // in flight, parked ones too, ascending
+  std::vector<reservation> reserved;  // (upgrade) held stock of the orders in flight
+  std::vector<payment_intent> pending; // (upgrade) their intents still waiting for a verdict
   size_t total = 0;
   std::array<int64_t, 4> by_status{};
   size_t parked = 0;
@@ -116,7 +117,7 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
     o.total += static_cast<size_t>(std::max<int64_t>(0, o.by_status[i]));
   }
   const std::string prefix = "inflight/";
-  std::vector<std::string> ids; // in flight, parked ones too (they hold stock), ascending
+  auto& ids = o.ids;
   std::string raw, reason;
   db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
     std::string id(k.substr(prefix.size()));
@@ -139,18 +140,25 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
     o.in_flight.push_back(std::move(s));
     return true;
   });
-  if (!o.error.empty())
-    return o;
-  // Reservations on a third thread while this one reads the intents: both decode JSON.
-  order_scan side;
-  auto reserved = std::async(std::launch::async, [&] { scan_reserved(db, ids, side, quarantine); });
-  scan_pending_payments(db, ids, o, quarantine);
-  reserved.get();
-  o.reserved = std::move(side.reserved);
-  o.corrupt.insert(o.corrupt.end(), side.corrupt.begin(), side.corrupt.end());
-  if (o.error.empty())
-    o.error = std::move(side.error);
   return o;
+}
+
+/// Visits the deadline index entries of one kind ('r' reservations, 'p' payments), earliest
+/// first. A malformed key is corrupt (reported, or quarantined). Returns false when the
+/// scan stopped on one.
+template <class F>
+bool scan_due(const storage::store& db, char kind, std::vector<corrupt_record>& corrupt,
+              std::string& error, bool quarantine, F fn) {
+  const char* prefix = kind == 'r' ? storage::due_reservation_prefix : storage::due_payment_prefix;
+  bool ok = true;
+  db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view v) {
+    storage::due_entry e;
+    if (!storage::parse_due_key(k, kind, e))
+      return ok = note_corrupt(corrupt, error, quarantine, storage::family::meta, k, v);
+    fn(e, v);
+    return true;
+  });
+  return ok && error.empty();
 }
 
 } // namespace
@@ -191,26 +199,25 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   out.orders_total = o.total;
   out.by_status = o.by_status;
   out.parked = o.parked;
-  // A reservation's items may lie in several partitions (by SKU): each gets its part.
-  for (auto& r : o.reserved) {
-    std::map<size_t, reservation> parts;
-    for (auto& item : r.items) {
-      auto& part = parts[inv_part(item.sku)];
-      if (part.order_id.empty()) {
-        part = r;
-        part.items.clear();
-      }
-      part.items.push_back(item);
-    }
-    for (auto& [p, part] : parts)
-      out.inventory[p].load_reservation(std::move(part));
-  }
+  // The deadline index, not the reservations and intents: a worker reads those when
+  // something happens to them (its timer, a command, a verdict).
+  out.inventory_due.resize(inventory_workers);
+  out.payment_due.resize(payment_workers);
   std::unordered_set<std::string> pending_payment; // orders whose intent awaits a verdict
-  for (auto& x : o.pending) {
-    pending_payment.insert(x.order_id);
-    out.payment[directory::payment_partition(x.order_id, order_partitions, payment_workers)]
-      .load(std::move(x));
-  }
+  auto inv_due = [&](const storage::due_entry& e, std::string_view) {
+    auto& xs = out.inventory_due[inv_part(e.sku)];
+    if (xs.empty() || xs.back() != std::make_pair(e.deadline_ms, e.id))
+      xs.emplace_back(e.deadline_ms, e.id); // one per order (its items share the TTL)
+  };
+  auto pay_due = [&](const storage::due_entry& e, std::string_view order_id) {
+    std::string oid(order_id);
+    out.payment_due[directory::payment_partition(oid, order_partitions, payment_workers)]
+      .emplace_back(e.deadline_ms, e.id);
+    pending_payment.insert(std::move(oid));
+  };
+  if (!scan_due(db, 'r', out.corrupt, out.error, quarantine, inv_due)
+      || !scan_due(db, 'p', out.corrupt, out.error, quarantine, pay_due))
+    return out;
   for (auto& s : o.in_flight) {
     // Waiting for a verdict the intent does not have yet, or for the completion: passive.
     // An intent decided while the order was not told (a crash in between) is mid-step.
@@ -238,8 +245,9 @@ std::string check_layout(storage::store& db, const node_config& cfg) {
   return db.commit({&b}, true);
 }
 
-std::string upgrade_order_records(storage::store& db, size_t& converted) {
-  converted = 0;
+namespace {
+
+std::string upgrade_orders_pass(storage::store& db, size_t& converted) {
   std::string format, index;
   db.get(storage::family::meta, "layout/order_format", format);
   db.get(storage::family::meta, "layout/order_index", index);
@@ -301,6 +309,39 @@ std::string upgrade_order_records(storage::store& db, size_t& converted) {
   return err;
 }
 
+/// Builds the deadline index (meta "due/...") of a data directory written before it: the
+/// held stock and pending intents of the orders in flight, found as the start used to
+/// (the in-flight index, then their reservations and intents).
+std::string build_due_index(storage::store& db) {
+  std::string have;
+  db.get(storage::family::meta, "layout/due_index", have);
+  if (have == "1")
+    return {};
+  auto o = scan_orders(db, true);
+  scan_reserved(db, o.ids, o, true);
+  scan_pending_payments(db, o.ids, o, true);
+  storage::batch b;
+  for (auto& r : o.reserved)
+    for (auto& item : r.items)
+      b.ops.push_back({storage::family::meta,
+                       storage::due_reservation_key(r.expires_at_ms, r.order_id, item.sku), {},
+                       false});
+  for (auto& x : o.pending)
+    b.ops.push_back({storage::family::meta,
+                     storage::due_payment_key(x.expires_at_ms, x.payment_id), x.order_id, false});
+  b.ops.push_back({storage::family::meta, "layout/due_index", "1", false});
+  return db.commit({&b}, true);
+}
+
+} // namespace
+
+std::string upgrade_order_records(storage::store& db, size_t& converted) {
+  converted = 0;
+  if (auto err = upgrade_orders_pass(db, converted); !err.empty())
+    return err;
+  return build_due_index(db);
+}
+
 std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
                                                    size_t partitions) {
   std::vector<std::vector<order_state>> out(partitions);
@@ -310,7 +351,7 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
 }
 
 inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
-                                        size_t p, const spdlog::logger& log) {
+                                        size_t p, const spdlog::logger& log, due_list& due) {
   inventory_book book;
   auto mine = [&](const std::string& sku) { return directory::hash(sku) % partitions == p; };
   db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
@@ -322,35 +363,26 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
       book.load_sku(std::move(rec));
     return true;
   });
-  std::map<std::string, reservation> res;
-  db.scan(storage::family::reservations, "", [&](std::string_view, std::string_view v) {
-    reservation r;
-    reservation_item item;
-    if (storage::decode(std::string(v), r, item) && mine(item.sku)
-        && r.state == reservation_state::reserved) {
-      auto& slot = res[r.order_id];
-      if (slot.order_id.empty())
-        slot = r;
-      slot.items.push_back(item);
-    }
-    return true;
+  // Its deadlines from the index (only live ones are there); the reservations are read
+  // when something happens to them.
+  std::vector<corrupt_record> ignored;
+  std::string error;
+  scan_due(db, 'r', ignored, error, true, [&](const storage::due_entry& e, std::string_view) {
+    if (mine(e.sku))
+      due.emplace_back(e.deadline_ms, e.id);
   });
-  for (auto& [id, r] : res)
-    book.load_reservation(std::move(r));
   return book;
 }
 
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
-                                    size_t partitions, size_t p) {
-  payment_book book;
-  db.scan(storage::family::payments, "", [&](std::string_view, std::string_view v) {
-    payment_intent x;
-    if (storage::decode(std::string(v), x) && directory::payment_partition(x.order_id, order_partitions, partitions) == p
-        && x.status == payment_status::pending)
-      book.load(std::move(x));
-    return true;
+                                    size_t partitions, size_t p, due_list& due) {
+  std::vector<corrupt_record> ignored;
+  std::string error;
+  scan_due(db, 'p', ignored, error, true, [&](const storage::due_entry& e, std::string_view v) {
+    if (directory::payment_partition(std::string(v), order_partitions, partitions) == p)
+      due.emplace_back(e.deadline_ms, e.id);
   });
-  return book;
+  return {};
 }
 
 namespace {
@@ -429,27 +461,35 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   // supervisor, which restarts a crashed worker from the partition's durable state.
   auto n_inv = state.inventory.size();
   for (size_t p = 0; p < n_inv; ++p) {
-    auto first = std::make_shared<inventory_book>(std::move(state.inventory[p]));
+    auto first = std::make_shared<std::pair<inventory_book, due_list>>(
+      std::move(state.inventory[p]), std::move(state.inventory_due[p]));
     auto writer = h.dir.writer;
     component_factory make = [ctx, writer, p, n_inv, first](caf::actor_system& s,
                                                              uint64_t restarts) {
-      auto book = restarts == 0 ? std::move(*first)
-                                : load_inventory_partition(*ctx->db, n_inv, p, *ctx->log);
-      return s.spawn(inventory_worker, ctx, writer, p, std::move(book));
+      if (restarts == 0)
+        return s.spawn(inventory_worker, ctx, writer, p, std::move(first->first),
+                       std::move(first->second));
+      due_list due;
+      auto book = load_inventory_partition(*ctx->db, n_inv, p, *ctx->log, due);
+      return s.spawn(inventory_worker, ctx, writer, p, std::move(book), std::move(due));
     };
     h.dir.inventory.push_back(
       spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, h.dir.writer));
   }
   auto n_pay = state.payment.size();
   for (size_t p = 0; p < n_pay; ++p) {
-    auto first = std::make_shared<payment_book>(std::move(state.payment[p]));
+    auto first = std::make_shared<std::pair<payment_book, due_list>>(
+      std::move(state.payment[p]), std::move(state.payment_due[p]));
     auto writer = h.dir.writer;
     auto owners = h.dir.orders;
     component_factory make = [ctx, writer, owners, p, n_pay, n_orders,
                               first](caf::actor_system& s, uint64_t restarts) {
-      auto book = restarts == 0 ? std::move(*first)
-                                : load_payment_partition(*ctx->db, n_orders, n_pay, p);
-      return s.spawn(payment_worker, ctx, writer, owners, p, std::move(book));
+      if (restarts == 0)
+        return s.spawn(payment_worker, ctx, writer, owners, p, std::move(first->first),
+                       std::move(first->second));
+      due_list due;
+      auto book = load_payment_partition(*ctx->db, n_orders, n_pay, p, due);
+      return s.spawn(payment_worker, ctx, writer, owners, p, std::move(book), std::move(due));
     };
     h.dir.payment.push_back(
       spawn_supervised(sys, ctx, "payment_worker", std::to_string(p), make, h.dir.writer));

@@ -6,6 +6,7 @@
 #include <array>
 #include <vector>
 
+#include "actors/deadline_index.hpp"
 #include "actors/inventory_book.hpp"
 #include "actors/messages.hpp"
 #include "actors/payment_book.hpp"
@@ -34,8 +35,12 @@ struct loaded_state {
   /// Non-terminal orders waiting for something outside (a payment verdict not given yet,
   /// their completion): no actor at start, activated by the next message for them.
   std::vector<order_state> passive;
-  std::vector<inventory_book> inventory;
-  std::vector<payment_book> payment;
+  std::vector<inventory_book> inventory; // SKUs (reservations are read on demand)
+  std::vector<payment_book> payment;     // empty (intents are read on demand)
+  /// Each partition's live deadlines from the store's deadline index (meta "due/..."):
+  /// reservation TTLs by order id, intent expiries by payment id.
+  std::vector<due_list> inventory_due;
+  std::vector<due_list> payment_due;
   size_t orders_total = 0;
   std::array<int64_t, 4> by_status{}; // every stored order, by status
   size_t parked = 0;
@@ -69,17 +74,21 @@ struct runtime_handles {
   std::vector<order_state> passive;
 };
 
-/// The durable state of one partition, read back for a restarted worker.
+/// The durable state of one partition, read back for a restarted worker: its SKUs and its
+/// live deadlines (`due`, from the deadline index); reservations and intents are read on
+/// demand.
 inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
-                                        size_t p, const spdlog::logger& log);
+                                        size_t p, const spdlog::logger& log, due_list& due);
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
-                                    size_t partitions, size_t p);
+                                    size_t partitions, size_t p, due_list& due);
 
 /// Once per data directory, before the first load: converts format-1 order records (a JSON
 /// snapshot, its events in the events family) to format 2 (one binary record with the
 /// events), and builds the index of orders in flight and the counters of stored orders by
-/// status, which every order write keeps from then on. Records meta "layout/order_format"
-/// and "layout/order_index" so later starts skip the pass. Returns "" or the store's
+/// status, which every order write keeps from then on. Then builds the deadline index
+/// (meta "due/...") from the reservations and intents of the orders in flight. Records meta
+/// "layout/order_format", "layout/order_index" and "layout/due_index" so later starts skip
+/// the passes. Returns "" or the store's
 /// error; `converted` counts the records rewritten.
 [[nodiscard]] std::string upgrade_order_records(storage::store& db, size_t& converted);
 

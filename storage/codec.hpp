@@ -31,6 +31,26 @@ std::string encode_v1(const saga::order_state& x);
 
 /// The meta key that marks an order in flight (not terminal): start reads only these.
 inline std::string inflight_key(const std::string& order_id) { return "inflight/" + order_id; }
+/// The deadline index (meta "due/..."), ordered by deadline: one entry per live deadline,
+/// written in the same batch as the record that sets the deadline and erased in the batch
+/// that makes it moot. The start and a restarted worker read these, never the records:
+///   due/r/<deadline, 16 hex>/<order_id>/<sku>  a reserved item's TTL (inventory, by sku)
+///   due/p/<deadline, 16 hex>/<payment_id>      a pending intent's expiry (value: order id)
+/// (An order's auto-complete deadline is a field of its record, which the start reads
+/// through the in-flight index anyway.)
+std::string due_reservation_key(int64_t deadline_ms, const std::string& order_id,
+                                const std::string& sku);
+std::string due_payment_key(int64_t deadline_ms, const std::string& payment_id);
+/// One parsed entry; false when `key` (without its "due/x/" prefix) is malformed.
+struct due_entry {
+  int64_t deadline_ms = 0;
+  std::string id;  // order id (reservations) or payment id
+  std::string sku; // reservations only
+};
+bool parse_due_key(std::string_view key, char kind, due_entry& out);
+constexpr const char* due_reservation_prefix = "due/r/";
+constexpr const char* due_payment_prefix = "due/p/";
+
 /// The store counter of stored orders with `status` (meta "count/orders/<STATUS>").
 inline std::string order_status_counter(saga::order_status status) {
   return std::string("orders/") + saga::to_string(status);

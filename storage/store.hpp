@@ -14,6 +14,9 @@
 //   meta          "parked/" order_id           -> why the supervisor gave up on an order
 //                 "inflight/" order_id         -> "" while the order is not terminal: the
 //                                                 start reads these, not every order
+//                 "due/r/" deadline "/" order_id "/" sku  -> "" a reserved item's TTL
+//                 "due/p/" deadline "/" payment_id        -> order_id: a pending intent's
+//                                                 expiry (the deadline index, codec.hpp)
 //                 "count/" name                -> a counter (decimal), e.g. orders by status
 //                 "layout/..."                 -> partitions, record format, index version
 //

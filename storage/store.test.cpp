@@ -291,3 +291,27 @@ TEST_CASE("the write-ahead log stays near max_wal_bytes while one family is rare
   INFO("write-ahead log files: " << wal << " bytes");
   CHECK(wal < 12u << 20); // without the cap: all ~24 MB (the meta family pins the first log)
 }
+
+TEST_CASE("deadline index keys sort by deadline and parse back; malformed ones are refused",
+          "[unit][storage]") {
+  auto a = storage::due_reservation_key(999, "ord_0001000000000001", "sku/with/slash");
+  auto b = storage::due_reservation_key(1000, "ord_0000000000000002", "A");
+  CHECK(a < b); // ordered by deadline, whatever the id
+  storage::due_entry e;
+  REQUIRE(storage::parse_due_key(a, 'r', e));
+  CHECK(e.deadline_ms == 999);
+  CHECK(e.id == "ord_0001000000000001");
+  CHECK(e.sku == "sku/with/slash");
+  auto p = storage::due_payment_key(int64_t{1} << 45, "pay_ord_0000000000000002");
+  REQUIRE(storage::parse_due_key(p, 'p', e));
+  CHECK(e.deadline_ms == int64_t{1} << 45);
+  CHECK(e.id == "pay_ord_0000000000000002");
+  CHECK(e.sku.empty());
+  CHECK_FALSE(storage::parse_due_key(p, 'r', e));                        // wrong kind
+  CHECK_FALSE(storage::parse_due_key("due/r/00000000000003e8/ord_1", 'r', e)); // no sku
+  CHECK_FALSE(storage::parse_due_key("due/r/00000000000003e8/ord_1/", 'r', e));
+  CHECK_FALSE(storage::parse_due_key("due/p/00000000000003g8/pay_1", 'p', e)); // not hex
+  CHECK_FALSE(storage::parse_due_key("due/p/80000000000003e8/pay_1", 'p', e)); // negative
+  CHECK_FALSE(storage::parse_due_key("due/p/00000000000003e8", 'p', e));       // no id
+  CHECK_FALSE(storage::parse_due_key("due/p/3e8/pay_1", 'p', e));
+}
