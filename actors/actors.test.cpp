@@ -321,6 +321,16 @@ TEST_CASE("an expired reservation makes the commit fail, and the payment is refu
   CHECK(conserved(s));
 }
 
+actor_info order_row(node_fixture& n, const std::string& id) {
+  auto page = n.ask<order_page>(n.dir.owner_for(id), list_atom::value, std::string(), std::string(),
+                                uint64_t{1000});
+  for (auto& r : page.rows)
+    if (r.key == id)
+      return r;
+  FAIL("no row for order " << id);
+  return {};
+}
+
 TEST_CASE("a paid order nobody completes is completed by its durable timer", "[actor]") {
   temp_dir d;
   node_fixture n(d.path.string());
@@ -328,6 +338,10 @@ TEST_CASE("a paid order nobody completes is completed by its durable timer", "[a
   auto id = n.create({{"A", 1, 0}});
   REQUIRE(n.verify(id, "succeeded").code == errc::ok);
   n.run();
+  // The owner holds the deadline (one timer per partition), the active actor none.
+  auto row = order_row(n, id);
+  CHECK_FALSE(row.passive);
+  CHECK(row.wake_at_ms == n.view(id).state.complete_deadline_ms);
   n.advance(2900ms);
   CHECK(n.view(id).state.step == saga_step::awaiting_completion);
   n.advance(200ms);
@@ -930,15 +944,6 @@ node_config passivating_config() {
   return c;
 }
 
-actor_info order_row(node_fixture& n, const std::string& id) {
-  auto page = n.ask<order_page>(n.dir.owner_for(id), list_atom::value, std::string(), std::string(),
-                                uint64_t{1000});
-  for (auto& r : page.rows)
-    if (r.key == id)
-      return r;
-  FAIL("no row for order " << id);
-  return {};
-}
 
 } // namespace
 

@@ -201,8 +201,10 @@ void run_command(self_ptr self, const saga_command& cmd) {
           });
       break;
     case command_kind::arm_complete_timer:
-      self->delayed_send(self, until(*st.ctx, cmd.deadline_ms), timer_atom::value,
-                         cmd.deadline_ms);
+      // No timer of its own: the partition's owner keeps every auto-complete deadline of
+      // its orders behind one timer and hands this actor `(timer, deadline)` when it passes
+      // (activating it first if it went passive meanwhile).
+      self->send(st.dir.owner_for(id), timer_atom::value, id, cmd.deadline_ms);
       break;
     case command_kind::cancel_payment:
       ++st.awaiting;

@@ -109,7 +109,6 @@ void track(self_ptr self, const std::string& id, const caf::actor& a, saga_step 
   set_step(st, id, row, step, since_ms > 0 ? since_ms : now);
   row.handle = a;
   row.passivating = false;
-  row.wake_ms = 0;
   row.status = status;
   row.spawned_at_ms = now;
   row.processed = 0;
@@ -143,6 +142,8 @@ void untrack(order_supervisor_state& st, std::map<std::string,
     --st.passive;
   if (i->second.idle_key >= 0)
     st.idle.erase({i->second.idle_key, i->first});
+  if (i->second.wake_ms != 0)
+    st.wakes.remove(i->second.wake_ms, i->first);
   st.live.erase(i);
   publish_rows(st);
 }
@@ -358,17 +359,9 @@ void passivated(self_ptr self, std::map<std::string, order_supervisor_state::ord
   row.processed = 0;
   row.mailbox = 0;
   index_idle(st, id, row);
-  // Its own deadline (auto-complete) from the snapshot, durable: the actor let go idle.
-  std::string raw;
-  order_state s;
-  row.wake_ms = 0;
-  if (st.ctx->db->get(storage::family::orders, id, raw) && storage::decode(raw, s)
-      && s.step == saga_step::awaiting_completion)
-    row.wake_ms = s.complete_deadline_ms;
+  // Its own deadline (auto-complete), if any, stays in `wakes` as the actor armed it.
   ++st.passive;
   ++st.ctx->stats->order_passivations;
-  if (row.wake_ms != 0)
-    st.wakes.add(self, *st.ctx, row.wake_ms, id);
   publish_rows(st);
   forget_key(st, id); // durable: the store answers for its Idempotency-Key
   auto r = st.recovering.find(id);
@@ -452,8 +445,23 @@ caf::behavior running(self_ptr self) {
       if (!st.to_recover.empty())
         self->send(self, recover_atom::value);
     },
+    [self](timer_atom, const std::string& id, int64_t deadline) {
+      // An order's auto-complete deadline, durable in its record (it is sent once the step
+      // that set it is written): kept here, behind the partition's one timer.
+      auto& st = self->state;
+      st.probe.count();
+      auto i = st.live.find(id);
+      if (i == st.live.end())
+        return;
+      auto& row = i->second;
+      if (row.wake_ms != 0 && row.wake_ms != deadline)
+        st.wakes.remove(row.wake_ms, id);
+      row.wake_ms = deadline;
+      st.wakes.add(self, *st.ctx, deadline, id);
+    },
     [self](timer_atom, int64_t at) {
-      // A passive order's own deadline (auto-complete): activated, it acts on it.
+      // Orders' own deadlines (auto-complete): the order acts on it, activated first when
+      // passive (it re-arms as it starts, and the next round hands it the deadline).
       auto& st = self->state;
       st.probe.count();
       due_list due;
@@ -461,7 +469,17 @@ caf::behavior running(self_ptr self) {
         return;
       for (auto& [deadline, id] : due) {
         auto i = st.live.find(id);
-        if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
+        if (i == st.live.end() || i->second.wake_ms != deadline)
+          continue; // finished, or its step moved on
+        i->second.wake_ms = 0;
+        if (auto r = st.recovering.find(id); r != st.recovering.end())
+          r->second.push_back([self, deadline](const caf::actor& a) {
+            if (a)
+              self->send(a, timer_atom::value, deadline);
+          });
+        else if (i->second.handle)
+          self->send(i->second.handle, timer_atom::value, deadline);
+        else
           find_or_resume(self, id);
       }
       st.wakes.schedule(self, *st.ctx);
@@ -618,6 +636,10 @@ caf::behavior running(self_ptr self) {
         if (row.step != p.step) {
           set_step(st, id, row, p.step, p.at_ms);
           index_idle(st, id, row);
+          if (row.wake_ms != 0 && p.step != saga_step::awaiting_completion) {
+            st.wakes.remove(row.wake_ms, id); // completed or compensating: moot
+            row.wake_ms = 0;
+          }
         }
         row.status = p.status;
         row.processed = p.processed;

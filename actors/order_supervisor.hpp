@@ -41,7 +41,7 @@ struct order_supervisor_state {
   struct order_row {
     caf::actor handle;     // invalid: passive
     bool passivating = false; // asked to passivate; messages for it are held meanwhile
-    int64_t wake_ms = 0;   // passive: when its own deadline activates it (0: none)
+    int64_t wake_ms = 0;   // its auto-complete deadline, in `wakes` (0: none)
     int64_t idle_key = -1; // key in `idle` (step_since_ms), -1: not in it
     saga_step step = saga_step::reserving_inventory;
     order_status status = order_status::pending; // durable status (long-poll waiters)
@@ -70,7 +70,8 @@ struct order_supervisor_state {
   /// Active orders in a waiting step, by when they entered it: the passivation sweep (one
   /// timer) asks those idle for saga.passivate_after_ms to let go.
   std::set<std::pair<int64_t, std::string>> idle;
-  /// Deadlines of passive orders (auto-complete): one timer for all of them.
+  /// Orders' auto-complete deadlines, active or passive: one timer for all of them (no CAF
+  /// timer per order).
   deadline_index wakes;
   /// Orders that were mid-step at start, re-activated saga.recovery_batch at a time.
   std::deque<std::string> to_recover;
