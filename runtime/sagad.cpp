@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <random>
 
@@ -65,6 +66,33 @@ int main(int argc, char** argv) {
   store_opts.write_buffer_bytes = static_cast<uint64_t>(cfg.storage_write_buffer_mb) << 20;
   store_opts.block_cache_bytes = static_cast<uint64_t>(cfg.storage_block_cache_mb) << 20;
   store_opts.max_wal_bytes = static_cast<uint64_t>(cfg.storage_max_wal_mb) << 20;
+  struct embedded_kafka {
+    rd_kafka_t* owner = nullptr;
+    rd_kafka_mock_cluster_t* cluster = nullptr;
+    std::string brokers, error;
+  };
+  std::future<embedded_kafka> embedded;
+  if (cfg.kafka_enabled && cfg.kafka_brokers.empty())
+    embedded = std::async(std::launch::async, [&cfg] {
+      embedded_kafka k;
+      char errstr[256] = "";
+      auto* conf = rd_kafka_conf_new();
+      rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+      k.owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+      k.cluster = k.owner ? rd_kafka_mock_cluster_new(k.owner, 1) : nullptr;
+      if (k.cluster == nullptr) {
+        k.error = errstr;
+        return k;
+      }
+      k.brokers = rd_kafka_mock_cluster_bootstraps(k.cluster);
+      // The relay provisions a real cluster's topics (CreateTopics); the mock's are made
+      // here, so that a consumer subscribing to every topic at start finds them all.
+      auto partitions =
+        cfg.kafka_topic_partitions > 0 ? static_cast<int>(cfg.kafka_topic_partitions) : 3;
+      for (auto& t : saga_topics(cfg.kafka_topic_prefix))
+        rd_kafka_mock_topic_create(k.cluster, t.c_str(), partitions, 1);
+      return k;
+    });
   auto t_open = std::chrono::steady_clock::now();
   auto db = storage::store::open(cfg.data_dir(), err, store_opts);
   auto open_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -73,6 +101,7 @@ int main(int argc, char** argv) {
     log->critical("{}", err);
     return 3;
   }
+  auto t_layout = std::chrono::steady_clock::now();
   if (auto e = check_layout(*db, cfg); !e.empty()) {
     log->critical("{}", e);
     std::fprintf(stderr, "sagad: %s\n", e.c_str());
@@ -92,8 +121,9 @@ int main(int argc, char** argv) {
                 std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t_up).count());
     layout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - t_up).count();
+                  std::chrono::steady_clock::now() - t_layout).count();
   }
+  auto t_kafka = std::chrono::steady_clock::now();
   auto ctx = std::make_shared<runtime_context>();
   ctx->cfg = cfg;
   ctx->saga = make_saga_config(cfg);
@@ -108,27 +138,20 @@ int main(int argc, char** argv) {
     log->warn("fault injection is on: orders with SKU {} crash (SAGA_FAULT_CRASH_SKU)", sku);
   }
   // Embedded Kafka for development: librdkafka's mock cluster in this process, reachable
-  // over TCP (kcat -C -b ADDR -t ordercreated). Its owner handle outlives the relay.
+  // over TCP (kcat -C -b ADDR -t ordercreated). Its owner handle outlives the relay. It was
+  // started on its own thread while the store opened (it can take a second after a crash).
   rd_kafka_t* mock_owner = nullptr;
   rd_kafka_mock_cluster_t* mock_cluster = nullptr;
   std::string brokers = cfg.kafka_brokers;
-  if (cfg.kafka_enabled && brokers.empty()) {
-    char errstr[256];
-    auto* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-    mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    auto* mc = mock_owner ? rd_kafka_mock_cluster_new(mock_owner, 1) : nullptr;
-    mock_cluster = mc;
-    if (mc == nullptr) {
-      log->critical("cannot start the embedded Kafka: {}", errstr);
+  if (embedded.valid()) {
+    auto k = embedded.get();
+    mock_owner = k.owner;
+    mock_cluster = k.cluster;
+    if (mock_cluster == nullptr) {
+      log->critical("cannot start the embedded Kafka: {}", k.error);
       return 5;
     }
-    brokers = rd_kafka_mock_cluster_bootstraps(mc);
-    // The relay provisions a real cluster's topics (CreateTopics); the mock's are made
-    // here, so that a consumer subscribing to every topic at start finds them all.
-    auto partitions = cfg.kafka_topic_partitions > 0 ? static_cast<int>(cfg.kafka_topic_partitions) : 3;
-    for (auto& t : saga_topics(cfg.kafka_topic_prefix))
-      rd_kafka_mock_topic_create(mc, t.c_str(), partitions, 1);
+    brokers = k.brokers;
     log->info("embedded Kafka (mock cluster) at {}: try kcat -C -b {} -t ordercreated", brokers,
               brokers);
     std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
@@ -139,6 +162,7 @@ int main(int argc, char** argv) {
     sagad_config sys_cfg{cfg};
     caf::actor_system sys{sys_cfg};
     auto t0 = std::chrono::steady_clock::now();
+    auto embed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_kafka).count();
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
                             static_cast<size_t>(cfg.payment_workers),
                             static_cast<size_t>(cfg.saga_partitions),
@@ -207,9 +231,9 @@ int main(int argc, char** argv) {
                      std::chrono::steady_clock::now() - t_open)
                      .count();
       log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, layout "
-                "check {} ms, load {} ms, then {} ms to start)", cfg.http_address,
-                server->port(), cfg.data_dir(), total, open_ms, layout_ms, load_ms,
-                ms - load_ms);
+                "check {} ms, embedded Kafka and actor system {} ms, load {} ms, then {} ms "
+                "to start)", cfg.http_address, server->port(), cfg.data_dir(), total, open_ms,
+                layout_ms, embed_ms, load_ms, ms - load_ms);
       std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
       std::fflush(stdout);
       int sig = 0;
