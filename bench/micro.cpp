@@ -105,6 +105,47 @@ void BM_order_record_decode_with_events(benchmark::State& state) {
 }
 BENCHMARK(BM_order_record_decode_with_events);
 
+// A payment intent and a reservation item, JSON (format 1) against binary (format 2): each
+// is written several times per saga and read back on demand.
+payment_intent sample_intent() {
+  return {"pay_ord_0123456789abcdef", "ord_0123456789abcdef", 4498, payment_status::pending,
+          1'764'000'000'000, 1'764'000'000'000};
+}
+
+void BM_intent_encode(benchmark::State& state) {
+  auto p = sample_intent();
+  bool json = state.range(0) == 1;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(json ? storage::encode_v1(p) : storage::encode(p));
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(json ? "json" : "binary");
+}
+BENCHMARK(BM_intent_encode)->Arg(1)->Arg(2);
+
+void BM_intent_decode(benchmark::State& state) {
+  auto p = sample_intent();
+  bool json = state.range(0) == 1;
+  auto raw = json ? storage::encode_v1(p) : storage::encode(p);
+  for (auto _ : state) {
+    payment_intent x;
+    benchmark::DoNotOptimize(storage::decode(raw, x));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(json ? "json" : "binary");
+}
+BENCHMARK(BM_intent_decode)->Arg(1)->Arg(2);
+
+void BM_reservation_item_encode(benchmark::State& state) {
+  reservation r{"ord_0123456789abcdef", {}, reservation_state::reserved, 1'764'000'000'000};
+  reservation_item item{"SKU-123456", 2};
+  bool json = state.range(0) == 1;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(json ? storage::encode_v1(r, item) : storage::encode(r, item));
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(json ? "json" : "binary");
+}
+BENCHMARK(BM_reservation_item_encode)->Arg(1)->Arg(2);
+
 void BM_event_envelope_encode(benchmark::State& state) {
   saga_event ev{"ord_0123456789abcdef", 3, event_type::payment_initiated, 1, "order",
                 R"({"payment_id":"pay_ord_0123456789abcdef","amount_cents":4498,"expires_at_ms":123})"};

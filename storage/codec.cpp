@@ -63,6 +63,9 @@ constexpr uint64_t enum_end(saga::failure_reason) {
 constexpr uint64_t enum_end(saga::payment_status) {
   return static_cast<uint64_t>(saga::payment_status::refunded) + 1;
 }
+constexpr uint64_t enum_end(saga::reservation_state) {
+  return static_cast<uint64_t>(saga::reservation_state::expired) + 1;
+}
 constexpr uint64_t enum_end(saga::event_type) {
   return static_cast<uint64_t>(saga::event_type::order_admin_action) + 1;
 }
@@ -297,7 +300,24 @@ bool decode(const std::string& s, saga::saga_event& x) {
   });
 }
 
+// SKU, reservation and payment records: the same version byte and primitives as the order
+// record; the JSON of older data directories ("v": 1, first byte '{') still decodes, and
+// a record is rewritten in the new format the next time it changes.
+
 std::string encode(const saga::sku_record& x) {
+  std::string out;
+  out.reserve(16 + x.sku.size() + 5 * 4);
+  out.push_back(record_v2);
+  put_s(out, x.sku);
+  put_i(out, x.available);
+  put_i(out, x.reserved);
+  put_i(out, x.committed);
+  put_i(out, x.price_cents);
+  put_i(out, x.restocked_total);
+  return out;
+}
+
+std::string encode_v1(const saga::sku_record& x) {
   return json{{"v", 1},
               {"sku", x.sku},
               {"available", x.available},
@@ -309,6 +329,18 @@ std::string encode(const saga::sku_record& x) {
 }
 
 bool decode(const std::string& s, saga::sku_record& x) {
+  if (!s.empty() && s.front() == record_v2) {
+    reader r{std::string_view(s).substr(1)};
+    x.sku = r.s();
+    x.available = r.i();
+    x.reserved = r.i();
+    x.committed = r.i();
+    x.price_cents = r.i();
+    x.restocked_total = r.i();
+    return r.ok && r.in.empty();
+  }
+  if (s.empty() || s.front() != '{')
+    return false;
   return guarded(s, [&](const json& j) {
     x.sku = j.at("sku").get<std::string>();
     x.available = j.at("available").get<int64_t>();
@@ -321,6 +353,18 @@ bool decode(const std::string& s, saga::sku_record& x) {
 }
 
 std::string encode(const saga::reservation& r, const saga::reservation_item& item) {
+  std::string out;
+  out.reserve(16 + r.order_id.size() + item.sku.size() + 16);
+  out.push_back(record_v2);
+  put_s(out, r.order_id);
+  put_s(out, item.sku);
+  put_i(out, item.quantity);
+  put_u(out, static_cast<uint64_t>(r.state));
+  put_i(out, r.expires_at_ms);
+  return out;
+}
+
+std::string encode_v1(const saga::reservation& r, const saga::reservation_item& item) {
   return json{{"v", 1},
               {"order_id", r.order_id},
               {"sku", item.sku},
@@ -331,6 +375,17 @@ std::string encode(const saga::reservation& r, const saga::reservation_item& ite
 }
 
 bool decode(const std::string& s, saga::reservation& r, saga::reservation_item& item) {
+  if (!s.empty() && s.front() == record_v2) {
+    reader in{std::string_view(s).substr(1)};
+    r.order_id = in.s();
+    item.sku = in.s();
+    item.quantity = in.i();
+    in.e(r.state);
+    r.expires_at_ms = in.i();
+    return in.ok && in.in.empty();
+  }
+  if (s.empty() || s.front() != '{')
+    return false;
   return guarded(s, [&](const json& j) {
     r.order_id = j.at("order_id").get<std::string>();
     r.expires_at_ms = j.at("expires_at_ms").get<int64_t>();
@@ -341,6 +396,19 @@ bool decode(const std::string& s, saga::reservation& r, saga::reservation_item& 
 }
 
 std::string encode(const saga::payment_intent& x) {
+  std::string out;
+  out.reserve(16 + x.payment_id.size() + x.order_id.size() + 24);
+  out.push_back(record_v2);
+  put_s(out, x.payment_id);
+  put_s(out, x.order_id);
+  put_i(out, x.amount_cents);
+  put_u(out, static_cast<uint64_t>(x.status));
+  put_i(out, x.expires_at_ms);
+  put_i(out, x.updated_at_ms);
+  return out;
+}
+
+std::string encode_v1(const saga::payment_intent& x) {
   return json{{"v", 1},
               {"payment_id", x.payment_id},
               {"order_id", x.order_id},
@@ -352,6 +420,18 @@ std::string encode(const saga::payment_intent& x) {
 }
 
 bool decode(const std::string& s, saga::payment_intent& x) {
+  if (!s.empty() && s.front() == record_v2) {
+    reader r{std::string_view(s).substr(1)};
+    x.payment_id = r.s();
+    x.order_id = r.s();
+    x.amount_cents = r.i();
+    r.e(x.status);
+    x.expires_at_ms = r.i();
+    x.updated_at_ms = r.i();
+    return r.ok && r.in.empty();
+  }
+  if (s.empty() || s.front() != '{')
+    return false;
   return guarded(s, [&](const json& j) {
     x.payment_id = j.at("payment_id").get<std::string>();
     x.order_id = j.at("order_id").get<std::string>();

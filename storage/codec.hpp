@@ -4,7 +4,9 @@
 //   with one point read: a version byte (order_record_v2) first, then varints and
 //   length-prefixed strings (see codec.cpp). The JSON snapshot of older data directories
 //   ("v": 1, first byte '{') still decodes, without events; `upgrade_orders` converts them.
-// - Inventory, reservations and payments are JSON with "v": 1.
+// - SKUs, reservations and payment intents are binary the same way (format 2); their JSON
+//   of older data directories ("v": 1) still decodes, and a record is written in format 2
+//   the next time it changes.
 // - An event's Kafka envelope (outbox) is JSON, built once when the event is decided.
 
 #include <string>
@@ -17,8 +19,10 @@
 
 namespace storage {
 
-/// First byte of a binary order record (format 2). Format 1 is JSON and starts with '{'.
-constexpr char order_record_v2 = 0x02;
+/// First byte of a binary record (format 2) of every kind. Format 1 is JSON and starts
+/// with '{'.
+constexpr char record_v2 = 0x02;
+constexpr char order_record_v2 = record_v2;
 
 /// The order record: the snapshot and the events of its saga (`history`, in `seq` order).
 std::string encode(const saga::order_state& x, const std::vector<saga::saga_event>& history);
@@ -61,14 +65,19 @@ std::string encode(const saga::saga_event& x, const std::string& node);
 bool decode(const std::string& s, saga::saga_event& x);
 std::string event_id(const std::string& order_id, uint64_t seq);
 
+/// SKU, reservation item and payment intent records: `encode` writes format 2, `decode`
+/// reads either format, `encode_v1` writes the JSON of older data directories (tests).
 std::string encode(const saga::sku_record& x);
+std::string encode_v1(const saga::sku_record& x);
 bool decode(const std::string& s, saga::sku_record& x);
 
 /// One reservation item record (the key holds order id and sku).
 std::string encode(const saga::reservation& r, const saga::reservation_item& item);
+std::string encode_v1(const saga::reservation& r, const saga::reservation_item& item);
 bool decode(const std::string& s, saga::reservation& r, saga::reservation_item& item);
 
 std::string encode(const saga::payment_intent& x);
+std::string encode_v1(const saga::payment_intent& x);
 bool decode(const std::string& s, saga::payment_intent& x);
 
 } // namespace storage

@@ -315,3 +315,73 @@ TEST_CASE("deadline index keys sort by deadline and parse back; malformed ones a
   CHECK_FALSE(storage::parse_due_key("due/p/00000000000003e8", 'p', e));       // no id
   CHECK_FALSE(storage::parse_due_key("due/p/3e8/pay_1", 'p', e));
 }
+
+TEST_CASE("SKU, reservation and payment records are binary; their older JSON still decodes to "
+          "the same values, anything else is refused",
+          "[unit][storage]") {
+  saga::sku_record sku{"A/b", 3, -2, 7, 150, 8};
+  saga::reservation r{"ord_0001000000000001", {}, saga::reservation_state::expired, 999};
+  saga::reservation_item item{"A/b", 2};
+  saga::payment_intent p{"pay_1", "ord_1", 300, saga::payment_status::refunded, 777, 1};
+  auto same_sku = [&](const saga::sku_record& x) {
+    return x.sku == sku.sku && x.available == sku.available && x.reserved == sku.reserved
+           && x.committed == sku.committed && x.price_cents == sku.price_cents
+           && x.restocked_total == sku.restocked_total;
+  };
+  auto same_res = [&](const saga::reservation& x, const saga::reservation_item& i) {
+    return x.order_id == r.order_id && x.state == r.state && x.expires_at_ms == r.expires_at_ms
+           && i.sku == item.sku && i.quantity == item.quantity;
+  };
+  auto same_pay = [&](const saga::payment_intent& x) {
+    return x.payment_id == p.payment_id && x.order_id == p.order_id
+           && x.amount_cents == p.amount_cents && x.status == p.status
+           && x.expires_at_ms == p.expires_at_ms && x.updated_at_ms == p.updated_at_ms;
+  };
+  for (auto enc : {encode(sku), encode_v1(sku)}) {
+    saga::sku_record x;
+    REQUIRE(decode(enc, x));
+    CHECK(same_sku(x));
+  }
+  for (auto enc : {encode(r, item), encode_v1(r, item)}) {
+    saga::reservation x;
+    saga::reservation_item i;
+    REQUIRE(decode(enc, x, i));
+    CHECK(same_res(x, i));
+  }
+  for (auto enc : {encode(p), encode_v1(p)}) {
+    saga::payment_intent x;
+    REQUIRE(decode(enc, x));
+    CHECK(same_pay(x));
+  }
+  CHECK(encode(sku).front() == record_v2);
+  CHECK(encode(sku).size() < encode_v1(sku).size() / 4);
+  // Every strict prefix of a binary record, and one byte more, is refused.
+  auto refused_cut = [](const std::string& enc, auto decode_one) {
+    for (size_t n = 0; n < enc.size(); ++n)
+      if (decode_one(enc.substr(0, n)))
+        return false;
+    return !decode_one(enc + "x");
+  };
+  CHECK(refused_cut(encode(sku), [](const std::string& s) {
+    saga::sku_record x;
+    return decode(s, x);
+  }));
+  CHECK(refused_cut(encode(r, item), [](const std::string& s) {
+    saga::reservation x;
+    saga::reservation_item i;
+    return decode(s, x, i);
+  }));
+  CHECK(refused_cut(encode(p), [](const std::string& s) {
+    saga::payment_intent x;
+    return decode(s, x);
+  }));
+  // An enum value past its range is refused, not cast.
+  auto bad_state = encode(r, item);
+  bad_state[bad_state.size() - 3] = 9; // the state byte (expires 999 is two varint bytes)
+  saga::reservation x;
+  saga::reservation_item i;
+  CHECK_FALSE(decode(bad_state, x, i));
+  saga::payment_intent q;
+  CHECK_FALSE(decode(std::string("\x03") + encode(p).substr(1), q)); // unknown version
+  CHECK_FALSE(decode(std::string("not json"), q));
+}
