@@ -8,6 +8,7 @@
 #include "actors/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
+#include "runtime/cluster_layout.hpp"
 
 using nlohmann::json;
 using namespace saga::gateway_detail;
@@ -111,6 +112,17 @@ void api::handle(const http_request& req, responder respond) {
       respond(r);
     }
     return;
+  }
+  if (path == "/cluster") {
+    if (!only("GET"))
+      return;
+    if (!inspect_allowed(req, {})) {
+      auto r = error(401, "unauthorized",
+                     "admin token required on a non-loopback address (Authorization: Bearer ...)");
+      r.headers["WWW-Authenticate"] = "Bearer";
+      return respond(r);
+    }
+    return respond(ok_json(200, cluster_view()));
   }
   if (path == "/console" || path.rfind("/inspect/", 0) == 0) {
     // Introspection answers while the node recovers too (that is when it is most useful).
@@ -361,6 +373,33 @@ void api::get_order(const std::string& id, const std::string& query, responder r
   spawn_bridge(sys_, ctx_->stats, [ctx, id, respond](caf::event_based_actor*) {
     respond_with_view(load_order_view(*ctx->db, id), respond);
   });
+}
+
+json api::cluster_view() const {
+  // The layout as every node computes it from cluster.conf (runtime/cluster_layout.hpp).
+  // One node for now: it is `self` and owns every partition.
+  auto layout = cluster_layout::from(ctx_->cfg);
+  json nodes = json::array();
+  for (size_t i = 0; i < layout.nodes.size(); ++i) {
+    auto& m = layout.nodes[i];
+    bool self = m.id == ctx_->cfg.node_id;
+    json n = {{"id", m.id},
+              {"state", self ? "self" : "down"},
+              {"since", self ? started_at_ms : 0},
+              {"http", m.host.empty() ? json(nullptr)
+                                      : json("http://" + m.host + ":" + std::to_string(m.http_port))},
+              {"caf", m.host.empty() ? json(nullptr)
+                                     : json(m.host + ":" + std::to_string(m.caf_port))},
+              {"partitions",
+               {{"orders", layout.owned_by(partition_kind::orders, i)},
+                {"inventory", layout.owned_by(partition_kind::inventory, i)}}}};
+    nodes.push_back(std::move(n));
+  }
+  return {{"self", ctx_->cfg.node_id},
+          {"layout_digest", layout.digest()},
+          {"partitions",
+           {{"orders", layout.order_partitions}, {"inventory", layout.sku_partitions}}},
+          {"nodes", nodes}};
 }
 
 void api::verify_payment(const http_request& req, responder respond) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -55,7 +57,7 @@ const std::string& asyncapi_json();
 class api {
 public:
   api(caf::actor_system& sys, context_ptr ctx, directory dir)
-    : sys_(sys), ctx_(std::move(ctx)), dir_(std::move(dir)) {}
+    : sys_(sys), ctx_(std::move(ctx)), dir_(std::move(dir)), started_at_ms(ctx_->now_ms()) {}
 
   void handle(const http_request& req, responder respond);
 
@@ -84,11 +86,14 @@ private:
   void inspect_actors(const std::string& query, responder respond);
   void inspect_order(const std::string& id, responder respond);
   void inspect_stream(const std::string& query, responder respond);
+  // GET /cluster: the nodes of cluster.conf, their state and the partitions each owns
+  nlohmann::json cluster_view() const;
 
   caf::actor_system& sys_;
   context_ptr ctx_;
   directory dir_;
   std::atomic<uint64_t> next_owner_{0}; // partition of the next order without a key
+  int64_t started_at_ms;                // this node's start (GET /cluster "since")
 };
 
 } // namespace saga

@@ -45,6 +45,17 @@ parse_topic_configs(const std::string& s) {
   return {out, {}};
 }
 
+/// "a, b ,c" -> {"a", "b", "c"} (blank items dropped).
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (auto b = item.find_first_not_of(" \t"); b != std::string::npos)
+      out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+  return out;
+}
+
 #define INT_KEY(name, member, lo, hi, doc)                                                   \
   key_spec{name, kind::integer, doc,                                                        \
            [](node_config& c, const std::string&, int64_t i, bool) { c.member = i; }, lo, hi}
@@ -57,14 +68,38 @@ parse_topic_configs(const std::string& s) {
 
 const std::vector<key_spec>& specs() {
   static const std::vector<key_spec> xs = {
-    key_spec{"cluster.nodes", kind::list, "comma-separated node ids of the cluster",
+    key_spec{"cluster.nodes", kind::list,
+             "comma-separated nodes of the cluster: id, or id@host:caf_port:http_port",
              [](node_config& c, const std::string& s, int64_t, bool) {
                c.cluster_nodes.clear();
-               std::stringstream in(s);
-               std::string item;
-               while (std::getline(in, item, ','))
-                 if (auto b = item.find_first_not_of(' '); b != std::string::npos)
-                   c.cluster_nodes.push_back(item.substr(b, item.find_last_not_of(' ') - b + 1));
+               c.cluster_members.clear();
+               for (auto& item : split_list(s)) {
+                 cluster_member m;
+                 (void) parse_cluster_member(item, m); // checked below
+                 c.cluster_nodes.push_back(m.id);
+                 c.cluster_members.push_back(std::move(m));
+               }
+             },
+             0, INT64_MAX,
+             [](const std::string& s) -> std::string {
+               auto items = split_list(s);
+               if (items.empty())
+                 return "lists no node";
+               std::vector<std::string> ids;
+               size_t with_address = 0;
+               for (auto& item : items) {
+                 cluster_member m;
+                 if (auto e = parse_cluster_member(item, m); !e.empty())
+                   return e;
+                 if (std::find(ids.begin(), ids.end(), m.id) != ids.end())
+                   return "node '" + m.id + "' is listed twice";
+                 ids.push_back(m.id);
+                 with_address += m.host.empty() ? 0 : 1;
+               }
+               if (items.size() > 1 && with_address != items.size())
+                 return "with several nodes every one needs its address: "
+                        "id@host:caf_port:http_port";
+               return {};
              }},
     STR_KEY("http.address", http_address, "address the gateway binds to"),
     INT_KEY("http.port", http_port, 0, 65535, "gateway port (0 = pick a free one)"),
@@ -333,6 +368,40 @@ int64_t worst_retry_budget_ms(const node_config& cfg) {
   return total;
 }
 
+std::string parse_cluster_member(const std::string& item, cluster_member& out) {
+  auto valid_id = [](const std::string& id) {
+    return !id.empty() && id.size() <= 64
+           && id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789-_.")
+                == std::string::npos;
+  };
+  auto port = [](const std::string& s, int64_t& v) {
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    v = std::stoll(s);
+    return v >= 1 && v <= 65535;
+  };
+  out = {};
+  auto at = item.find('@');
+  out.id = item.substr(0, at);
+  if (!valid_id(out.id))
+    return "node id '" + out.id + "' must be 1 to 64 letters, digits, '-', '_' or '.'";
+  if (at == std::string::npos)
+    return {};
+  auto rest = item.substr(at + 1);
+  auto c2 = rest.rfind(':');
+  auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : rest.rfind(':', c2 - 1);
+  if (c1 == std::string::npos || c1 == 0)
+    return "node '" + out.id + "': expected id@host:caf_port:http_port, got '" + item + "'";
+  out.host = rest.substr(0, c1);
+  if (!port(rest.substr(c1 + 1, c2 - c1 - 1), out.caf_port)
+      || !port(rest.substr(c2 + 1), out.http_port))
+    return "node '" + out.id + "': ports must be integers from 1 to 65535, got '" + item + "'";
+  if (out.caf_port == out.http_port)
+    return "node '" + out.id + "': the CAF port and the HTTP port must differ";
+  return {};
+}
+
 bool is_loopback_address(const std::string& address) {
   return address == "::1" || address == "localhost" || address.rfind("127.", 0) == 0;
 }
@@ -347,6 +416,11 @@ std::string validate(const node_config& cfg) {
     listed = listed || n == cfg.node_id;
   if (!listed)
     return "node '" + cfg.node_id + "' is not listed in cluster.nodes";
+  if (cfg.cluster_members.size() > 1)
+    return "cluster.nodes lists " + std::to_string(cfg.cluster_members.size())
+           + " nodes: running several nodes as one cluster (each partition on the node the "
+             "layout gives it, sagas across nodes) is not built yet. Two nodes of one list "
+             "would each own every partition, so a node starts only alone in its list";
   if (cfg.payment_provider_secret.empty())
     return "payment.provider_secret must not be empty";
   if (cfg.security_admin_token.empty())

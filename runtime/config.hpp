@@ -18,9 +18,21 @@ constexpr const char* dev_provider_secret = "dev-provider-secret";
 /// 127.0.0.0/8, ::1 or localhost.
 bool is_loopback_address(const std::string& address);
 
+/// One node of `cluster.nodes`: "id" alone (a single node), or "id@host:caf_port:http_port".
+struct cluster_member {
+  std::string id;
+  std::string host; // empty: not given
+  int64_t caf_port = 0;
+  int64_t http_port = 0;
+};
+
+/// Parses one `cluster.nodes` item; returns "" or what is wrong with it.
+std::string parse_cluster_member(const std::string& item, cluster_member& out);
+
 struct node_config {
   std::string node_id = "node-1";
-  std::vector<std::string> cluster_nodes{"node-1"};
+  std::vector<std::string> cluster_nodes{"node-1"};    // the ids of cluster_members
+  std::vector<cluster_member> cluster_members{{"node-1", "", 0, 0}};
   std::string http_address = "127.0.0.1";
   int64_t http_port = 8080;
   int64_t http_max_body_bytes = 65536;

@@ -8,7 +8,7 @@ using namespace saga;
 TEST_CASE("a valid file sets typed values", "[unit][config]") {
   node_config c;
   auto err = parse_config_text("; comment\n[http]\nport = 9090 ; trailing\naddress = \"0.0.0.0\"\n"
-                               "[storage]\nsync = false\n[cluster]\nnodes = \"a, b\"\n",
+                               "[storage]\nsync = false\n[cluster]\nnodes = \"a@h:1:2, b@h:3:4\"\n",
                                "t.conf", c);
   REQUIRE(err.empty());
   CHECK(c.http_port == 9090);
@@ -129,4 +129,16 @@ TEST_CASE("payment workers serve whole order partitions", "[unit][config]") {
   c.payment_workers = 3;
   CHECK(validate(c) == "payment.workers (3) must divide saga.partitions (4): each payment worker "
                        "serves whole order partitions, evenly");
+}
+
+TEST_CASE("a list of several nodes is refused until nodes own partitions of their own",
+          "[unit][config][cluster]") {
+  node_config c;
+  REQUIRE(parse_config_text("[cluster]\nnodes = \"node-1@127.0.0.1:4101:8081, "
+                            "node-2@127.0.0.1:4102:8082\"\n",
+                            "t.conf", c)
+            .empty());
+  auto err = validate(c);
+  CHECK(err.rfind("cluster.nodes lists 2 nodes: running several nodes as one cluster", 0) == 0);
+  CHECK(err.find("would each own every partition") != std::string::npos);
 }

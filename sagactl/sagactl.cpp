@@ -4,6 +4,7 @@
 //   sagactl ... actors [--kind K] [--state S] [--limit N] [--cursor C] [--all]
 //   sagactl ... order ID
 //   sagactl ... top [--interval-ms N] [--iterations N]
+//   sagactl ... cluster
 //
 // URL defaults to $SAGA_URL or http://127.0.0.1:8080; the token (needed when the node
 // listens on a non-loopback address) to $SAGA_ADMIN_TOKEN. Exit codes: 0 ok, 1 the node
@@ -360,6 +361,31 @@ int cmd_parked(const options& o) {
   return 0;
 }
 
+/// The cluster: each node's state, addresses and the partitions it owns (GET /cluster).
+int cmd_cluster(const options& o) {
+  auto c = get(o, "/cluster");
+  if (o.raw_json) {
+    std::cout << c.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "cluster: " << c["nodes"].size() << " node(s), layout " << str(c["layout_digest"])
+            << ", " << c["partitions"]["orders"] << " order and " << c["partitions"]["inventory"]
+            << " SKU partitions\n";
+  auto list = [](const json& xs) {
+    std::string out;
+    for (auto& x : xs)
+      out += (out.empty() ? "" : ",") + std::to_string(x.get<int64_t>());
+    return out.empty() ? std::string("-") : out;
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (auto& n : c["nodes"])
+    rows.push_back({str(n["id"]), str(n["state"]), n["http"].is_null() ? "-" : str(n["http"]),
+                    n["caf"].is_null() ? "-" : str(n["caf"]), list(n["partitions"]["orders"]),
+                    list(n["partitions"]["inventory"])});
+  table(std::cout, {"NODE", "STATE", "HTTP", "CAF", "ORDER PARTITIONS", "SKU PARTITIONS"}, rows);
+  return 0;
+}
+
 /// An operator's action on a parked order: retry or compensate.
 int cmd_admin(const options& o, const std::string& action) {
   if (o.args.size() != 1)
@@ -385,6 +411,7 @@ void usage(std::ostream& out) {
          "  parked                        parked orders, what each holds (money, stock) and why\n"
          "  retry ID [--note TEXT]        resume a parked order from its snapshot (admin token)\n"
          "  compensate ID [--note TEXT]   release, refund if paid, fail a parked order (admin token)\n"
+         "  cluster                       nodes, their state and the partitions each owns\n"
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }
 
@@ -454,6 +481,8 @@ int main(int argc, char** argv) {
       return cmd_top(o);
     if (o.command == "parked")
       return cmd_parked(o);
+    if (o.command == "cluster")
+      return cmd_cluster(o);
     if (o.command == "retry" || o.command == "compensate")
       return cmd_admin(o, o.command);
     usage(std::cerr);

@@ -193,8 +193,18 @@ def malformed_table(c, n):
 
 
 def api_extras(c, n):
-    """Idempotency-Key, long-poll, metrics."""
+    """Idempotency-Key, long-poll, metrics, the cluster layout."""
     import threading
+    # GET /cluster (checked against the contract by n.request): one node, owning everything
+    st, b = n.request("GET", "/cluster")
+    nodes = b.get("nodes", []) if st == 200 else []
+    c.check(st == 200 and b["self"] == "node-1" and len(nodes) == 1 and nodes[0]["state"] == "self"
+            and nodes[0]["since"] > 0
+            and nodes[0]["partitions"]["orders"] == list(range(b["partitions"]["orders"]))
+            and nodes[0]["partitions"]["inventory"] == list(range(b["partitions"]["inventory"])),
+            "GET /cluster: this node, self, owns every order and SKU partition: %s %s" % (st, b))
+    st, _ = n.request("POST", "/cluster", {})
+    c.check(st == 405, "POST /cluster is 405 (%s)" % st)
     n.stock("I", 10, 100)
     body = {"customer_id": "c9", "items": [{"sku": "I", "quantity": 1}]}
     st1, b1 = n.request("POST", "/orders", body, {"Idempotency-Key": "key-1"})

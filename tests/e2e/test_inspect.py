@@ -253,6 +253,9 @@ def sagactl_checks(c, n, sagactl, ids):
     c.check("stuck sagas" in out and ids["waiting1"] in out, "sagactl summary lists stuck sagas")
     c.check(all(k in out for k in ("inventory_worker", "payment_worker", "writer", "relay")),
             "sagactl summary lists the runtime actors")
+    rc, out, err = run("--url", url, "cluster")
+    c.check(rc == 0 and "cluster: 1 node(s)" in out and "node-1" in out and "self" in out
+            and "0,1,2" in out, "sagactl cluster: %r" % out[:400])
     rc, out, err = run("--url", url, "actors", "--kind", "order")
     c.check(rc == 0 and ids["waiting1"] in out and ids["waiting2"] in out and "(STUCK)" in out
             and "2 actor(s)" in out, "sagactl actors --kind order: %r" % out)
