@@ -683,6 +683,80 @@ TEST_CASE("deadlines live in the store's index: written with their record, erase
   CHECK(n.ctx->stats->intents_in_memory.load() == 0);
 }
 
+TEST_CASE("a backlog of overdue deadlines is worked off in slices; an unreadable reservation "
+          "keeps its index entry; the one-time index pass refuses or quarantines it",
+          "[actor][recovery][deadlines]") {
+  temp_dir d;
+  auto orphan = [](int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "ord_ffff%012x", i);
+    return std::string(buf);
+  };
+  const int n_orphans = 300; // over max_due_per_round
+  {
+    node_fixture n(d.path.string());
+    n.stock("B", 1000, 100);
+    auto worker = n.dir.inventory_for("B");
+    for (int i = 0; i < n_orphans; ++i)
+      REQUIRE(n.ask<op_reply>(worker, reserve_atom::value, orphan(i),
+                              std::vector<reservation_item>{{"B", 1}})
+                .ok);
+  }
+  { // One reservation record is damaged on disk.
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    storage::batch b;
+    b.ops.push_back({storage::family::reservations, storage::reservation_key(orphan(7), "B"),
+                     "\x02garbage", false});
+    REQUIRE(db->commit({&b}, true).empty());
+  }
+  {
+    node_fixture n(d.path.string(), test_node_config(), 1'010'000); // every TTL is past
+    CHECK(n.sku("B").reserved == n_orphans);
+    n.advance(50ms);
+    // All but the damaged one expired, over two rounds of the worker's timer.
+    CHECK(n.sku("B").reserved == 1);
+    CHECK(conserved(n.sku("B")));
+    n.self->send(n.dir.writer, write_atom::value, storage::batch{});
+    n.run();
+    n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+    std::vector<std::string> left;
+    n.db->scan(storage::family::meta, "due/", [&](std::string_view k, std::string_view) {
+      left.emplace_back(k);
+      return true;
+    });
+    REQUIRE(left.size() == 1); // kept for a record restored from a backup
+    CHECK(left[0].find(orphan(7)) != std::string::npos);
+  }
+  // An older data directory (no index yet) with the damaged record: the index pass refuses
+  // it, naming it, and writes nothing; with quarantine it is moved aside first.
+  std::string err;
+  auto db = storage::store::open(d.path.string(), err);
+  REQUIRE(db);
+  storage::batch b;
+  b.ops.push_back({storage::family::meta, "layout/due_index", {}, true});
+  REQUIRE(db->commit({&b}, true).empty());
+  size_t converted = 0;
+  // Only orders in flight are looked at: the orphans have no order, so make one point at it.
+  order_state s;
+  s.order_id = orphan(7);
+  s.step = saga_step::awaiting_payment;
+  b.ops.clear();
+  b.ops.push_back({storage::family::orders, orphan(7), storage::encode(s, {}), false});
+  b.ops.push_back({storage::family::meta, storage::inflight_key(orphan(7)), {}, false});
+  REQUIRE(db->commit({&b}, true).empty());
+  auto refusal = upgrade_order_records(*db, converted);
+  CHECK(refusal.find("column family 'reservations'") != std::string::npos);
+  CHECK(refusal.find(orphan(7)) != std::string::npos);
+  std::string have;
+  CHECK_FALSE(db->get(storage::family::meta, "layout/due_index", have));
+  REQUIRE(upgrade_order_records(*db, converted, true).empty());
+  CHECK(db->get(storage::family::meta, "layout/due_index", have));
+  CHECK(db->get(storage::family::meta,
+                "quarantine/reservations/" + storage::reservation_key(orphan(7), "B"), have));
+}
+
 TEST_CASE("a restart recovers orders, stock, payments and timers from RocksDB", "[actor][recovery]") {
   temp_dir d;
   std::string paid, waiting, done;

@@ -1,9 +1,12 @@
 #pragma once
-// Deadlines of one partition (reservation TTLs, payment expiries) behind a single CAF
-// timer: an ordered index and the time of the one pending wake-up. No timer per entry, and
-// an entry that became moot (committed, released, decided) simply leaves the index.
+// Deadlines of one partition (reservation TTLs, payment expiries, orders' auto-complete)
+// behind a single CAF timer: an ordered index and the time of the one pending wake-up. No
+// timer per entry, and an entry that became moot (committed, released, decided) simply
+// leaves the index. The TTLs and expiries are durable in the store's deadline index
+// (storage/codec.hpp); this is its in-memory side.
 
 #include <cstdint>
+#include <cstddef>
 #include <set>
 #include <string>
 #include <utility>
@@ -17,6 +20,10 @@ namespace saga {
 
 /// (deadline, key) pairs read back from the store's deadline index at start.
 using due_list = std::vector<std::pair<int64_t, std::string>>;
+
+/// Entries a worker handles per timer message: a backlog is worked off in slices, with
+/// requests served in between.
+constexpr size_t max_due_per_round = 256;
 
 struct deadline_index {
   std::set<std::pair<int64_t, std::string>> entries; // (deadline, key), earliest first
@@ -46,13 +53,15 @@ struct deadline_index {
   /// Adds entries read back from the store (call `schedule` after).
   void load(const due_list& xs) { entries.insert(xs.begin(), xs.end()); }
 
-  /// On `(timer_atom, at)`: false for a superseded wake-up; else takes every key due at
-  /// `now_ms` (earliest first) and clears the pending wake-up (call `schedule` after).
-  bool take_due(int64_t at, int64_t now_ms, due_list& due) {
+  /// On `(timer_atom, at)`: false for a superseded wake-up; else takes the keys due at
+  /// `now_ms` (earliest first, at most `max`) and clears the pending wake-up. Call
+  /// `schedule` after: overdue entries left (a backlog after a long stop) get a wake-up at
+  /// once, behind the messages already queued.
+  bool take_due(int64_t at, int64_t now_ms, due_list& due, size_t max = SIZE_MAX) {
     if (at != wake_ms)
       return false;
     wake_ms = 0;
-    while (!entries.empty() && entries.begin()->first <= now_ms) {
+    while (!entries.empty() && entries.begin()->first <= now_ms && due.size() < max) {
       due.push_back(*entries.begin());
       entries.erase(entries.begin());
     }

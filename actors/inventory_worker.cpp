@@ -66,21 +66,21 @@ void forget_if_finished(self_ptr self, const std::string& order_id) {
 
 /// Brings an order's reservation back from the store when it is not in memory (it was
 /// finished and forgotten, or never made), so every request stays idempotent per order.
-void ensure_loaded(self_ptr self, const std::string& order_id) {
+/// False when one of its records does not decode (logged; nothing of it is loaded).
+bool ensure_loaded(self_ptr self, const std::string& order_id) {
   auto& st = self->state;
   if (st.book.find_reservation(order_id) != nullptr)
-    return;
+    return true;
   reservation found;
+  bool intact = true;
   auto parts = static_cast<uint64_t>(st.ctx->cfg.inventory_workers);
   st.ctx->db->scan(storage::family::reservations, order_id + std::string(1, '\0'),
                    [&](std::string_view, std::string_view v) {
                      reservation r;
                      reservation_item item;
                      if (!storage::decode(std::string(v), r, item)) {
-                       st.ctx->log->error("order_id={} reservation record does not decode; "
-                                          "skipped",
-                                          order_id);
-                       return true;
+                       intact = false;
+                       return false;
                      }
                      if (directory::hash(item.sku) % parts == st.partition) {
                        if (found.order_id.empty())
@@ -89,10 +89,17 @@ void ensure_loaded(self_ptr self, const std::string& order_id) {
                      }
                      return true;
                    });
+  if (!intact) {
+    st.ctx->log->error("order_id={} a reservation record does not decode: left as it is "
+                       "(its deadline stays in the index; restore the record from a backup)",
+                       order_id);
+    return false;
+  }
   if (!found.order_id.empty()) {
     st.book.load_reservation(std::move(found));
     publish_count(self);
   }
+  return true;
 }
 
 /// Erases this partition's index entries of `order_id` at `deadline` whose reservation does
@@ -189,11 +196,12 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       auto& st = self->state;
       auto now = st.ctx->now_ms();
       due_list due;
-      if (!st.deadlines.take_due(at, now, due))
+      if (!st.deadlines.take_due(at, now, due, max_due_per_round))
         return; // superseded by an earlier wake-up
       for (auto& [deadline, order_id] : due) {
         bool in_memory = st.book.find_reservation(order_id) != nullptr;
-        ensure_loaded(self, order_id); // read back from the store after a start
+        if (!ensure_loaded(self, order_id)) // read back from the store after a start
+          continue; // unreadable: its index entry stays for a restored record
         auto r = st.book.expire(order_id, now);
         if (!r.ok) {
           // Committed or released meanwhile (its entry is gone or going), or an entry left
@@ -208,9 +216,9 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
         }
         st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
         persist_then(self, st.writer, to_batch(st.book, r, order_id),
-                     [self, order_id] { forget_if_finished(self, order_id); });
+                     [self, id = order_id] { forget_if_finished(self, id); });
       }
-      st.deadlines.schedule(self, *st.ctx);
+      st.deadlines.schedule(self, *st.ctx); // overdue ones left: at once, after other mail
     },
     [self](stock_atom, const std::string& sku, int64_t on_hand,
            int64_t price_cents) -> caf::result<sku_reply> {

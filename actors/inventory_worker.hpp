@@ -2,7 +2,8 @@
 // An inventory worker: the single owner of one hash partition of SKUs (see
 // directory::inventory_partition). Reserve / commit / release are idempotent per order.
 // Every change is durable before it is answered; reservation expiry is a durable timer
-// (the deadline is stored with the reservation and re-armed when the worker starts).
+// (the deadline is an entry of the store's deadline index, written with the reservation,
+// read back when the worker starts; the reservation itself is read when it is needed).
 
 #include "actors/deadline_index.hpp"
 #include "actors/inventory_book.hpp"

@@ -156,7 +156,7 @@ struct actor_info {
   int64_t budget_ms = 0;      // orders: time budget of the current step
   bool stuck = false;         // orders: over the budget
   bool passive = false;       // orders: no actor now (waits at its owner; activated on demand)
-  int64_t wake_at_ms = 0;     // orders: a passive order's next deadline (0: none)
+  int64_t wake_at_ms = 0;     // orders: its auto-complete deadline at the owner (0: none)
 };
 
 /// The order actor tells the supervisor after each durable step (status, step and the

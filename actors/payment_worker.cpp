@@ -42,21 +42,25 @@ void forget_if_decided(self_ptr self, const std::string& payment_id) {
   }
 }
 
-/// Brings a forgotten intent back from the store (idempotency per payment holds).
-void ensure_loaded(self_ptr self, const std::string& payment_id) {
+/// Brings a forgotten intent back from the store (idempotency per payment holds). False
+/// when its record does not decode (logged; nothing is loaded).
+bool ensure_loaded(self_ptr self, const std::string& payment_id) {
   auto& st = self->state;
   if (st.book.find(payment_id) != nullptr)
-    return;
+    return true;
   std::string raw;
   payment_intent x;
   if (!st.ctx->db->get(storage::family::payments, payment_id, raw))
-    return;
+    return true;
   if (!storage::decode(raw, x)) {
-    st.ctx->log->error("payment_id={} payment record does not decode; skipped", payment_id);
-    return;
+    st.ctx->log->error("payment_id={} the payment record does not decode: left as it is (its "
+                       "deadline stays in the index; restore the record from a backup)",
+                       payment_id);
+    return false;
   }
   st.book.load(std::move(x));
   publish_count(self);
+  return true;
 }
 
 errc to_errc(verify_code c) {
@@ -162,11 +166,12 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       auto& st = self->state;
       auto now = st.ctx->now_ms();
       due_list due;
-      if (!st.deadlines.take_due(at, now, due))
+      if (!st.deadlines.take_due(at, now, due, max_due_per_round))
         return; // superseded by an earlier wake-up
       for (auto& [deadline, payment_id] : due) {
         bool in_memory = st.book.find(payment_id) != nullptr;
-        ensure_loaded(self, payment_id); // read back from the store after a start
+        if (!ensure_loaded(self, payment_id)) // read back from the store after a start
+          continue; // unreadable: its index entry stays for a restored record
         auto r = st.book.expire(payment_id, now);
         if (r.changed) {
           apply_change(self, r, *st.book.find(payment_id), true, [](const payment_reply&) {});
@@ -186,7 +191,7 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
         if (!in_memory)
           forget_if_decided(self, payment_id); // read from the store just now: durable
       }
-      st.deadlines.schedule(self, *st.ctx);
+      st.deadlines.schedule(self, *st.ctx); // overdue ones left: at once, after other mail
     },
     [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
       self->state.probe.count();

@@ -383,13 +383,14 @@ json api::cluster_view() const {
   for (size_t i = 0; i < layout.nodes.size(); ++i) {
     auto& m = layout.nodes[i];
     bool self = m.id == ctx_->cfg.node_id;
+    auto host = m.host.find(':') == std::string::npos ? m.host : "[" + m.host + "]"; // IPv6
     json n = {{"id", m.id},
               {"state", self ? "self" : "down"},
               {"since", self ? started_at_ms : 0},
               {"http", m.host.empty() ? json(nullptr)
-                                      : json("http://" + m.host + ":" + std::to_string(m.http_port))},
+                                      : json("http://" + host + ":" + std::to_string(m.http_port))},
               {"caf", m.host.empty() ? json(nullptr)
-                                     : json(m.host + ":" + std::to_string(m.caf_port))},
+                                     : json(host + ":" + std::to_string(m.caf_port))},
               {"partitions",
                {{"orders", layout.owned_by(partition_kind::orders, i)},
                 {"inventory", layout.owned_by(partition_kind::inventory, i)}}}};

@@ -35,6 +35,12 @@ TEST_CASE("cluster.nodes items: an id alone, or id@host:caf_port:http_port", "[u
   CHECK(m.http_port == 8082);
   CHECK(parse_cluster_member("n3@::1:4103:8083", m).empty()); // IPv6: the last two colons
   CHECK(m.host == "::1");
+  CHECK(parse_cluster_member("n4@[::1]:4104:8084", m).empty());
+  CHECK(m.host == "::1");
+  CHECK(parse_cluster_member("n5@a b:4105:8085", m)
+        == "node 'n5': host 'a b' must be a host name or an IP address, got 'n5@a b:4105:8085'");
+  CHECK(parse_cluster_member("n6@x@h:4106:8086", m)
+        == "node 'n6': host 'x@h' must be a host name or an IP address, got 'n6@x@h:4106:8086'");
   CHECK(parse_cluster_member("n 1", m) == "node id 'n 1' must be 1 to 64 letters, digits, '-', "
                                           "'_' or '.'");
   CHECK(parse_cluster_member("n1@127.0.0.1:4101", m)

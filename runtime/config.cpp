@@ -394,6 +394,13 @@ std::string parse_cluster_member(const std::string& item, cluster_member& out) {
   if (c1 == std::string::npos || c1 == 0)
     return "node '" + out.id + "': expected id@host:caf_port:http_port, got '" + item + "'";
   out.host = rest.substr(0, c1);
+  if (out.host.front() == '[' && out.host.back() == ']' && out.host.size() > 2)
+    out.host = out.host.substr(1, out.host.size() - 2); // [::1] as in a URL
+  if (out.host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789.-:")
+      != std::string::npos)
+    return "node '" + out.id + "': host '" + out.host
+           + "' must be a host name or an IP address, got '" + item + "'";
   if (!port(rest.substr(c1 + 1, c2 - c1 - 1), out.caf_port)
       || !port(rest.substr(c2 + 1), out.http_port))
     return "node '" + out.id + "': ports must be integers from 1 to 65535, got '" + item + "'";

@@ -165,8 +165,8 @@ bool scan_due(const storage::store& db, char kind, std::vector<corrupt_record>& 
 
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions, bool quarantine) {
-  // The orders in flight, their held stock and pending intents are read on a second thread
-  // while this one reads the SKUs (the halves share nothing; RocksDB reads are thread-safe).
+  // The orders in flight are read on a second thread while this one reads the SKUs and the
+  // deadline index (the halves share nothing; RocksDB reads are thread-safe).
   // Returning early still waits for it (std::async's future).
   auto orders = std::async(std::launch::async, [&db, quarantine] {
     return scan_orders(db, quarantine);
@@ -312,14 +312,23 @@ std::string upgrade_orders_pass(storage::store& db, size_t& converted) {
 /// Builds the deadline index (meta "due/...") of a data directory written before it: the
 /// held stock and pending intents of the orders in flight, found as the start used to
 /// (the in-flight index, then their reservations and intents).
-std::string build_due_index(storage::store& db) {
+std::string build_due_index(storage::store& db, bool quarantine) {
   std::string have;
   db.get(storage::family::meta, "layout/due_index", have);
   if (have == "1")
     return {};
-  auto o = scan_orders(db, true);
-  scan_reserved(db, o.ids, o, true);
-  scan_pending_payments(db, o.ids, o, true);
+  // A record that does not decode stops the start here as it would have stopped the load
+  // (nothing is written), or, with storage.quarantine_corrupt, is moved aside first.
+  auto o = scan_orders(db, quarantine);
+  if (o.error.empty())
+    scan_reserved(db, o.ids, o, quarantine);
+  if (o.error.empty())
+    scan_pending_payments(db, o.ids, o, quarantine);
+  if (!o.error.empty())
+    return o.error;
+  if (!o.corrupt.empty())
+    if (auto err = quarantine_records(db, o.corrupt); !err.empty())
+      return err;
   storage::batch b;
   for (auto& r : o.reserved)
     for (auto& item : r.items)
@@ -335,11 +344,11 @@ std::string build_due_index(storage::store& db) {
 
 } // namespace
 
-std::string upgrade_order_records(storage::store& db, size_t& converted) {
+std::string upgrade_order_records(storage::store& db, size_t& converted, bool quarantine) {
   converted = 0;
   if (auto err = upgrade_orders_pass(db, converted); !err.empty())
     return err;
-  return build_due_index(db);
+  return build_due_index(db, quarantine);
 }
 
 std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,

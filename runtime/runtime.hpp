@@ -90,7 +90,10 @@ payment_book load_payment_partition(const storage::store& db, size_t order_parti
 /// "layout/order_format", "layout/order_index" and "layout/due_index" so later starts skip
 /// the passes. Returns "" or the store's
 /// error; `converted` counts the records rewritten.
-[[nodiscard]] std::string upgrade_order_records(storage::store& db, size_t& converted);
+/// A reservation or intent (or order) that does not decode stops the deadline pass with
+/// the load's message, unless `quarantine` (then it is moved aside first).
+[[nodiscard]] std::string upgrade_order_records(storage::store& db, size_t& converted,
+                                                bool quarantine = false);
 
 /// Orders in flight, one list per order partition (for each owner's start message).
 std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,

@@ -111,9 +111,11 @@ int main(int argc, char** argv) {
   {
     auto t_up = std::chrono::steady_clock::now();
     size_t converted = 0;
-    if (auto e = upgrade_order_records(*db, converted); !e.empty()) {
-      log->critical("converting the order records to format 2 failed: {}", e);
-      return 3;
+    if (auto e = upgrade_order_records(*db, converted, cfg.storage_quarantine_corrupt);
+        !e.empty()) {
+      log->critical("upgrading the data directory failed: {}", e);
+      std::fprintf(stderr, "sagad: %s\n", e.c_str());
+      return 6;
     }
     if (converted > 0)
       log->info("converted {} order records to format 2 (snapshot and events in one binary "

@@ -45,7 +45,8 @@ inline std::string inflight_key(const std::string& order_id) { return "inflight/
 std::string due_reservation_key(int64_t deadline_ms, const std::string& order_id,
                                 const std::string& sku);
 std::string due_payment_key(int64_t deadline_ms, const std::string& payment_id);
-/// One parsed entry; false when `key` (without its "due/x/" prefix) is malformed.
+/// One parsed entry of the whole key ("due/<kind>/..."); false when it is malformed or of
+/// another kind.
 struct due_entry {
   int64_t deadline_ms = 0;
   std::string id;  // order id (reservations) or payment id
