@@ -152,9 +152,6 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
   // Durable timers: the deadline index read back from the store (an overdue entry fires at
   // once); the reservations themselves are read when something happens to them.
   st.deadlines.load(due);
-  for (auto& [id, r] : st.book.reservations())
-    if (r.state == reservation_state::reserved)
-      st.deadlines.entries.insert({r.expires_at_ms, id});
   st.deadlines.schedule(self, *st.ctx);
   publish_count(self);
   return {

@@ -117,9 +117,6 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
   // Durable timers: the deadline index read back from the store; the intents themselves
   // are read when something happens to them.
   st.deadlines.load(due);
-  for (auto& [id, p] : st.book.intents())
-    if (p.status == payment_status::pending)
-      st.deadlines.entries.insert({p.expires_at_ms, id});
   st.deadlines.schedule(self, *st.ctx);
   publish_count(self);
   return {
