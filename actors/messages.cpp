@@ -77,6 +77,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<inspect_summary>("inspect_summary");
   cfg.add_message_type<order_page>("order_page");
   cfg.add_message_type<order_inspection>("order_inspection");
+  // Cross-node: the handshake, and top-level types of messages that reach other nodes.
+  cfg.add_message_type<cluster_hello>("cluster_hello");
+  cfg.add_message_type<cluster_welcome>("cluster_welcome");
+  cfg.add_message_type<peer_status>("peer_status");
+  cfg.add_message_type<std::vector<peer_status>>("std::vector<peer_status>");
+  cfg.add_message_type<input_kind>("input_kind");
 }
 
 } // namespace saga

@@ -7,6 +7,7 @@
 #include "actors/inventory_book.hpp"
 #include "actors/payment_book.hpp"
 #include "actors/saga.hpp"
+#include "runtime/config.hpp"
 #include "storage/store.hpp"
 
 namespace saga {
@@ -51,6 +52,10 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using busy_atom = caf::atom_constant<caf::atom("busy")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
+// cluster (actors/cluster.hpp): handshake, forwarder re-routing, link status
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using route_atom = caf::atom_constant<caf::atom("route")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -224,7 +229,14 @@ struct directory {
   caf::actor inspector; // registry of long-lived actors (actors/introspection.hpp)
   caf::actor relay;     // the Kafka relay (null when kafka.enabled = false)
   std::vector<caf::actor> inventory;
-  std::vector<caf::actor> payment;
+  std::vector<caf::actor> payment; // this node's payment workers (payment.workers)
+  /// Cluster: the payment worker of each order partition (the owner node's worker
+  /// `p % payment.workers`, or a forwarder to it). Empty on one node: `payment` decides.
+  std::vector<caf::actor> payment_by_order;
+  /// Cluster: 1 where the partition is another node's (the handle is a local forwarder to
+  /// it). Empty: every partition is local.
+  std::vector<uint8_t> orders_remote;
+  std::vector<uint8_t> inventory_remote;
 
   static uint64_t hash(const std::string& key); // FNV-1a: stable across runs and nodes
   /// The partition an order id carries: its first four hex digits ("ord_0003..." is in
@@ -246,8 +258,59 @@ struct directory {
     return orders[order_partition(order_id, orders.size())];
   }
   const caf::actor& payment_for(const std::string& order_id) const {
+    if (!payment_by_order.empty())
+      return payment_by_order[order_partition(order_id, orders.size())];
     return payment[payment_partition(order_id, orders.size(), payment.size())];
   }
+  bool order_partition_remote(size_t p) const {
+    return !orders_remote.empty() && orders_remote[p] != 0;
+  }
+  bool inventory_partition_remote(size_t p) const {
+    return !inventory_remote.empty() && inventory_remote[p] != 0;
+  }
+  /// This node's order partition owners (inspection and admin lists stay per node).
+  std::vector<caf::actor> local_owners() const {
+    std::vector<caf::actor> out;
+    for (size_t p = 0; p < orders.size(); ++p)
+      if (!order_partition_remote(p))
+        out.push_back(orders[p]);
+    return out;
+  }
+};
+
+// ---- cluster (actors/cluster.hpp) ----
+
+/// What a node says when it connects to a peer's entry actor: who it is and the layout it
+/// was configured with (compared field by field), and the ownership epoch it believes in.
+struct cluster_hello {
+  std::string node_id;
+  std::vector<cluster_member> members; // its cluster.nodes
+  uint64_t order_partitions = 0;
+  uint64_t sku_partitions = 0;
+  uint64_t payment_workers = 0;
+  uint64_t epoch = 0;
+};
+
+/// The answer: a refusal naming the difference, or the peer's partition actors (the
+/// handles of the partitions it owns; other slots are null).
+struct cluster_welcome {
+  bool ok = false;
+  std::string refusal;
+  std::string node_id;
+  uint64_t epoch = 0;
+  std::vector<caf::actor> orders;           // order partition owners
+  std::vector<caf::actor> inventory;        // SKU partition workers
+  std::vector<caf::actor> payment_by_order; // payment worker per order partition
+};
+
+/// One peer as this node sees it (GET /cluster, sagactl cluster).
+struct peer_status {
+  std::string node_id;
+  std::string state; // up | down | refused
+  int64_t since_ms = 0;
+  std::string reason; // why it is down or refused (empty when up)
+  uint64_t connects = 0;
+  uint64_t disconnects = 0;
 };
 
 // ---- inspect ----
@@ -328,7 +391,27 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory& x) {
-  return f(caf::meta::type_name("directory"), x.writer, x.orders, x.inspector, x.relay, x.inventory, x.payment);
+  return f(caf::meta::type_name("directory"), x.writer, x.orders, x.inspector, x.relay,
+           x.inventory, x.payment, x.payment_by_order, x.orders_remote, x.inventory_remote);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
+  return f(caf::meta::type_name("cluster_hello"), x.node_id, x.members, x.order_partitions,
+           x.sku_partitions, x.payment_workers, x.epoch);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
+  return f(caf::meta::type_name("cluster_member"), x.id, x.host, x.caf_port, x.http_port);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_welcome& x) {
+  return f(caf::meta::type_name("cluster_welcome"), x.ok, x.refusal, x.node_id, x.epoch,
+           x.orders, x.inventory, x.payment_by_order);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
+  return f(caf::meta::type_name("peer_status"), x.node_id, x.state, x.since_ms, x.reason,
+           x.connects, x.disconnects);
 }
 
 template <class Inspector>

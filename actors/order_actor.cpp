@@ -34,8 +34,24 @@ void replied(self_ptr self) {
 }
 
 /// Re-sends a command after a failed request (time-out, worker gone), with a bound.
-void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err) {
+/// A request to another node's partition (`remote`) is re-sent without a bound: a down or
+/// cut-off node keeps the saga waiting in its step, never failed or parked for it; the
+/// saga's own deadlines (reservation TTL, payment time-out) still apply at the owners.
+void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err,
+                 bool remote = false) {
   auto& st = self->state;
+  if (remote) {
+    ++st.ctx->stats->cross_node_resends;
+    auto attempt = std::min<int64_t>(st.remote_retries++, 20);
+    auto delay = retry_delay_ms(st.ctx->cfg, attempt, directory::hash(st.s.order_id));
+    st.ctx->log->log(attempt == 0 ? spdlog::level::info : spdlog::level::debug,
+      "order_id={} command {} to another node failed: {} (re-send {} in {} ms; the saga "
+      "waits)", st.s.order_id, to_string(cmd.kind), self->system().render(err),
+      st.remote_retries, delay);
+    self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value, cmd.kind,
+                       cmd.deadline_ms);
+    return;
+  }
   st.ctx->log->warn("order_id={} command {} failed: {} (retry {}/{})", st.s.order_id,
                     to_string(cmd.kind), self->system().render(err), st.retries + 1,
                     st.ctx->cfg.saga_max_retries);
@@ -67,8 +83,14 @@ void scatter(self_ptr self, const saga_command& cmd,
   auto g = std::make_shared<gather>();
   g->remaining = parts.size();
   for (auto& [p, items] : parts) {
-    auto on_reply = [self, g, done](const op_reply& r) {
+    bool remote = st.dir.inventory_partition_remote(p);
+    auto sent = std::chrono::steady_clock::now();
+    auto on_reply = [self, g, done, remote, sent](const op_reply& r) {
       replied(self);
+      if (remote)
+        self->state.ctx->stats->observe_cross_node(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now()
+                                                                - sent).count());
       if (g->failed)
         return;
       if (!r.ok && g->ok) {
@@ -78,12 +100,14 @@ void scatter(self_ptr self, const saga_command& cmd,
       if (--g->remaining == 0)
         done(g->ok, g->reason);
     };
-    auto on_error = [self, g, cmd](caf::error& err) {
+    auto on_error = [self, g, cmd, remote](caf::error& err) {
       replied(self);
+      if (remote)
+        ++self->state.ctx->stats->cross_node_failures;
       if (g->failed)
         return;
       g->failed = true;
-      retry_later(self, cmd, err);
+      retry_later(self, cmd, err, remote);
     };
     auto& worker = st.dir.inventory[p];
     auto timeout = st.ctx->request_timeout();
@@ -259,6 +283,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool was_terminal = !created && is_terminal(st.s.step);
   st.s = d.next;
   st.retries = 0;
+  st.remote_retries = 0;
   st.history.insert(st.history.end(), d.events.begin(), d.events.end());
   storage::batch b;
   // One record: the snapshot and every event so far (GET is one point read).

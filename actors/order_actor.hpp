@@ -16,6 +16,7 @@ struct order_actor_state {
   std::vector<saga_event> history; // its events so far: stored in the same record as `s`
   int64_t inflight_writes = 0;
   int64_t retries = 0;      // re-sends of commands since the last applied input
+  int64_t remote_retries = 0; // re-sends to another node's partition (unbounded: it waits)
   int64_t awaiting = 0;     // requests sent, not answered yet (passivation waits for none)
   // introspection (actors/introspection.hpp)
   uint64_t processed = 0;   // messages and replies handled

@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/order_supervisor.hpp"
 #include "actors/partitions.hpp"
 #include "actors/payment_book.hpp"
@@ -17,6 +18,33 @@ namespace saga {
 
 http_response api::error(int status, const std::string& code, const std::string& message) {
   return ok_json(status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
+                                const cluster_layout& layout, const directory& dir,
+                                const caf::error& e, partition_kind kind, size_t p) {
+  std::string node, slot;
+  bool remote = kind == partition_kind::orders ? dir.order_partition_remote(p)
+                                               : dir.inventory_partition_remote(p);
+  bool down = is_node_unavailable(e, node, slot);
+  if (!down && !remote)
+    return api::error(503, "unavailable", sys.render(e));
+  if (node.empty())
+    node = layout.nodes[layout.owner(kind, p)].id;
+  if (slot.empty())
+    slot = std::string(to_string(kind)) + "/" + std::to_string(p);
+  auto why = down ? "is down or cut off from this node"
+                  : "did not answer in time (" + sys.render(e) + ")";
+  auto r = ok_json(503, json{{"error",
+                              {{"code", "node_unavailable"},
+                               {"node", node},
+                               {"partition", slot},
+                               {"message", "partition " + slot + " is owned by node " + node
+                                             + ", which " + why + "; retry later"}}}});
+  // About when a down peer is tried again (its reconnect backoff), at least a second.
+  r.headers["Retry-After"] =
+    std::to_string(std::max<int64_t>(1, (cfg.cluster_reconnect_backoff_max_ms + 999) / 1000));
+  return r;
 }
 
 void api::handle(const http_request& req, responder respond) {
@@ -122,7 +150,21 @@ void api::handle(const http_request& req, responder respond) {
       r.headers["WWW-Authenticate"] = "Bearer";
       return respond(r);
     }
-    return respond(ok_json(200, cluster_view()));
+    auto links = peer_links;
+    auto timeout = std::chrono::milliseconds(std::min<int64_t>(1000, ctx_->cfg.saga_request_timeout_ms));
+    auto layout = layout_;
+    auto ctx = ctx_;
+    auto since = started_at_ms;
+    spawn_bridge(sys_, ctx_->stats, [layout, ctx, since, links, timeout, respond](caf::event_based_actor* self) {
+      ask_all<peer_status>(
+        self, links, timeout,
+        [=](std::vector<peer_status> xs) {
+          respond(ok_json(200, cluster_view(*layout, ctx->cfg, since, xs)));
+        },
+        [respond](caf::error& e) { respond(error(503, "unavailable", "cluster links: " + to_string(e))); },
+        peers_atom::value);
+    });
+    return;
   }
   if (path == "/console" || path.rfind("/inspect/", 0) == 0) {
     // Introspection answers while the node recovers too (that is when it is most useful).
@@ -263,11 +305,30 @@ void api::post_order(const http_request& req, responder respond) {
                : scoped_idempotency_key(parsed.customer_id, req.idempotency_key);
   auto digest = request_digest(parsed);
   // The new order's partition: a repeated Idempotency-Key must reach the owner that bound
-  // it, so keyed requests go by the key's hash; the others take turns.
-  auto owner = dir_.orders[(key.empty() ? next_owner_++ : directory::hash(key))
-                           % dir_.orders.size()];
-  spawn_bridge(sys_, ctx_->stats, [dir, owner, timeout, parsed, key, digest, skus_by_partition,
-                      respond](caf::event_based_actor* self) mutable {
+  // it, so keyed requests go by the key's hash (on any node); the others take turns over
+  // this node's own partitions (no hop to another node), or over all when it owns none.
+  size_t owner_p = 0;
+  if (!key.empty()) {
+    owner_p = directory::hash(key) % dir_.orders.size();
+  } else {
+    auto local = dir_.orders.size() - std::count(dir_.orders_remote.begin(), dir_.orders_remote.end(), 1);
+    auto turn = next_owner_++;
+    if (local == 0) {
+      owner_p = turn % dir_.orders.size();
+    } else {
+      auto k = turn % local;
+      for (size_t p = 0; p < dir_.orders.size(); ++p)
+        if (!dir_.order_partition_remote(p) && k-- == 0) {
+          owner_p = p;
+          break;
+        }
+    }
+  }
+  auto owner = dir_.orders[owner_p];
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  spawn_bridge(sys_, ctx_->stats, [dir, owner, owner_p, timeout, parsed, key, digest, skus_by_partition,
+                      layout, cfg, respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
       bool done = false;
@@ -275,7 +336,9 @@ void api::post_order(const http_request& req, responder respond) {
     };
     auto g = std::make_shared<gather>();
     g->remaining = skus_by_partition.size();
-    for (auto& [p, skus] : skus_by_partition) {
+    for (auto& entry : skus_by_partition) {
+      auto p = entry.first;
+      auto skus = entry.second;
       self->request(dir.inventory[p], timeout, prices_atom::value, skus)
         .then(
           [=](const prices_reply& r) mutable {
@@ -319,14 +382,16 @@ void api::post_order(const http_request& req, responder respond) {
                   respond(r);
                 },
                 [=](caf::error& e) {
-                  respond(error(503, "unavailable", "order not created: " + render(self->system(), e)));
+                  respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                            partition_kind::orders, owner_p));
                 });
           },
           [=](caf::error& e) {
             if (g->done)
               return;
             g->done = true;
-            respond(error(503, "unavailable", "inventory unavailable: " + render(self->system(), e)));
+            respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                      partition_kind::inventory, p));
           });
     }
   });
@@ -347,6 +412,23 @@ void api::get_order(const std::string& id, const std::string& query, responder r
   int64_t timeout_ms = 10000;
   if (has_timeout && !parse_decimal(query_param(query, "timeout_ms"), 0, 60000, timeout_ms))
     return respond(error(422, "invalid_query", "timeout_ms must be an integer from 0 to 60000"));
+  auto part = directory::order_partition(id, dir.orders.size());
+  auto ctx = ctx_;
+  auto layout = layout_;
+  auto& sys = sys_;
+  // The order's record is on its owner node: read here, or asked of the owner (any node
+  // answers for any order).
+  bool remote = dir.order_partition_remote(part);
+  auto fetch = [ctx, dir, id, remote, timeout](caf::event_based_actor* self, auto then,
+                                                auto fail) {
+    if (!remote)
+      return then(load_order_view(*ctx->db, id));
+    self->request(dir.owner_for(id), timeout, get_atom::value, id)
+      .then([then](order_view& v) mutable { then(v); }, fail);
+  };
+  auto fail = [ctx, layout, dir, part, &sys, respond](caf::error& e) {
+    respond(partition_failure(sys, ctx->cfg, *layout, dir, e, partition_kind::orders, part));
+  };
   if (has_wait) {
     order_status st;
     if (!from_string(wanted, st))
@@ -357,36 +439,50 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     // The bridge reads the order from the store itself (reads are thread-safe and run in
     // parallel on the scheduler's threads, not in the supervisor).
     auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
-    auto ctx = ctx_;
-    spawn_bridge(sys_, ctx_->stats, [ctx, dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
-      auto v = load_order_view(*ctx->db, id);
-      if (v.code != errc::ok || v.state.status == st || is_terminal(v.state.step) || timeout_ms == 0)
-        return respond_with_view(v, respond);
-      self->request(dir.owner_for(id), wait_for, wait_atom::value, id, st, timeout_ms)
-        .then(
-          [=](bool) { respond_with_view(load_order_view(*ctx->db, id), respond); },
-          [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+    spawn_bridge(sys_, ctx_->stats, [fetch, fail, dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+      fetch(
+        self,
+        [=](const order_view& v) {
+          if (v.code != errc::ok || v.state.status == st || is_terminal(v.state.step)
+              || timeout_ms == 0)
+            return respond_with_view(v, respond);
+          self->request(dir.owner_for(id), wait_for, wait_atom::value, id, st, timeout_ms)
+            .then(
+              [=](bool) {
+                fetch(self, [=](const order_view& v2) { respond_with_view(v2, respond); }, fail);
+              },
+              fail);
+        },
+        fail);
     });
     return;
   }
-  auto ctx = ctx_;
-  spawn_bridge(sys_, ctx_->stats, [ctx, id, respond](caf::event_based_actor*) {
-    respond_with_view(load_order_view(*ctx->db, id), respond);
+  spawn_bridge(sys_, ctx_->stats, [fetch, fail, respond](caf::event_based_actor* self) {
+    fetch(self, [respond](const order_view& v) { respond_with_view(v, respond); }, fail);
   });
 }
 
-json api::cluster_view() const {
-  // The layout as every node computes it from cluster.conf (runtime/cluster_layout.hpp).
-  // One node for now: it is `self` and owns every partition.
-  auto layout = cluster_layout::from(ctx_->cfg);
+json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
+                       int64_t started_at_ms, const std::vector<peer_status>& peers) {
+  // The layout as every node computes it from cluster.conf (runtime/cluster_layout.hpp),
+  // with each peer's state as this node's link to it sees it.
   json nodes = json::array();
   for (size_t i = 0; i < layout.nodes.size(); ++i) {
     auto& m = layout.nodes[i];
-    bool self = m.id == ctx_->cfg.node_id;
+    bool self = m.id == cfg.node_id;
     auto host = m.host.find(':') == std::string::npos ? m.host : "[" + m.host + "]"; // IPv6
+    std::string state = self ? "self" : "down";
+    int64_t since = self ? started_at_ms : 0;
+    std::string reason;
+    for (auto& p : peers)
+      if (p.node_id == m.id) {
+        state = p.state == "up" ? "up" : "down";
+        since = p.since_ms;
+        reason = p.reason;
+      }
     json n = {{"id", m.id},
-              {"state", self ? "self" : "down"},
-              {"since", self ? started_at_ms : 0},
+              {"state", state},
+              {"since", since},
               {"http", m.host.empty() ? json(nullptr)
                                       : json("http://" + host + ":" + std::to_string(m.http_port))},
               {"caf", m.host.empty() ? json(nullptr)
@@ -394,10 +490,13 @@ json api::cluster_view() const {
               {"partitions",
                {{"orders", layout.owned_by(partition_kind::orders, i)},
                 {"inventory", layout.owned_by(partition_kind::inventory, i)}}}};
+    if (!reason.empty())
+      n["reason"] = reason;
     nodes.push_back(std::move(n));
   }
-  return {{"self", ctx_->cfg.node_id},
+  return {{"self", cfg.node_id},
           {"layout_digest", layout.digest()},
+          {"epoch", cfg.cluster_epoch},
           {"partitions",
            {{"orders", layout.order_partitions}, {"inventory", layout.sku_partitions}}},
           {"nodes", nodes}};
@@ -411,6 +510,9 @@ void api::verify_payment(const http_request& req, responder respond) {
        signature = v.signature;
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto part = directory::order_partition(order_id, dir.orders.size());
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(dir.payment_for(order_id), timeout, verify_atom::value, order_id, payment_id,
                   status, signature)
@@ -443,7 +545,10 @@ void api::verify_payment(const http_request& req, responder respond) {
                 respond(ok_json(200, body));
               });
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) {
+          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                    partition_kind::orders, part));
+        });
   });
 }
 
@@ -453,6 +558,9 @@ void api::complete_order(const http_request& req, responder respond) {
     return respond(error(e.status, e.code, e.message));
   auto dir = dir_;
   auto timeout = ctx_->request_timeout();
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto part = directory::order_partition(order_id, dir.orders.size());
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
                   saga_input{input_kind::complete_requested, 0, {}})
@@ -468,7 +576,10 @@ void api::complete_order(const http_request& req, responder respond) {
           resp.order_id = order_id;
           respond(resp);
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) {
+          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                    partition_kind::orders, part));
+        });
   });
 }
 
@@ -496,7 +607,7 @@ void api::admin_parked(responder respond) {
   auto timeout = ctx_->request_timeout();
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     ask_all<std::vector<parked_order>>(
-      self, dir.orders, timeout,
+      self, dir.local_owners(), timeout,
         [=](std::vector<std::vector<parked_order>> parts) {
           auto xs = merge_parked(std::move(parts));
           json orders = json::array();
@@ -537,6 +648,9 @@ void api::admin_action(const std::string& id, const std::string& action, const h
   auto kind = action == "retry" ? input_kind::admin_retry : input_kind::admin_compensate;
   auto dir = dir_;
   auto timeout = ctx_->request_timeout() * 2;
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto part = directory::order_partition(id, dir.orders.size());
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(dir.owner_for(id), timeout, admin_atom::value, id, kind, note)
       .then(
@@ -550,7 +664,10 @@ void api::admin_action(const std::string& id, const std::string& action, const h
           resp.order_id = id;
           respond(resp);
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) {
+          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                    partition_kind::orders, part));
+        });
   });
 }
 
@@ -566,6 +683,10 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
   auto on_hand = sr.on_hand, price = sr.price_cents;
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto dir = dir_;
+  auto part = dir_.inventory_partition(sku);
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, stock_atom::value, sku, on_hand, price)
       .then(
@@ -574,13 +695,20 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
             return respond(error(status_of(r.code), to_string(r.code), r.message));
           respond(ok_json(200, to_json(r.record)));
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) {
+          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                    partition_kind::inventory, part));
+        });
   });
 }
 
 void api::get_inventory(const std::string& sku, responder respond) {
   auto worker = dir_.inventory_for(sku);
   auto timeout = ctx_->request_timeout();
+  auto layout = layout_;
+  auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto dir = dir_;
+  auto part = dir_.inventory_partition(sku);
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     self->request(worker, timeout, get_atom::value, sku)
       .then(
@@ -589,7 +717,10 @@ void api::get_inventory(const std::string& sku, responder respond) {
             return respond(error(status_of(r.code), to_string(r.code), r.message));
           respond(ok_json(200, to_json(r.record)));
         },
-        [=](caf::error& e) { respond(error(503, "unavailable", render(self->system(), e))); });
+        [=](caf::error& e) {
+          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
+                                    partition_kind::inventory, part));
+        });
   });
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.hpp"
+#include "runtime/cluster_layout.hpp"
 #include "runtime/context.hpp"
 
 namespace saga {
@@ -54,15 +55,25 @@ const std::string& openapi_json();
 /// The event contract (gateway/asyncapi.json, AsyncAPI 3.0, embedded at build time).
 const std::string& asyncapi_json();
 
+/// The answer to a failed request for partition `p` of `kind`: 503 `node_unavailable`
+/// naming the owner node when it is another node's partition that is down or did not
+/// answer (with Retry-After), else 503 `unavailable`.
+http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
+                                const cluster_layout& layout, const directory& dir,
+                                const caf::error& e, partition_kind kind, size_t p);
+
 class api {
 public:
   api(caf::actor_system& sys, context_ptr ctx, directory dir)
-    : sys_(sys), ctx_(std::move(ctx)), dir_(std::move(dir)), started_at_ms(ctx_->now_ms()) {}
+    : sys_(sys), ctx_(std::move(ctx)), dir_(std::move(dir)), started_at_ms(ctx_->now_ms()),
+      layout_(std::make_shared<const cluster_layout>(cluster_layout::from(ctx_->cfg))) {}
 
   void handle(const http_request& req, responder respond);
 
   /// Readiness: set once recovery finished and the node accepts orders.
   std::atomic<bool> ready{false};
+  /// Cluster: one link actor per peer (their state for GET /cluster). Set before start.
+  std::vector<caf::actor> peer_links;
 
   metrics& stats() { return *ctx_->stats; }
 
@@ -87,13 +98,16 @@ private:
   void inspect_order(const std::string& id, responder respond);
   void inspect_stream(const std::string& query, responder respond);
   // GET /cluster: the nodes of cluster.conf, their state and the partitions each owns
-  nlohmann::json cluster_view() const;
+  static nlohmann::json cluster_view(const cluster_layout& layout, const node_config& cfg,
+                                     int64_t started_at_ms,
+                                     const std::vector<peer_status>& peers);
 
   caf::actor_system& sys_;
   context_ptr ctx_;
   directory dir_;
   std::atomic<uint64_t> next_owner_{0}; // partition of the next order without a key
   int64_t started_at_ms;                // this node's start (GET /cluster "since")
+  std::shared_ptr<const cluster_layout> layout_;
 };
 
 } // namespace saga

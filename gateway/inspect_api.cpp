@@ -198,7 +198,7 @@ caf::behavior stream_feeder(caf::stateful_actor<stream_feeder_state>* self, cont
   self->state.sink = std::move(sink);
   self->state.order_filter = std::move(filter);
   self->attach_functor([m = ctx->stats] { --m->stream_clients; });
-  for (auto& owner : dir.orders)
+  for (auto& owner : dir.local_owners()) // inspection stays per node
     self->send(owner, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->send(self, tick_atom::value);
   auto emit = [self](const char* event, const json& data) {
@@ -334,7 +334,7 @@ void api::inspect_actors(const std::string& query, responder respond) {
         return respond(ok_json(200, *out));
       }
       ask_all<order_page>(
-        self, dir.orders, ctx->request_timeout(),
+        self, dir.local_owners(), ctx->request_timeout(),
         [=](std::vector<order_page> parts) {
             auto page = merge_pages(std::move(parts), remaining);
             for (auto& r : page.rows)

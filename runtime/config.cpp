@@ -101,6 +101,18 @@ const std::vector<key_spec>& specs() {
                         "id@host:caf_port:http_port";
                return {};
              }},
+    INT_KEY("cluster.heartbeat_ms", cluster_heartbeat_ms, 0, 3600000,
+            "CAF heartbeat interval between nodes (0 = off: a frozen peer is never noticed)"),
+    INT_KEY("cluster.connection_timeout_ms", cluster_connection_timeout_ms, 0, 3600000,
+            "a peer silent this long is cut and marked down (0 = never)"),
+    INT_KEY("cluster.reconnect_backoff_ms", cluster_reconnect_backoff_ms, 1, 3600000,
+            "first pause before connecting to a down peer again"),
+    INT_KEY("cluster.reconnect_backoff_max_ms", cluster_reconnect_backoff_max_ms, 1, 3600000,
+            "longest pause between connection attempts (doubling up to it)"),
+    INT_KEY("cluster.connect_timeout_ms", cluster_connect_timeout_ms, 1, 3600000,
+            "one connection attempt with its handshake"),
+    INT_KEY("cluster.epoch", cluster_epoch, 1, INT64_MAX,
+            "partition ownership epoch; every node of a cluster must have the same"),
     STR_KEY("http.address", http_address, "address the gateway binds to"),
     INT_KEY("http.port", http_port, 0, 65535, "gateway port (0 = pick a free one)"),
     INT_KEY("http.max_body_bytes", http_max_body_bytes, 1, 64 << 20, "larger bodies get 413"),
@@ -423,11 +435,25 @@ std::string validate(const node_config& cfg) {
     listed = listed || n == cfg.node_id;
   if (!listed)
     return "node '" + cfg.node_id + "' is not listed in cluster.nodes";
-  if (cfg.cluster_members.size() > 1)
-    return "cluster.nodes lists " + std::to_string(cfg.cluster_members.size())
-           + " nodes: running several nodes as one cluster (each partition on the node the "
-             "layout gives it, sagas across nodes) is not built yet. Two nodes of one list "
-             "would each own every partition, so a node starts only alone in its list";
+  if (cfg.cluster_members.size() > 1) {
+    // Several nodes: failure detection must be on, or a frozen peer is never noticed.
+    if (cfg.cluster_heartbeat_ms == 0 || cfg.cluster_connection_timeout_ms == 0)
+      return "cluster.heartbeat_ms and cluster.connection_timeout_ms must be above 0 when "
+             "cluster.nodes lists several nodes: with either off a frozen peer is never "
+             "marked down";
+    if (cfg.cluster_connection_timeout_ms < 2 * cfg.cluster_heartbeat_ms)
+      return "cluster.connection_timeout_ms (" + std::to_string(cfg.cluster_connection_timeout_ms)
+             + ") must be at least twice cluster.heartbeat_ms ("
+             + std::to_string(cfg.cluster_heartbeat_ms)
+             + "): one late heartbeat would cut a live peer";
+    if (cfg.cluster_reconnect_backoff_max_ms < cfg.cluster_reconnect_backoff_ms)
+      return "cluster.reconnect_backoff_max_ms must not be below cluster.reconnect_backoff_ms";
+    for (auto& m : cfg.cluster_members)
+      if (m.id == cfg.node_id && m.http_port != cfg.http_port && cfg.http_port != 0)
+        return "http.port (" + std::to_string(cfg.http_port) + ") differs from this node's "
+               "entry in cluster.nodes (" + m.id + "@..." + std::to_string(m.http_port)
+               + "): other nodes and clients use the listed one";
+  }
   if (cfg.payment_provider_secret.empty())
     return "payment.provider_secret must not be empty";
   if (cfg.security_admin_token.empty())

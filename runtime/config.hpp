@@ -33,6 +33,12 @@ struct node_config {
   std::string node_id = "node-1";
   std::vector<std::string> cluster_nodes{"node-1"};    // the ids of cluster_members
   std::vector<cluster_member> cluster_members{{"node-1", "", 0, 0}};
+  int64_t cluster_heartbeat_ms = 1000;         // CAF middleman heartbeat interval
+  int64_t cluster_connection_timeout_ms = 5000; // silent this long: the peer is down
+  int64_t cluster_reconnect_backoff_ms = 200;   // first pause before connecting again ...
+  int64_t cluster_reconnect_backoff_max_ms = 5000; // ... doubling up to this
+  int64_t cluster_connect_timeout_ms = 5000;    // one connection attempt with its handshake
+  int64_t cluster_epoch = 1;                    // partition ownership epoch (fencing, later)
   std::string http_address = "127.0.0.1";
   int64_t http_port = 8080;
   int64_t http_max_body_bytes = 65536;

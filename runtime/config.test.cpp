@@ -131,14 +131,23 @@ TEST_CASE("payment workers serve whole order partitions", "[unit][config]") {
                        "serves whole order partitions, evenly");
 }
 
-TEST_CASE("a list of several nodes is refused until nodes own partitions of their own",
+TEST_CASE("several nodes need failure detection on and the listed http port",
           "[unit][config][cluster]") {
   node_config c;
   REQUIRE(parse_config_text("[cluster]\nnodes = \"node-1@127.0.0.1:4101:8081, "
-                            "node-2@127.0.0.1:4102:8082\"\n",
+                            "node-2@127.0.0.1:4102:8082\"\n[http]\nport = 8081\n",
                             "t.conf", c)
             .empty());
-  auto err = validate(c);
-  CHECK(err.rfind("cluster.nodes lists 2 nodes: running several nodes as one cluster", 0) == 0);
-  CHECK(err.find("would each own every partition") != std::string::npos);
+  CHECK(validate(c).empty());
+  auto off = c;
+  off.cluster_heartbeat_ms = 0;
+  CHECK(validate(off).find("a frozen peer is never marked down") != std::string::npos);
+  auto tight = c;
+  tight.cluster_connection_timeout_ms = 1500; // heartbeat 1000
+  CHECK(validate(tight).find("at least twice cluster.heartbeat_ms") != std::string::npos);
+  auto port = c;
+  port.http_port = 9000;
+  CHECK(validate(port).find("differs from this node's entry") != std::string::npos);
+  std::string err = parse_config_text("[cluster]\nheartbeat_ms = -1\n", "t.conf", c);
+  CHECK(err.rfind("t.conf:2:", 0) == 0);
 }

@@ -46,6 +46,15 @@ void metrics::observe(route r, int status, int64_t latency_us) {
   s.latency_sum_us += static_cast<uint64_t>(latency_us);
 }
 
+void metrics::observe_cross_node(int64_t latency_us) {
+  size_t b = 0;
+  while (b < latency_bounds_us.size() && latency_us > latency_bounds_us[b])
+    ++b;
+  ++cross_node_buckets[b];
+  cross_node_sum_us += static_cast<uint64_t>(latency_us);
+  ++cross_node_requests;
+}
+
 void metrics::observe_kafka_lag(int64_t ms) {
   size_t b = 0;
   while (b < lag_bounds_ms.size() && ms > lag_bounds_ms[b])
@@ -205,6 +214,50 @@ std::string metrics::render() const {
     cum += kafka_lag[lag_bounds_ms.size()].load();
     line("saga_kafka_lag_ms_bucket{le=\"+Inf\"} " + std::to_string(cum));
     line("saga_kafka_lag_ms_count " + std::to_string(cum));
+  }
+  if (!peers.empty()) {
+    line("# HELP saga_cluster_peer_up 1 while the peer is connected and welcomed.");
+    line("# TYPE saga_cluster_peer_up gauge");
+    for (auto& p : peers)
+      line("saga_cluster_peer_up{peer=\"" + p->id + "\"} " + std::to_string(p->up.load()));
+    auto counter = [&](const char* name, const char* help,
+                       std::atomic<uint64_t> peer_stats::*field) {
+      line(std::string("# HELP ") + name + " " + help);
+      line(std::string("# TYPE ") + name + " counter");
+      for (auto& p : peers)
+        line(std::string(name) + "{peer=\"" + p->id + "\"} " + std::to_string(((*p).*field).load()));
+    };
+    counter("saga_cluster_peer_connects_total", "Handshakes with the peer that succeeded.",
+            &peer_stats::connects);
+    counter("saga_cluster_peer_disconnects_total", "Times the peer went down.",
+            &peer_stats::disconnects);
+    counter("saga_cluster_peer_refused_total", "Handshakes refused (layout or epoch differ).",
+            &peer_stats::refused);
+    counter("saga_cluster_forwarded_total", "Messages handed to the peer's partitions.",
+            &peer_stats::forwarded);
+    counter("saga_cluster_unavailable_total",
+            "Requests for the peer's partitions answered unavailable (peer down).",
+            &peer_stats::unavailable);
+    line("# HELP saga_cluster_request_duration_seconds Order commands to another node's "
+         "partition, send to reply.");
+    line("# TYPE saga_cluster_request_duration_seconds histogram");
+    uint64_t cum = 0;
+    for (size_t b = 0; b < latency_bounds_us.size(); ++b) {
+      cum += cross_node_buckets[b].load();
+      line("saga_cluster_request_duration_seconds_bucket{le=\""
+           + std::to_string(static_cast<double>(latency_bounds_us[b]) / 1e6) + "\"} "
+           + std::to_string(cum));
+    }
+    cum += cross_node_buckets[latency_bounds_us.size()].load();
+    line("saga_cluster_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cum));
+    line("saga_cluster_request_duration_seconds_sum "
+         + std::to_string(static_cast<double>(cross_node_sum_us.load()) / 1e6));
+    line("saga_cluster_request_duration_seconds_count " + std::to_string(cum));
+    line("# TYPE saga_cluster_request_failures_total counter");
+    line("saga_cluster_request_failures_total " + std::to_string(cross_node_failures.load()));
+    line("# HELP saga_cluster_resends_total Order commands re-sent to another node's partition.");
+    line("# TYPE saga_cluster_resends_total counter");
+    line("saga_cluster_resends_total " + std::to_string(cross_node_resends.load()));
   }
   line("# TYPE saga_http_inflight gauge");
   line("saga_http_inflight " + std::to_string(http_inflight.load()));

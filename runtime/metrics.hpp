@@ -4,6 +4,7 @@
 // on any message path.
 
 #include <array>
+#include <memory>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -112,6 +113,32 @@ struct metrics {
   void observe_kafka_lag(int64_t ms);
   int64_t inventory_workers = 0;
   int64_t payment_workers = 0;
+
+  /// One peer node (cluster): written by its link actor and its forwarders, fixed in
+  /// number before any actor starts.
+  struct peer_stats {
+    std::string id;
+    std::atomic<int> up{0};                 // 1 connected and welcomed
+    std::atomic<uint64_t> connects{0};      // handshakes that succeeded
+    std::atomic<uint64_t> disconnects{0};   // up -> down
+    std::atomic<uint64_t> refused{0};       // handshakes refused (layout or epoch differ)
+    std::atomic<uint64_t> forwarded{0};     // messages handed to the peer's actors
+    std::atomic<uint64_t> unavailable{0};   // answered "node unavailable" (peer down)
+  };
+  std::vector<std::unique_ptr<peer_stats>> peers;
+  peer_stats* peer(const std::string& id) const {
+    for (auto& p : peers)
+      if (p->id == id)
+        return p.get();
+    return nullptr;
+  }
+  /// Order actors' commands to another node's partitions: round trips and re-sends.
+  std::array<std::atomic<uint64_t>, latency_bounds_us.size() + 1> cross_node_buckets{};
+  std::atomic<uint64_t> cross_node_sum_us{0};
+  std::atomic<uint64_t> cross_node_requests{0};
+  std::atomic<uint64_t> cross_node_failures{0};
+  std::atomic<uint64_t> cross_node_resends{0};
+  void observe_cross_node(int64_t latency_us);
 
   void observe(route r, int status, int64_t latency_us);
   std::string render() const;

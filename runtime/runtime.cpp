@@ -3,6 +3,7 @@
 #include <future>
 #include <unordered_set>
 
+#include "actors/cluster.hpp"
 #include "actors/component_supervisor.hpp"
 #include "actors/introspection.hpp"
 #include "actors/retention.hpp"
@@ -464,12 +465,58 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   }
   h.sweeper = sys.spawn(retention_sweeper, ctx, h.dir.writer);
   auto n_orders = static_cast<size_t>(ctx->cfg.saga_partitions);
-  for (size_t p = 0; p < n_orders; ++p)
+  // Cluster: which node owns each partition (the same map on every node). A partition of
+  // another node gets a local forwarder in its slot instead of actors.
+  auto layout = cluster_layout::from(ctx->cfg);
+  auto self_index = layout.index_of(ctx->cfg.node_id);
+  bool clustered = layout.nodes.size() > 1;
+  for (size_t i = 0; i < layout.nodes.size(); ++i)
+    if (clustered && i != self_index) {
+      h.peers.push_back(peer_handles{layout.nodes[i], {}, {}, {}});
+      if (ctx->stats->peer(layout.nodes[i].id) == nullptr) { // before any actor reads it
+        ctx->stats->peers.push_back(std::make_unique<metrics::peer_stats>());
+        ctx->stats->peers.back()->id = layout.nodes[i].id;
+      }
+    }
+  auto peer_of = [&](partition_kind kind, size_t p) -> peer_handles* {
+    if (!clustered)
+      return nullptr;
+    auto owner = layout.owner(kind, p);
+    if (owner == self_index)
+      return nullptr;
+    for (auto& x : h.peers)
+      if (x.member.id == layout.nodes[owner].id)
+        return &x;
+    return nullptr;
+  };
+  auto forward_to = [&](peer_handles& peer, const std::string& slot) {
+    return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id));
+  };
+  if (clustered) {
+    h.dir.orders_remote.assign(n_orders, 0);
+    h.dir.inventory_remote.assign(state.inventory.size(), 0);
+  }
+  for (size_t p = 0; p < n_orders; ++p) {
+    if (auto* peer = peer_of(partition_kind::orders, p)) {
+      auto f = forward_to(*peer, "orders/" + std::to_string(p));
+      peer->orders.emplace_back(p, f);
+      h.dir.orders.push_back(f);
+      h.dir.orders_remote[p] = 1;
+      continue;
+    }
     h.dir.orders.push_back(sys.spawn(order_supervisor, ctx, seed, p));
+  }
   // Partitions are supervised (actors/component_supervisor.hpp): the directory holds the
   // supervisor, which restarts a crashed worker from the partition's durable state.
   auto n_inv = state.inventory.size();
   for (size_t p = 0; p < n_inv; ++p) {
+    if (auto* peer = peer_of(partition_kind::inventory, p)) {
+      auto f = forward_to(*peer, "inventory/" + std::to_string(p));
+      peer->inventory.emplace_back(p, f);
+      h.dir.inventory.push_back(f);
+      h.dir.inventory_remote[p] = 1;
+      continue;
+    }
     auto first = std::make_shared<std::pair<inventory_book, due_list>>(
       std::move(state.inventory[p]), std::move(state.inventory_due[p]));
     auto writer = h.dir.writer;
@@ -503,16 +550,29 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     h.dir.payment.push_back(
       spawn_supervised(sys, ctx, "payment_worker", std::to_string(p), make, h.dir.writer));
   }
+  // Cluster: an order's payment lives with the order, on its owner node.
+  if (clustered)
+    for (size_t p = 0; p < n_orders; ++p) {
+      if (auto* peer = peer_of(partition_kind::orders, p)) {
+        auto f = forward_to(*peer, "payment/" + std::to_string(p));
+        peer->payment_by_order.emplace_back(p, f);
+        h.dir.payment_by_order.push_back(f);
+      } else {
+        h.dir.payment_by_order.push_back(h.dir.payment[p % n_pay]);
+      }
+    }
   // The registry of long-lived actors (introspection); orders are the supervisor's.
   h.dir.inspector = sys.spawn(inspector, ctx);
   auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
     caf::anon_send(h.dir.inspector, register_atom::value, std::string(kind), std::to_string(key), a);
   };
   for (size_t p = 0; p < h.dir.orders.size(); ++p)
-    reg("order_supervisor", p, h.dir.orders[p]);
+    if (!h.dir.order_partition_remote(p))
+      reg("order_supervisor", p, h.dir.orders[p]);
   reg("writer", 0, h.dir.writer);
   for (size_t p = 0; p < h.dir.inventory.size(); ++p)
-    reg("inventory_worker", p, h.dir.inventory[p]);
+    if (!h.dir.inventory_partition_remote(p))
+      reg("inventory_worker", p, h.dir.inventory[p]);
   for (size_t p = 0; p < h.dir.payment.size(); ++p)
     reg("payment_worker", p, h.dir.payment[p]);
   h.resume = std::move(state.resume);
@@ -527,6 +587,9 @@ void stop_runtime(const directory& dir) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& a : dir.payment)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (size_t p = 0; p < dir.payment_by_order.size(); ++p)
+    if (dir.order_partition_remote(p)) // a forwarder (the others are in `payment`)
+      caf::anon_send_exit(dir.payment_by_order[p], caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.inspector, caf::exit_reason::user_shutdown);
 }

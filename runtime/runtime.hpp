@@ -10,6 +10,7 @@
 #include "actors/inventory_book.hpp"
 #include "actors/messages.hpp"
 #include "actors/payment_book.hpp"
+#include "runtime/cluster_layout.hpp"
 #include "runtime/context.hpp"
 
 namespace saga {
@@ -67,8 +68,17 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
 /// Records in quarantine (meta "quarantine/..."), counted at start for /metrics and /readyz.
 size_t count_quarantined(const storage::store& db);
 
+/// One other node of the cluster and the local forwarders standing for its partitions.
+struct peer_handles {
+  cluster_member member;
+  std::vector<std::pair<size_t, caf::actor>> orders, inventory, payment_by_order;
+};
+
 struct runtime_handles {
   directory dir;
+  /// Cluster: the other nodes (empty on one node). sagad spawns a link per peer that
+  /// routes these forwarders to the peer's actors while it is up.
+  std::vector<peer_handles> peers;
   caf::actor sweeper; // retention (actors/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
   std::vector<order_state> passive;
@@ -100,8 +110,10 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
                                                    size_t partitions);
 
 /// Spawns every actor. The caller sends `(start_atom, dir, resume, passive)` to every owner in
-/// `dir.orders`, each with its own partition's orders (`by_partition`), and the node is ready
-/// when all have answered.
+/// `dir.local_owners()`, each with its own partition's orders (`by_partition`), and the node is ready
+/// when all have answered. With several nodes in cluster.nodes only the partitions that
+/// this node owns (cluster_layout) get actors; every other slot of the directory is a
+/// forwarder to the owner node (actors/cluster.hpp), listed in `peers`.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed);
 

@@ -14,6 +14,9 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <caf/io/all.hpp>
+
+#include "actors/cluster.hpp"
 #include "actors/component_supervisor.hpp"
 #include "actors/kafka_relay.hpp"
 #include "actors/messages.hpp"
@@ -30,6 +33,15 @@ struct sagad_config : caf::actor_system_config {
     set("scheduler.max-threads", static_cast<size_t>(c.scheduler_threads));
     set("logger.file-verbosity", caf::atom("quiet"));
     set("logger.console-verbosity", caf::atom("quiet"));
+    if (c.cluster_members.size() > 1) {
+      // Nodes talk over CAF's network layer. Its failure detection is off by default
+      // (a frozen peer would never be noticed): both settings come from cluster.conf.
+      load<caf::io::middleman>();
+      set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(c.cluster_heartbeat_ms)});
+      set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds(c.cluster_connection_timeout_ms)});
+    }
   }
 };
 
@@ -207,9 +219,42 @@ int main(int argc, char** argv) {
     if (relay)
       caf::anon_send(handles.dir.inspector, register_atom::value, std::string("relay"),
                      std::string("0"), relay);
+    // Cluster: this node's entry on its CAF port (published from this thread: it blocks
+    // only here), and one link per peer that routes the forwarders while the peer is up.
+    caf::actor entry;
+    std::vector<caf::actor> links;
+    std::string cluster_error;
+    if (!handles.peers.empty()) {
+      auto layout = cluster_layout::from(cfg);
+      auto& me = layout.nodes[layout.index_of(cfg.node_id)];
+      entry = sys.spawn(node_entry, context_ptr{ctx}, make_welcome(cfg, handles.dir));
+      auto port = sys.middleman().publish(entry, static_cast<uint16_t>(me.caf_port),
+                                          me.host.c_str(), true);
+      if (!port) {
+        cluster_error = "cannot listen for peers on " + me.host + ":"
+                        + std::to_string(me.caf_port) + ": " + sys.render(port.error());
+      } else {
+        log->info("cluster: listening for peers on {}:{}; {} peers, this node owns order "
+                  "partitions [{}] and SKU partitions [{}]", me.host, *port,
+                  handles.peers.size(),
+                  fmt::join(layout.owned_by(partition_kind::orders, layout.index_of(cfg.node_id)), ","),
+                  fmt::join(layout.owned_by(partition_kind::inventory, layout.index_of(cfg.node_id)), ","));
+        for (auto& peer : handles.peers) {
+          links.push_back(sys.spawn(peer_link, context_ptr{ctx}, peer.member,
+                                    peer_forwarders{peer.orders, peer.inventory,
+                                                    peer.payment_by_order}));
+          caf::anon_send(entry, register_atom::value, peer.member.id, links.back());
+        }
+      }
+    }
     api routes{sys, ctx, handles.dir};
+    routes.peer_links = links;
     server = std::make_unique<http_server>(routes, ctx->cfg, log);
-    if (auto e = server->start(); !e.empty()) {
+    if (!cluster_error.empty()) {
+      log->critical("{}", cluster_error);
+      std::fprintf(stderr, "sagad: %s\n", cluster_error.c_str());
+      exit_code = 4;
+    } else if (auto e = server->start(); !e.empty()) {
       log->critical("{}", e);
       exit_code = 4;
     } else {
@@ -219,7 +264,8 @@ int main(int argc, char** argv) {
       auto passive = by_partition(std::move(handles.passive), n_parts);
       uint64_t in_flight = 0;
       for (size_t p = 0; p < n_parts; ++p)
-        self->request(handles.dir.orders[p], caf::infinite, start_atom::value, handles.dir,
+        if (!handles.dir.order_partition_remote(p)) // a forwarder to another node's
+          self->request(handles.dir.orders[p], caf::infinite, start_atom::value, handles.dir,
                       std::move(resume[p]), std::move(passive[p]))
           .receive([&](uint64_t n) { in_flight += n; },
                    [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
@@ -244,6 +290,10 @@ int main(int argc, char** argv) {
     }
     routes.ready = false;
     server->stop();
+    for (auto& l : links)
+      caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+    if (entry)
+      caf::anon_send_exit(entry, caf::exit_reason::user_shutdown);
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

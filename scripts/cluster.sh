@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# A local saga cluster: a real Apache Kafka broker and N sagad nodes on free loopback ports.
+#   bash scripts/cluster.sh up DIR [--nodes N]   # N = 3 by default; prints one line per node,
+#                                               # "NODE <id> http=http://127.0.0.1:<port> pid=<pid>",
+#                                               # then "CLUSTER READY" once every node sees
+#                                               # every other one up
+#   bash scripts/cluster.sh kill DIR <id>        # kill -9 one node
+#   bash scripts/cluster.sh start DIR <id>       # (re)start one node (same ports, same data)
+#   bash scripts/cluster.sh stop DIR <id>        # SIGTERM one node, wait for it
+#   bash scripts/cluster.sh down DIR             # stop every node, then the broker
+# DIR holds cluster.conf, the logs (<id>.log), the nodes' RocksDB (data/<id>) and the
+# broker. Extra sagad arguments for every node: SAGAD_ARGS="--set cluster.heartbeat_ms=500".
+# SAGAD overrides the binary (default build/bin/sagad, built once if missing).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+usage="usage: cluster.sh up DIR [--nodes N] | kill|start|stop DIR ID | down DIR"
+cmd=${1:?$usage}
+dir=${2:?$usage}
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+sagad=${SAGAD:-$root/build/bin/sagad}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+alive() { # PID: running (a killed process whose parent has not reaped it is not)
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != "Z" ]
+}
+
+http_port_of() { # ID -> its HTTP port, from DIR/nodes
+  awk -v id="$1" '$1 == id { print $3 }' "$dir/nodes"
+}
+
+start_node() { # ID: starts it in the background, waits for SAGAD READY
+  local id=$1 port
+  port=$(http_port_of "$id")
+  [ -n "$port" ] || { echo "cluster.sh: no node '$id' in $dir/nodes" >&2; exit 2; }
+  if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")"; then
+    echo "cluster.sh: $id is running (pid $(cat "$dir/$id.pid"))" >&2
+    exit 1
+  fi
+  local from
+  from=$( (wc -l < "$dir/$id.log") 2>/dev/null || echo 0)
+  # shellcheck disable=SC2086
+  setsid "$sagad" --config "$dir/cluster.conf" --node "$id" --set "http.port=$port" \
+    ${SAGAD_ARGS:-} >>"$dir/$id.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" > "$dir/$id.pid"
+  for _ in $(seq 1 600); do
+    # this start's line (the log is appended to)
+    if tail -n +$((from + 1)) "$dir/$id.log" | grep -q "SAGAD READY"; then
+      echo "NODE $id http=http://127.0.0.1:$port pid=$pid"
+      return 0
+    fi
+    if ! alive "$pid"; then
+      echo "cluster.sh: $id exited during start; its log:" >&2
+      tail -n 20 "$dir/$id.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "cluster.sh: $id not ready after 60 s (see $dir/$id.log)" >&2
+  exit 1
+}
+
+wait_all_up() { # every node's GET /cluster shows every node up (or self)
+  local ids ports
+  ports=$(awk '{ print $3 }' "$dir/nodes")
+  for _ in $(seq 1 300); do
+    local all=1
+    for p in $ports; do
+      if ! python3 - "$p" <<'PY' 2>/dev/null; then all=0; break; fi
+import json, sys, urllib.request
+c = json.load(urllib.request.urlopen("http://127.0.0.1:%s/cluster" % sys.argv[1], timeout=2))
+sys.exit(0 if all(n["state"] in ("up", "self") for n in c["nodes"]) else 1)
+PY
+    done
+    [ $all = 1 ] && return 0
+    sleep 0.2
+  done
+  echo "cluster.sh: the nodes did not all see each other within 60 s" >&2
+  exit 1
+}
+
+case "$cmd" in
+  up)
+    n=3
+    if [ "${3:-}" = "--nodes" ]; then n=${4:?--nodes N}; fi
+    [ "$n" -ge 1 ] 2>/dev/null || { echo "cluster.sh: --nodes must be a number >= 1" >&2; exit 2; }
+    if [ ! -x "$sagad" ]; then
+      bash "$root/scripts/install-deps.sh"
+      cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
+      cmake --build "$root/build" -j2 --target sagad
+    fi
+    kafka=$(bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
+    [ -n "$kafka" ] || { echo "cluster.sh: the Kafka broker did not start" >&2; exit 1; }
+    if [ ! -f "$dir/nodes" ]; then
+      : > "$dir/nodes"
+      for i in $(seq 1 "$n"); do
+        echo "node-$i $(free_port) $(free_port)" >> "$dir/nodes"
+      done
+    fi
+    list=$(awk '{ printf "%s%s@127.0.0.1:%s:%s", (NR > 1 ? ", " : ""), $1, $2, $3 }' "$dir/nodes")
+    cat > "$dir/cluster.conf" <<CONF
+; Written by scripts/cluster.sh: every other key has the default of the repository's
+; cluster.conf (see there). Every node reads this same file.
+[cluster]
+nodes = "$list"
+
+[storage]
+dir = "$dir/data"
+
+[saga]
+partitions = 6                       ; spread over the nodes (rendezvous hashing)
+
+[inventory]
+workers = 6                          ; SKU partitions, spread the same way
+
+[kafka]
+brokers = "$kafka"
+CONF
+    echo "KAFKA $kafka"
+    for id in $(awk '{ print $1 }' "$dir/nodes"); do
+      start_node "$id"
+    done
+    wait_all_up
+    echo "CLUSTER READY"
+    ;;
+  start)
+    id=${3:?$usage}
+    start_node "$id"
+    ;;
+  kill)
+    id=${3:?$usage}
+    pid=$(cat "$dir/$id.pid")
+    kill -9 "$pid"
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
+    ;;
+  stop)
+    id=${3:?$usage}
+    pid=$(cat "$dir/$id.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
+    ;;
+  down)
+    for f in "$dir"/*.pid; do
+      [ -f "$f" ] || continue
+      kill -CONT "$(cat "$f")" 2>/dev/null || true # a paused node stops too
+      kill -TERM "$(cat "$f")" 2>/dev/null || true
+    done
+    for f in "$dir"/*.pid; do
+      [ -f "$f" ] || continue
+      pid=$(cat "$f")
+      for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ -d "$dir/kafka" ]; then bash "$root/scripts/kafka-broker.sh" stop "$dir/kafka" || true; fi
+    echo "CLUSTER DOWN"
+    ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
