@@ -1,0 +1,129 @@
+"""A local saga cluster for tests: scripts/cluster.sh (a real Kafka broker and N sagad
+processes on loopback), with a sagalib.Node client per node."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import sagalib
+from sagalib import ROOT, SECRET, TOKEN
+
+
+def fnv1a(s):
+    """directory::hash: FNV-1a 64 of the UTF-8 bytes (SKU partitions)."""
+    h = 1469598103934665603
+    for b in s.encode():
+        h ^= b
+        h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def order_partition(oid, partitions):
+    """directory::order_partition: the first four hex digits after "ord_"."""
+    return int(oid[4:8], 16) % partitions
+
+
+class Cluster:
+    # Short failure detection and deadlines, so the tests see them happen.
+    ARGS = ["--set payment.provider_secret=" + SECRET, "--set security.admin_token=" + TOKEN,
+            "--set cluster.heartbeat_ms=250", "--set cluster.connection_timeout_ms=1500",
+            "--set cluster.reconnect_backoff_max_ms=1000", "--set saga.request_timeout_ms=2000"]
+
+    def __init__(self, sagad, nodes=3, extra=()):
+        self.sagad = sagad
+        self.n = nodes
+        self.dir = tempfile.mkdtemp(prefix="saga-cluster-")
+        self.env = dict(os.environ, SAGAD=sagad, SAGAD_ARGS=" ".join(self.ARGS + list(extra)))
+        self.nodes = {}  # id -> sagalib.Node (a client: the process is cluster.sh's)
+        self.layout = None
+
+    def _run(self, *args, timeout=300):
+        out = subprocess.run(["bash", os.path.join(ROOT, "scripts/cluster.sh")] + list(args),
+                             capture_output=True, text=True, timeout=timeout, env=self.env)
+        if out.returncode != 0:
+            raise RuntimeError("cluster.sh %s failed: %s%s" % (args, out.stdout, out.stderr))
+        return out.stdout
+
+    def _parse(self, out):
+        for line in out.splitlines():
+            if line.startswith("NODE "):
+                parts = dict(p.split("=", 1) for p in line.split()[2:])
+                nid = line.split()[1]
+                node = self.nodes.get(nid) or sagalib.Node(self.sagad, data_dir=self.dir, log_name=nid)
+                node.port = int(parts["http"].rsplit(":", 1)[1])
+                node.pid = int(parts["pid"])
+                node.id = nid
+                self.nodes[nid] = node
+
+    def up(self):
+        out = self._run("up", self.dir, "--nodes", str(self.n))
+        assert "CLUSTER READY" in out, out
+        self._parse(out)
+        st, self.layout = self.any().request("GET", "/cluster")
+        assert st == 200, (st, self.layout)
+        return self
+
+    def any(self, but=()):
+        for nid in sorted(self.nodes):
+            if nid not in but:
+                return self.nodes[nid]
+        raise AssertionError("no node left")
+
+    def owner(self, kind, p):
+        for n in self.layout["nodes"]:
+            if p in n["partitions"][kind]:
+                return n["id"]
+        raise AssertionError("no owner of %s/%d" % (kind, p))
+
+    def sku_owner(self, sku):
+        return self.owner("inventory", fnv1a(sku) % self.layout["partitions"]["inventory"])
+
+    def order_owner(self, oid):
+        return self.owner("orders", order_partition(oid, self.layout["partitions"]["orders"]))
+
+    def sku_on(self, node_id, prefix="sku"):
+        """A SKU name whose partition the node owns."""
+        for i in range(10000):
+            s = "%s-%s-%d" % (prefix, node_id, i)
+            if self.sku_owner(s) == node_id:
+                return s
+        raise AssertionError("%s owns no SKU partition" % node_id)
+
+    def kill(self, nid):
+        self._run("kill", self.dir, nid)
+
+    def start(self, nid):
+        self._parse(self._run("start", self.dir, nid))
+
+    def signal(self, nid, sig):
+        os.kill(self.nodes[nid].pid, sig)
+
+    def wait_state(self, observer, nid, state, timeout_s):
+        """Seconds until `observer`'s GET /cluster shows node `nid` in `state`."""
+        t0 = time.time()
+        while time.time() - t0 < timeout_s:
+            st, c = self.nodes[observer].request("GET", "/cluster")
+            if st == 200 and any(n["id"] == nid and n["state"] == state for n in c["nodes"]):
+                return time.time() - t0
+            time.sleep(0.05)
+        raise AssertionError("%s does not see %s %s within %s s" % (observer, nid, state, timeout_s))
+
+    def dump_logs(self, lines=40):
+        for nid in sorted(self.nodes):
+            self.nodes[nid].dump_log(lines)
+
+    def down(self):
+        import sys
+        if sys.exc_info()[0] is not None:
+            self.dump_logs()
+        try:
+            for nid in self.nodes:  # a paused node must be able to stop
+                try:
+                    os.kill(self.nodes[nid].pid, signal.SIGCONT)
+                except OSError:
+                    pass
+            self._run("down", self.dir)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
