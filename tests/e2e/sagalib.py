@@ -95,7 +95,7 @@ class Node:
 
     # ---- HTTP ----
     def request(self, method, path, body=None, headers=None, raw=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = http.client.HTTPConnection(getattr(self, "host", "127.0.0.1"), self.port, timeout=30)
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
