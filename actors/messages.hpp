@@ -108,6 +108,8 @@ struct create_reply {
   bool existing = false;
   /// The Idempotency-Key already names an order placed with a different request.
   bool key_reused = false;
+  /// The owner node has saga.max_live_orders sagas in flight: nothing was created (429).
+  bool overloaded = false;
 };
 
 /// Reply to an input sent to an order (complete, verify, ...).
@@ -370,7 +372,7 @@ typename Inspector::result_type inspect(Inspector& f, order_view& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_reply& x) {
-  return f(caf::meta::type_name("create_reply"), x.state, x.existing, x.key_reused);
+  return f(caf::meta::type_name("create_reply"), x.state, x.existing, x.key_reused, x.overloaded);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, input_reply& x) {

@@ -563,6 +563,13 @@ caf::behavior running(self_ptr self) {
             return create_reply{v.state, true};
         }
       }
+      // Admission where the work happens: this node's live sagas, whichever gateway asked.
+      if (st.ctx->stats->live_order_actors.load() >= st.ctx->cfg.saga_max_live_orders) {
+        ++st.ctx->stats->rejected_overload;
+        create_reply busy;
+        busy.overloaded = true;
+        return busy;
+      }
       auto id = new_order_id(self);
       auto a = spawn_order(self, order_state{});
       track(self, id, a, saga_step::reserving_inventory, order_status::pending, 0);

@@ -288,12 +288,6 @@ void api::post_order(const http_request& req, responder respond) {
     r.headers["Retry-After"] = "30";
     return respond(r);
   }
-  if (ctx_->stats->live_order_actors.load() >= ctx_->cfg.saga_max_live_orders) {
-    ++ctx_->stats->rejected_overload;
-    auto r = error(429, "overloaded", "too many sagas in flight; retry later");
-    r.headers["Retry-After"] = "1";
-    return respond(r);
-  }
   std::map<size_t, std::vector<std::string>> skus_by_partition;
   for (auto& item : parsed.items)
     skus_by_partition[dir_.inventory_partition(item.sku)].push_back(item.sku);
@@ -323,6 +317,15 @@ void api::post_order(const http_request& req, responder respond) {
           break;
         }
     }
+  }
+  // Admission is decided where the work happens: here for this node's partitions (before
+  // asking for prices), by the owner node for the others (its create answers `overloaded`).
+  if (!dir_.order_partition_remote(owner_p)
+      && ctx_->stats->live_order_actors.load() >= ctx_->cfg.saga_max_live_orders) {
+    ++ctx_->stats->rejected_overload;
+    auto r = error(429, "overloaded", "too many sagas in flight; retry later");
+    r.headers["Retry-After"] = "1";
+    return respond(r);
   }
   auto owner = dir_.orders[owner_p];
   auto layout = layout_;
@@ -369,6 +372,12 @@ void api::post_order(const http_request& req, responder respond) {
                           parsed.items, key, digest)
               .then(
                 [=](const create_reply& cr) {
+                  if (cr.overloaded) {
+                    auto r = error(429, "overloaded", "too many sagas in flight on the order's "
+                                                      "node; retry later");
+                    r.headers["Retry-After"] = "1";
+                    return respond(r);
+                  }
                   if (cr.key_reused)
                     return respond(error(422, "idempotency_key_reused",
                                          "this Idempotency-Key was used for a different "

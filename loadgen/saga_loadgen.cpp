@@ -23,6 +23,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 #include <unistd.h>
@@ -51,6 +52,7 @@ struct options {
   std::string secret = "dev-provider-secret";
   std::string admin_token = "dev-admin-token";
   int skus = 16;
+  std::vector<std::string> sku_names; // --sku-names a,b,c: these instead of LG-0 .. LG-<skus-1>
   int64_t wait_timeout_ms = 30000;
   bool check_invariants = true;
   uint64_t seed = 1;
@@ -179,7 +181,11 @@ public:
   uint64_t total_stocked = 1000000000;
 
 private:
-  std::string sku(int i) { return "LG-" + std::to_string(i); }
+  std::string sku(int i) {
+    if (!opt_.sku_names.empty())
+      return opt_.sku_names[static_cast<size_t>(i)];
+    return "LG-" + std::to_string(i);
+  }
 
   void stock_all(std::function<void()> then) {
     auto conn = idle_.front();
@@ -502,6 +508,14 @@ bool parse_args(int argc, char** argv, options& o) {
     else if (a == "--secret") o.secret = val();
     else if (a == "--admin-token") o.admin_token = val();
     else if (a == "--skus") o.skus = std::stoi(val());
+    else if (a == "--sku-names") {
+      // e.g. SKUs whose partitions a given cluster node owns (scripts/bench-cluster.sh)
+      std::string list = val(), item;
+      std::stringstream in(list);
+      while (std::getline(in, item, ','))
+        if (!item.empty())
+          o.sku_names.push_back(item);
+    }
     else if (a == "--seed") o.seed = std::stoull(val());
     else if (a == "--no-invariants") o.check_invariants = false;
     else if (a == "--park") {
@@ -513,11 +527,14 @@ bool parse_args(int argc, char** argv, options& o) {
       std::fprintf(stderr,
                    "usage: saga-loadgen --url URL --duration-s S --concurrency C [--rate R] [--json]\n"
                    "  [--mix-out-of-stock F] [--mix-payment-failed F] [--mix-payment-expired F]\n"
-                   "  [--secret S] [--admin-token T] [--skus N] [--seed N] [--no-invariants]\n"
+                   "  [--secret S] [--admin-token T] [--skus N | --sku-names A,B,..] [--seed N]\n"
+                   "  [--no-invariants]\n"
                    "  [--park N]   create N orders and leave them at PAYMENT_INITIATED (memory/recovery runs)\n");
       return false;
     }
   }
+  if (!o.sku_names.empty())
+    o.skus = static_cast<int>(o.sku_names.size());
   return o.concurrency > 0 && o.duration_s > 0 && o.skus > 0;
 }
 

@@ -377,12 +377,25 @@ int cmd_cluster(const options& o) {
       out += (out.empty() ? "" : ",") + std::to_string(x.get<int64_t>());
     return out.empty() ? std::string("-") : out;
   };
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<std::vector<std::string>> rows;
-  for (auto& n : c["nodes"])
-    rows.push_back({str(n["id"]), str(n["state"]), n["http"].is_null() ? "-" : str(n["http"]),
+  std::vector<std::string> reasons;
+  for (auto& n : c["nodes"]) {
+    auto since = n["since"].get<int64_t>();
+    auto age = since <= 0 ? std::string("-")
+                          : std::to_string(std::max<int64_t>(0, now_ms - since) / 1000) + "s";
+    rows.push_back({str(n["id"]), str(n["state"]), age,
+                    n["http"].is_null() ? "-" : str(n["http"]),
                     n["caf"].is_null() ? "-" : str(n["caf"]), list(n["partitions"]["orders"]),
                     list(n["partitions"]["inventory"])});
-  table(std::cout, {"NODE", "STATE", "HTTP", "CAF", "ORDER PARTITIONS", "SKU PARTITIONS"}, rows);
+    if (n.contains("reason"))
+      reasons.push_back(str(n["id"]) + ": " + str(n["reason"]));
+  }
+  table(std::cout, {"NODE", "STATE", "FOR", "HTTP", "CAF", "ORDER PARTITIONS", "SKU PARTITIONS"},
+        rows);
+  for (auto& r : reasons)
+    std::cout << "  " << r << "\n";
   return 0;
 }
 

@@ -13,6 +13,7 @@ Prints its seed; SAGA_SEED=... reproduces a run's choices."""
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -196,7 +197,15 @@ def kill9_under_load(c, cl, seed, victim):
     before = dict(counts)
     cl.kill(victim)
     t_kill = time.time()
-    time.sleep(4)
+    took = cl.wait_state(survivors[0].id, victim, "down", 5)
+    print("killed %s marked down after %.2f s" % (victim, took), flush=True)
+    # sagactl shows it too, with the reason.
+    sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
+    out = subprocess.run([sagactl, "--url", "http://127.0.0.1:%d" % survivors[0].port, "cluster"],
+                         capture_output=True, text=True, timeout=30).stdout
+    line = next((l for l in out.splitlines() if l.startswith(victim)), "")
+    c.check(" down " in line and ("%s: " % victim) in out, "sagactl cluster shows %s down: %r" % (victim, out))
+    time.sleep(max(0.0, 4 - (time.time() - t_kill)))
     during = {k: counts[k] - before[k] for k in ("ok", "unavailable")}
     cl.start(victim)
     print("restarted %s after %.1f s" % (victim, time.time() - t_kill), flush=True)
