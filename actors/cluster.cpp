@@ -2,6 +2,17 @@
 
 #include <caf/io/middleman.hpp>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "actors/order_supervisor.hpp"
+
 namespace saga {
 
 caf::error node_unavailable(const std::string& node, const std::string& slot) {
@@ -63,6 +74,10 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
         return me->delegate(me->state.target, x.move_content_to_message());
       }
       ++stats->unavailable;
+      // An error returned for a plain message would reach its sender as an error message
+      // (and stop it): only a request gets an answer.
+      if (me->current_mailbox_element()->mid.is_async())
+        return caf::message{};
       return node_unavailable(node, slot);
     });
   return {
@@ -109,6 +124,63 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
     },
     [self](register_atom, const std::string& id, caf::actor& link) {
       self->state.links[id] = std::move(link);
+    },
+    [self, ctx](get_atom, const std::string& order_id) -> caf::result<order_view> {
+      // A peer's gateway reads one of this node's orders: a point read on a short-lived
+      // actor of its own, so reads run in parallel and never queue behind the sagas.
+      auto rp = self->make_response_promise<order_view>();
+      self->spawn([rp, ctx, order_id](caf::event_based_actor* reader) mutable {
+        rp.deliver(load_order_view(*ctx->db, order_id));
+        reader->quit();
+      });
+      return rp;
+    },
+  };
+}
+
+bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::string& why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+    why = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
+    return false;
+  }
+  bool ok = false;
+  why = "no address";
+  for (auto* ai = res; ai != nullptr && !ok; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(timeout_ms));
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+        ok = true;
+      else
+        why = rc == 0 ? "no answer within " + std::to_string(timeout_ms) + " ms"
+                      : std::string(std::strerror(err != 0 ? err : errno));
+    } else {
+      why = std::strerror(errno);
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return ok;
+}
+
+caf::behavior connect_probe(caf::event_based_actor*) {
+  return {
+    [](probe_atom, const std::string& host, uint16_t port, int64_t timeout_ms) {
+      std::string why;
+      bool ok = tcp_probe(host, port, timeout_ms, why);
+      return caf::make_message(ok, why);
     },
   };
 }
@@ -169,12 +241,37 @@ void welcomed(link_ptr self, caf::actor entry, const cluster_welcome& w) {
                     st.peer.caf_port, to_string(st.entry.node()));
 }
 
+void connect(link_ptr self);
+
+/// First a TCP probe with a time-out on this link's own thread: CAF's middleman actor
+/// connects with a blocking connect() on one thread for every peer, so an unreachable
+/// host (a cut, a dropped SYN) would hold up every other reconnection for minutes.
+void probe(link_ptr self) {
+  auto& st = self->state;
+  auto gen = st.attempt;
+  auto timeout_ms = st.ctx->cfg.cluster_connect_timeout_ms;
+  self->request(st.prober, std::chrono::milliseconds(timeout_ms * 2 + 1000), probe_atom::value,
+                st.peer.host, static_cast<uint16_t>(st.peer.caf_port), timeout_ms)
+    .then(
+      [self, gen](bool ok, const std::string& why) {
+        if (gen != self->state.attempt)
+          return;
+        if (!ok)
+          return retry(self, why);
+        connect(self);
+      },
+      [self, gen](caf::error& e) {
+        if (gen == self->state.attempt)
+          retry(self, "probe: " + self->system().render(e));
+      });
+}
+
 void connect(link_ptr self) {
   auto& st = self->state;
   auto gen = st.attempt;
   auto timeout = std::chrono::milliseconds(st.ctx->cfg.cluster_connect_timeout_ms);
   // Never the blocking `remote_actor`: the middleman actor connects on its own thread and
-  // answers (node id, entry actor, interface).
+  // answers (node id, entry actor, interface). The probe made sure the port answers.
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, timeout, caf::connect_atom::value, st.peer.host,
                 static_cast<uint16_t>(st.peer.caf_port))
@@ -230,6 +327,8 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
   st.status.state = "down";
   st.status.reason = "not connected yet";
   st.status.since_ms = st.ctx->now_ms();
+  // The probe blocks (poll with a time-out): it gets a thread of its own, and ends with us.
+  st.prober = self->spawn<caf::detached + caf::linked>(connect_probe);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.entry || dm.source != st.entry.address())
@@ -250,7 +349,16 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
   return {
     [self](tick_atom, uint64_t gen) {
       if (gen == self->state.attempt && !self->state.entry)
-        connect(self);
+        probe(self);
+    },
+    [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {
+      // A read of one of the peer's orders, by its entry actor (not its partition owner,
+      // which must stay light): answered by the peer, or unavailable while it is down.
+      auto& st = self->state;
+      if (!st.entry)
+        return node_unavailable(st.peer.id, "orders/" + std::to_string(directory::order_partition(
+                                                          order_id, static_cast<size_t>(st.ctx->cfg.saga_partitions))));
+      return self->delegate(st.entry, get_atom::value, order_id);
     },
     [self](peers_atom) { return self->state.status; },
     [self](hello_atom) {
@@ -259,7 +367,7 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
       if (!st.entry) {
         st.backoff_ms = 0;
         ++st.attempt; // answers to an attempt under way are ignored from now on
-        connect(self);
+        probe(self);
       }
     },
   };

@@ -58,6 +58,12 @@ struct peer_forwarders {
   std::vector<std::pair<size_t, caf::actor>> orders, inventory, payment_by_order;
 };
 
+/// Opens and closes a TCP connection to host:port within `timeout_ms` (non-blocking
+/// connect and poll); "" in `why` when it answered.
+bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::string& why);
+/// A detached actor answering `(probe, host, port, timeout_ms)` with `(bool, why)`.
+caf::behavior connect_probe(caf::event_based_actor* self);
+
 struct peer_link_state {
   static inline const char* name = "peer_link";
   context_ptr ctx;
@@ -65,6 +71,7 @@ struct peer_link_state {
   peer_forwarders fw;
   metrics::peer_stats* stats = nullptr;
   caf::actor entry;      // the peer's entry actor while up
+  caf::actor prober;     // TCP probe on its own thread (connect_probe)
   uint64_t attempt = 0;  // generation: answers to older attempts are ignored
   int64_t backoff_ms = 0;
   peer_status status;

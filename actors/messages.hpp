@@ -56,6 +56,7 @@ using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {

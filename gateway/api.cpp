@@ -27,7 +27,9 @@ http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
   bool remote = kind == partition_kind::orders ? dir.order_partition_remote(p)
                                                : dir.inventory_partition_remote(p);
   bool down = is_node_unavailable(e, node, slot);
-  if (!down && !remote)
+  // Only "no route" (the peer is down) and "no answer in time" are the node's absence;
+  // any other error came from the owner itself.
+  if (!down && !(remote && e == caf::sec::request_timeout))
     return api::error(503, "unavailable", sys.render(e));
   if (node.empty())
     node = layout.nodes[layout.owner(kind, p)].id;
@@ -424,19 +426,23 @@ void api::get_order(const std::string& id, const std::string& query, responder r
   auto part = directory::order_partition(id, dir.orders.size());
   auto ctx = ctx_;
   auto layout = layout_;
-  auto& sys = sys_;
   // The order's record is on its owner node: read here, or asked of the owner (any node
   // answers for any order).
-  bool remote = dir.order_partition_remote(part);
-  auto fetch = [ctx, dir, id, remote, timeout](caf::event_based_actor* self, auto then,
-                                                auto fail) {
-    if (!remote)
+  // Another node's order is read there, through our link to it (its entry actor reads).
+  caf::actor link;
+  if (dir.order_partition_remote(part))
+    if (auto i = link_of.find(layout->nodes[layout->owner(partition_kind::orders, part)].id);
+        i != link_of.end())
+      link = i->second;
+  auto fetch = [ctx, id, link, timeout](caf::event_based_actor* self, auto then, auto fail) {
+    if (!link)
       return then(load_order_view(*ctx->db, id));
-    self->request(dir.owner_for(id), timeout, get_atom::value, id)
+    self->request(link, timeout, get_atom::value, id)
       .then([then](order_view& v) mutable { then(v); }, fail);
   };
-  auto fail = [ctx, layout, dir, part, &sys, respond](caf::error& e) {
-    respond(partition_failure(sys, ctx->cfg, *layout, dir, e, partition_kind::orders, part));
+  auto fail = [ctx, layout, dir, part, respond](caf::event_based_actor* self, caf::error& e) {
+    respond(partition_failure(self->system(), ctx->cfg, *layout, dir, e, partition_kind::orders,
+                              part));
   };
   if (has_wait) {
     order_status st;
@@ -449,6 +455,7 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     // parallel on the scheduler's threads, not in the supervisor).
     auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
     spawn_bridge(sys_, ctx_->stats, [fetch, fail, dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+      auto failed = [self, fail](caf::error& e) { fail(self, e); };
       fetch(
         self,
         [=](const order_view& v) {
@@ -458,16 +465,18 @@ void api::get_order(const std::string& id, const std::string& query, responder r
           self->request(dir.owner_for(id), wait_for, wait_atom::value, id, st, timeout_ms)
             .then(
               [=](bool) {
-                fetch(self, [=](const order_view& v2) { respond_with_view(v2, respond); }, fail);
+                fetch(self, [=](const order_view& v2) { respond_with_view(v2, respond); },
+                      failed);
               },
-              fail);
+              failed);
         },
-        fail);
+        failed);
     });
     return;
   }
   spawn_bridge(sys_, ctx_->stats, [fetch, fail, respond](caf::event_based_actor* self) {
-    fetch(self, [respond](const order_view& v) { respond_with_view(v, respond); }, fail);
+    fetch(self, [respond](const order_view& v) { respond_with_view(v, respond); },
+          [self, fail](caf::error& e) { fail(self, e); });
   });
 }
 
@@ -571,24 +580,33 @@ void api::complete_order(const http_request& req, responder respond) {
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto part = directory::order_partition(order_id, dir.orders.size());
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
-                  saga_input{input_kind::complete_requested, 0, {}})
-      .then(
-        [=](const input_reply& r) {
-          if (r.code != errc::ok)
-            return respond(error(status_of(r.code), to_string(r.code), r.message));
-          auto resp = ok_json(200, {{"order_id", order_id},
+    auto on_reply = [=](const input_reply& r) {
+      if (r.code != errc::ok)
+        return respond(error(status_of(r.code), to_string(r.code), r.message));
+      auto resp = ok_json(200, {{"order_id", order_id},
                                 {"status", to_string(r.state.status)},
                                 {"saga_step", to_string(r.state.step)},
                                 {"result", r.result == outcome::applied ? "completing"
                                                                         : "already_completing"}});
-          resp.order_id = order_id;
-          respond(resp);
-        },
-        [=](caf::error& e) {
-          respond(partition_failure(self->system(), *cfg, *layout, dir, e,
-                                    partition_kind::orders, part));
-        });
+      resp.order_id = order_id;
+      respond(resp);
+    };
+    auto send = [=](auto on_error) {
+      self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
+                    saga_input{input_kind::complete_requested, 0, {}})
+        .then(on_reply, on_error);
+    };
+    auto fail = [=](caf::error& e) {
+      respond(partition_failure(self->system(), *cfg, *layout, dir, e, partition_kind::orders,
+                                part));
+    };
+    send([=](caf::error& e) {
+      // The order's actor ended just as the request reached it (its saga had finished):
+      // asked once more, its owner answers from the record.
+      if (e == caf::sec::request_receiver_down)
+        return send(fail);
+      fail(e);
+    });
   });
 }
 

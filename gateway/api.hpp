@@ -72,8 +72,10 @@ public:
 
   /// Readiness: set once recovery finished and the node accepts orders.
   std::atomic<bool> ready{false};
-  /// Cluster: one link actor per peer (their state for GET /cluster). Set before start.
+  /// Cluster: one link actor per peer (their state for GET /cluster, reads of their
+  /// orders), by node id. Set before start.
   std::vector<caf::actor> peer_links;
+  std::map<std::string, caf::actor> link_of;
 
   metrics& stats() { return *ctx_->stats; }
 

@@ -93,6 +93,8 @@ case "$cmd" in
       cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
       cmake --build "$root/build" -j2 --target sagad
     fi
+    # A start that fails part-way stops what it started (nodes run in their own sessions).
+    trap 'if [ "${started:-0}" != 1 ]; then echo "cluster.sh: start failed; stopping what was started" >&2; bash "$0" down "$dir" >/dev/null 2>&1 || true; fi' EXIT
     kafka=$(bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
     [ -n "$kafka" ] || { echo "cluster.sh: the Kafka broker did not start" >&2; exit 1; }
     if [ ! -f "$dir/nodes" ]; then
@@ -125,6 +127,7 @@ CONF
       start_node "$id"
     done
     wait_all_up
+    started=1
     echo "CLUSTER READY"
     ;;
   start)
@@ -134,7 +137,7 @@ CONF
   kill)
     id=${3:?$usage}
     pid=$(cat "$dir/$id.pid")
-    kill -9 "$pid"
+    kill -9 "$pid" 2>/dev/null || true # already gone: nothing to do
     for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
     ;;
   stop)

@@ -124,6 +124,12 @@ async function waitFor(page, selector, what, timeout = 10000) {
     const lanes = await page.$$eval("#seq svg > text", (xs) => xs.map((x) => x.textContent));
     check(JSON.stringify(lanes) === JSON.stringify(["gateway", "order", "inventory", "payment", "kafka"]),
           "diagram participants: " + lanes.join(", "));
+    // Which node each participant ran on, and the cluster panel (one node here).
+    const laneNodes = await page.$$eval("#seq g.lane-node", (xs) => xs.map((x) => x.dataset.lane + "=" + x.textContent));
+    check(laneNodes.includes("order=node-1") && laneNodes.includes("inventory=node-1")
+          && laneNodes.includes("payment=node-1"), "diagram names each participant's node: " + laneNodes.join(", "));
+    const clusterRow = await page.$$eval("#cluster tbody tr", (xs) => xs.map((x) => x.textContent));
+    check(clusterRow.length === 1 && clusterRow[0].startsWith("node-1self"), "cluster panel: " + clusterRow.join(" | "));
 
     // The actors table pages through the API and filters by kind.
     await page.selectOption("#f-kind", "inventory_worker");

@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import sagalib  # noqa: E402
-from clusterlib import fnv1a, order_partition  # noqa: E402
+from clusterlib import CONNECTION_TIMEOUT_MS, HEARTBEAT_MS, SCALE, fnv1a, order_partition  # noqa: E402
 from sagalib import Checks, SECRET, TOKEN  # noqa: E402
 
 # Unique per run (the inner process gets it from the outer one).
@@ -118,14 +118,15 @@ def inside(sagad, work):
     print("seed", seed, flush=True)
     conf = os.path.join(work, "cluster.conf")
     with open(conf, "w") as f:
-        f.write('[cluster]\nnodes = "%s"\nheartbeat_ms = 250\nconnection_timeout_ms = 1500\n'
+        f.write('[cluster]\nnodes = "%s"\nheartbeat_ms = %d\nconnection_timeout_ms = %d\n'
                 'reconnect_backoff_max_ms = 1000\n'
-                '[storage]\ndir = "%s"\n[saga]\npartitions = 6\nrequest_timeout_ms = 2000\n'
+                '[storage]\ndir = "%s"\n[saga]\npartitions = 6\nrequest_timeout_ms = %d\n'
                 '[inventory]\nworkers = 6\nreservation_ttl_ms = 60000\n'
                 '[payment]\nprovider_secret = "%s"\ntimeout_ms = 60000\n'
                 '[security]\nadmin_token = "%s"\n[kafka]\nenabled = false\n'
                 % (", ".join("node-%d@%s:%d:%d" % (i, ip_of(i), 4100 + i, 8080 + i) for i in (1, 2, 3)),
-                   os.path.join(work, "data"), SECRET, TOKEN))
+                   HEARTBEAT_MS, CONNECTION_TIMEOUT_MS, os.path.join(work, "data"), int(2000 * SCALE),
+                   SECRET, TOKEN))
     nodes = {}
     try:
         for i in (1, 2, 3):
@@ -169,14 +170,16 @@ def inside(sagad, work):
         t0 = time.time()
         took = wait_state(driver, cut_id, "down", 15)
         print("cut-off %s marked down after %.1f s" % (cut_id, took), flush=True)
-        c.check(took < 1.5 + 1.0, "marked down within cluster.connection_timeout_ms + 1 s: %.1f" % took)
+        bound = (CONNECTION_TIMEOUT_MS + HEARTBEAT_MS) / 1000 + 1.0 * SCALE
+        c.check(took < bound, "marked down within cluster.connection_timeout_ms + a heartbeat + slack: "
+                "%.1f s (bound %.1f s)" % (took, bound))
         st, body = driver.request("GET", "/inventory/" + far[0])
         c.check(st == 503 and body["error"]["code"] == "node_unavailable" and body["error"]["node"] == cut_id,
                 "a request for the cut-off node's SKU: 503 naming it: %s %s" % (st, body))
         for oid in acked:
             st, body = driver.verify(oid, "succeeded")
             c.check(st == 200, "verify on the driver (the payment lives with the order): %s %s" % (st, body))
-        time.sleep(2.5)
+        time.sleep(2.5 * SCALE)
         waiting = [driver.order(oid) for oid in acked]
         crossing = [o for o in waiting if any(it["sku"] in far for it in o["items"])]
         c.check(crossing and all(o["saga_step"] == "committing_inventory" and o["status"] == "PAYMENT_INITIATED"
@@ -216,8 +219,9 @@ def main():
     if len(sys.argv) > 3 and sys.argv[2] == "--inside":
         return inside(sagad, sys.argv[3])
     if os.geteuid() != 0:
-        print("FAIL: this test needs root (network namespaces)", flush=True)
-        return 1
+        # Loud, and not a pass: ctest shows it as skipped (SKIP_RETURN_CODE 77); CI runs as root.
+        print("SKIPPED: this test needs root to create network namespaces", flush=True)
+        return 77
     work = tempfile.mkdtemp(prefix="saga-netns-")
     try:
         setup()
