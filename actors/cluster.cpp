@@ -61,17 +61,19 @@ std::string check_hello(const node_config& cfg, const cluster_hello& h) {
 }
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
-                        std::string slot, metrics::peer_stats* stats) {
+                        std::string slot, metrics::peer_stats* stats, uint64_t epoch) {
   // Every message but `route` is the owner's: handed on with its sender and request id
   // (`delegate`), so the owner answers the requester directly. While the owner is down a
   // request gets `node_unavailable` at once; a plain message is dropped (as CAF drops a
   // message to a dead proxy), its sender re-sends.
   self->set_default_handler(
-    [node, slot, stats](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
+    [node, slot, stats, epoch](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
       auto* me = static_cast<caf::stateful_actor<forwarder_state>*>(ptr);
       if (me->state.target) {
         ++stats->forwarded;
-        return me->delegate(me->state.target, x.move_content_to_message());
+        // With the ownership epoch it is routed under: the owner refuses a stale one.
+        return me->delegate(me->state.target, fenced_atom::value, epoch,
+                            x.move_content_to_message());
       }
       ++stats->unavailable;
       // An error returned for a plain message would reach its sender as an error message

@@ -12,7 +12,9 @@
 // - one `forwarder` per partition that another node owns: the local stand-in that the
 //   directory holds, so every handle in it stays valid while peers come and go. It hands
 //   each message on to the owner (same sender and request id: the reply goes straight
-//   back), or, while the owner is down, answers `node_unavailable` naming the node.
+//   back) as `(fenced, epoch, message)`: the owner refuses a command routed under another
+//   ownership epoch (`cluster.epoch`, constant for now; a later failover moves it), so a
+//   stale owner can be fenced. While the owner is down it answers `node_unavailable`.
 
 #include <map>
 #include <string>
@@ -40,7 +42,7 @@ struct forwarder_state {
   caf::actor target; // null while the owner node is down
 };
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
-                        std::string slot, metrics::peer_stats* stats);
+                        std::string slot, metrics::peer_stats* stats, uint64_t epoch);
 
 /// The partitions a node owns, as handles (null where it owns none).
 cluster_welcome make_welcome(const node_config& cfg, const directory& dir);

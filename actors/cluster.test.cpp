@@ -36,8 +36,13 @@ caf::message round_trip(caf::actor_system& sys, const caf::message& msg) {
   return out;
 }
 
-caf::behavior echo_owner() {
-  return {[](get_atom, const std::string& id) { return "owner:" + id; }};
+caf::behavior echo_owner(caf::event_based_actor* self) {
+  return {
+    [](get_atom, const std::string& id) { return "owner:" + id; },
+    [self](fenced_atom, uint64_t epoch, caf::message& inner) {
+      return unfence(self, 1, epoch, inner);
+    },
+  };
 }
 
 } // namespace
@@ -106,6 +111,10 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
     caf::make_message(welcome),
     caf::make_message(peer_status{"node-2", "up", 123, "", 1, 0}),
     caf::make_message(node_unavailable("node-2", "inventory/3")),
+    // every command from another node is wrapped with the epoch it was routed under
+    caf::make_message(fenced_atom::value, uint64_t{1},
+                      caf::make_message(reserve_atom::value, s.order_id,
+                                        std::vector<reservation_item>{{"sku-1", 2}})),
   };
   for (auto& msg : msgs) {
     auto text = to_string(msg);
@@ -163,7 +172,8 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   };
   metrics::peer_stats stats;
   stats.id = "node-2";
-  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats);
+  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats,
+                      uint64_t{1});
   auto owner = sys.spawn(echo_owner);
   caf::scoped_actor self{sys, true};
   auto ask_async = [&](std::string& got, caf::error& err) {
@@ -187,6 +197,20 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   CHECK(!err);
   CHECK(got == "owner:ord_1"); // answered by the owner, straight to the requester
   CHECK(stats.forwarded == 1);
+  // The owner checks the epoch the command was routed under: a stale one is refused.
+  auto stale = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats,
+                         uint64_t{7});
+  self->send(stale, route_atom::value, owner);
+  run();
+  {
+    auto h = self->request(stale, caf::infinite, get_atom::value, std::string("ord_1"));
+    run();
+    caf::error e2;
+    std::move(h).receive([](const std::string&) {}, [&](caf::error& e) { e2 = e; });
+    CHECK(sys.render(e2).find("routed under ownership epoch 7, this owner is at epoch 1")
+          != std::string::npos);
+  }
+  caf::anon_send_exit(stale, caf::exit_reason::user_shutdown);
   self->send(fw, route_atom::value, caf::actor{}); // the peer went down
   run();
   got.clear();

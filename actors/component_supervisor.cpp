@@ -75,6 +75,27 @@ void on_child_down(self_ptr self, const caf::error& reason) {
           });
 }
 
+/// Hands `msg` to the child with its sender and request id, holds it while the child
+/// restarts, or answers the failure.
+caf::result<caf::message> to_child(self_ptr self, caf::message msg) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise();
+  if (st.failed) {
+    rp.deliver(failed_error(st));
+    return caf::delegated<caf::message>{};
+  }
+  if (st.restarting || !st.child) {
+    if (st.held.size() >= 100000) { // bounded: past it, callers retry later
+      rp.deliver(caf::make_error(caf::sec::runtime_error, name_of(st) + " is restarting"));
+      return caf::delegated<caf::message>{};
+    }
+    st.held.emplace_back(std::move(rp), std::move(msg));
+    return caf::delegated<caf::message>{};
+  }
+  rp.delegate(st.child, std::move(msg));
+  return caf::delegated<caf::message>{};
+}
+
 } // namespace
 
 caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string kind,
@@ -107,25 +128,17 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
   // Everything else is the child's: forwarded with its sender, held while restarting.
   self->set_default_handler([](caf::scheduled_actor* ptr,
                                caf::message_view& x) -> caf::result<caf::message> {
-    auto self = static_cast<self_ptr>(ptr);
-    auto& st = self->state;
-    auto rp = self->make_response_promise();
-    if (st.failed) {
-      rp.deliver(failed_error(st));
-      return caf::delegated<caf::message>{};
-    }
-    if (st.restarting || !st.child) {
-      if (st.held.size() >= 100000) { // bounded: past it, callers retry later
-        rp.deliver(caf::make_error(caf::sec::runtime_error, name_of(st) + " is restarting"));
-        return caf::delegated<caf::message>{};
-      }
-      st.held.emplace_back(std::move(rp), x.move_content_to_message());
-      return caf::delegated<caf::message>{};
-    }
-    rp.delegate(st.child, x.move_content_to_message());
-    return caf::delegated<caf::message>{};
+    return to_child(static_cast<self_ptr>(ptr), x.move_content_to_message());
   });
   return {
+    // A command from another node (actors/cluster.hpp): its epoch checked, then the
+    // child's like any other.
+    [self](fenced_atom, uint64_t epoch, caf::message& inner) -> caf::result<caf::message> {
+      auto mine = static_cast<uint64_t>(self->state.ctx->cfg.cluster_epoch);
+      if (epoch != mine)
+        return unfence(self, mine, epoch, inner); // the refusal
+      return to_child(self, std::move(inner));
+    },
     // Introspection: the child's own view, plus the restarts only the supervisor knows.
     [self](inspect_atom) -> caf::result<actor_info> {
       auto& st = self->state;

@@ -57,6 +57,9 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
+/// `(fenced, epoch, message)`: a command from another node, with the ownership epoch it
+/// was routed under; the owner refuses a stale one (unfence below).
+using fenced_atom = caf::atom_constant<caf::atom("fenced")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -282,6 +285,19 @@ struct directory {
 };
 
 // ---- cluster (actors/cluster.hpp) ----
+
+/// The receiving side of a command from another node: refused when it was routed under
+/// another ownership epoch than this node's (a stale owner's, once ownership can move),
+/// else handed to `self` again with its sender and request id.
+template <class Self>
+caf::result<caf::message> unfence(Self* self, uint64_t mine, uint64_t epoch,
+                                  caf::message& inner) {
+  if (epoch != mine)
+    return caf::make_error(caf::sec::runtime_error,
+                           "refused: routed under ownership epoch " + std::to_string(epoch)
+                             + ", this owner is at epoch " + std::to_string(mine));
+  return self->delegate(caf::actor_cast<caf::actor>(self), std::move(inner));
+}
 
 /// What a node says when it connects to a peer's entry actor: who it is and the layout it
 /// was configured with (compared field by field), and the ownership epoch it believes in.

@@ -765,6 +765,11 @@ caf::behavior running(self_ptr self) {
           });
       return rp;
     },
+    [self](fenced_atom, uint64_t epoch, caf::message& inner) -> caf::result<caf::message> {
+      // A command for this partition from another node (actors/cluster.hpp).
+      return unfence(self, static_cast<uint64_t>(self->state.ctx->cfg.cluster_epoch), epoch,
+                     inner);
+    },
     [self](crash_atom, const std::string& id) {
       if (auto i = self->state.live.find(id); i != self->state.live.end())
         self->send(i->second.handle, crash_atom::value);

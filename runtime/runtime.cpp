@@ -490,7 +490,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     return nullptr;
   };
   auto forward_to = [&](peer_handles& peer, const std::string& slot) {
-    return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id));
+    return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id),
+                     static_cast<uint64_t>(ctx->cfg.cluster_epoch));
   };
   if (clustered) {
     h.dir.orders_remote.assign(n_orders, 0);
