@@ -101,6 +101,11 @@ def lat(sku, n=3000):
         xs.append((time.perf_counter() - t) * 1000)
     xs.sort()
     return xs[len(xs) // 2], xs[int(len(xs) * 0.99)]
+for sku in (sys.argv[2].split(",")[0], sys.argv[3].split(",")[0]):
+    conn.request("PUT", "/inventory/" + sku, body='{"on_hand": 1000, "price_cents": 100}',
+                 headers={"Authorization": "Bearer dev-admin-token"})
+    r = conn.getresponse(); r.read()
+    assert r.status == 200, r.status
 lat(sys.argv[2].split(",")[0], 300)  # warm up
 l50, l99 = lat(sys.argv[2].split(",")[0])
 r50, r99 = lat(sys.argv[3].split(",")[0])
