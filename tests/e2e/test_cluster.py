@@ -300,6 +300,45 @@ def zombie(c, cl):
     return [oid]
 
 
+def refused_layout(c, cl):
+    """A node started with another partition count is refused by its peers, both sides
+    naming the difference; it never serves their partitions. Then the real one is back."""
+    victim = sorted(cl.nodes)[-1]
+    observer = cl.nodes[sorted(cl.nodes)[0]]
+    cl.kill(victim)
+    cl.wait_state(observer.id, victim, "down", 10)
+    other_dir = os.path.join(cl.dir, "other-layout")
+    log = open(os.path.join(cl.dir, "other-layout.log"), "wb")
+    args = [cl.sagad, "--config", os.path.join(cl.dir, "cluster.conf"), "--node", victim,
+            "--set", "http.port=%d" % cl.nodes[victim].port, "--set", "storage.dir=" + other_dir,
+            "--set", "saga.partitions=8"]
+    for a in cl.ARGS:  # "--set key=value" each
+        args += a.split(" ", 1)
+    p = subprocess.Popen(args, stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 20 * SCALE
+        reason = ""
+        while time.time() < deadline and "saga.partitions" not in reason:
+            st, v = observer.request("GET", "/cluster")
+            n = next(x for x in v["nodes"] if x["id"] == victim)
+            reason = n.get("reason", "")
+            c.check(n["state"] == "down", "a node with another layout is never up: %s" % n)
+            time.sleep(0.2)
+        c.check("saga.partitions: 8 here, 6 at %s" % observer.id in reason,
+                "the refusal names the difference: %r" % reason)
+        st, body = observer.request("GET", "/metrics")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        c.check('saga_cluster_peer_refused_total{peer="%s"}' % victim in text
+                and 'saga_cluster_peer_up{peer="%s"} 0' % victim in text,
+                "/metrics counts the refusal and shows the peer not up")
+        c.check("saga_cluster_resends_total" in text, "/metrics has the re-sends")
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+    cl.start(victim)
+    cl.wait_state(observer.id, victim, "up", 20 * SCALE)
+
+
 class _Broker:
     def __init__(self, addr):
         self.addr = addr
@@ -325,6 +364,7 @@ def main():
         inv_nodes = [x["id"] for x in cl.layout["nodes"] if x["partitions"]["inventory"]]
         kill9_under_load(c, cl, seed, victim=inv_nodes[-1])
         zombie(c, cl)
+        refused_layout(c, cl)
         # Kafka: every event of every acknowledged order, per-order seq order, no gap,
         # duplicates only with the same event_id; `node` names the writer (the owner).
         import test_kafka
