@@ -131,10 +131,12 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       // A peer's gateway reads one of this node's orders: a point read on a short-lived
       // actor of its own, so reads run in parallel and never queue behind the sagas.
       auto rp = self->make_response_promise<order_view>();
-      self->spawn([rp, ctx, order_id](caf::event_based_actor* reader) mutable {
-        rp.deliver(load_order_view(*ctx->db, order_id));
-        reader->quit();
-      });
+      self->spawn(
+        [rp, ctx](caf::event_based_actor* reader, const std::string& id) mutable {
+          rp.deliver(load_order_view(*ctx->db, id));
+          reader->quit();
+        },
+        order_id);
       return rp;
     },
   };
@@ -177,7 +179,7 @@ bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::
   return ok;
 }
 
-caf::behavior connect_probe(caf::event_based_actor*) {
+caf::behavior connect_probe(caf::event_based_actor*, std::string /* peer id, for traces */) {
   return {
     [](probe_atom, const std::string& host, uint16_t port, int64_t timeout_ms) {
       std::string why;
@@ -330,7 +332,8 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
   st.status.reason = "not connected yet";
   st.status.since_ms = st.ctx->now_ms();
   // The probe blocks (poll with a time-out): it gets a thread of its own, and ends with us.
-  st.prober = self->spawn<caf::detached + caf::linked>(connect_probe);
+  // (CAF 0.17 spawns a function actor without arguments through a null pointer: give it one.)
+  st.prober = self->spawn<caf::detached + caf::linked>(connect_probe, st.peer.id);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.entry || dm.source != st.entry.address())

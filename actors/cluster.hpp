@@ -64,7 +64,7 @@ struct peer_forwarders {
 /// connect and poll); "" in `why` when it answered.
 bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::string& why);
 /// A detached actor answering `(probe, host, port, timeout_ms)` with `(bool, why)`.
-caf::behavior connect_probe(caf::event_based_actor* self);
+caf::behavior connect_probe(caf::event_based_actor* self, std::string peer);
 
 struct peer_link_state {
   static inline const char* name = "peer_link";

@@ -36,7 +36,7 @@ caf::message round_trip(caf::actor_system& sys, const caf::message& msg) {
   return out;
 }
 
-caf::behavior echo_owner(caf::event_based_actor* self) {
+caf::behavior echo_owner(caf::event_based_actor* self, std::string /* name */) {
   return {
     [](get_atom, const std::string& id) { return "owner:" + id; },
     [self](fenced_atom, uint64_t epoch, caf::message& inner) {
@@ -51,7 +51,7 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
           "[actors][cluster]") {
   cluster_test_config cfg{false};
   caf::actor_system sys{cfg};
-  auto someone = sys.spawn(echo_owner);
+  auto someone = sys.spawn(echo_owner, std::string("someone"));
   order_state s;
   s.order_id = "ord_0001000000000001";
   s.customer_id = "c1";
@@ -174,7 +174,7 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   stats.id = "node-2";
   auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats,
                       uint64_t{1});
-  auto owner = sys.spawn(echo_owner);
+  auto owner = sys.spawn(echo_owner, std::string("owner"));
   caf::scoped_actor self{sys, true};
   auto ask_async = [&](std::string& got, caf::error& err) {
     // The test coordinator runs the actors between the send and the receive.

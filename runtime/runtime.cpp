@@ -493,16 +493,23 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id),
                      static_cast<uint64_t>(ctx->cfg.cluster_epoch));
   };
+  // A slot of another node's partition: a local forwarder, listed for that peer's link.
+  auto forward_slot = [&](peer_handles& peer, const std::string& kind, size_t p,
+                          std::vector<std::pair<size_t, caf::actor>>& listed,
+                          std::vector<caf::actor>& slots, std::vector<uint8_t>* remote) {
+    auto f = forward_to(peer, kind + "/" + std::to_string(p));
+    listed.emplace_back(p, f);
+    slots.push_back(f);
+    if (remote != nullptr)
+      (*remote)[p] = 1;
+  };
   if (clustered) {
     h.dir.orders_remote.assign(n_orders, 0);
     h.dir.inventory_remote.assign(state.inventory.size(), 0);
   }
   for (size_t p = 0; p < n_orders; ++p) {
     if (auto* peer = peer_of(partition_kind::orders, p)) {
-      auto f = forward_to(*peer, "orders/" + std::to_string(p));
-      peer->orders.emplace_back(p, f);
-      h.dir.orders.push_back(f);
-      h.dir.orders_remote[p] = 1;
+      forward_slot(*peer, "orders", p, peer->orders, h.dir.orders, &h.dir.orders_remote);
       continue;
     }
     h.dir.orders.push_back(sys.spawn(order_supervisor, ctx, seed, p));
@@ -512,10 +519,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   auto n_inv = state.inventory.size();
   for (size_t p = 0; p < n_inv; ++p) {
     if (auto* peer = peer_of(partition_kind::inventory, p)) {
-      auto f = forward_to(*peer, "inventory/" + std::to_string(p));
-      peer->inventory.emplace_back(p, f);
-      h.dir.inventory.push_back(f);
-      h.dir.inventory_remote[p] = 1;
+      forward_slot(*peer, "inventory", p, peer->inventory, h.dir.inventory,
+                   &h.dir.inventory_remote);
       continue;
     }
     auto first = std::make_shared<std::pair<inventory_book, due_list>>(
@@ -555,9 +560,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   if (clustered)
     for (size_t p = 0; p < n_orders; ++p) {
       if (auto* peer = peer_of(partition_kind::orders, p)) {
-        auto f = forward_to(*peer, "payment/" + std::to_string(p));
-        peer->payment_by_order.emplace_back(p, f);
-        h.dir.payment_by_order.push_back(f);
+        forward_slot(*peer, "payment", p, peer->payment_by_order, h.dir.payment_by_order,
+                     nullptr);
       } else {
         h.dir.payment_by_order.push_back(h.dir.payment[p % n_pay]);
       }
