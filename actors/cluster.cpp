@@ -238,7 +238,6 @@ void welcomed(link_ptr self, caf::actor entry, const cluster_welcome& w) {
   st.backoff_ms = 0;
   self->monitor(st.entry);
   route_all(self, &w);
-  ++st.status.connects;
   ++st.stats->connects;
   set_state(self, "up", {});
   st.ctx->log->info("cluster: {} is up at {}:{} (its node {})", st.peer.id, st.peer.host,
@@ -342,7 +341,6 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
     // for its partitions are answered unavailable from now on; nothing waits on a handle.
     st.entry = caf::actor{};
     route_all(self, nullptr);
-    ++st.status.disconnects;
     ++st.stats->disconnects;
     auto why = self->system().render(dm.reason);
     set_state(self, "down", why);

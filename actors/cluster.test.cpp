@@ -109,7 +109,7 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
     // the handshake, link status, and the error a forwarder answers
     caf::make_message(hello_atom::value, hello),
     caf::make_message(welcome),
-    caf::make_message(peer_status{"node-2", "up", 123, "", 1, 0}),
+    caf::make_message(peer_status{"node-2", "up", 123, ""}),
     caf::make_message(node_unavailable("node-2", "inventory/3")),
     // every command from another node is wrapped with the epoch it was routed under
     caf::make_message(fenced_atom::value, uint64_t{1},

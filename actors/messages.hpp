@@ -328,8 +328,7 @@ struct peer_status {
   std::string state; // up | down | refused
   int64_t since_ms = 0;
   std::string reason; // why it is down or refused (empty when up)
-  uint64_t connects = 0;
-  uint64_t disconnects = 0;
+  // (connects, disconnects and refusals are counted in metrics::peer_stats, /metrics)
 };
 
 // ---- inspect ----
@@ -429,8 +428,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_welcome& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
-  return f(caf::meta::type_name("peer_status"), x.node_id, x.state, x.since_ms, x.reason,
-           x.connects, x.disconnects);
+  return f(caf::meta::type_name("peer_status"), x.node_id, x.state, x.since_ms, x.reason);
 }
 
 template <class Inspector>
