@@ -7,6 +7,7 @@
 #include "actors/idempotency.hpp"
 #include "actors/introspection.hpp"
 #include "actors/writer.hpp"
+#include "runtime/fault_points.hpp"
 #include "storage/codec.hpp"
 
 namespace saga {
@@ -281,6 +282,8 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   auto old_status = st.s.status;
   bool step_changed = st.s.order_id.empty() || st.s.step != d.next.step;
   bool was_terminal = !created && is_terminal(st.s.step);
+  const char* step_name = to_string(d.next.step);
+  fault::kill_point("before_persist", step_name);
   st.s = d.next;
   st.retries = 0;
   st.remote_retries = 0;
@@ -331,8 +334,9 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   }
   persist_then(self, st.dir.writer, std::move(b),
                [self, commands = std::move(d.commands), then, created, old_status,
-                progress = std::move(progress)]() mutable {
+                progress = std::move(progress), step_name]() mutable {
                  auto& st = self->state;
+                 fault::kill_point("after_persist", step_name);
                  if (progress.status_changed) {
                    auto& gauges = st.ctx->stats->orders_by_status;
                    if (!created)
@@ -351,6 +355,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
                  }
                  for (auto& cmd : commands)
                    run_command(self, cmd);
+                 fault::kill_point("after_send", step_name);
                  then();
                  quit_if_done(self);
                });

@@ -21,6 +21,7 @@
 #include "actors/kafka_relay.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
+#include "runtime/fault_points.hpp"
 #include "runtime/runtime.hpp"
 
 using namespace saga;
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (fault::compiled_in())
+    sigaddset(&signals, SIGUSR2); // the fault suite's clock jump, taken by sigwait too
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::error_code fs_err;
@@ -142,7 +145,23 @@ int main(int argc, char** argv) {
   ctx->cfg = cfg;
   ctx->saga = make_saga_config(cfg);
   ctx->db = db.get();
-  ctx->clock = std::make_shared<wall_clock>();
+  // Fault suite: a clock that is off from the start, or jumps on SIGUSR2 (test builds).
+  std::shared_ptr<fault::skewed_clock> skewed;
+  if (auto off = std::getenv("SAGA_FAULT_CLOCK_OFFSET_MS"); fault::compiled_in()
+      && ((off != nullptr && *off) || std::getenv("SAGA_FAULT_CLOCK_JUMP_MS") != nullptr)) {
+    skewed = std::make_shared<fault::skewed_clock>(off != nullptr ? std::atoll(off) : 0);
+    log->warn("clock fault injection is on: offset {} ms, SIGUSR2 jumps it", skewed->offset_ms());
+    ctx->clock = skewed;
+  } else {
+    ctx->clock = std::make_shared<wall_clock>();
+  }
+  try {
+    if (auto armed = fault::arm_from_env(); !armed.empty())
+      log->warn("fault injection is on: {} (SAGA_FAULT_KILL_POINT)", armed);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "sagad: " << e.what() << "\n";
+    return 2;
+  }
   ctx->log = log;
   // A failed write stops the node: the main thread's sigwait below wakes up as for SIGTERM,
   // shuts down, and the exit code says why (7).
@@ -288,6 +307,15 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       int sig = 0;
       sigwait(&signals, &sig);
+      while (sig == SIGUSR2) {
+        if (skewed) {
+          auto* j = std::getenv("SAGA_FAULT_CLOCK_JUMP_MS");
+          int64_t by = j != nullptr && *j ? std::atoll(j) : 60'000;
+          skewed->jump(by);
+          log->warn("clock jumped by {} ms (SIGUSR2): offset now {} ms", by, skewed->offset_ms());
+        }
+        sigwait(&signals, &sig);
+      }
       log->info("signal {} received: shutting down", sig);
     }
     routes.ready = false;

@@ -79,10 +79,14 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
   s->dir_ = dir;
   // Disk-fault tests: writes fail while the trigger file exists (storage/fault_fs.hpp).
   if (auto trigger = std::getenv("SAGA_FAULT_DISK_TRIGGER"); trigger != nullptr && *trigger) {
-    s->fault_env_ = make_fault_env(trigger);
+    // A relative path is inside the data directory: each node of a cluster has its own.
+    std::string path = trigger;
+    if (path.front() != '/')
+      path = dir + "/" + path;
+    s->fault_env_ = make_fault_env(path);
     opts.env = s->fault_env_.get();
     std::fprintf(stderr, "WARNING: disk fault injection is on (SAGA_FAULT_DISK_TRIGGER=%s)\n",
-                 trigger);
+                 path.c_str());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfds, &handles, &s->db_);

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""The fault suite's runner: a seeded workload and a seeded nemesis against real sagad
+processes (scripts/cluster.sh: N nodes and a real Kafka broker on loopback), then the
+independent checker (check_history.py) over the history it wrote.
+
+Clients (threads, each with its own RNG from the seed) drive orders through the public
+HTTP API only, on a random node each time: place (one or two SKUs, with an Idempotency-Key;
+an indeterminate one is retried with the same key), read until the payment is initiated,
+then verify succeeded (and complete, or leave it to the auto-complete), verify failed, or
+let the payment expire. Every call is a history line: invoke, then ok / fail / info
+(indeterminate: time-out, reset, 5xx).
+
+The nemesis injects one fault at a time, every few seconds, each kind once per round in
+an order drawn from the seed, on a node drawn from it:
+  kill9         kill -9 of a random node, restarted after a pause
+  killpoint     a node restarted with SAGA_FAULT_KILL_POINT=<point>[@step]:<n>; it kills
+                itself with SIGKILL inside a saga step (before persist, after persist before
+                the commands are sent, after the send before the reply), then restarts clean
+  zombie        SIGSTOP of a node, SIGCONT after the pause
+  broker_kill   kill -9 of the Kafka broker, restarted after the pause
+  broker_pause  SIGSTOP of the broker, SIGCONT after the pause
+  disk          the node's disk fails every write (a fault-injecting RocksDB file system,
+                SAGA_FAULT_DISK_TRIGGER): it must stop by itself without acknowledging, and
+                is restarted on a healthy disk
+  clock         the node's clock jumps forward (SIGUSR2, SAGA_FAULT_CLOCK_JUMP_MS)
+The same seed gives the same schedule and the same client choices (the timing of real
+processes still differs from run to run, as in Jepsen).
+
+Usage: run_faults.py SAGAD [--seed N] [--seconds S] [--faults all|k1,k2] [--nodes N]
+                           [--clients C] [--rounds R] [--keep DIR] [--results FILE]
+Exit 0 only if the checker finds no violation. Prints `FAULT RUN {json}` (the summary row)."""
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+import clusterlib  # noqa: E402
+import contract  # noqa: E402
+from sagalib import ROOT, SECRET, TOKEN, sign  # noqa: E402
+
+KINDS = ["kill9", "killpoint", "zombie", "broker_kill", "broker_pause", "disk", "clock"]
+POINTS = ["before_persist", "after_persist", "after_send"]
+STEPS = ["reserving_inventory", "initiating_payment", "awaiting_payment", "awaiting_completion",
+         "committing_inventory", "releasing_inventory", "refunding_payment", "completed", "failed"]
+SCALE = clusterlib.SCALE
+
+
+class History:
+    def __init__(self, path):
+        self.f = open(path, "w")
+        self.lock = threading.Lock()
+        self.next_id = 0
+        self.t0 = time.time()
+
+    def write(self, line):
+        line["t"] = round(time.time() - self.t0, 3)
+        with self.lock:
+            self.f.write(json.dumps(line) + "\n")
+            self.f.flush()
+
+    def invoke(self, process, f, **kw):
+        with self.lock:
+            self.next_id += 1
+            i = self.next_id
+        self.write(dict(id=i, process=process, type="invoke", f=f, **kw))
+        return i
+
+    def done(self, i, process, f, kind, **kw):
+        self.write(dict(id=i, process=process, type=kind, f=f, **kw))
+
+
+class Suite:
+    def __init__(self, a):
+        self.a = a
+        self.rng = random.Random(a.seed)
+        self.stop = threading.Event()
+        self.errors = []          # contract violations, client crashes: the run fails
+        self.down = set()         # nodes the nemesis has taken away (clients skip none: they
+        self.hist = None          # must see the errors, as real clients would)
+        self.lock = threading.Lock()
+
+    # ---- HTTP, classified as Jepsen does ----
+    def call(self, node, method, path, body=None, headers=None):
+        """("ok"|"fail"|"info", status, body). fail: certainly not applied (connection
+        refused, 4xx); info: may or may not have been applied."""
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=5 * SCALE)
+            c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+            r = c.getresponse()
+            text = r.read()
+            c.close()
+        except ConnectionRefusedError:
+            return "fail", None, "connection refused"
+        except (OSError, http.client.HTTPException) as e:
+            return "info", None, type(e).__name__
+        try:
+            contract.check_response(method, path, r.status, r.getheader("Content-Type"),
+                                    text.decode(errors="replace"))
+        except AssertionError as e:
+            self.errors.append("contract: %s" % e)
+        parsed = json.loads(text) if text and r.getheader("Content-Type", "").startswith("application/json") else None
+        if 200 <= r.status < 300:
+            return "ok", r.status, parsed
+        if r.status >= 500:
+            return "info", r.status, parsed
+        return "fail", r.status, parsed
+
+    # ---- clients ----
+    def client(self, idx):
+        rng = random.Random(self.a.seed * 1000 + idx)
+        nodes = sorted(self.c.nodes)
+        pick = lambda: self.c.nodes[rng.choice(nodes)]  # noqa: E731
+        H = self.hist
+        while not self.stop.is_set():
+            n_items = 1 if rng.random() < 0.6 else 2
+            items = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(self.skus, n_items)]
+            key = str(uuid.UUID(int=rng.getrandbits(128)))
+            oid = None
+            for attempt in range(4):
+                node = pick()
+                i = H.invoke(idx, "place", items=items, key=key, node=node.id, attempt=attempt)
+                kind, st, body = self.call(node, "POST", "/orders",
+                                           {"customer_id": "c%d" % idx, "items": items},
+                                           {"Idempotency-Key": key})
+                if kind == "ok":
+                    oid = body["order_id"]
+                    H.done(i, idx, "place", kind, status=st, order_id=oid)
+                    break
+                H.done(i, idx, "place", kind, status=st, error=str(body)[:200])
+                if kind == "fail" and st is not None and st != 429:
+                    break  # refused for good (out of stock is not an error: 201 then FAILED)
+                time.sleep(0.3 * (attempt + 1))
+            if oid is None or self.stop.is_set():
+                continue
+            # Read until the payment is initiated (or the order failed).
+            status = None
+            t_end = time.time() + 10 * SCALE
+            while time.time() < t_end and not self.stop.is_set():
+                node = pick()
+                i = H.invoke(idx, "get", order_id=oid, node=node.id)
+                kind, st, body = self.call(node, "GET", "/orders/%s?wait=PAYMENT_INITIATED&timeout_ms=2000" % oid)
+                H.done(i, idx, "get", kind, status=st, order_status=(body or {}).get("status") if isinstance(body, dict) else None)
+                if kind == "ok":
+                    status = body["status"]
+                    if status != "PENDING":
+                        break
+                else:
+                    time.sleep(0.2)
+            if status != "PAYMENT_INITIATED":
+                continue
+            r = rng.random()
+            if r < 0.2:
+                continue  # let the payment expire
+            verdict = "succeeded" if r < 0.85 else "failed"
+            pid = "pay_" + oid
+            ok = False
+            for attempt in range(5):
+                if self.stop.is_set():
+                    break
+                node = pick()
+                i = H.invoke(idx, "verify", order_id=oid, status=verdict, node=node.id, attempt=attempt)
+                kind, st, body = self.call(node, "POST", "/payment/verify",
+                                           {"order_id": oid, "payment_id": pid, "status": verdict,
+                                            "signature": sign(oid, pid, verdict)})
+                H.done(i, idx, "verify", kind, status=st,
+                       payment_status=body.get("payment_status") if isinstance(body, dict) else None)
+                if kind == "ok":
+                    ok = True
+                    break
+                if kind == "fail" and st is not None:
+                    break
+                time.sleep(0.3 * (attempt + 1))
+            if ok and verdict == "succeeded" and rng.random() < 0.5:
+                for attempt in range(3):
+                    node = pick()
+                    i = H.invoke(idx, "complete", order_id=oid, node=node.id, attempt=attempt)
+                    kind, st, body = self.call(node, "POST", "/order/complete", {"order_id": oid})
+                    H.done(i, idx, "complete", kind, status=st)
+                    if kind != "info":
+                        break
+                    time.sleep(0.3)
+
+    # ---- nemesis ----
+    def pid_alive(self, pid):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def start_node(self, nid, env=None):
+        saved = self.c.env
+        if env:
+            self.c.env = dict(saved, **env)
+        try:
+            for _ in range(3):
+                try:
+                    self.c.start(nid)
+                    return True
+                except RuntimeError as e:
+                    # A kill point may fire while the node resumes its sagas, before READY.
+                    if env:
+                        return False
+                    print("nemesis: restart of %s failed, again: %s" % (nid, str(e)[-300:]), flush=True)
+                    time.sleep(1)
+            raise RuntimeError("%s does not restart" % nid)
+        finally:
+            self.c.env = saved
+
+    def wait_exit(self, pid, timeout):
+        t_end = time.time() + timeout
+        while time.time() < t_end:
+            if not self.pid_alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def nemesis(self, kinds):
+        try:
+            self._nemesis(kinds)
+        except Exception as e:  # the run fails: a fault that cannot be injected or healed
+            import traceback
+            traceback.print_exc()
+            self.errors.append("nemesis: %r" % e)
+
+    def _nemesis(self, kinds):
+        rng = self.rng
+        H = self.hist
+        kdir = os.path.join(self.c.dir, "kafka")
+        time.sleep(rng.uniform(1, 2) * SCALE)
+        order = []
+        while not self.stop.is_set():
+            # Every kind once per round, in an order drawn from the seed.
+            if not order:
+                order = list(kinds)
+                rng.shuffle(order)
+                self.rounds += 1
+            f = order.pop(0)
+            nid = rng.choice(sorted(self.c.nodes))
+            hold = rng.uniform(1.0, 4.0) * SCALE
+            node = self.c.nodes[nid]
+            info = {"f": f, "node": nid, "hold_s": round(hold, 2)}
+            if f == "killpoint":
+                info["point"] = "%s%s:%d" % (rng.choice(POINTS),
+                                             ("@" + rng.choice(STEPS)) if rng.random() < 0.5 else "",
+                                             rng.randint(1, 15))
+            if f.startswith("broker"):
+                info.pop("node")
+            H.write(dict(process="nemesis", type="start", **info))
+            result = ""
+            if f == "kill9":
+                self.c.kill(nid)
+                time.sleep(hold)
+                self.start_node(nid)
+            elif f == "killpoint":
+                self.c.kill(nid)
+                started = self.start_node(nid, {"SAGA_FAULT_KILL_POINT": info["point"]})
+                fired = not started or self.wait_exit(self.c.nodes[nid].pid, hold + 4 * SCALE)
+                result = "fired" if fired else "not reached"
+                if not fired:
+                    self.c.kill(nid)
+                self.start_node(nid)
+            elif f == "zombie":
+                os.kill(node.pid, signal.SIGSTOP)
+                time.sleep(hold)
+                os.kill(node.pid, signal.SIGCONT)
+            elif f == "broker_kill":
+                subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), "kill", kdir],
+                               check=True, capture_output=True)
+                time.sleep(hold)
+                subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), "start", kdir],
+                               check=True, capture_output=True, timeout=180)
+            elif f == "broker_pause":
+                bpid = int(open(os.path.join(kdir, "broker.pid")).read())
+                os.kill(bpid, signal.SIGSTOP)
+                time.sleep(hold)
+                os.kill(bpid, signal.SIGCONT)
+            elif f == "disk":
+                trigger = os.path.join(self.c.dir, "data", nid, "fail-writes")
+                open(trigger, "w").close()
+                stopped = self.wait_exit(node.pid, hold + 10 * SCALE)
+                os.remove(trigger)
+                if not stopped:
+                    result = "no write during the fault: killed"
+                    self.c.kill(nid)
+                else:
+                    result = "stopped by itself"
+                self.start_node(nid)
+            elif f == "clock":
+                os.kill(node.pid, signal.SIGUSR2)
+                time.sleep(hold)
+            H.write(dict(process="nemesis", type="end", f=f, result=result))
+            with self.lock:
+                self.faults[f] = self.faults.get(f, 0) + 1
+                if not order:
+                    self.full_rounds += 1
+            # the gap until the next fault
+            t_gap = time.time() + rng.uniform(1.0, 3.0) * SCALE
+            while time.time() < t_gap and not self.stop.is_set():
+                time.sleep(0.1)
+
+    def run(self):
+        a = self.a
+        kinds = KINDS if a.faults == "all" else [k for k in a.faults.split(",") if k]
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            print("unknown fault kind(s) %s; known: %s" % (bad, ", ".join(KINDS)), file=sys.stderr)
+            return 2
+        extra = ["--set payment.timeout_ms=%d" % int(4000 * SCALE),
+                 "--set inventory.reservation_ttl_ms=%d" % int(15000 * SCALE),
+                 "--set saga.auto_complete_ms=%d" % int(1500 * SCALE)]
+        os.environ["SAGA_FAULT_DISK_TRIGGER"] = "fail-writes"  # relative: each node's data dir
+        os.environ["SAGA_FAULT_CLOCK_JUMP_MS"] = str(int(20000 * SCALE))
+        self.c = clusterlib.Cluster(a.sagad, nodes=a.nodes, extra=extra)
+        self.faults = {}
+        self.rounds = self.full_rounds = 0
+        t0 = time.time()
+        rc = 1
+        try:
+            self.c.up()
+            out = a.keep or self.c.dir
+            os.makedirs(out, exist_ok=True)
+            hpath = os.path.join(out, "history.jsonl")
+            self.hist = History(hpath)
+            self.skus = []
+            any_node = self.c.any()
+            # scarce SKUs run out (the out-of-stock branch and the oversell check), the
+            # others never do; one SKU per node at least, so sagas cross nodes
+            owners = sorted(n["id"] for n in self.c.layout["nodes"] if n["partitions"]["inventory"])
+            for i in range(3 * len(owners)):
+                sku = self.c.sku_on(owners[i % len(owners)], "f%d" % i)
+                on_hand = 150 if i % 3 == 0 else 100000
+                idn = self.hist.invoke("setup", "stock", sku=sku, on_hand=on_hand)
+                any_node.stock(sku, on_hand, 100 + i)
+                self.hist.done(idn, "setup", "stock", "ok")
+                self.skus.append(sku)
+            print("fault run: seed=%d seconds=%s faults=%s nodes=%d clients=%d dir=%s"
+                  % (a.seed, a.seconds, ",".join(kinds), a.nodes, a.clients, self.c.dir), flush=True)
+            threads = [threading.Thread(target=self.client, args=(i,), daemon=True) for i in range(a.clients)]
+            nem = threading.Thread(target=self.nemesis, args=(kinds,), daemon=True) if kinds else None
+            for t in threads:
+                t.start()
+            if nem:
+                nem.start()
+            time.sleep(a.seconds)
+            # --rounds: go on until every kind was injected that many times
+            while nem and self.full_rounds < a.rounds and nem.is_alive():
+                time.sleep(0.2)
+            self.stop.set()
+            if nem:
+                nem.join(timeout=300)
+            for t in threads:
+                t.join(timeout=120)
+            # Healed: every node back and seen by every other before the check.
+            for nid in self.c.nodes:
+                if not self.pid_alive(self.c.nodes[nid].pid):
+                    self.start_node(nid)
+            for obs in self.c.nodes:
+                for nid in self.c.nodes:
+                    if nid != obs:
+                        self.c.wait_state(obs, nid, "up", 60 * SCALE)
+            duration = time.time() - t0
+            kafka = "127.0.0.1:%s" % open(os.path.join(self.c.dir, "kafka", "port")).read().strip() \
+                if os.path.exists(os.path.join(self.c.dir, "kafka", "port")) else None
+            urls = ",".join("http://127.0.0.1:%d" % self.c.nodes[n].port for n in sorted(self.c.nodes))
+            cmd = [sys.executable, os.path.join(HERE, "check_history.py"), "--history", hpath,
+                   "--api", urls, "--settle", str(int(90 * SCALE))]
+            if kafka:
+                cmd += ["--kafka", kafka]
+            chk = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            sys.stdout.write(chk.stdout)
+            sys.stderr.write(chk.stderr)
+            summary = None
+            for line in chk.stdout.splitlines():
+                if line.startswith("CHECK "):
+                    summary = json.loads(line[6:])
+            if summary is None:
+                print("the checker gave no summary (exit %d)" % chk.returncode, flush=True)
+                return 1
+            row = dict(seed=a.seed, nodes=a.nodes, seconds=a.seconds, duration_s=round(duration),
+                       faults_done=self.faults, **summary)
+            for e in self.errors[:10]:
+                print("CLIENT ERROR:", e, flush=True)
+            print("FAULT RUN " + json.dumps(row, sort_keys=True), flush=True)
+            if a.results:
+                with open(a.results, "a") as f:
+                    f.write(json.dumps(row, sort_keys=True) + "\n")
+            rc = 0 if chk.returncode == 0 and not self.errors else 1
+            if kinds and not self.faults:
+                print("no fault was injected", flush=True)
+                rc = 1
+            return rc
+        finally:
+            self.stop.set()
+            if rc != 0:
+                self.c.dump_logs(30)
+            if a.keep:
+                subprocess.run(["bash", os.path.join(ROOT, "scripts/cluster.sh"), "down", self.c.dir],
+                               capture_output=True, env=self.c.env)
+            else:
+                self.c.down()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sagad")
+    ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--faults", default="all")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="run on past --seconds until every fault kind was injected this often")
+    ap.add_argument("--keep", help="write the history here (kept after the run)")
+    ap.add_argument("--results", help="append the summary row (JSON) to this file")
+    a = ap.parse_args()
+    return Suite(a).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
