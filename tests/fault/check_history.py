@@ -163,14 +163,14 @@ def main():
         import sagalib
         while time.time() < deadline and any(d != 0 for d in api.outbox_depths()):
             time.sleep(0.5)
-        events = sagalib.consume_all(a.kafka, timeout_s=max(60, a.settle))
+        events = sagalib.consume_all(a.kafka, timeout_s=max(900, a.settle))
         more = {e["order_id"] for e in events} - known
         if more:
             known |= more
             await_terminal(api, sorted(more), final, deadline)
             while time.time() < deadline and any(d != 0 for d in api.outbox_depths()):
                 time.sleep(0.5)
-            events = sagalib.consume_all(a.kafka, timeout_s=max(60, a.settle))
+            events = sagalib.consume_all(a.kafka, timeout_s=max(900, a.settle))
     for oid in sorted(known):
         o = final.get(oid)
         if o is None:

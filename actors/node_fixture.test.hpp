@@ -1,0 +1,206 @@
+#pragma once
+// The actor tests' node on CAF's deterministic test coordinator (actors.test.cpp,
+// simulation.test.cpp): the real actors of one node over a real RocksDB directory, the
+// test clock, and helpers that ask them synchronously.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+
+#include "actors/messages.hpp"
+#include "actors/order_supervisor.hpp"
+#include "actors/partitions.hpp"
+#include "gateway/api_util.hpp"
+#include "runtime/runtime.hpp"
+#include "storage/codec.hpp"
+
+using namespace saga;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    path = std::filesystem::temp_directory_path()
+           / ("saga-actor-test-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    register_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+node_config test_node_config() {
+  node_config c;
+  c.payment_timeout_ms = 1000;
+  c.inventory_reservation_ttl_ms = 5000;
+  c.saga_auto_complete_ms = 3000;
+  c.saga_max_restarts = 2;
+  c.storage_sync = false; // durability across process crashes is the e2e test's job
+  c.payment_provider_secret = "k";
+  return c;
+}
+
+/// One node on the test coordinator. Destroying it and building another on the same
+/// directory is a restart.
+struct node_fixture {
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::unique_ptr<storage::store> db;
+  std::shared_ptr<runtime_context> ctx;
+  directory dir;
+  runtime_handles handles;
+  size_t next_owner = 0;
+
+  node_fixture(const std::string& path, node_config nc = test_node_config(),
+               int64_t epoch_ms = 1'000'000, bool auto_start = true)
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys, true) {
+    std::string err;
+    db = storage::store::open(path, err);
+    REQUIRE(db);
+    ctx = std::make_shared<runtime_context>();
+    ctx->cfg = nc;
+    ctx->saga = make_saga_config(nc);
+    ctx->db = db.get();
+    ctx->clock = std::make_shared<actor_clock_source>(sys.clock(), epoch_ms);
+    ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    ctx->detached_writer = false;
+    auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
+                            static_cast<size_t>(nc.payment_workers),
+                            static_cast<size_t>(nc.saga_partitions));
+    handles = spawn_runtime(sys, ctx, std::move(state), 42);
+    dir = handles.dir;
+    if (auto_start)
+      start();
+  }
+
+  /// Hands every partition's owner the directory and its orders in flight, as sagad does
+  /// once its gateway listens.
+  void start() {
+    auto n = dir.orders.size();
+    auto resume = by_partition(handles.resume, n);
+    auto passive = by_partition(handles.passive, n);
+    for (size_t p = 0; p < n; ++p)
+      self->send(dir.orders[p], start_atom::value, dir, resume[p], passive[p]);
+    run();
+    size_t started = 0;
+    for (size_t p = 0; p < n; ++p)
+      self->receive([&](uint64_t) { ++started; }, caf::after(0s) >> [] {});
+    REQUIRE(started == n);
+  }
+
+  ~node_fixture() {
+    stop_runtime(handles);
+    run();
+  }
+
+  /// Runs every ready actor until nothing is left (timers do not fire).
+  void run() {
+    while (sched.try_run_once()) {
+    }
+  }
+
+  /// Moves the test clock forward, firing due timers, and runs.
+  void advance(std::chrono::milliseconds ms) {
+    // step in small slices so timers armed by fired timers also fire in order
+    for (auto left = ms; left > 0ms; left -= 10ms) {
+      sched.clock().advance_time(std::min(left, std::chrono::milliseconds(10)));
+      run();
+    }
+  }
+
+  template <class T, class... Ts>
+  T ask(const caf::actor& dest, Ts&&... xs) {
+    self->send(dest, std::forward<Ts>(xs)...);
+    run();
+    T out{};
+    bool got = false;
+    self->receive([&](T& x) { out = std::move(x); got = true; },
+                  [&](caf::error& e) { FAIL("error reply: " << sys.render(e)); },
+                  caf::after(0s) >> [] {});
+    REQUIRE(got);
+    return out;
+  }
+
+  void stock(const std::string& sku, int64_t on_hand, int64_t price) {
+    auto r = ask<sku_reply>(dir.inventory_for(sku), stock_atom::value, sku, on_hand, price);
+    REQUIRE(r.code == errc::ok);
+  }
+
+  sku_record sku(const std::string& s) {
+    return ask<sku_reply>(dir.inventory_for(s), get_atom::value, s).record;
+  }
+
+  std::string create(std::vector<order_item> items) {
+    for (auto& i : items) {
+      auto p = ask<prices_reply>(dir.inventory_for(i.sku), prices_atom::value,
+                                 std::vector<std::string>{i.sku});
+      REQUIRE(p.code == errc::ok);
+      i.unit_price_cents = p.prices_cents[0];
+    }
+    // New orders take turns over the partitions, as at the gateway.
+    auto& owner = dir.orders[next_owner++ % dir.orders.size()];
+    auto s = ask<create_reply>(owner, create_atom::value, std::string("cust"), items,
+                               std::string(), std::string()).state;
+    REQUIRE_FALSE(s.order_id.empty());
+    run();
+    return s.order_id;
+  }
+
+  order_view view(const std::string& id) { return ask<order_view>(dir.owner_for(id), get_atom::value, id); }
+
+  payment_reply verify(const std::string& id, const std::string& status) {
+    auto pid = "pay_" + id;
+    return ask<payment_reply>(dir.payment_for(id), verify_atom::value, id, pid, status,
+                              payment_signature("k", id, pid, status));
+  }
+
+  input_reply complete(const std::string& id) {
+    return ask<input_reply>(dir.owner_for(id), input_atom::value, id,
+                            saga_input{input_kind::complete_requested, 0, {}});
+  }
+
+  std::vector<event_type> events(const std::string& id) {
+    std::vector<event_type> out;
+    for (auto& e : view(id).events)
+      out.push_back(e.type);
+    return out;
+  }
+};
+
+using E = event_type;
+
+[[maybe_unused]] bool conserved(const sku_record& s) {
+  return s.available + s.reserved + s.committed == s.restocked_total && s.available >= 0;
+}
+
+/// Two SKUs that land in different inventory partitions (2 workers).
+[[maybe_unused]] std::pair<std::string, std::string> two_partitions() {
+  std::string a = "sku-a";
+  for (int i = 0; i < 100; ++i) {
+    auto b = "sku-b" + std::to_string(i);
+    if (directory::hash(a) % 2 != directory::hash(b) % 2)
+      return {a, b};
+  }
+  FAIL("no two partitions");
+  return {};
+}
+
+} // namespace

@@ -1,0 +1,273 @@
+// Deterministic simulation of the saga core (issue 13, FoundationDB / TigerBeetle style): the
+// real order, inventory, payment, supervisor and writer actors of one node on CAF's test
+// coordinator. A seed decides everything: the orders and their items, the stock, which
+// actor runs next among all that are ready (so messages interleave differently per seed),
+// the client's calls (duplicate and late verifications, completions before the payment),
+// crashes of order actors and of inventory and payment partitions, and how far the test
+// clock jumps (payment expiry, reservation TTL, auto-complete). After the seed's run the
+// invariants of spec section 7 are checked on the actors' answers and on the outbox (what
+// the Kafka relay would publish). The store is the real RocksDB in a temporary directory,
+// unsynced; the payment provider is the test calling verify; there is no broker (the
+// outbox is the sink's input).
+//
+// Thousands of seeds run per ctest run. A failing seed is printed with the command that
+// re-runs it alone (SAGA_SIM_SEED=N), which replays it exactly, and is then kept in
+// `regression_seeds` below. Environment: SAGA_SIM_SEEDS (count, default 1000),
+// SAGA_SIM_FIRST_SEED (default 1), SAGA_SIM_SEED (one seed only).
+#include "actors/node_fixture.test.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+namespace {
+
+/// Seeds that once found a bug (none yet): they run first, every time.
+constexpr uint64_t regression_seeds[] = {0};
+
+struct sim_totals {
+  size_t seeds = 0, orders = 0, completed = 0, failed = 0, jobs = 0, crashes = 0, verifies = 0;
+};
+
+/// Runs up to `max_jobs` ready actors, each time the one the seed picks among all ready.
+size_t run_shuffled(node_fixture& n, std::mt19937_64& rng, size_t max_jobs = SIZE_MAX) {
+  size_t k = 0;
+  auto& jobs = n.sched.jobs;
+  while (!jobs.empty() && k < max_jobs) {
+    auto i = std::uniform_int_distribution<size_t>(0, jobs.size() - 1)(rng);
+    if (i != 0)
+      std::swap(jobs[0], jobs[i]);
+    n.sched.run_once();
+    ++k;
+  }
+  return k;
+}
+
+/// One seed. Returns what is wrong, or an empty string; `trace` gets what happened (the
+/// orders' ids, final steps and event counts, and the number of actor runs), which is the
+/// same every time the seed runs.
+std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr) {
+  std::mt19937_64 rng(seed);
+  auto jobs_at_start = t.jobs;
+  auto coin = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  temp_dir d;
+  auto nc = test_node_config();
+  nc.payment_timeout_ms = 500 + int64_t(pick(1500));
+  nc.inventory_reservation_ttl_ms = 1000 + int64_t(pick(6000));
+  nc.saga_auto_complete_ms = 200 + int64_t(pick(2000));
+  node_fixture n(d.path.string(), nc);
+  // SAGA_SIM_SEED (one seed): every action is printed, with the test clock.
+  bool verbose = std::getenv("SAGA_SIM_SEED") != nullptr && trace == nullptr;
+  auto say = [&](const std::string& what) {
+    if (verbose)
+      std::printf("  t=%lld ms %s\n", static_cast<long long>(n.ctx->now_ms() - 1'000'000), what.c_str());
+  };
+  if (verbose)
+    std::printf("seed %llu: payment timeout %lld ms, reservation TTL %lld ms, auto-complete %lld ms\n",
+                static_cast<unsigned long long>(seed), static_cast<long long>(nc.payment_timeout_ms),
+                static_cast<long long>(nc.inventory_reservation_ttl_ms),
+                static_cast<long long>(nc.saga_auto_complete_ms));
+  std::vector<std::string> skus = {"A", "B", "C"};
+  std::map<std::string, int64_t> put;
+  for (size_t i = 0; i < skus.size(); ++i) {
+    put[skus[i]] = 2 + int64_t(pick(14));
+    n.stock(skus[i], put[skus[i]], 100 + int64_t(i));
+  }
+  std::vector<std::string> ids;
+  std::set<std::string> crashed_orders, crashed_parts;
+  size_t create_errors = 0;
+  auto collect = [&] {
+    for (bool more = true; more;) {
+      more = false;
+      n.self->receive([&](create_reply& r) { ids.push_back(r.state.order_id); more = true;
+                                             say("created " + r.state.order_id); },
+                      [&](caf::error&) { ++create_errors; more = true; },
+                      caf::after(0s) >> [] {});
+    }
+  };
+  auto orders = 3 + pick(6);
+  size_t created = 0;
+  for (int round = 0; round < 40; ++round) {
+    auto action = pick(10);
+    if ((action < 3 || ids.empty()) && created < orders) {
+      std::vector<order_item> items;
+      for (auto& s : skus)
+        if (coin(0.5) || (items.empty() && &s == &skus.back()))
+          items.push_back({s, 1 + int64_t(pick(3)), 100 + (&s - skus.data())});
+      n.self->send(n.dir.orders[pick(n.dir.orders.size())], create_atom::value, std::string("cust"),
+                   items, std::string(), std::string());
+      ++created;
+    } else if (!ids.empty()) {
+      auto& id = ids[pick(ids.size())];
+      auto pid = "pay_" + id;
+      switch (action) {
+        case 3: case 4: case 5: { // the provider's callback, sometimes twice, sometimes late
+          std::string status = coin(0.8) ? "succeeded" : "failed";
+          for (int k = coin(0.2) ? 2 : 1; k > 0; --k)
+            caf::anon_send(n.dir.payment_for(id), verify_atom::value, id, pid, status,
+                           payment_signature("k", id, pid, status));
+          say("verify " + id + " " + status);
+          ++t.verifies;
+          break;
+        }
+        case 6:
+          caf::anon_send(n.dir.owner_for(id), input_atom::value, id,
+                         saga_input{input_kind::complete_requested, 0, {}});
+          say("complete " + id);
+          break;
+        case 7: // one crash per order actor and per partition (more would park them)
+          if (crashed_orders.insert(id).second) {
+            caf::anon_send(n.dir.owner_for(id), crash_atom::value, id);
+            say("crash order actor " + id);
+            ++t.crashes;
+          } else if (auto& s = skus[pick(skus.size())]; crashed_parts.insert("inv" + s).second) {
+            caf::anon_send(n.dir.inventory_for(s), crash_atom::value);
+            say("crash the inventory partition of " + s);
+            ++t.crashes;
+          } else if (crashed_parts.insert("pay" + id).second) {
+            caf::anon_send(n.dir.payment_for(id), crash_atom::value);
+            say("crash the payment partition of " + id);
+            ++t.crashes;
+          }
+          break;
+        default: { // time passes
+          auto ms = pick(800);
+          n.sched.clock().advance_time(std::chrono::milliseconds(ms));
+          say("clock +" + std::to_string(ms) + " ms");
+          break;
+        }
+      }
+    }
+    t.jobs += run_shuffled(n, rng, pick(30));
+    collect();
+  }
+  // Settle: everything delivered, then enough time for every deadline to fire.
+  t.jobs += run_shuffled(n, rng);
+  collect();
+  size_t jobs_before_settle = t.jobs - jobs_at_start;
+  for (int i = 0; i < 100; ++i) {
+    n.sched.clock().advance_time(200ms);
+    t.jobs += run_shuffled(n, rng);
+  }
+  collect();
+
+  std::ostringstream bad;
+  if (create_errors > 0)
+    bad << create_errors << " creates answered an error; ";
+  std::map<std::string, int64_t> sold;
+  std::map<std::string, std::vector<std::pair<uint64_t, event_type>>> want;
+  for (auto& id : ids) {
+    auto v = n.view(id);
+    ++t.orders;
+    auto& s = v.state;
+    if (s.step == saga_step::completed) {
+      ++t.completed;
+      for (auto& it : s.items)
+        sold[it.sku] += it.quantity;
+      if (s.payment != payment_status::succeeded)
+        bad << id << " completed with payment " << int(s.payment) << "; ";
+    } else if (s.step == saga_step::failed) {
+      ++t.failed;
+      if (s.payment == payment_status::succeeded)
+        bad << id << " failed and keeps its payment; ";
+    } else {
+      bad << id << " stuck at " << to_string(s.step) << (v.parked_reason.empty() ? "" : " (parked: ")
+          << v.parked_reason << (v.parked_reason.empty() ? "" : ")") << "; ";
+    }
+    for (size_t i = 0; i < v.events.size(); ++i) {
+      if (v.events[i].seq != i + 1)
+        bad << id << " event " << i << " has seq " << v.events[i].seq << "; ";
+      want[id].push_back({v.events[i].seq, v.events[i].type});
+    }
+  }
+  for (auto& s : skus) {
+    auto r = n.sku(s);
+    if (!conserved(r) || r.reserved != 0 || r.committed != sold[s] || r.available + r.committed != put[s])
+      bad << "sku " << s << ": available " << r.available << " reserved " << r.reserved
+          << " committed " << r.committed << ", stocked " << put[s] << ", completed orders hold "
+          << sold[s] << "; ";
+  }
+  // The outbox (the Kafka relay's input): every event of every order once, in seq order.
+  std::map<std::string, std::vector<std::pair<uint64_t, event_type>>> got;
+  n.db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view value) {
+    auto j = nlohmann::json::parse(value);
+    saga_event e;
+    std::string type = j.at("type");
+    for (int k = 0; k <= int(event_type::order_admin_action); ++k)
+      if (type == to_string(event_type(k)))
+        e.type = event_type(k);
+    got[j.at("order_id")].push_back({j.at("seq").get<uint64_t>(), e.type});
+    return true;
+  });
+  for (auto& [id, evs] : want)
+    if (got[id] != evs)
+      bad << id << ": outbox has " << got[id].size() << " events, the order " << evs.size() << "; ";
+  ++t.seeds;
+  if (trace != nullptr) {
+    std::ostringstream tr;
+    tr << "runs before settling " << jobs_before_settle << ";";
+    for (auto& id : ids)
+      tr << " " << id << ":" << to_string(n.view(id).state.step) << "/" << want[id].size();
+    *trace = tr.str();
+  }
+  return bad.str();
+}
+
+std::vector<uint64_t> seeds_to_run() {
+  std::vector<uint64_t> out;
+  if (auto one = std::getenv("SAGA_SIM_SEED"); one != nullptr && *one) {
+    out.push_back(std::strtoull(one, nullptr, 10));
+    return out;
+  }
+  for (auto s : regression_seeds)
+    if (s != 0)
+      out.push_back(s);
+  uint64_t first = 1, count = 1000;
+  if (auto f = std::getenv("SAGA_SIM_FIRST_SEED"); f != nullptr && *f)
+    first = std::strtoull(f, nullptr, 10);
+  if (auto c = std::getenv("SAGA_SIM_SEEDS"); c != nullptr && *c)
+    count = std::strtoull(c, nullptr, 10);
+  for (uint64_t s = first; s < first + count; ++s)
+    out.push_back(s);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("simulation: seeded interleavings, crashes and clock jumps keep every invariant",
+          "[simulation]") {
+  sim_totals t;
+  size_t failures = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto seed : seeds_to_run()) {
+    auto why = simulate(seed, t);
+    if (!why.empty()) {
+      ++failures;
+      std::printf("SIMULATION FAILED seed=%llu: %s\n  replay it: SAGA_SIM_SEED=%llu "
+                  "build/bin/actor_tests '[simulation]'\n",
+                  static_cast<unsigned long long>(seed), why.c_str(),
+                  static_cast<unsigned long long>(seed));
+    }
+  }
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("simulation: %zu seeds in %.1f s, %zu orders (%zu completed, %zu failed), %zu "
+              "actor runs, %zu crashes, %zu verifications; %zu seeds failed\n",
+              t.seeds, secs, t.orders, t.completed, t.failed, t.jobs, t.crashes, t.verifies,
+              failures);
+  CHECK(failures == 0);
+  // A seed replays exactly: the same interleaving gives the same orders and outcomes.
+  std::string first, again;
+  sim_totals ignored;
+  simulate(seeds_to_run().front(), ignored, &first);
+  simulate(seeds_to_run().front(), ignored, &again);
+  CHECK(first == again);
+  CHECK(first.size() > 40);
+  if (std::getenv("SAGA_SIM_SEED") != nullptr)
+    std::printf("seed %s: %s\n", std::getenv("SAGA_SIM_SEED"), first.c_str());
+  if (t.seeds >= 100) { // both ends are reached
+    CHECK(t.completed > 0);
+    CHECK(t.failed > 0);
+  }
+}
+
