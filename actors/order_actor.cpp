@@ -152,6 +152,21 @@ void on_payment_status(self_ptr self, payment_status status) {
   }
 }
 
+/// While the order waits for its payment's verdict, its partition's owner wakes it a
+/// request time-out after the intent's expiry (or later, when that has passed). The
+/// payment worker tells the order of the verdict once it is durable; a worker that crashes
+/// between the two leaves the order waiting, so the order then asks itself (the intent
+/// request is idempotent and answers the intent's status). Found by the simulation
+/// (actors/simulation.test.cpp, seeds 422 and 833).
+void arm_payment_check(self_ptr self) {
+  auto& st = self->state;
+  if (st.s.step != saga_step::awaiting_payment)
+    return;
+  auto grace = static_cast<int64_t>(st.ctx->cfg.saga_request_timeout_ms);
+  auto at = std::max(st.s.payment_expires_at_ms, st.ctx->now_ms()) + grace;
+  self->send(st.dir.owner_for(st.s.order_id), timer_atom::value, st.s.order_id, at);
+}
+
 void run_command(self_ptr self, const saga_command& cmd) {
   auto& st = self->state;
   const auto id = st.s.order_id;
@@ -201,6 +216,7 @@ void run_command(self_ptr self, const saga_command& cmd) {
             // resumed later), then whatever verdict it already has.
             handle_input(self, {input_kind::payment_intent_created, 0, {}}, nullptr);
             on_payment_status(self, r.intent.status);
+            arm_payment_check(self);
           },
               [self, cmd](caf::error& err) {
                 replied(self);
@@ -472,6 +488,11 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       ++st.processed;
       if (st.s.complete_deadline_ms == deadline_ms && st.s.step == saga_step::awaiting_completion)
         handle_input(self, {input_kind::complete_timer_fired, 0, {}}, nullptr);
+      else if (st.s.step == saga_step::awaiting_payment && deadline_ms > st.s.payment_expires_at_ms) {
+        st.ctx->log->info("order_id={} no payment verdict heard after the intent's expiry: "
+                          "asking the payment partition", st.s.order_id);
+        run_command(self, {command_kind::create_payment_intent, st.s.payment_expires_at_ms});
+      }
     },
     [self](retry_atom, command_kind kind, int64_t deadline_ms) {
       // Only re-send when the saga still waits for that command's answer.

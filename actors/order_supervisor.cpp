@@ -447,7 +447,8 @@ caf::behavior running(self_ptr self) {
     },
     [self](timer_atom, const std::string& id, int64_t deadline) {
       // An order's auto-complete deadline, durable in its record (it is sent once the step
-      // that set it is written): kept here, behind the partition's one timer.
+      // that set it is written), or the check of its payment's verdict: kept here, behind
+      // the partition's one timer.
       auto& st = self->state;
       st.probe.count();
       auto i = st.live.find(id);
@@ -643,7 +644,8 @@ caf::behavior running(self_ptr self) {
         if (row.step != p.step) {
           set_step(st, id, row, p.step, p.at_ms);
           index_idle(st, id, row);
-          if (row.wake_ms != 0 && p.step != saga_step::awaiting_completion) {
+          if (row.wake_ms != 0 && p.step != saga_step::awaiting_completion
+              && p.step != saga_step::awaiting_payment) {
             st.wakes.remove(row.wake_ms, id); // completed or compensating: moot
             row.wake_ms = 0;
           }
@@ -941,6 +943,11 @@ caf::behavior order_supervisor(self_ptr self, context_ptr ctx, uint64_t seed, si
           if (s.step == saga_step::awaiting_completion && s.complete_deadline_ms != 0) {
             st.live[id].wake_ms = s.complete_deadline_ms;
             st.wakes.add(self, *st.ctx, s.complete_deadline_ms, id);
+          } else if (s.step == saga_step::awaiting_payment && s.payment_expires_at_ms != 0) {
+            // the order's own check of its payment (order_actor.cpp, arm_payment_check)
+            auto at = s.payment_expires_at_ms + st.ctx->cfg.saga_request_timeout_ms;
+            st.live[id].wake_ms = at;
+            st.wakes.add(self, *st.ctx, at, id);
           }
         }
       for (auto& s : resume)
