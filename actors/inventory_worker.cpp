@@ -57,11 +57,27 @@ void publish_count(self_ptr self) {
 /// A finished reservation leaves memory once durable; repeats find it in the store.
 void forget_if_finished(self_ptr self, const std::string& order_id) {
   auto& st = self->state;
+  if (st.writing.count(order_id) != 0)
+    return; // a later change is still on its way to the disk: its answer forgets it
   auto* r = st.book.find_reservation(order_id);
   if (r != nullptr && r->state != reservation_state::reserved) {
     st.book.forget(order_id);
     publish_count(self);
   }
+}
+
+/// Persists a change of an order's reservation, then calls `then`; counted in `writing`
+/// until durable, so the reservation is not forgotten while a newer version is queued.
+template <class F>
+void persist_reservation(self_ptr self, storage::batch b, const std::string& order_id, F then) {
+  auto& st = self->state;
+  ++st.writing[order_id];
+  persist_then(self, st.writer, std::move(b), [self, order_id, then]() mutable {
+    auto& st = self->state;
+    if (auto i = st.writing.find(order_id); i != st.writing.end() && --i->second == 0)
+      st.writing.erase(i);
+    then();
+  });
 }
 
 /// Brings an order's reservation back from the store when it is not in memory (it was
@@ -131,11 +147,11 @@ caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::res
     st.ctx->log->info("order_id={} inventory {} refused: {}", order_id, what, r.reason);
   auto rp = self->make_response_promise<op_reply>();
   op_reply reply{r.ok, r.reason};
-  persist_then(self, st.writer, to_batch(st.book, r, order_id),
-               [self, rp, reply, order_id]() mutable {
-                 forget_if_finished(self, order_id);
-                 rp.deliver(reply);
-               });
+  persist_reservation(self, to_batch(st.book, r, order_id), order_id,
+                      [self, rp, reply, order_id]() mutable {
+                        forget_if_finished(self, order_id);
+                        rp.deliver(reply);
+                      });
   return rp;
 }
 
@@ -212,8 +228,8 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
           continue;
         }
         st.ctx->log->info("order_id={} reservation expired partition={}", order_id, st.partition);
-        persist_then(self, st.writer, to_batch(st.book, r, order_id),
-                     [self, id = order_id] { forget_if_finished(self, id); });
+        persist_reservation(self, to_batch(st.book, r, order_id), order_id,
+                            [self, id = order_id] { forget_if_finished(self, id); });
       }
       st.deadlines.schedule(self, *st.ctx); // overdue ones left: at once, after other mail
     },

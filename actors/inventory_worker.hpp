@@ -5,6 +5,8 @@
 // (the deadline is an entry of the store's deadline index, written with the reservation,
 // read back when the worker starts; the reservation itself is read when it is needed).
 
+#include <unordered_map>
+
 #include "actors/deadline_index.hpp"
 #include "actors/inventory_book.hpp"
 #include "actors/introspection.hpp"
@@ -19,6 +21,9 @@ struct inventory_worker_state {
   size_t partition = 0;
   inventory_book book;
   int64_t inflight_writes = 0;
+  /// Writes of each order's reservation queued at the writer and not yet durable: it
+  /// leaves memory only when none is (payment_worker.hpp, the same rule).
+  std::unordered_map<std::string, int> writing;
   deadline_index deadlines; // reservation TTLs behind one timer (actors/deadline_index.hpp)
   int64_t counted = 0; // reservations in memory as last published to the metrics
   actor_probe probe;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
 
 #include "actors/messages.hpp"
 #include "actors/order_supervisor.hpp"
@@ -80,7 +81,13 @@ struct node_fixture {
     ctx->saga = make_saga_config(nc);
     ctx->db = db.get();
     ctx->clock = std::make_shared<actor_clock_source>(sys.clock(), epoch_ms);
-    ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    // SAGA_TEST_LOG=1: the actors' log on stderr, at debug level (to follow a seed).
+    if (std::getenv("SAGA_TEST_LOG") != nullptr) {
+      ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      ctx->log->set_level(spdlog::level::debug);
+    } else {
+      ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    }
     ctx->detached_writer = false;
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers),

@@ -7,6 +7,8 @@
 #include "actors/deadline_index.hpp"
 #include "actors/introspection.hpp"
 #include "actors/messages.hpp"
+#include <unordered_map>
+
 #include "actors/payment_book.hpp"
 #include "runtime/context.hpp"
 
@@ -19,6 +21,9 @@ struct payment_worker_state {
   size_t partition = 0;
   payment_book book;
   int64_t inflight_writes = 0;
+  /// Writes of each intent queued at the writer and not yet durable: an intent leaves
+  /// memory only when none is, or a read from the store would find an older version.
+  std::unordered_map<std::string, int> writing;
   deadline_index deadlines; // intent expiries behind one timer (actors/deadline_index.hpp)
   int64_t counted = 0; // intents in memory as last published to the metrics
   actor_probe probe;
