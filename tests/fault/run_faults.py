@@ -411,9 +411,10 @@ class Suite:
             self.stop.set()
             if rc != 0:
                 self.c.dump_logs(30)
-            if a.keep:
+            if rc != 0 and a.keep:  # a failed run keeps the nodes' data and logs to look at
                 subprocess.run(["bash", os.path.join(ROOT, "scripts/cluster.sh"), "down", self.c.dir],
                                capture_output=True, env=self.c.env)
+                print("the cluster's data and logs are kept in %s" % self.c.dir, flush=True)
             else:
                 self.c.down()
 
@@ -428,7 +429,8 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=0,
                     help="run on past --seconds until every fault kind was injected this often")
-    ap.add_argument("--keep", help="write the history here (kept after the run)")
+    ap.add_argument("--keep", help="write the history here (kept after the run; after a failed "
+                    "run the nodes' data and logs are kept too)")
     ap.add_argument("--results", help="append the summary row (JSON) to this file")
     a = ap.parse_args()
     return Suite(a).run()
