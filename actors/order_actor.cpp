@@ -212,6 +212,10 @@ void run_command(self_ptr self, const saga_command& cmd) {
         .then(
           [self](const payment_reply& r) {
             replied(self);
+            // An answer: earlier time-outs of this request do not count against later
+            // checks (a check that changes nothing persists nothing, which resets them too).
+            self->state.retries = 0;
+            self->state.remote_retries = 0;
             // The worker holds the intent now: the payment is initiated (a duplicate when
             // resumed later), then whatever verdict it already has.
             handle_input(self, {input_kind::payment_intent_created, 0, {}}, nullptr);

@@ -148,6 +148,13 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       if (r.changed)
         arm_expiry(self, p);
       publish_count(self);
+      // A known intent past its expiry is expired here too, and its order told, whatever
+      // happened to its timer: an order that asks never hears "pending" forever.
+      if (!r.changed && p.status == payment_status::pending && st.ctx->now_ms() >= p.expires_at_ms) {
+        auto e = st.book.expire(x.payment_id, st.ctx->now_ms());
+        if (e.changed)
+          return persist_and_reply(self, e, *st.book.find(x.payment_id), true);
+      }
       // A repeat (after an order restart) reports the current status: the order learns
       // of a verdict it may have missed while it was down.
       return persist_and_reply(self, r, p, false);

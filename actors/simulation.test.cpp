@@ -124,7 +124,9 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
                          saga_input{input_kind::complete_requested, 0, {}});
           say("complete " + id);
           break;
-        case 7: // one crash per order actor and per partition (more would park them)
+        case 7: // one crash per order actor and per SKU's inventory partition; the payment
+                // partition at most once per order drawn (so a partition may crash a few
+                // times per seed, within its restart budget)
           if (crashed_orders.insert(id).second) {
             caf::anon_send(n.dir.owner_for(id), crash_atom::value, id);
             say("crash order actor " + id);

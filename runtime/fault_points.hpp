@@ -9,8 +9,8 @@
 //   after_send      the commands are sent, the caller is not answered yet
 // Without SAGA_FAULT_POINTS, or without the variable, `kill_point` does nothing and costs
 // one branch. The process also reads SAGA_FAULT_CLOCK_OFFSET_MS (a clock that is wrong
-// from the start) and, on SIGUSR2, jumps its clock by SAGA_FAULT_CLOCK_JUMP_MS (default
-// +60000): see `skewed_clock`.
+// from the start) and, on SIGUSR2, jumps its clock forward by SAGA_FAULT_CLOCK_JUMP_MS
+// (default 60000), and back by as much on the next SIGUSR2: see `skewed_clock`.
 
 #include <atomic>
 #include <cstdint>

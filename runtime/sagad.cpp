@@ -311,6 +311,10 @@ int main(int argc, char** argv) {
         if (skewed) {
           auto* j = std::getenv("SAGA_FAULT_CLOCK_JUMP_MS");
           int64_t by = j != nullptr && *j ? std::atoll(j) : 60'000;
+          // Forward, then back on the next signal: a step and its correction, as NTP does.
+          static bool ahead = false;
+          by = ahead ? -by : by;
+          ahead = !ahead;
           skewed->jump(by);
           log->warn("clock jumped by {} ms (SIGUSR2): offset now {} ms", by, skewed->offset_ms());
         }

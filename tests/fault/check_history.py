@@ -129,7 +129,7 @@ def main():
     ops, nemesis, stock = read_history(a.history)
     v = {k: [] for k in ("lost", "stuck", "oversell", "double_charge", "contradicted", "kafka_gaps")}
     counts = {"ops": 0, "ok": 0, "fail": 0, "indeterminate": 0}
-    acked, verified = set(), {}
+    acked, verified, seen_terminal = set(), {}, {}
     for op in ops.values():
         inv, done = op.get("invoke"), op.get("done")
         if not inv:
@@ -143,6 +143,8 @@ def main():
             acked.add(done["order_id"])
         elif inv["f"] == "verify":
             verified[inv["order_id"]] = done.get("payment_status")
+        elif inv["f"] == "get" and done.get("order_status") in TERMINAL:
+            seen_terminal[inv["order_id"]] = done["order_status"]
 
     # Kafka: every order ever created appears there (its ordercreated event), so orders of
     # indeterminate POSTs are found and checked too. It is read once every known order has
@@ -163,6 +165,9 @@ def main():
         import sagalib
         while time.time() < deadline and any(d != 0 for d in api.outbox_depths()):
             time.sleep(0.5)
+        depths = api.outbox_depths()
+        if any(d != 0 for d in depths):
+            v["kafka_gaps"].append("outboxes not drained within the settle time: %s" % depths)
         events = sagalib.consume_all(a.kafka, timeout_s=max(900, a.settle))
         more = {e["order_id"] for e in events} - known
         if more:
@@ -184,6 +189,8 @@ def main():
         if want == "SUCCEEDED" and (pay not in ("SUCCEEDED", "REFUNDED") or o.get("failure_reason") in ("payment_failed", "payment_expired")):
             v["contradicted"].append("%s: a verify answered SUCCEEDED, the order ended %s/%s with payment %s"
                                      % (oid, o["status"], o.get("failure_reason"), pay))
+        if seen_terminal.get(oid, o["status"]) != o["status"]:
+            v["contradicted"].append("%s: a client read %s, the order ended %s" % (oid, seen_terminal[oid], o["status"]))
         if want == "FAILED" and (o["status"] != "FAILED" or pay != "FAILED"):
             v["contradicted"].append("%s: a verify answered FAILED, the order ended %s with payment %s" % (oid, o["status"], pay))
         if o["status"] == "COMPLETED" and pay != "SUCCEEDED":

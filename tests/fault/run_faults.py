@@ -22,7 +22,8 @@ an order drawn from the seed, on a node drawn from it:
   disk          the node's disk fails every write (a fault-injecting RocksDB file system,
                 SAGA_FAULT_DISK_TRIGGER): it must stop by itself without acknowledging, and
                 is restarted on a healthy disk
-  clock         the node's clock jumps forward (SIGUSR2, SAGA_FAULT_CLOCK_JUMP_MS)
+  clock         the node's clock jumps forward (SIGUSR2, SAGA_FAULT_CLOCK_JUMP_MS), and back
+                after the pause
 The same seed gives the same schedule and the same client choices (the timing of real
 processes still differs from run to run, as in Jepsen).
 
@@ -224,6 +225,22 @@ class Suite:
         finally:
             self.c.env = saved
 
+    def broker(self, how, kdir, timeout=180):
+        return subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), how, kdir],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start_broker(self, kdir):
+        """Restarts the broker; a start that does not come up in time (a JVM on two busy
+        cores) is killed and tried again."""
+        for attempt in range(3):
+            out = self.broker("start", kdir)
+            if out.returncode == 0:
+                return
+            print("nemesis: broker restart failed (attempt %d): %s" % (attempt + 1, (out.stdout + out.stderr)[-300:]),
+                  flush=True)
+            self.broker("kill", kdir)
+        raise RuntimeError("the Kafka broker does not restart")
+
     def wait_exit(self, pid, timeout):
         t_end = time.time() + timeout
         while time.time() < t_end:
@@ -282,11 +299,9 @@ class Suite:
                 time.sleep(hold)
                 os.kill(node.pid, signal.SIGCONT)
             elif f == "broker_kill":
-                subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), "kill", kdir],
-                               check=True, capture_output=True)
+                self.broker("kill", kdir)
                 time.sleep(hold)
-                subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), "start", kdir],
-                               check=True, capture_output=True, timeout=180)
+                self.start_broker(kdir)
             elif f == "broker_pause":
                 bpid = int(open(os.path.join(kdir, "broker.pid")).read())
                 os.kill(bpid, signal.SIGSTOP)
@@ -304,8 +319,10 @@ class Suite:
                     result = "stopped by itself"
                 self.start_node(nid)
             elif f == "clock":
-                os.kill(node.pid, signal.SIGUSR2)
+                os.kill(node.pid, signal.SIGUSR2)  # forward ...
                 time.sleep(hold)
+                if self.pid_alive(node.pid):
+                    os.kill(node.pid, signal.SIGUSR2)  # ... and back, as a corrected step
             H.write(dict(process="nemesis", type="end", f=f, result=result))
             with self.lock:
                 self.faults[f] = self.faults.get(f, 0) + 1
@@ -420,6 +437,9 @@ class Suite:
 
 
 def main():
+    # ctest's time-out (SIGTERM) still stops the nodes and the broker (they run in their
+    # own sessions): the `finally` of Suite.run brings the cluster down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sagad")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)

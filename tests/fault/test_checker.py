@@ -124,6 +124,11 @@ def main():
     sku_c = {"A": dict(sku_ok["A"], committed=3, available=7)}
     rc, s, _ = run(contra, sku_c, hist, kafka_of(good["o1"]) + kafka_of(contra["o2"]))
     check(rc == 1 and s["contradicted"] == 1, "an acknowledged verify the order does not show: %s" % s)
+    # a terminal status a client read, later another
+    read = [{"id": 7, "process": 0, "type": "invoke", "f": "get", "order_id": "o1", "t": 0},
+            {"id": 7, "process": 0, "type": "ok", "f": "get", "order_status": "FAILED", "t": 0}]
+    rc, s, _ = run(good, sku_ok, hist + read, kafka_of(good["o1"]) + kafka_of(good["o2"]))
+    check(rc == 1 and s["contradicted"] == 1, "a terminal status read by a client never changes: %s" % s)
     # Kafka gap: one event missing
     rc, s, _ = run(good, sku_ok, hist, kafka_of(good["o1"], skip=(4,)) + kafka_of(good["o2"]))
     check(rc == 1 and s["kafka_gaps"] == 1, "an event missing in Kafka is a gap: %s" % s)
