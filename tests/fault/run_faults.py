@@ -36,7 +36,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -87,8 +86,7 @@ class Suite:
         self.rng = random.Random(a.seed)
         self.stop = threading.Event()
         self.errors = []          # contract violations, client crashes: the run fails
-        self.down = set()         # nodes the nemesis has taken away (clients skip none: they
-        self.hist = None          # must see the errors, as real clients would)
+        self.hist = None
         self.lock = threading.Lock()
 
     # ---- HTTP, classified as Jepsen does ----
