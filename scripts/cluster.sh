@@ -11,6 +11,11 @@
 # DIR holds cluster.conf, the logs (<id>.log), the nodes' RocksDB (data/<id>) and the
 # broker. Extra sagad arguments for every node: SAGAD_ARGS="--set cluster.heartbeat_ms=500".
 # SAGAD overrides the binary (default build/bin/sagad, built once if missing).
+# CLUSTER_NETNS=PREFIX runs node-<i> in the network namespace PREFIX-n<i> on 10.77.0.<i> and
+# the broker in PREFIX-k on 10.77.0.200, instead of everything on 127.0.0.1. The namespaces
+# must exist, joined by a bridge (tests/e2e/netns.py makes them); the caller runs in one on
+# the same bridge. The fault suite uses this to cut links between nodes. Off loopback, GET
+# /cluster needs the admin token: CLUSTER_ADMIN_TOKEN (the one given to the nodes).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 usage="usage: cluster.sh up DIR [--nodes N] | kill|start|stop DIR ID | down DIR"
@@ -32,9 +37,18 @@ http_port_of() { # ID -> its HTTP port, from DIR/nodes
   awk -v id="$1" '$1 == id { print $3 }' "$dir/nodes"
 }
 
+host_of() { # ID -> its address (DIR/nodes' 4th column; 127.0.0.1 if none)
+  awk -v id="$1" '$1 == id { print ($4 == "" ? "127.0.0.1" : $4) }' "$dir/nodes"
+}
+
+netns_of() { # ID -> "ip netns exec NS" if the node runs in a namespace (5th column)
+  awk -v id="$1" '$1 == id && $5 != "" { print "ip netns exec " $5 }' "$dir/nodes"
+}
+
 start_node() { # ID: starts it in the background, waits for SAGAD READY
-  local id=$1 port
+  local id=$1 port host
   port=$(http_port_of "$id")
+  host=$(host_of "$id")
   [ -n "$port" ] || { echo "cluster.sh: no node '$id' in $dir/nodes" >&2; exit 2; }
   if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")"; then
     echo "cluster.sh: $id is running (pid $(cat "$dir/$id.pid"))" >&2
@@ -43,14 +57,14 @@ start_node() { # ID: starts it in the background, waits for SAGAD READY
   local from
   from=$( (wc -l < "$dir/$id.log") 2>/dev/null || echo 0)
   # shellcheck disable=SC2086
-  setsid "$sagad" --config "$dir/cluster.conf" --node "$id" --set "http.port=$port" \
-    ${SAGAD_ARGS:-} >>"$dir/$id.log" 2>&1 </dev/null &
+  setsid $(netns_of "$id") "$sagad" --config "$dir/cluster.conf" --node "$id" --set "http.port=$port" \
+    --set "http.address=$host" ${SAGAD_ARGS:-} >>"$dir/$id.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" > "$dir/$id.pid"
   for _ in $(seq 1 600); do
     # this start's line (the log is appended to)
     if tail -n +$((from + 1)) "$dir/$id.log" | grep -q "SAGAD READY"; then
-      echo "NODE $id http=http://127.0.0.1:$port pid=$pid"
+      echo "NODE $id http=http://$host:$port pid=$pid"
       return 0
     fi
     if ! alive "$pid"; then
@@ -65,14 +79,17 @@ start_node() { # ID: starts it in the background, waits for SAGAD READY
 }
 
 wait_all_up() { # every node's GET /cluster shows every node up (or self)
-  local ids ports
-  ports=$(awk '{ print $3 }' "$dir/nodes")
+  local urls
+  urls=$(awk '{ printf "%s:%s\n", ($4 == "" ? "127.0.0.1" : $4), $3 }' "$dir/nodes")
   for _ in $(seq 1 300); do
     local all=1
-    for p in $ports; do
-      if ! python3 - "$p" <<'PY' 2>/dev/null; then all=0; break; fi
-import json, sys, urllib.request
-c = json.load(urllib.request.urlopen("http://127.0.0.1:%s/cluster" % sys.argv[1], timeout=2))
+    for u in $urls; do
+      if ! python3 - "$u" <<'PY' 2>/dev/null; then all=0; break; fi
+import json, os, sys, urllib.request
+req = urllib.request.Request("http://%s/cluster" % sys.argv[1])
+if os.environ.get("CLUSTER_ADMIN_TOKEN"):  # off loopback, GET /cluster needs the admin token
+    req.add_header("Authorization", "Bearer " + os.environ["CLUSTER_ADMIN_TOKEN"])
+c = json.load(urllib.request.urlopen(req, timeout=2))
 sys.exit(0 if all(n["state"] in ("up", "self") for n in c["nodes"]) else 1)
 PY
     done
@@ -95,15 +112,24 @@ case "$cmd" in
     fi
     # A start that fails part-way stops what it started (nodes run in their own sessions).
     trap 'if [ "${started:-0}" != 1 ]; then echo "cluster.sh: start failed; stopping what was started" >&2; bash "$0" down "$dir" >/dev/null 2>&1 || true; fi' EXIT
-    kafka=$(bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
+    if [ -n "${CLUSTER_NETNS:-}" ]; then
+      kafka=$(KAFKA_HOST=10.77.0.200 ip netns exec "$CLUSTER_NETNS-k" \
+        bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
+    else
+      kafka=$(bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
+    fi
     [ -n "$kafka" ] || { echo "cluster.sh: the Kafka broker did not start" >&2; exit 1; }
     if [ ! -f "$dir/nodes" ]; then
       : > "$dir/nodes"
       for i in $(seq 1 "$n"); do
-        echo "node-$i $(free_port) $(free_port)" >> "$dir/nodes"
+        if [ -n "${CLUSTER_NETNS:-}" ]; then # a namespace per node: its ports are its own
+          echo "node-$i 4100 8080 10.77.0.$i $CLUSTER_NETNS-n$i" >> "$dir/nodes"
+        else
+          echo "node-$i $(free_port) $(free_port)" >> "$dir/nodes"
+        fi
       done
     fi
-    list=$(awk '{ printf "%s%s@127.0.0.1:%s:%s", (NR > 1 ? ", " : ""), $1, $2, $3 }' "$dir/nodes")
+    list=$(awk '{ printf "%s%s@%s:%s:%s", (NR > 1 ? ", " : ""), $1, ($4 == "" ? "127.0.0.1" : $4), $2, $3 }' "$dir/nodes")
     cat > "$dir/cluster.conf" <<CONF
 ; Written by scripts/cluster.sh: every other key has the default of the repository's
 ; cluster.conf (see there). Every node reads this same file.

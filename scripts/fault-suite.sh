@@ -5,8 +5,10 @@
 #    '[simulation]', a tenth of the time: about 20 seeds a second here).
 # 2. The fault run over real processes: 3 sagad nodes and a real Kafka broker, a seeded
 #    workload over HTTP and a seeded nemesis of every kind (kill -9, kill points, zombie,
-#    broker killed and paused, disk faults, clock jumps), the rest of the time, then the
-#    independent checker. Then a single node for a tenth of it.
+#    broker killed and paused, disk faults, clock jumps, network cuts between nodes both
+#    ways and one way, a link down, a node cut from the broker; in network namespaces the
+#    run makes and removes, as root), the rest of the time, then the independent checker.
+#    Then a single node for a tenth of it.
 # Each run appends its summary row (JSON) to fault-results.jsonl and prints it; the
 # history of each run is kept in fault-runs/<seed>-<nodes>/history.jsonl. Exit 1 on any
 # violation or failing seed. Environment: FAULTS=kill9,zombie,... to choose kinds.

@@ -7,6 +7,7 @@ pkgs=(
   libboost-dev libboost-system-dev libssl-dev librdkafka-dev kcat
   cmake ninja-build g++ make pkg-config curl openssl python3 python3-venv
   libbenchmark-dev gnuplot-nox wrk chromium rocksdb-tools
+  iproute2 iptables  # network namespaces and the cuts between them (e2e and fault tests)
 )
 # The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
 command -v java >/dev/null || pkgs+=(default-jre-headless)

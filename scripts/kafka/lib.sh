@@ -31,11 +31,11 @@ start_node() {
   echo $! > "$1/broker.pid"
 }
 
-# wait_node DIR PORT [SECONDS]: until the node answers metadata; fails if it exits.
+# wait_node DIR PORT [SECONDS] [HOST]: until the node answers metadata; fails if it exits.
 wait_node() {
-  local n=$(( ${3:-60} * 5 ))
+  local n=$(( ${3:-60} * 5 )) host=${4:-127.0.0.1}
   for _ in $(seq 1 "$n"); do
-    if (echo > /dev/tcp/127.0.0.1/"$2") 2>/dev/null && kcat -b 127.0.0.1:"$2" -L -m 2 >/dev/null 2>&1; then
+    if (echo > /dev/tcp/"$host"/"$2") 2>/dev/null && kcat -b "$host":"$2" -L -m 2 >/dev/null 2>&1; then
       return 0
     fi
     if ! kill -0 "$(cat "$1/broker.pid")" 2>/dev/null; then

@@ -10,6 +10,8 @@ import time
 import sagalib
 from sagalib import ROOT, SECRET, TOKEN
 
+AUTH = {"Authorization": "Bearer " + TOKEN}  # GET /cluster off loopback
+
 
 def fnv1a(s):
     """directory::hash: FNV-1a 64 of the UTF-8 bytes (SKU partitions)."""
@@ -40,11 +42,16 @@ class Cluster:
             "--set cluster.reconnect_backoff_max_ms=1000",
             "--set saga.request_timeout_ms=%d" % int(2000 * SCALE)]
 
-    def __init__(self, sagad, nodes=3, extra=()):
+    def __init__(self, sagad, nodes=3, extra=(), netns=None):
+        """netns: a namespace prefix (tests/e2e/netns.py has made them): every node and the
+        broker in its own namespace, on a bridge with the caller's (CLUSTER_NETNS)."""
         self.sagad = sagad
         self.n = nodes
         self.dir = tempfile.mkdtemp(prefix="saga-cluster-")
-        self.env = dict(os.environ, SAGAD=sagad, SAGAD_ARGS=" ".join(self.ARGS + list(extra)))
+        self.env = dict(os.environ, SAGAD=sagad, SAGAD_ARGS=" ".join(self.ARGS + list(extra)),
+                        CLUSTER_ADMIN_TOKEN=TOKEN)
+        if netns:
+            self.env["CLUSTER_NETNS"] = netns
         self.nodes = {}  # id -> sagalib.Node (a client: the process is cluster.sh's)
         self.layout = None
 
@@ -61,7 +68,8 @@ class Cluster:
                 parts = dict(p.split("=", 1) for p in line.split()[2:])
                 nid = line.split()[1]
                 node = self.nodes.get(nid) or sagalib.Node(self.sagad, data_dir=self.dir, log_name=nid)
-                node.port = int(parts["http"].rsplit(":", 1)[1])
+                node.host, node.port = parts["http"].split("//", 1)[1].rsplit(":", 1)
+                node.port = int(node.port)
                 node.pid = int(parts["pid"])
                 node.id = nid
                 self.nodes[nid] = node
@@ -70,7 +78,7 @@ class Cluster:
         out = self._run("up", self.dir, "--nodes", str(self.n))
         assert "CLUSTER READY" in out, out
         self._parse(out)
-        st, self.layout = self.any().request("GET", "/cluster")
+        st, self.layout = self.any().request("GET", "/cluster", headers=AUTH)
         assert st == 200, (st, self.layout)
         return self
 
@@ -113,7 +121,7 @@ class Cluster:
         """Seconds until `observer`'s GET /cluster shows node `nid` in `state`."""
         t0 = time.time()
         while time.time() - t0 < timeout_s:
-            st, c = self.nodes[observer].request("GET", "/cluster")
+            st, c = self.nodes[observer].request("GET", "/cluster", headers=AUTH)
             if st == 200 and any(n["id"] == nid and n["state"] == state for n in c["nodes"]):
                 return time.time() - t0
             time.sleep(0.05)

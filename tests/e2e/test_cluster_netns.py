@@ -1,7 +1,7 @@
 """A network cut between cluster nodes, in network namespaces that this test creates and
-removes itself (you are root): a bridge in its own namespace, one namespace per node and
-one for the client, each joined to the bridge by a veth pair (10.77.0.0/24). Nothing is
-added to the host's own namespace.
+removes itself (you are root, netns.py): a bridge in its own namespace, one namespace per
+node and one for the client, each joined to the bridge by a veth pair (10.77.0.0/24).
+Nothing is added to the host's own namespace.
 
 Three real sagad processes, one per namespace. Orders placed on one node hold stock on
 another; that node's link is cut (veth down) while the sagas need it:
@@ -23,51 +23,23 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import sagalib  # noqa: E402
+from netns import Net  # noqa: E402
 from clusterlib import CONNECTION_TIMEOUT_MS, HEARTBEAT_MS, SCALE, fnv1a, order_partition  # noqa: E402
 from sagalib import Checks, SECRET, TOKEN  # noqa: E402
 
 # Unique per run (the inner process gets it from the outer one).
 PREFIX = os.environ.setdefault("SAGA_NETNS_PREFIX", "saga%d" % (os.getpid() % 100000))
-NS_BR, NS_CLIENT = PREFIX + "-br", PREFIX + "-c"
+NET = Net(PREFIX, {"n1": 1, "n2": 2, "n3": 3, "c": 100})
 NODES = ["node-1", "node-2", "node-3"]
 AUTH = {"Authorization": "Bearer " + TOKEN}
 
 
-def ns(i):
-    return "%s-n%d" % (PREFIX, i)
-
-
-def sh(*args):
-    subprocess.run(list(args), check=True, capture_output=True)
-
-
 def ip_of(i):
-    return "10.77.0.%d" % i
-
-
-def setup():
-    sh("ip", "netns", "add", NS_BR)
-    sh("ip", "-n", NS_BR, "link", "add", "br0", "type", "bridge")
-    sh("ip", "-n", NS_BR, "link", "set", "br0", "up")
-    for i, name in [(1, ns(1)), (2, ns(2)), (3, ns(3)), (100, NS_CLIENT)]:
-        sh("ip", "netns", "add", name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        # One veth pair, created in the node's namespace, its peer moved to the bridge's.
-        sh("ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "vb%d" % i,
-           "netns", NS_BR)
-        sh("ip", "-n", name, "addr", "add", ip_of(i) + "/24", "dev", "eth0")
-        sh("ip", "-n", name, "link", "set", "eth0", "up")
-        sh("ip", "-n", NS_BR, "link", "set", "vb%d" % i, "master", "br0")
-        sh("ip", "-n", NS_BR, "link", "set", "vb%d" % i, "up")
-
-
-def teardown():
-    for name in [ns(1), ns(2), ns(3), NS_CLIENT, NS_BR]:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return NET.ip("n%d" % i)
 
 
 def cut(i, down):
-    sh("ip", "-n", NS_BR, "link", "set", "vb%d" % i, "down" if down else "up")
+    NET.link("n%d" % i, not down)
 
 
 class NsNode(sagalib.Node):
@@ -80,7 +52,7 @@ class NsNode(sagalib.Node):
         self.port = 8080 + i
 
     def start(self, timeout_s=60):
-        args = ["ip", "netns", "exec", ns(self.i), self.sagad, "--config", self.conf,
+        args = NET.exec_in("n%d" % self.i) + [self.sagad, "--config", self.conf,
                 "--node", self.id, "--set", "http.port=%d" % self.port,
                 "--set", "http.address=" + self.host]
         self.log = open(self.log_path, "ab", buffering=0)
@@ -224,12 +196,12 @@ def main():
         return 77
     work = tempfile.mkdtemp(prefix="saga-netns-")
     try:
-        setup()
+        NET.setup()
         # The client runs in its own namespace, on the bridge with the nodes.
-        return subprocess.run(["ip", "netns", "exec", NS_CLIENT, sys.executable, os.path.abspath(__file__),
-                               sagad, "--inside", work]).returncode
+        return subprocess.run(NET.exec_in("c") + [sys.executable, os.path.abspath(__file__),
+                                                  sagad, "--inside", work]).returncode
     finally:
-        teardown()
+        NET.teardown()
         if os.environ.get("SAGA_KEEP") is None:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -24,11 +24,25 @@ an order drawn from the seed, on a node drawn from it:
                 is restarted on a healthy disk
   clock         the node's clock jumps forward (SIGUSR2, SAGA_FAULT_CLOCK_JUMP_MS), and back
                 after the pause
+Network cuts (every node and the broker in a network namespace of its own, on a bridge;
+the runner re-runs itself in another one, the clients' namespace; all made and removed by
+the run, needs root):
+  partition         the node and every other node cannot reach each other (clients and
+                    the broker still reach it): both ways
+  partition_oneway  one way only: the node's packets to the other nodes are dropped, or
+                    theirs to it (the direction drawn from the seed)
+  link_down         the node's link is down: no node, client or broker reaches it
+  broker_cut        the node and the broker cannot reach each other
+The two partition kinds need two nodes or more; a single-node run leaves them out.
 The same seed gives the same schedule and the same client choices (the timing of real
 processes still differs from run to run, as in Jepsen).
 
 Usage: run_faults.py SAGAD [--seed N] [--seconds S] [--faults all|k1,k2] [--nodes N]
                            [--clients C] [--rounds R] [--keep DIR] [--results FILE]
+                           [--net auto|netns|loopback]
+--net auto (the default) uses namespaces when a network kind is asked for; loopback runs
+everything on 127.0.0.1 (without the network kinds). As `all` without root, the network
+kinds are left out, loudly.
 Exit 0 only if the checker finds no violation. Prints `FAULT RUN {json}` (the summary row)."""
 import argparse
 import http.client
@@ -47,9 +61,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import clusterlib  # noqa: E402
 import contract  # noqa: E402
+import netns  # noqa: E402
 from sagalib import ROOT, SECRET, TOKEN, sign  # noqa: E402
 
-KINDS = ["kill9", "killpoint", "zombie", "broker_kill", "broker_pause", "disk", "clock"]
+NET_KINDS = ["partition", "partition_oneway", "link_down", "broker_cut"]
+PAIR_KINDS = ["partition", "partition_oneway"]  # between nodes: two or more
+KINDS = ["kill9", "killpoint", "zombie", "broker_kill", "broker_pause", "disk", "clock"] + NET_KINDS
 POINTS = ["before_persist", "after_persist", "after_send"]
 STEPS = ["reserving_inventory", "initiating_payment", "awaiting_payment", "awaiting_completion",
          "committing_inventory", "releasing_inventory", "refunding_payment", "completed", "failed"]
@@ -96,7 +113,7 @@ class Suite:
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         try:
-            c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=5 * SCALE)
+            c = http.client.HTTPConnection(node.host, node.port, timeout=5 * SCALE)
             c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
             r = c.getresponse()
             text = r.read()
@@ -224,7 +241,9 @@ class Suite:
             self.c.env = saved
 
     def broker(self, how, kdir, timeout=180):
-        return subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), how, kdir],
+        # in its namespace: a start binds the broker's address there
+        pre = self.net.exec_in(netns.BROKER) if self.net else []
+        return subprocess.run(pre + ["bash", os.path.join(ROOT, "scripts/kafka-broker.sh"), how, kdir],
                               capture_output=True, text=True, timeout=timeout)
 
     def start_broker(self, kdir):
@@ -246,6 +265,53 @@ class Suite:
                 return True
             time.sleep(0.05)
         return False
+
+    def cut(self, f, nid, direction):
+        me = netns.node_member(nid)
+        others = [netns.node_member(o) for o in sorted(self.c.nodes) if o != nid]
+        if f == "link_down":
+            self.net.link(me, False)
+        elif f == "broker_cut":
+            self.net.drop(me, netns.BROKER)
+            self.net.drop(netns.BROKER, me)
+        else:
+            for o in others:
+                if f == "partition" or direction == "out":
+                    self.net.drop(me, o)
+                if f == "partition" or direction == "in":
+                    self.net.drop(o, me)
+
+    def observe(self, f, nid, hold):
+        """What the cut did, as the nodes tell it (for the history, so a run shows that its
+        cuts bit): which node saw which other down, and after how long; for a broker cut, the
+        cut node's outbox at its deepest (events wait there for the broker)."""
+        t0 = time.time()
+        seen, deepest = {}, 0
+        while time.time() - t0 < hold:
+            for obs in sorted(self.c.nodes):
+                node = self.c.nodes[obs]
+                try:
+                    c = http.client.HTTPConnection(node.host, node.port, timeout=0.5)
+                    if f == "broker_cut":
+                        if obs != nid:
+                            continue
+                        c.request("GET", "/metrics")
+                        for line in c.getresponse().read().decode().splitlines():
+                            if line.startswith("saga_outbox_depth "):
+                                deepest = max(deepest, int(float(line.split()[-1])))
+                    else:
+                        c.request("GET", "/cluster", headers=clusterlib.AUTH)
+                        for n in json.loads(c.getresponse().read())["nodes"]:
+                            if n["state"] == "down" and (obs, n["id"]) not in seen:
+                                seen[(obs, n["id"])] = time.time() - t0
+                    c.close()
+                except (OSError, http.client.HTTPException, ValueError, KeyError):
+                    pass  # cut off from the clients too (link_down)
+            time.sleep(0.2)
+        if f == "broker_cut":
+            return "%s's outbox at most %d events deep" % (nid, deepest)
+        return "; ".join("%s saw %s down after %.1f s" % (o, n, t) for (o, n), t in sorted(seen.items())) \
+            or "nobody saw a node down"
 
     def nemesis(self, kinds):
         try:
@@ -276,7 +342,9 @@ class Suite:
                 info["point"] = "%s%s:%d" % (rng.choice(POINTS),
                                              ("@" + rng.choice(STEPS)) if rng.random() < 0.5 else "",
                                              rng.randint(1, 15))
-            if f.startswith("broker"):
+            if f == "partition_oneway":
+                info["direction"] = rng.choice(["out", "in"])
+            if f.startswith("broker_") and f != "broker_cut":
                 info.pop("node")
             H.write(dict(process="nemesis", type="start", **info))
             result = ""
@@ -316,6 +384,10 @@ class Suite:
                 else:
                     result = "stopped by itself"
                 self.start_node(nid)
+            elif f in NET_KINDS:
+                self.cut(f, nid, info.get("direction"))
+                result = self.observe(f, nid, hold)
+                self.net.heal()
             elif f == "clock":
                 os.kill(node.pid, signal.SIGUSR2)  # forward ...
                 time.sleep(hold)
@@ -331,19 +403,15 @@ class Suite:
             while time.time() < t_gap and not self.stop.is_set():
                 time.sleep(0.1)
 
-    def run(self):
+    def run(self, kinds):
         a = self.a
-        kinds = KINDS if a.faults == "all" else [k for k in a.faults.split(",") if k]
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:
-            print("unknown fault kind(s) %s; known: %s" % (bad, ", ".join(KINDS)), file=sys.stderr)
-            return 2
+        self.net = netns.Net(a.inside_netns, netns.cluster_members(a.nodes)) if a.inside_netns else None
         extra = ["--set payment.timeout_ms=%d" % int(4000 * SCALE),
                  "--set inventory.reservation_ttl_ms=%d" % int(15000 * SCALE),
                  "--set saga.auto_complete_ms=%d" % int(1500 * SCALE)]
         os.environ["SAGA_FAULT_DISK_TRIGGER"] = "fail-writes"  # relative: each node's data dir
         os.environ["SAGA_FAULT_CLOCK_JUMP_MS"] = str(int(20000 * SCALE))
-        self.c = clusterlib.Cluster(a.sagad, nodes=a.nodes, extra=extra)
+        self.c = clusterlib.Cluster(a.sagad, nodes=a.nodes, extra=extra, netns=a.inside_netns)
         self.faults = {}
         self.rounds = self.full_rounds = 0
         t0 = time.time()
@@ -366,8 +434,9 @@ class Suite:
                 any_node.stock(sku, on_hand, 100 + i)
                 self.hist.done(idn, "setup", "stock", "ok")
                 self.skus.append(sku)
-            print("fault run: seed=%d seconds=%s faults=%s nodes=%d clients=%d dir=%s"
-                  % (a.seed, a.seconds, ",".join(kinds), a.nodes, a.clients, self.c.dir), flush=True)
+            print("fault run: seed=%d seconds=%s faults=%s nodes=%d clients=%d net=%s dir=%s"
+                  % (a.seed, a.seconds, ",".join(kinds), a.nodes, a.clients,
+                     "namespaces " + a.inside_netns if self.net else "loopback", self.c.dir), flush=True)
             threads = [threading.Thread(target=self.client, args=(i,), daemon=True) for i in range(a.clients)]
             nem = threading.Thread(target=self.nemesis, args=(kinds,), daemon=True) if kinds else None
             for t in threads:
@@ -383,7 +452,9 @@ class Suite:
                 nem.join(timeout=300)
             for t in threads:
                 t.join(timeout=120)
-            # Healed: every node back and seen by every other before the check.
+            # Healed: every link up, every node back and seen by every other before the check.
+            if self.net:
+                self.net.heal()
             for nid in self.c.nodes:
                 if not self.pid_alive(self.c.nodes[nid].pid):
                     self.start_node(nid)
@@ -392,9 +463,12 @@ class Suite:
                     if nid != obs:
                         self.c.wait_state(obs, nid, "up", 60 * SCALE)
             duration = time.time() - t0
-            kafka = "127.0.0.1:%s" % open(os.path.join(self.c.dir, "kafka", "port")).read().strip() \
-                if os.path.exists(os.path.join(self.c.dir, "kafka", "port")) else None
-            urls = ",".join("http://127.0.0.1:%d" % self.c.nodes[n].port for n in sorted(self.c.nodes))
+            kdir = os.path.join(self.c.dir, "kafka")
+            kafka = "%s:%s" % (open(os.path.join(kdir, "host")).read().strip(),
+                               open(os.path.join(kdir, "port")).read().strip()) \
+                if os.path.exists(os.path.join(kdir, "port")) else None
+            urls = ",".join("http://%s:%d" % (self.c.nodes[n].host, self.c.nodes[n].port)
+                            for n in sorted(self.c.nodes))
             cmd = [sys.executable, os.path.join(HERE, "check_history.py"), "--history", hpath,
                    "--api", urls, "--settle", str(int(90 * SCALE))]
             if kafka:
@@ -410,6 +484,7 @@ class Suite:
                 print("the checker gave no summary (exit %d)" % chk.returncode, flush=True)
                 return 1
             row = dict(seed=a.seed, nodes=a.nodes, seconds=a.seconds, duration_s=round(duration),
+                       net="netns" if self.net else "loopback",
                        faults_done=self.faults, **summary)
             for e in self.errors[:10]:
                 print("CLIENT ERROR:", e, flush=True)
@@ -424,6 +499,11 @@ class Suite:
             return rc
         finally:
             self.stop.set()
+            if self.net:
+                try:
+                    self.net.heal()  # a node cut off when the nemesis stopped must be able to stop
+                except RuntimeError as e:
+                    print("heal: %s" % e, flush=True)
             if rc != 0:
                 self.c.dump_logs(30)
             if rc != 0 and a.keep:  # a failed run keeps the nodes' data and logs to look at
@@ -450,8 +530,57 @@ def main():
     ap.add_argument("--keep", help="write the history here (kept after the run; after a failed "
                     "run the nodes' data and logs are kept too)")
     ap.add_argument("--results", help="append the summary row (JSON) to this file")
+    ap.add_argument("--net", choices=["auto", "netns", "loopback"], default="auto",
+                    help="namespaces for the network cuts (auto: when a network kind is asked for)")
+    ap.add_argument("--inside-netns", help=argparse.SUPPRESS)  # the re-run in the clients' namespace
     a = ap.parse_args()
-    return Suite(a).run()
+    kinds = KINDS if a.faults == "all" else [k for k in a.faults.split(",") if k]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        print("unknown fault kind(s) %s; known: %s" % (bad, ", ".join(KINDS)), file=sys.stderr)
+        return 2
+    if a.nodes < 2 and any(k in PAIR_KINDS for k in kinds):
+        print("a single node has no other node to be cut from: leaving out %s"
+              % ", ".join(k for k in kinds if k in PAIR_KINDS), flush=True)
+        kinds = [k for k in kinds if k not in PAIR_KINDS]
+    wants_net = any(k in NET_KINDS for k in kinds)
+    net = a.net if a.net != "auto" else ("netns" if wants_net else "loopback")
+    if net == "netns" and os.geteuid() != 0:
+        if a.faults != "all":
+            print("the network kinds need root (network namespaces)", file=sys.stderr)
+            return 77
+        print("NOT ROOT: the network cuts are left out of this run (they need network namespaces)",
+              flush=True)
+        net = "loopback"
+    if net == "loopback":
+        if a.faults != "all" and wants_net:
+            print("--net loopback cannot cut links: %s" % ", ".join(k for k in kinds if k in NET_KINDS),
+                  file=sys.stderr)
+            return 2
+        kinds = [k for k in kinds if k not in NET_KINDS]
+    if a.inside_netns or net == "loopback":
+        return Suite(a).run(kinds)
+    return run_in_namespaces(a)
+
+
+def run_in_namespaces(a):
+    """Makes the namespaces, re-runs this program in the clients' one, removes them."""
+    prefix = "sf%d" % (os.getpid() % 100000)
+    net = netns.Net(prefix, netns.cluster_members(a.nodes)).setup()
+    inner = None
+    try:
+        cmd = net.exec_in(netns.CLIENT) + [sys.executable, os.path.abspath(__file__)] + sys.argv[1:] \
+            + ["--inside-netns", prefix]
+        inner = subprocess.Popen(cmd)
+        return inner.wait()
+    finally:
+        if inner is not None and inner.poll() is None:  # SIGTERM here: the inner run stops its cluster
+            inner.send_signal(signal.SIGTERM)
+            try:
+                inner.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                inner.kill()
+        net.teardown()
 
 
 if __name__ == "__main__":
