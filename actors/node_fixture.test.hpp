@@ -69,7 +69,7 @@ struct node_fixture {
   size_t next_owner = 0;
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
-               int64_t epoch_ms = 1'000'000, bool auto_start = true)
+               int64_t epoch_ms = 1'000'000, bool auto_start = true, uint64_t seed = 42)
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys, true) {
@@ -92,7 +92,7 @@ struct node_fixture {
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers),
                             static_cast<size_t>(nc.saga_partitions));
-    handles = spawn_runtime(sys, ctx, std::move(state), 42);
+    handles = spawn_runtime(sys, ctx, std::move(state), seed);
     dir = handles.dir;
     if (auto_start)
       start();

@@ -120,6 +120,11 @@ public:
   /// Bytes in the shared block cache (bounded by store_options::block_cache_bytes).
   uint64_t block_cache_bytes() const;
   const std::string& dir() const { return dir_; }
+  /// Copies the database as it stands, every committed write and nothing else, into the
+  /// new directory `to` (rocksdb::Checkpoint: hard links where it can). Opening the copy is
+  /// what a restart after a crash at this moment finds: the simulation's whole-node crash.
+  /// Returns an empty string, or the error.
+  [[nodiscard]] std::string checkpoint(const std::string& to) const;
 
 private:
   store() = default;

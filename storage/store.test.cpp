@@ -257,6 +257,26 @@ TEST_CASE("counters move with their commit and survive a reopen", "[unit][storag
   CHECK(raw == "8"); // readable with ldb
 }
 
+TEST_CASE("a checkpoint holds every committed write and nothing written after it; a "
+          "checkpoint into a directory that exists is an error", "[unit][storage]") {
+  temp_dir dir, copies;
+  auto to = (copies.path / "cp").string();
+  std::string err;
+  auto db = store::open(dir.path.string(), err);
+  REQUIRE(db);
+  batch a, b;
+  a.counters = {{"c", 2}};
+  b.counters = {{"c", 5}};
+  REQUIRE(db->commit({&a}, false).empty()); // unsynced: still in the copy
+  CHECK(db->checkpoint(to).empty());
+  REQUIRE(db->commit({&b}, false).empty());
+  CHECK_FALSE(db->checkpoint(to).empty()); // never over an older copy
+  auto copy = store::open(to, err);
+  REQUIRE(copy);
+  CHECK(copy->counter("c") == 2);
+  CHECK(db->counter("c") == 7);
+}
+
 TEST_CASE("opening an unusable directory is an error, not a crash", "[unit][storage]") {
   std::string err;
   auto db = store::open("/proc/definitely/not/here", err);
