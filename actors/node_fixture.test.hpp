@@ -69,12 +69,13 @@ struct node_fixture {
   size_t next_owner = 0;
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
-               int64_t epoch_ms = 1'000'000, bool auto_start = true, uint64_t seed = 42)
+               int64_t epoch_ms = 1'000'000, bool auto_start = true, uint64_t seed = 42,
+               const storage::store_options& so = {})
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys, true) {
     std::string err;
-    db = storage::store::open(path, err);
+    db = storage::store::open(path, err, so);
     REQUIRE(db);
     ctx = std::make_shared<runtime_context>();
     ctx->cfg = nc;
@@ -116,6 +117,13 @@ struct node_fixture {
   ~node_fixture() {
     stop_runtime(handles);
     run();
+    // An actor still waiting on a time-out ends when it fires, as it would in real time:
+    // time passes until every actor is gone (the scoped `self` is the one left), or the
+    // system's destructor would wait for ever.
+    for (int i = 0; i < 600 && sys.registry().running() > 1; ++i) {
+      sched.clock().advance_time(100ms);
+      run();
+    }
   }
 
   /// Runs every ready actor until nothing is left (timers do not fire).

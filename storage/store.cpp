@@ -80,15 +80,19 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
   std::unique_ptr<store> s(new store);
   s->dir_ = dir;
   // Disk-fault tests: writes fail while the trigger file exists (storage/fault_fs.hpp).
-  if (auto trigger = std::getenv("SAGA_FAULT_DISK_TRIGGER"); trigger != nullptr && *trigger) {
+  auto* from_env = std::getenv("SAGA_FAULT_DISK_TRIGGER");
+  std::string trigger = !options.disk_fault_trigger.empty() ? options.disk_fault_trigger
+                        : from_env != nullptr                 ? from_env
+                                                              : "";
+  if (!trigger.empty()) {
     // A relative path is inside the data directory: each node of a cluster has its own.
-    std::string path = trigger;
-    if (path.front() != '/')
-      path = dir + "/" + path;
-    s->fault_env_ = make_fault_env(path);
+    if (trigger.front() != '/')
+      trigger = dir + "/" + trigger;
+    s->fault_env_ = make_fault_env(trigger);
     opts.env = s->fault_env_.get();
-    std::fprintf(stderr, "WARNING: disk fault injection is on (SAGA_FAULT_DISK_TRIGGER=%s)\n",
-                 path.c_str());
+    if (options.disk_fault_trigger.empty()) // a user's process: say so loudly
+      std::fprintf(stderr, "WARNING: disk fault injection is on (SAGA_FAULT_DISK_TRIGGER=%s)\n",
+                   trigger.c_str());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfds, &handles, &s->db_);

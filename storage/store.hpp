@@ -79,6 +79,9 @@ struct store_options {
   /// a start after a crash replays at most (RocksDB's default is 4x all memtables, 2 GB here,
   /// because a family written rarely holds on to every log since its last flush).
   uint64_t max_wal_bytes = 64 << 20;
+  /// Tests: every write and sync fails while this file exists (storage/fault_fs.hpp); a
+  /// relative path is inside the data directory. Empty: SAGA_FAULT_DISK_TRIGGER, if set.
+  std::string disk_fault_trigger;
 };
 
 class store {
