@@ -117,9 +117,10 @@ struct node_fixture {
   ~node_fixture() {
     stop_runtime(handles);
     run();
-    // An actor still waiting on a time-out ends when it fires, as it would in real time:
-    // time passes until every actor is gone (the scoped `self` is the one left), or the
-    // system's destructor would wait for ever.
+    // Every actor of the node has ended with its stop (the scoped `self` is the one left):
+    // an actor that outlives its supervisor would hold up sagad's stop. Time then passes
+    // until the stragglers end, or the system's destructor would wait for ever.
+    CHECK(sys.registry().running() <= 1);
     for (int i = 0; i < 600 && sys.registry().running() > 1; ++i) {
       sched.clock().advance_time(100ms);
       run();

@@ -296,6 +296,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
             [self, id](caf::error& e) {
               self->state.ctx->log->critical("order_id={} could not store parking: {}", id,
                                              self->system().render(e));
+              release_held(self, id, caf::actor{}); // answered from the store
             });
     st.restarts.erase(id);
     publish_restarts(st);
@@ -322,6 +323,14 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
       else if (!is_terminal(s.step))
         a = resume_order(self, std::move(s), std::move(history));
       release_held(self, id, a);
+    },
+    [self, id](caf::error& e) {
+      // The writer refuses: a write failed and the node is stopping. No resume (memory
+      // must not run ahead of the disk); the store answers what was held. Without this
+      // handler the error would end the supervisor itself, and its order actors (monitored,
+      // not linked) would outlive it and hold up the node's stop.
+      self->state.ctx->log->error("order_id={} not restarted: {}", id, self->system().render(e));
+      release_held(self, id, caf::actor{});
     });
 }
 

@@ -21,13 +21,15 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
   st.pending.clear();
   st.promises.clear();
   if (!err.empty()) {
-    // Nobody is told "done": every waiting step gets the error, and the node stops.
-    auto e = caf::make_error(caf::sec::runtime_error, "storage commit failed: " + err);
-    for (auto& rp : promises)
-      rp.deliver(e);
+    // Nobody is told "done": the node stops, then every waiting step gets the error (in
+    // that order, so no one who hears of the failure takes the node for a healthy one:
+    // a supervisor would restart from a store that is being left).
     st.ctx->halt("RocksDB write failed (" + err + "); " + std::to_string(group.size())
                  + " step(s) not acknowledged. Check the disk (space, I/O errors) and restart: "
                    "the node recovers from what is durable");
+    auto e = caf::make_error(caf::sec::runtime_error, "storage commit failed: " + err);
+    for (auto& rp : promises)
+      rp.deliver(e);
     return;
   }
   for (auto& rp : promises)
