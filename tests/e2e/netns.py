@@ -76,15 +76,25 @@ class Net:
                 sh("ip", "-n", name, "link", "set", "eth0", "up")
                 sh("ip", "-n", br, "link", "set", "vb%d" % octet, "master", "br0")
                 sh("ip", "-n", br, "link", "set", "vb%d" % octet, "up")
-        except Exception:
+        except BaseException:  # a signal during setup too
             self.teardown()
             raise
         return self
 
     def teardown(self):
-        for m in self.members:
-            subprocess.run(["ip", "netns", "del", self.ns(m)], capture_output=True)
-        subprocess.run(["ip", "netns", "del", self.ns("br")], capture_output=True)
+        """Kills whatever still runs in the namespaces (a run that was itself killed leaves
+        nodes and a broker there, and a namespace lives as long as its processes), then
+        removes them."""
+        names = [self.ns(m) for m in self.members] + [self.ns("br")]
+        for name in names:
+            out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+            for pid in out.stdout.split():
+                try:
+                    os.kill(int(pid), 9)
+                except (OSError, ValueError):
+                    pass
+        for name in names:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
     def link(self, m, up):
         sh("ip", "-n", self.ns("br"), "link", "set", "vb%d" % self.members[m], "up" if up else "down")

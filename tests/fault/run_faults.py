@@ -281,10 +281,26 @@ class Suite:
                 if f == "partition" or direction == "in":
                     self.net.drop(o, me)
 
-    def observe(self, f, nid, hold):
+    def down_now(self):
+        """(observer, node) pairs some node's GET /cluster shows down right now."""
+        out = set()
+        for obs in sorted(self.c.nodes):
+            node = self.c.nodes[obs]
+            try:
+                c = http.client.HTTPConnection(node.host, node.port, timeout=0.5)
+                c.request("GET", "/cluster", headers=clusterlib.AUTH)
+                out |= {(obs, n["id"]) for n in json.loads(c.getresponse().read())["nodes"]
+                        if n["state"] == "down"}
+                c.close()
+            except (OSError, http.client.HTTPException, ValueError, KeyError):
+                pass
+        return out
+
+    def observe(self, f, nid, hold, before):
         """What the cut did, as the nodes tell it (for the history, so a run shows that its
-        cuts bit): which node saw which other down, and after how long; for a broker cut, the
-        cut node's outbox at its deepest (events wait there for the broker)."""
+        cuts bit): which node saw which other down, and after how long (a node already
+        down before the cut, `before`, does not count); for a broker cut, the cut node's
+        outbox at its deepest (events wait there for the broker)."""
         t0 = time.time()
         seen, deepest = {}, 0
         while time.time() - t0 < hold:
@@ -302,7 +318,8 @@ class Suite:
                     else:
                         c.request("GET", "/cluster", headers=clusterlib.AUTH)
                         for n in json.loads(c.getresponse().read())["nodes"]:
-                            if n["state"] == "down" and (obs, n["id"]) not in seen:
+                            if n["state"] == "down" and (obs, n["id"]) not in seen \
+                                    and (obs, n["id"]) not in before:
                                 seen[(obs, n["id"])] = time.time() - t0
                     c.close()
                 except (OSError, http.client.HTTPException, ValueError, KeyError):
@@ -385,8 +402,9 @@ class Suite:
                     result = "stopped by itself"
                 self.start_node(nid)
             elif f in NET_KINDS:
+                before = self.down_now() if f != "broker_cut" else set()
                 self.cut(f, nid, info.get("direction"))
-                result = self.observe(f, nid, hold)
+                result = self.observe(f, nid, hold, before)
                 self.net.heal()
             elif f == "clock":
                 os.kill(node.pid, signal.SIGUSR2)  # forward ...
@@ -516,8 +534,14 @@ class Suite:
 
 def main():
     # ctest's time-out (SIGTERM) still stops the nodes and the broker (they run in their
-    # own sessions): the `finally` of Suite.run brings the cluster down.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # own sessions): the `finally` of Suite.run brings the cluster down. Once: a second
+    # signal must not cut that clean-up short.
+    def stop(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sagad")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
