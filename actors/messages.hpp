@@ -4,11 +4,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/inventory_book.hpp"
-#include "actors/payment_book.hpp"
-#include "actors/saga.hpp"
+#include "actors/inventory/inventory_book.hpp"
+#include "actors/payment/payment_book.hpp"
+#include "actors/order/saga.hpp"
 #include "runtime/config.hpp"
-#include "storage/store.hpp"
+#include "storage/batch.hpp"
 
 namespace saga {
 
@@ -37,7 +37,7 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using changed_atom = caf::atom_constant<caf::atom("changed")>;
 using wait_timeout_atom = caf::atom_constant<caf::atom("waittmo")>;
-// introspection (actors/introspection.hpp)
+// introspection (actors/inspect/introspection.hpp)
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
@@ -52,7 +52,7 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using busy_atom = caf::atom_constant<caf::atom("busy")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
-// cluster (actors/cluster.hpp): handshake, forwarder re-routing, link status
+// cluster (actors/cluster/cluster.hpp): handshake, forwarder re-routing, link status
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
@@ -232,7 +232,7 @@ struct directory {
   /// One owner per order partition (saga.partitions): it activates, supervises and
   /// passivates that partition's orders. Nothing else holds an order actor's handle.
   std::vector<caf::actor> orders;
-  caf::actor inspector; // registry of long-lived actors (actors/introspection.hpp)
+  caf::actor inspector; // registry of long-lived actors (actors/inspect/introspection.hpp)
   caf::actor relay;     // the Kafka relay (null when kafka.enabled = false)
   std::vector<caf::actor> inventory;
   std::vector<caf::actor> payment; // this node's payment workers (payment.workers)
@@ -284,7 +284,7 @@ struct directory {
   }
 };
 
-// ---- cluster (actors/cluster.hpp) ----
+// ---- cluster (actors/cluster/cluster.hpp) ----
 
 /// The receiving side of a command from another node: refused when it was routed under
 /// another ownership epoch than this node's (a stale owner's, once ownership can move),

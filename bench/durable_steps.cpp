@@ -11,7 +11,7 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include "actors/messages.hpp"
-#include "actors/writer.hpp"
+#include "actors/plumbing/writer.hpp"
 #include "runtime/clock.hpp"
 
 using namespace saga;

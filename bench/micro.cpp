@@ -9,7 +9,11 @@
 
 #include "actors/messages.hpp"
 #include "gateway/requests.hpp"
-#include "storage/codec.hpp"
+#include "actors/inventory/inventory_codec.hpp"
+#include "actors/order/order_codec.hpp"
+#include "actors/payment/payment_codec.hpp"
+#include "actors/sink/event_envelope.hpp"
+#include "storage/keys.hpp"
 #include "storage/store.hpp"
 
 using namespace saga;
@@ -66,16 +70,16 @@ std::vector<saga_event> sample_history() {
 void BM_snapshot_json_encode(benchmark::State& state) {
   auto s = sample_state();
   for (auto _ : state)
-    benchmark::DoNotOptimize(storage::encode_v1(s));
+    benchmark::DoNotOptimize(saga::encode_v1(s));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_snapshot_json_encode);
 
 void BM_snapshot_json_decode(benchmark::State& state) {
-  auto raw = storage::encode_v1(sample_state());
+  auto raw = saga::encode_v1(sample_state());
   for (auto _ : state) {
     order_state s;
-    benchmark::DoNotOptimize(storage::decode(raw, s));
+    benchmark::DoNotOptimize(saga::decode(raw, s));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -86,7 +90,7 @@ void BM_order_record_encode(benchmark::State& state) {
   auto h = sample_history();
   std::string raw;
   for (auto _ : state) {
-    raw = storage::encode(s, h);
+    raw = saga::encode(s, h);
     benchmark::DoNotOptimize(raw);
   }
   state.SetItemsProcessed(state.iterations());
@@ -95,11 +99,11 @@ void BM_order_record_encode(benchmark::State& state) {
 BENCHMARK(BM_order_record_encode);
 
 void BM_order_record_decode_with_events(benchmark::State& state) {
-  auto raw = storage::encode(sample_state(), sample_history());
+  auto raw = saga::encode(sample_state(), sample_history());
   for (auto _ : state) {
     order_state s;
     std::vector<saga_event> h;
-    benchmark::DoNotOptimize(storage::decode(raw, s, &h));
+    benchmark::DoNotOptimize(saga::decode(raw, s, &h));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -116,7 +120,7 @@ void BM_intent_encode(benchmark::State& state) {
   auto p = sample_intent();
   bool json = state.range(0) == 1;
   for (auto _ : state)
-    benchmark::DoNotOptimize(json ? storage::encode_v1(p) : storage::encode(p));
+    benchmark::DoNotOptimize(json ? saga::encode_v1(p) : saga::encode(p));
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(json ? "json" : "binary");
 }
@@ -125,10 +129,10 @@ BENCHMARK(BM_intent_encode)->Arg(1)->Arg(2);
 void BM_intent_decode(benchmark::State& state) {
   auto p = sample_intent();
   bool json = state.range(0) == 1;
-  auto raw = json ? storage::encode_v1(p) : storage::encode(p);
+  auto raw = json ? saga::encode_v1(p) : saga::encode(p);
   for (auto _ : state) {
     payment_intent x;
-    benchmark::DoNotOptimize(storage::decode(raw, x));
+    benchmark::DoNotOptimize(saga::decode(raw, x));
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(json ? "json" : "binary");
@@ -140,7 +144,7 @@ void BM_reservation_item_encode(benchmark::State& state) {
   reservation_item item{"SKU-123456", 2};
   bool json = state.range(0) == 1;
   for (auto _ : state)
-    benchmark::DoNotOptimize(json ? storage::encode_v1(r, item) : storage::encode(r, item));
+    benchmark::DoNotOptimize(json ? saga::encode_v1(r, item) : saga::encode(r, item));
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(json ? "json" : "binary");
 }
@@ -150,7 +154,7 @@ void BM_event_envelope_encode(benchmark::State& state) {
   saga_event ev{"ord_0123456789abcdef", 3, event_type::payment_initiated, 1, "order",
                 R"({"payment_id":"pay_ord_0123456789abcdef","amount_cents":4498,"expires_at_ms":123})"};
   for (auto _ : state)
-    benchmark::DoNotOptimize(storage::encode(ev, "node-1"));
+    benchmark::DoNotOptimize(saga::encode(ev, "node-1"));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_event_envelope_encode);
@@ -192,9 +196,9 @@ void BM_rocksdb_step_write_synced(benchmark::State& state) {
   std::string err;
   auto db = storage::store::open(dir.string(), err);
   auto s = sample_state();
-  auto snap = storage::encode(s, sample_history());
+  auto snap = saga::encode(s, sample_history());
   saga_event ev{s.order_id, 3, event_type::payment_initiated, 1, "order", "{}"};
-  auto env = storage::encode(ev, "node-1");
+  auto env = saga::encode(ev, "node-1");
   const int group = static_cast<int>(state.range(0));
   std::vector<storage::batch> batches(group);
   uint64_t n = 0;

@@ -13,9 +13,9 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include "actors/kafka_relay.hpp"
-#include "actors/writer.hpp"
-#include "storage/codec.hpp"
+#include "actors/sink/kafka_relay.hpp"
+#include "actors/plumbing/writer.hpp"
+#include "actors/sink/event_envelope.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
@@ -27,7 +27,7 @@ void fill(storage::store& db, runtime_context& ctx, uint64_t first_order, int or
   for (int o = 0; o < orders; ++o) {
     saga_event ev{"ord_" + std::to_string(first_order + o), 1, event_type::ordercreated,
                   ctx.now_ms(), "order", R"({"customer_id":"c","selling_price_cents":500})"};
-    b.outbox.push_back(storage::encode(ev, "bench"));
+    b.outbox.push_back(saga::encode(ev, "bench"));
   }
   if (auto err = db.commit({&b}, false); !err.empty())
     std::abort();

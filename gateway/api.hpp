@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.hpp"
-#include "runtime/cluster_layout.hpp"
+#include "actors/cluster/cluster_layout.hpp"
 #include "runtime/context.hpp"
 
 namespace saga {

@@ -1,14 +1,14 @@
 // GET /inspect/... : the introspection API behind the console and `sagactl`
-// (see actors/introspection.hpp for where the figures come from).
+// (see actors/inspect/introspection.hpp for where the figures come from).
 
 #include <set>
 
-#include "actors/partitions.hpp"
-#include "actors/timeline.hpp"
+#include "actors/plumbing/partitions.hpp"
+#include "actors/inspect/timeline.hpp"
 #include "gateway/api.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
-#include "actors/payment_book.hpp"
+#include "actors/payment/payment_book.hpp"
 
 using nlohmann::json;
 using namespace saga::gateway_detail;

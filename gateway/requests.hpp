@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/saga.hpp"
+#include "actors/order/saga.hpp"
 
 namespace saga {
 

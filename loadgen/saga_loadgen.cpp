@@ -9,11 +9,9 @@
 // (peak throughput). Open loop (--rate R): sagas start at R per second whatever the
 // server does; latency is measured from the intended start, so a slow server is not
 // under-reported (no coordinated omission); C bounds the connections.
-#include <utility>
+#include "client/http_client.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -28,20 +26,18 @@
 #include <vector>
 #include <unistd.h>
 
-#include "actors/payment_book.hpp"
+#include "actors/payment/payment_book.hpp"
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace http = saga_client::http;
+namespace net = saga_client::net;
+using saga_client::connection;
 using json = nlohmann::json;
 using clk = std::chrono::steady_clock;
 
 namespace {
 
 struct options {
-  std::string host = "127.0.0.1";
-  std::string port = "8080";
+  saga_client::endpoint ep;
   double duration_s = 10;
   int concurrency = 32;
   double rate = 0; // 0 = closed loop
@@ -73,89 +69,14 @@ double ms_since(clk::time_point t) {
   return std::chrono::duration<double, std::milli>(clk::now() - t).count();
 }
 
-/// One keep-alive HTTP/1.1 connection: one request at a time.
-class connection : public std::enable_shared_from_this<connection> {
-public:
-  using callback = std::function<void(int status, std::string body)>;
-  connection(net::io_context& ioc, const options& o) : stream_(ioc), opt_(o), resolver_(ioc) {}
-
-  void request(http::verb method, std::string target, std::string body,
-               std::vector<std::pair<std::string, std::string>> headers, callback cb) {
-    req_ = {method, target, 11};
-    req_.set(http::field::host, opt_.host);
-    req_.set(http::field::content_type, "application/json");
-    for (auto& [k, v] : headers)
-      req_.set(k, v);
-    req_.body() = std::move(body);
-    req_.prepare_payload();
-    req_.keep_alive(true);
-    cb_ = std::move(cb);
-    if (!connected_)
-      return connect();
-    send();
-  }
-
-private:
-  void connect() {
-    auto self = shared_from_this();
-    resolver_.async_resolve(opt_.host, opt_.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
-      if (ec)
-        return self->fail("resolve");
-      self->stream_.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
-        if (ec)
-          return self->fail("connect");
-        self->connected_ = true;
-        self->stream_.socket().set_option(tcp::no_delay(true));
-        self->send();
-      });
-    });
-  }
-  void send() {
-    auto self = shared_from_this();
-    stream_.expires_after(std::chrono::milliseconds(opt_.wait_timeout_ms + 10000));
-    http::async_write(stream_, req_, [self](beast::error_code ec, size_t) {
-      if (ec)
-        return self->fail("write");
-      self->res_ = {};
-      http::async_read(self->stream_, self->buf_, self->res_, [self](beast::error_code ec, size_t) {
-        if (ec)
-          return self->fail("read");
-        if (!self->res_.keep_alive())
-          self->reset();
-        auto cb = std::move(self->cb_);
-        cb(static_cast<int>(self->res_.result_int()), std::move(self->res_.body()));
-      });
-    });
-  }
-  void reset() {
-    beast::error_code ec;
-    stream_.socket().close(ec);
-    connected_ = false;
-    buf_.clear();
-  }
-  void fail(const char* what) {
-    reset();
-    auto cb = std::move(cb_);
-    cb(-1, what);
-  }
-
-  beast::tcp_stream stream_;
-  const options& opt_;
-  tcp::resolver resolver_;
-  beast::flat_buffer buf_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
-  callback cb_;
-  bool connected_ = false;
-};
-
 class generator {
 public:
   generator(net::io_context& ioc, options o) : ioc_(ioc), opt_(std::move(o)), rng_(opt_.seed), tick_(ioc) {}
 
   void run() {
     for (int i = 0; i < opt_.concurrency; ++i)
-      idle_.push_back(std::make_shared<connection>(ioc_, opt_));
+      idle_.push_back(std::make_shared<connection>(
+        ioc_, opt_.ep, std::chrono::milliseconds(opt_.wait_timeout_ms + 10000), "saga-loadgen"));
     stock_all([this] {
       start_ = clk::now();
       deadline_ = start_ + std::chrono::milliseconds(static_cast<int64_t>(opt_.duration_s * 1000));
@@ -235,10 +156,10 @@ private:
     }
     if (next_arrival_ < deadline_) {
       arrival_timer_->expires_at(next_arrival_);
-      arrival_timer_->async_wait([this](beast::error_code) { arrive(); });
+      arrival_timer_->async_wait([this](boost::system::error_code) { arrive(); });
     } else if (!backlog_.empty()) {
       arrival_timer_->expires_after(std::chrono::milliseconds(1));
-      arrival_timer_->async_wait([this](beast::error_code) { arrive(); });
+      arrival_timer_->async_wait([this](boost::system::error_code) { arrive(); });
     }
   }
 
@@ -385,7 +306,7 @@ private:
 
   void progress() {
     tick_.expires_after(std::chrono::seconds(1));
-    tick_.async_wait([this](beast::error_code ec) {
+    tick_.async_wait([this](boost::system::error_code ec) {
       if (ec || finished_)
         return;
       // The run may end with no saga in flight (the last one finished before the
@@ -475,75 +396,62 @@ double pct(std::vector<double>& xs, double q) {
   return xs[std::min(idx, xs.size() - 1)];
 }
 
-bool parse_args(int argc, char** argv, options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--url") {
-      auto u = val();
-      if (u.rfind("http://", 0) != 0) {
-        std::fprintf(stderr, "--url must start with http://\n");
-        return false;
-      }
-      u = u.substr(7);
-      auto slash = u.find('/');
-      if (slash != std::string::npos)
-        u = u.substr(0, slash);
-      auto colon = u.rfind(':');
-      o.host = colon == std::string::npos ? u : u.substr(0, colon);
-      o.port = colon == std::string::npos ? "80" : u.substr(colon + 1);
-    } else if (a == "--duration-s") o.duration_s = std::stod(val());
-    else if (a == "--concurrency") o.concurrency = std::stoi(val());
-    else if (a == "--rate") o.rate = std::stod(val());
-    else if (a == "--json") o.json_out = true;
-    else if (a == "--mix-out-of-stock") o.mix_out_of_stock = std::stod(val());
-    else if (a == "--mix-payment-failed") o.mix_payment_failed = std::stod(val());
-    else if (a == "--mix-payment-expired") o.mix_payment_expired = std::stod(val());
-    else if (a == "--secret") o.secret = val();
-    else if (a == "--admin-token") o.admin_token = val();
-    else if (a == "--skus") o.skus = std::stoi(val());
-    else if (a == "--sku-names") {
-      // e.g. SKUs whose partitions a given cluster node owns (scripts/bench-cluster.sh)
-      std::string list = val(), item;
-      std::stringstream in(list);
-      while (std::getline(in, item, ','))
-        if (!item.empty())
-          o.sku_names.push_back(item);
-    }
-    else if (a == "--seed") o.seed = std::stoull(val());
-    else if (a == "--no-invariants") o.check_invariants = false;
-    else if (a == "--park") {
-      o.park = std::stoull(val());
-      o.check_invariants = false;
-      o.duration_s = 1e9;
-    }
-    else {
-      std::fprintf(stderr,
-                   "usage: saga-loadgen --url URL --duration-s S --concurrency C [--rate R] [--json]\n"
-                   "  [--mix-out-of-stock F] [--mix-payment-failed F] [--mix-payment-expired F]\n"
-                   "  [--secret S] [--admin-token T] [--skus N | --sku-names A,B,..] [--seed N]\n"
-                   "  [--no-invariants]\n"
-                   "  [--park N]   create N orders and leave them at PAYMENT_INITIATED (memory/recovery runs)\n");
-      return false;
-    }
+/// The command line (CLI11). Returns -1 to go on, else the exit code (0 after --help).
+int parse_args(int argc, char** argv, options& o) {
+  CLI::App app{"saga-loadgen: drives complete sagas through a node's public HTTP API"};
+  std::string url = "http://127.0.0.1:8080";
+  app.add_option("--url", url, "the node (http://host:port)");
+  app.add_option("--duration-s", o.duration_s, "seconds to run")->check(CLI::PositiveNumber);
+  app.add_option("--concurrency", o.concurrency, "connections (closed loop: clients)")
+    ->check(CLI::PositiveNumber);
+  app.add_option("--rate", o.rate, "sagas started per second (open loop); 0: closed loop")
+    ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", o.json_out, "print a JSON summary line at the end");
+  app.add_option("--mix-out-of-stock", o.mix_out_of_stock, "share of sagas for a SKU with no stock")
+    ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--mix-payment-failed", o.mix_payment_failed, "share of declined payments")
+    ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--mix-payment-expired", o.mix_payment_expired,
+                 "share of payments left to expire (takes payment.timeout_ms of the node)")
+    ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--secret", o.secret, "the provider secret (payment.provider_secret)");
+  app.add_option("--admin-token", o.admin_token, "the admin token (security.admin_token)");
+  auto* skus = app.add_option("--skus", o.skus, "SKUs LG-0 .. LG-<N-1>")->check(CLI::PositiveNumber);
+  // e.g. SKUs whose partitions a given cluster node owns (scripts/bench-cluster.sh)
+  app.add_option("--sku-names", o.sku_names, "these SKUs instead (comma-separated)")
+    ->delimiter(',')
+    ->excludes(skus);
+  app.add_option("--seed", o.seed, "seed of the saga mix");
+  bool no_invariants = false;
+  app.add_flag("--no-invariants", no_invariants, "skip the invariant check at the end");
+  app.add_option("--park", o.park,
+                 "create N orders and leave them at PAYMENT_INITIATED (memory and recovery runs)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (auto err = saga_client::parse_url(url, o.ep); !err.empty()) {
+    std::fprintf(stderr, "--url: %s\n", err.c_str());
+    return 2;
+  }
+  if (no_invariants)
+    o.check_invariants = false;
+  if (o.park > 0) {
+    o.check_invariants = false;
+    o.duration_s = 1e9;
   }
   if (!o.sku_names.empty())
     o.skus = static_cast<int>(o.sku_names.size());
-  return o.concurrency > 0 && o.duration_s > 0 && o.skus > 0;
+  return -1;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   options o;
-  if (!parse_args(argc, argv, o))
-    return 2;
+  if (auto code = parse_args(argc, argv, o); code >= 0)
+    return code;
   net::io_context ioc{1};
   generator g(ioc, o);
   bool checked = false;

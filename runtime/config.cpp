@@ -497,32 +497,9 @@ std::string validate(const node_config& cfg) {
   return {};
 }
 
-std::string load_config(int argc, char** argv, node_config& cfg) {
-  std::string file;
-  std::vector<std::string> overrides;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&](std::string& out) {
-      if (i + 1 >= argc)
-        return false;
-      out = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--config") {
-      if (!next(file))
-        return "--config needs a file";
-    } else if (a == "--node") {
-      if (!next(cfg.node_id))
-        return "--node needs an id";
-    } else if (a == "--set") {
-      if (!next(v))
-        return "--set needs section.key=value";
-      overrides.push_back(v);
-    } else {
-      return "unknown argument " + a + " (usage: sagad --config FILE --node ID [--set k=v]...)";
-    }
-  }
+std::string load_config(const std::string& file, const std::string& node_id,
+                        const std::vector<std::string>& overrides, node_config& cfg) {
+  cfg.node_id = node_id;
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in)

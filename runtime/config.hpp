@@ -122,8 +122,11 @@ int64_t worst_retry_budget_ms(const node_config& cfg);
 [[nodiscard]] std::string apply_override(const std::string& assignment, node_config& cfg);
 /// Checks relations between keys (e.g. the node is listed in cluster.nodes).
 [[nodiscard]] std::string validate(const node_config& cfg);
-/// Full command line: `--config FILE --node ID [--set k=v ...]`. Returns "" or the error.
-[[nodiscard]] std::string load_config(int argc, char** argv, node_config& cfg);
+/// The node's configuration: `file` (none when empty), then `overrides` (`section.key=value`
+/// each, in order), then the checks between keys. Returns "" or the error.
+[[nodiscard]] std::string load_config(const std::string& file, const std::string& node_id,
+                                      const std::vector<std::string>& overrides,
+                                      node_config& cfg);
 /// The documented keys, for `--help`.
 std::string describe_keys();
 

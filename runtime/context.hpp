@@ -9,7 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/saga.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/config.hpp"
 #include "runtime/metrics.hpp"
@@ -19,7 +18,6 @@ namespace saga {
 
 struct runtime_context {
   node_config cfg;
-  saga_config saga;
   storage::store* db = nullptr;
   std::shared_ptr<const clock_source> clock;
   std::shared_ptr<spdlog::logger> log;
@@ -52,10 +50,6 @@ struct runtime_context {
 };
 
 using context_ptr = std::shared_ptr<const runtime_context>;
-
-inline saga_config make_saga_config(const node_config& c) {
-  return saga_config{c.payment_timeout_ms, c.inventory_reservation_ttl_ms, c.saga_auto_complete_ms};
-}
 
 /// Milliseconds from now until `deadline_ms`, never negative.
 inline std::chrono::milliseconds until(const runtime_context& ctx, int64_t deadline_ms) {

@@ -43,6 +43,9 @@ struct metrics {
 
   std::array<route_stats, route_count> routes{};
   std::array<std::atomic<int64_t>, 4> orders_by_status{}; // indexed by order_status
+  /// The statuses' names for the labels of `orders_by_status`, set by the wiring
+  /// (runtime/runtime.cpp): the domain's names, which this file does not include.
+  std::array<std::string, 4> order_status_names{"0", "1", "2", "3"};
   std::atomic<int64_t> live_order_actors{0};
   std::atomic<int64_t> passive_orders{0};       // in flight, no actor (waiting outside)
   std::atomic<uint64_t> order_activations{0};   // passive -> actor

@@ -6,11 +6,11 @@
 #include <array>
 #include <vector>
 
-#include "actors/deadline_index.hpp"
-#include "actors/inventory_book.hpp"
+#include "actors/plumbing/deadline_index.hpp"
+#include "actors/inventory/inventory_book.hpp"
 #include "actors/messages.hpp"
-#include "actors/payment_book.hpp"
-#include "runtime/cluster_layout.hpp"
+#include "actors/payment/payment_book.hpp"
+#include "actors/cluster/cluster_layout.hpp"
 #include "runtime/context.hpp"
 
 namespace saga {
@@ -79,7 +79,7 @@ struct runtime_handles {
   /// Cluster: the other nodes (empty on one node). sagad spawns a link per peer that
   /// routes these forwarders to the peer's actors while it is up.
   std::vector<peer_handles> peers;
-  caf::actor sweeper; // retention (actors/retention.hpp); stopped by stop_runtime(handles)
+  caf::actor sweeper; // retention (actors/plumbing/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
   std::vector<order_state> passive;
 };
@@ -113,7 +113,7 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
 /// `dir.local_owners()`, each with its own partition's orders (`by_partition`), and the node is ready
 /// when all have answered. With several nodes in cluster.nodes only the partitions that
 /// this node owns (cluster_layout) get actors; every other slot of the directory is a
-/// forwarder to the owner node (actors/cluster.hpp), listed in `peers`.
+/// forwarder to the owner node (actors/cluster/cluster.hpp), listed in `peers`.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed);
 

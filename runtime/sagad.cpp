@@ -16,9 +16,11 @@
 
 #include <caf/io/all.hpp>
 
-#include "actors/cluster.hpp"
-#include "actors/component_supervisor.hpp"
-#include "actors/kafka_relay.hpp"
+#include <CLI/CLI.hpp>
+
+#include "actors/cluster/cluster.hpp"
+#include "actors/plumbing/component_supervisor.hpp"
+#include "actors/sink/kafka_relay.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
 #include "runtime/fault_points.hpp"
@@ -49,15 +51,21 @@ struct sagad_config : caf::actor_system_config {
 } // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
-      std::cout << "usage: sagad --config FILE --node ID [--set section.key=value ...]\n"
-                << "configuration keys:\n"
-                << describe_keys();
-      return 0;
-    }
+  CLI::App app{"sagad: one node of the order saga runtime"};
+  std::string config_file, node_id;
+  std::vector<std::string> overrides;
+  app.add_option("--config", config_file, "the configuration file (cluster.conf)");
+  app.add_option("--node", node_id, "this node's id (one of cluster.nodes)");
+  app.add_option("--set", overrides, "section.key=value, after the file (repeatable)")
+    ->allow_extra_args(false);
+  app.footer("configuration keys:\n" + describe_keys());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   node_config cfg;
-  if (auto err = load_config(argc, argv, cfg); !err.empty()) {
+  if (auto err = load_config(config_file, node_id, overrides, cfg); !err.empty()) {
     std::cerr << "sagad: configuration error: " << err << "\n";
     return 2;
   }
@@ -143,7 +151,6 @@ int main(int argc, char** argv) {
   auto t_kafka = std::chrono::steady_clock::now();
   auto ctx = std::make_shared<runtime_context>();
   ctx->cfg = cfg;
-  ctx->saga = make_saga_config(cfg);
   ctx->db = db.get();
   // Fault suite: a clock that is off from the start, or jumps on SIGUSR2 (test builds).
   std::shared_ptr<fault::skewed_clock> skewed;

@@ -10,10 +10,9 @@
 // listens on a non-loopback address) to $SAGA_ADMIN_TOKEN. Exit codes: 0 ok, 1 the node
 // answered an error, 2 usage or connection error.
 
-#include <utility> // Boost 1.74 Asio needs std::exchange declared first
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "client/http_client.hpp"
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,17 +24,13 @@
 #include <thread>
 #include <vector>
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace http = saga_client::http;
 using nlohmann::json;
 
 namespace {
 
 struct options {
-  std::string host = "127.0.0.1";
-  std::string port = "8080";
+  saga_client::endpoint ep;
   std::string token;
   bool raw_json = false;
   std::string command;
@@ -51,61 +46,28 @@ struct failure {
 [[noreturn]] void fail(int code, const std::string& message) { throw failure{code, message}; }
 
 void set_url(options& o, const std::string& url) {
-  auto rest = url;
-  if (rest.rfind("http://", 0) == 0)
-    rest = rest.substr(7);
-  else if (rest.find("://") != std::string::npos)
-    fail(2, "only http:// URLs are supported: " + url);
-  if (auto slash = rest.find('/'); slash != std::string::npos)
-    rest = rest.substr(0, slash);
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos) {
-    o.host = rest;
-    o.port = "80";
-  } else {
-    o.host = rest.substr(0, colon);
-    o.port = rest.substr(colon + 1);
-  }
-  if (o.host.empty() || o.port.empty())
-    fail(2, "bad --url " + url);
+  if (auto err = saga_client::parse_url(url, o.ep); !err.empty())
+    fail(2, "--url: " + err);
 }
 
 /// One request; returns the parsed JSON body or fails with the node's error message.
 json call(const options& o, http::verb verb, const std::string& target,
           const std::string& body_text = {}) {
-  try {
-    net::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(15));
-    stream.connect(resolver.resolve(o.host, o.port));
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, o.host);
-    req.set(http::field::user_agent, "sagactl");
-    if (!o.token.empty())
-      req.set(http::field::authorization, "Bearer " + o.token);
-    if (!body_text.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body_text;
-    }
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    auto body = json::parse(res.body(), nullptr, false);
-    if (body.is_discarded())
-      fail(1, "the node answered " + std::to_string(res.result_int()) + " with a body that is not JSON");
-    if (res.result_int() != 200) {
-      std::string msg = body.contains("error") ? body["error"].value("message", "") : res.body();
-      fail(1, "error " + std::to_string(res.result_int()) + ": " + msg);
-    }
-    return body;
-  } catch (const boost::system::system_error& e) {
-    fail(2, "cannot reach http://" + o.host + ":" + o.port + ": " + e.code().message());
+  saga_client::header_list headers;
+  if (!o.token.empty())
+    headers.push_back({"Authorization", "Bearer " + o.token});
+  auto res = saga_client::call(o.ep, verb, target, body_text, headers, std::chrono::seconds(15),
+                               "sagactl");
+  if (res.status < 0)
+    fail(2, "cannot reach http://" + o.ep.host + ":" + o.ep.port + ": " + res.error);
+  auto body = json::parse(res.body, nullptr, false);
+  if (body.is_discarded())
+    fail(1, "the node answered " + std::to_string(res.status) + " with a body that is not JSON");
+  if (res.status != 200) {
+    std::string msg = body.contains("error") ? body["error"].value("message", "") : res.body;
+    fail(1, "error " + std::to_string(res.status) + ": " + msg);
   }
+  return body;
 }
 
 json get(const options& o, const std::string& target) { return call(o, http::verb::get, target); }
@@ -313,7 +275,7 @@ int cmd_top(const options& o) {
     std::ostringstream out;
     if (tty)
       out << "\x1b[H\x1b[2J"; // home + clear: redraw in place like top
-    out << "sagactl top - http://" << o.host << ":" << o.port << " - every "
+    out << "sagactl top - http://" << o.ep.host << ":" << o.ep.port << " - every "
         << interval.count() << " ms";
     if (last_done >= 0) {
       auto secs = std::chrono::duration<double>(now - last_at).count();
@@ -428,42 +390,83 @@ void usage(std::ostream& out) {
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }
 
+/// The command line (CLI11): global options anywhere, one command with its own options.
 options parse(int argc, char** argv) {
   options o;
   if (auto* u = std::getenv("SAGA_URL"))
     set_url(o, u);
   if (auto* t = std::getenv("SAGA_ADMIN_TOKEN"))
     o.token = t;
-  static const std::map<std::string, bool> known = {
-    {"kind", true},  {"state", true},       {"limit", true},      {"cursor", true},
-    {"all", false},  {"interval-ms", true}, {"iterations", true}, {"note", true},
+  CLI::App app{"sagactl"};
+  app.set_help_flag(); // our own usage text, below
+  bool help = false;
+  std::string url;
+  app.add_flag("-h,--help", help);
+  app.add_option("--url", url);
+  app.add_option("--token", o.token);
+  app.add_flag("--json", o.raw_json);
+  app.allow_extras();
+  // Each command's options, kept by name in o.flags (a flag as "1").
+  struct command_spec {
+    const char* name;
+    std::vector<const char*> valued;
+    std::vector<const char*> flags;
   };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc)
-        fail(2, a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage(std::cout);
-      std::exit(0);
-    } else if (a == "--url") {
-      set_url(o, value());
-    } else if (a == "--token") {
-      o.token = value();
-    } else if (a == "--json") {
-      o.raw_json = true;
-    } else if (a.rfind("--", 0) == 0) {
-      auto k = known.find(a.substr(2));
-      if (k == known.end())
-        fail(2, "unknown option " + a);
-      o.flags[k->first] = k->second ? value() : "1";
-    } else if (o.command.empty()) {
-      o.command = a;
-    } else {
-      o.args.push_back(a);
+  static const std::vector<command_spec> commands = {
+    {"summary", {}, {}},
+    {"actors", {"--kind", "--state", "--limit", "--cursor"}, {"--all"}},
+    {"order", {}, {}},
+    {"top", {"--interval-ms", "--iterations"}, {}},
+    {"parked", {}, {}},
+    {"retry", {"--note"}, {}},
+    {"compensate", {"--note"}, {}},
+    {"cluster", {}, {}},
+  };
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> flags;
+  std::vector<CLI::App*> subs;
+  for (auto& c : commands) {
+    auto* sub = app.add_subcommand(c.name);
+    sub->set_help_flag();
+    sub->fallthrough(); // --url, --token and --json also after the command
+    sub->allow_extras();
+    sub->add_option("args", o.args);
+    for (auto* v : c.valued)
+      sub->add_option(v, values[std::string(v).substr(2)]);
+    for (auto* f : c.flags)
+      sub->add_flag(f, flags[std::string(f).substr(2)]);
+    subs.push_back(sub);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    fail(2, e.what());
+  }
+  if (help) {
+    usage(std::cout);
+    std::exit(0);
+  }
+  if (!url.empty())
+    set_url(o, url);
+  auto extras = app.remaining();
+  for (auto* sub : subs)
+    if (sub->parsed()) {
+      o.command = sub->get_name();
+      auto more = sub->remaining();
+      extras.insert(extras.end(), more.begin(), more.end());
+      for (auto& [k, v] : values)
+        if (sub->get_option_no_throw("--" + k) != nullptr && sub->count("--" + k) > 0)
+          o.flags[k] = v;
+      for (auto& [k, v] : flags)
+        if (v && sub->get_option_no_throw("--" + k) != nullptr)
+          o.flags[k] = "1";
     }
+  for (auto& x : extras)
+    if (x.rfind("-", 0) == 0)
+      fail(2, "unknown option " + x);
+  if (o.command.empty() || !extras.empty()) {
+    usage(std::cerr);
+    std::exit(2);
   }
   for (auto key : {"limit", "interval-ms", "iterations"})
     if (o.flags.count(key)

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 bin=${BENCH_BIN:-build/bin}
 conf=${BENCH_CONF:-cluster.conf}
 if [ -z "${BENCH_BIN:-}" ]; then
-  bash scripts/install-deps.sh >/dev/null
+  bash scripts/install-deps.sh --tests >/dev/null
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
   cmake --build build -j2 --target sagad saga-loadgen >/dev/null
 fi

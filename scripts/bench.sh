@@ -12,7 +12,7 @@
 #   BENCH_PARKED=20000 BENCH_SECONDS=10 bash scripts/bench.sh   # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j2 --target sagad saga-loadgen >/dev/null
 out=bench/results

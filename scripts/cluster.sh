@@ -106,7 +106,7 @@ case "$cmd" in
     if [ "${3:-}" = "--nodes" ]; then n=${4:?--nodes N}; fi
     [ "$n" -ge 1 ] 2>/dev/null || { echo "cluster.sh: --nodes must be a number >= 1" >&2; exit 2; }
     if [ ! -x "$sagad" ]; then
-      bash "$root/scripts/install-deps.sh"
+      bash "$root/scripts/install-deps.sh" --tests
       cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
       cmake --build "$root/build" -j2 --target sagad
     fi

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 seed=${2:-$(( $(date +%s) % 100000 ))}
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j2 --target sagad actor_tests
 total=$(( minutes * 60 ))

@@ -10,7 +10,7 @@ if ! command -v clang++-14 >/dev/null || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.
 fi
 mkdir -p build-fuzz/corpus
 clang++-14 -std=c++17 -O1 -g -I. -fsanitize=fuzzer,address,undefined \
-  fuzz/requests_fuzz.cpp gateway/requests.cpp actors/saga.cpp -o build-fuzz/requests_fuzz -lcrypto
+  fuzz/requests_fuzz.cpp gateway/requests.cpp actors/order/saga.cpp -o build-fuzz/requests_fuzz -lcrypto
 # seed corpus: one valid request per parser
 printf '\x00{"customer_id":"c","items":[{"sku":"A","quantity":2}]}' > build-fuzz/corpus/order
 printf '\x01{"order_id":"o","payment_id":"p","status":"succeeded","signature":"ab"}' > build-fuzz/corpus/verify

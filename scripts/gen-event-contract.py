@@ -5,9 +5,9 @@
                               at GET /asyncapi.json, beside /openapi.json)
   python3 scripts/gen-event-contract.py          # writes both
   python3 scripts/gen-event-contract.py --check  # fails if either differs (a test runs it)
-Sources: actors/saga.cpp (event data), storage/codec.cpp encode(saga_event) (envelope),
-actors/kafka_relay.cpp dead_letter() (dead-letter message), gateway/requests.{hpp,cpp}
-(input limits), actors/order_supervisor.cpp new_order_id(), actors/inventory_book.cpp
+Sources: actors/order/saga.cpp (event data), actors/sink/event_envelope.cpp encode(saga_event) (envelope),
+actors/sink/kafka_relay.cpp dead_letter() (dead-letter message), gateway/requests.{hpp,cpp}
+(input limits), actors/order/owner_idempotency.cpp new_order_id(), actors/inventory/inventory_book.cpp
 (reason strings)."""
 import json
 
@@ -176,7 +176,7 @@ for t, d in data.items():
 
 defs["envelope"] = {
     "type": "object",
-    "description": "Value of every message on an event topic (storage/codec.cpp encode(saga_event)); "
+    "description": "Value of every message on an event topic (actors/sink/event_envelope.cpp encode(saga_event)); "
                    "key = order_id, headers 'type' and 'traceparent'.",
     "required": ["event_id", "type", "order_id", "seq", "ts", "node", "source", "data"],
     "additionalProperties": False,

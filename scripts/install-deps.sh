@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Installs every system package the project needs (Debian 12). Idempotent: when every
-# package is already present it only checks and returns in well under a second.
+# Installs what the project needs on Debian 12. Idempotent: when everything is present it
+# only checks and returns in well under a second.
+#   bash scripts/install-deps.sh          build + run (the run command): compiler, CMake and
+#                                         the libraries sagad links, curl/openssl/kcat
+#   bash scripts/install-deps.sh --tests  the above, then what only the tests and benchmarks
+#                                         use: Catch2, Google Benchmark, wrk, Chromium, a JDK
+#                                         and Maven (the real Kafka broker), Node.js (the
+#                                         console's browser test), the tests' Python tools
 set -euo pipefail
+mode=run
+case "${1:-}" in
+  "") ;;
+  --tests) mode=tests ;;
+  *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+esac
 pkgs=(
-  libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
-  libboost-dev libboost-system-dev libssl-dev librdkafka-dev kcat
-  cmake ninja-build g++ make pkg-config curl openssl python3 python3-venv
-  libbenchmark-dev gnuplot-nox wrk chromium rocksdb-tools
-  iproute2 iptables  # network namespaces and the cuts between them (e2e and fault tests)
+  libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
+  libboost-dev libboost-system-dev libssl-dev librdkafka-dev
+  cmake ninja-build g++ make pkg-config curl openssl kcat
 )
-# The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
-command -v java >/dev/null || pkgs+=(default-jre-headless)
-command -v mvn >/dev/null || pkgs+=(maven)
-# The console's browser test runs playwright-core (npm registry) on Node.js 20+.
-command -v node >/dev/null || pkgs+=(nodejs npm)
+if [ "$mode" = tests ]; then
+  pkgs+=(
+    catch2 libbenchmark-dev gnuplot-nox wrk chromium rocksdb-tools python3 python3-venv
+    iproute2 iptables  # network namespaces and the cuts between them (e2e and fault tests)
+  )
+  # The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
+  command -v java >/dev/null || pkgs+=(default-jre-headless)
+  command -v mvn >/dev/null || pkgs+=(maven)
+  # The console's browser test runs playwright-core (npm registry) on Node.js 20+.
+  command -v node >/dev/null || pkgs+=(nodejs npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -26,6 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+[ "$mode" = tests ] || exit 0
 # The tests' Python tools (tests/requirements.txt, pinned) in a virtual environment of the
 # checkout: the e2e tests run with .venv/bin/python3.
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -5,7 +5,7 @@
 # Then, unless SAGA_SANITIZE=0, the same tests again in an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 jobs=2
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j"$jobs"

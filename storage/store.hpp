@@ -3,7 +3,7 @@
 //
 // Key layout (all in one RocksDB directory):
 //   orders        order_id                     -> order record: snapshot and events (binary,
-//                                                 storage/codec.hpp)
+//                                                 actors/order/order_codec.hpp)
 //   events        order_id \0 seq(8 bytes BE)  -> event envelope (JSON): format-1 history
 //                                                 only (converted at start, then unused)
 //   outbox        global_seq(8 bytes BE)       -> event envelope (JSON): what the Kafka relay
@@ -16,7 +16,7 @@
 //                                                 start reads these, not every order
 //                 "due/r/" deadline "/" order_id "/" sku  -> "" a reserved item's TTL
 //                 "due/p/" deadline "/" payment_id        -> order_id: a pending intent's
-//                                                 expiry (the deadline index, codec.hpp)
+//                                                 expiry (the deadline index, keys.hpp)
 //                 "count/" name                -> a counter (decimal), e.g. orders by status
 //                 "layout/..."                 -> partitions, record format, index version
 //
@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/batch.hpp"
+
 namespace rocksdb {
 class DB;
 class Env;
@@ -40,28 +42,6 @@ class ColumnFamilyHandle;
 } // namespace rocksdb
 
 namespace storage {
-
-enum class family : uint8_t { orders, events, outbox, inventory, reservations, payments, meta };
-constexpr int family_count = 7;
-
-/// The column family's name in RocksDB (and in messages).
-const char* family_name(family f);
-
-struct db_op {
-  family cf = family::meta;
-  std::string key;
-  std::string value;
-  bool erase = false;
-};
-
-/// One saga step (or inventory/payment change): applied atomically.
-struct batch {
-  std::vector<db_op> ops;
-  std::vector<std::string> outbox; // event envelopes; keys are assigned at commit
-  /// Counters to move, in meta "count/<name>": written in the same atomic write, summed
-  /// by the store (only the writer commits, so no read-modify-write race).
-  std::vector<std::pair<std::string, int64_t>> counters;
-};
 
 std::string be64(uint64_t x);
 uint64_t from_be64(std::string_view s);

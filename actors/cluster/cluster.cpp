@@ -1,0 +1,374 @@
+#include "actors/cluster/cluster.hpp"
+
+#include <caf/io/middleman.hpp>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "actors/order/order_store.hpp"
+
+namespace saga {
+
+caf::error node_unavailable(const std::string& node, const std::string& slot) {
+  return caf::make_error(caf::sec::no_route_to_receiving_node, node, slot);
+}
+
+bool is_node_unavailable(const caf::error& e, std::string& node, std::string& slot) {
+  if (e != caf::sec::no_route_to_receiving_node)
+    return false;
+  auto& ctx = e.context();
+  if (ctx.size() == 2 && ctx.match_element<std::string>(0) && ctx.match_element<std::string>(1)) {
+    node = ctx.get_as<std::string>(0);
+    slot = ctx.get_as<std::string>(1);
+  }
+  return true;
+}
+
+cluster_hello make_hello(const node_config& cfg) {
+  cluster_hello h;
+  h.node_id = cfg.node_id;
+  h.members = cfg.cluster_members;
+  h.order_partitions = static_cast<uint64_t>(cfg.saga_partitions);
+  h.sku_partitions = static_cast<uint64_t>(cfg.inventory_workers);
+  h.payment_workers = static_cast<uint64_t>(cfg.payment_workers);
+  h.epoch = static_cast<uint64_t>(cfg.cluster_epoch);
+  return h;
+}
+
+std::string check_hello(const node_config& cfg, const cluster_hello& h) {
+  auto here = cluster_layout::from(cfg);
+  cluster_layout there;
+  there.nodes = h.members;
+  there.order_partitions = h.order_partitions;
+  there.sku_partitions = h.sku_partitions;
+  there.payment_workers = h.payment_workers;
+  if (auto diff = layout_difference(here, there, h.node_id); !diff.empty())
+    return diff;
+  if (here.index_of(h.node_id) == here.nodes.size())
+    return "node '" + h.node_id + "' is not in cluster.nodes here";
+  if (h.node_id == cfg.node_id)
+    return "node '" + h.node_id + "' connected to itself (two processes with one node id?)";
+  if (h.epoch != static_cast<uint64_t>(cfg.cluster_epoch))
+    return "cluster.epoch: " + std::to_string(cfg.cluster_epoch) + " here, "
+           + std::to_string(h.epoch) + " at " + h.node_id;
+  return {};
+}
+
+caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
+                        std::string slot, metrics::peer_stats* stats, uint64_t epoch) {
+  // Every message but `route` is the owner's: handed on with its sender and request id
+  // (`delegate`), so the owner answers the requester directly. While the owner is down a
+  // request gets `node_unavailable` at once; a plain message is dropped (as CAF drops a
+  // message to a dead proxy), its sender re-sends.
+  self->set_default_handler(
+    [node, slot, stats, epoch](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
+      auto* me = static_cast<caf::stateful_actor<forwarder_state>*>(ptr);
+      if (me->state.target) {
+        ++stats->forwarded;
+        // With the ownership epoch it is routed under: the owner refuses a stale one.
+        return me->delegate(me->state.target, fenced_atom::value, epoch,
+                            x.move_content_to_message());
+      }
+      ++stats->unavailable;
+      // An error returned for a plain message would reach its sender as an error message
+      // (and stop it): only a request gets an answer.
+      if (me->current_mailbox_element()->mid.is_async())
+        return caf::message{};
+      return node_unavailable(node, slot);
+    });
+  return {
+    [self](route_atom, caf::actor& target) { self->state.target = std::move(target); },
+  };
+}
+
+cluster_welcome make_welcome(const node_config& cfg, const directory& dir) {
+  cluster_welcome w;
+  w.ok = true;
+  w.node_id = cfg.node_id;
+  w.epoch = static_cast<uint64_t>(cfg.cluster_epoch);
+  auto own = [](const std::vector<caf::actor>& xs, size_t p, bool remote) {
+    return remote || p >= xs.size() ? caf::actor{} : xs[p];
+  };
+  for (size_t p = 0; p < dir.orders.size(); ++p) {
+    bool remote = dir.order_partition_remote(p);
+    w.orders.push_back(own(dir.orders, p, remote));
+    w.payment_by_order.push_back(own(dir.payment_by_order, p, remote));
+  }
+  for (size_t p = 0; p < dir.inventory.size(); ++p)
+    w.inventory.push_back(own(dir.inventory, p, dir.inventory_partition_remote(p)));
+  return w;
+}
+
+caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
+                         cluster_welcome welcome) {
+  self->state.welcome = std::move(welcome);
+  return {
+    [self, ctx](hello_atom, const cluster_hello& h) -> cluster_welcome {
+      if (auto why = check_hello(ctx->cfg, h); !why.empty()) {
+        ctx->log->error("cluster: refused {}: {}", h.node_id, why);
+        cluster_welcome no;
+        no.refusal = why;
+        no.node_id = ctx->cfg.node_id;
+        no.epoch = static_cast<uint64_t>(ctx->cfg.cluster_epoch);
+        return no;
+      }
+      ctx->log->info("cluster: welcomed {}", h.node_id);
+      // The peer is back (a restart): our link to it connects now, not after its backoff.
+      if (auto i = self->state.links.find(h.node_id); i != self->state.links.end())
+        self->send(i->second, hello_atom::value);
+      return self->state.welcome;
+    },
+    [self](register_atom, const std::string& id, caf::actor& link) {
+      self->state.links[id] = std::move(link);
+    },
+    [self, ctx](get_atom, const std::string& order_id) -> caf::result<order_view> {
+      // A peer's gateway reads one of this node's orders: a reader actor of its own, so
+      // reads run in parallel and never queue behind the sagas.
+      auto rp = self->make_response_promise<order_view>();
+      rp.delegate(self->spawn(order_reader, ctx), get_atom::value, order_id);
+      return rp;
+    },
+  };
+}
+
+bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::string& why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+    why = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
+    return false;
+  }
+  bool ok = false;
+  why = "no address";
+  for (auto* ai = res; ai != nullptr && !ok; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(timeout_ms));
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+        ok = true;
+      else
+        why = rc == 0 ? "no answer within " + std::to_string(timeout_ms) + " ms"
+                      : std::string(std::strerror(err != 0 ? err : errno));
+    } else {
+      why = std::strerror(errno);
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return ok;
+}
+
+caf::behavior connect_probe(caf::event_based_actor*, std::string /* peer id, for traces */) {
+  return {
+    [](probe_atom, const std::string& host, uint16_t port, int64_t timeout_ms) {
+      std::string why;
+      bool ok = tcp_probe(host, port, timeout_ms, why);
+      return caf::make_message(ok, why);
+    },
+  };
+}
+
+namespace {
+
+using link_ptr = caf::stateful_actor<peer_link_state>*;
+
+void connect(link_ptr self);
+
+void route_all(link_ptr self, const cluster_welcome* w) {
+  auto& fw = self->state.fw;
+  auto pick = [](const std::vector<caf::actor>* xs, size_t p) {
+    return xs != nullptr && p < xs->size() ? (*xs)[p] : caf::actor{};
+  };
+  for (auto& [p, f] : fw.orders)
+    self->send(f, route_atom::value, pick(w ? &w->orders : nullptr, p));
+  for (auto& [p, f] : fw.inventory)
+    self->send(f, route_atom::value, pick(w ? &w->inventory : nullptr, p));
+  for (auto& [p, f] : fw.payment_by_order)
+    self->send(f, route_atom::value, pick(w ? &w->payment_by_order : nullptr, p));
+}
+
+void set_state(link_ptr self, const std::string& state, const std::string& reason) {
+  auto& st = self->state;
+  if (st.status.state != state)
+    st.status.since_ms = st.ctx->now_ms();
+  st.status.state = state;
+  st.status.reason = reason;
+  st.stats->up = state == "up" ? 1 : 0;
+}
+
+/// The next attempt after a failed one, with doubling backoff (and jitter from the
+/// node id, so two nodes do not retry in lock step).
+void retry(link_ptr self, const std::string& why) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  st.backoff_ms = st.backoff_ms == 0
+                    ? cfg.cluster_reconnect_backoff_ms
+                    : std::min(st.backoff_ms * 2, cfg.cluster_reconnect_backoff_max_ms);
+  auto jitter = static_cast<int64_t>(directory::hash(cfg.node_id + st.peer.id) % 100);
+  auto delay = st.backoff_ms / 2 + (st.backoff_ms / 2) * jitter / 100;
+  st.ctx->log->debug("cluster: {} not reached ({}); next attempt in {} ms", st.peer.id, why,
+                     delay);
+  self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value, ++st.attempt);
+}
+
+void welcomed(link_ptr self, caf::actor entry, const cluster_welcome& w) {
+  auto& st = self->state;
+  st.entry = std::move(entry);
+  st.backoff_ms = 0;
+  self->monitor(st.entry);
+  route_all(self, &w);
+  ++st.stats->connects;
+  set_state(self, "up", {});
+  st.ctx->log->info("cluster: {} is up at {}:{} (its node {})", st.peer.id, st.peer.host,
+                    st.peer.caf_port, to_string(st.entry.node()));
+}
+
+void connect(link_ptr self);
+
+/// First a TCP probe with a time-out on this link's own thread: CAF's middleman actor
+/// connects with a blocking connect() on one thread for every peer, so an unreachable
+/// host (a cut, a dropped SYN) would hold up every other reconnection for minutes.
+void probe(link_ptr self) {
+  auto& st = self->state;
+  auto gen = st.attempt;
+  auto timeout_ms = st.ctx->cfg.cluster_connect_timeout_ms;
+  self->request(st.prober, std::chrono::milliseconds(timeout_ms * 2 + 1000), probe_atom::value,
+                st.peer.host, static_cast<uint16_t>(st.peer.caf_port), timeout_ms)
+    .then(
+      [self, gen](bool ok, const std::string& why) {
+        if (gen != self->state.attempt)
+          return;
+        if (!ok)
+          return retry(self, why);
+        connect(self);
+      },
+      [self, gen](caf::error& e) {
+        if (gen == self->state.attempt)
+          retry(self, "probe: " + self->system().render(e));
+      });
+}
+
+void connect(link_ptr self) {
+  auto& st = self->state;
+  auto gen = st.attempt;
+  auto timeout = std::chrono::milliseconds(st.ctx->cfg.cluster_connect_timeout_ms);
+  // Never the blocking `remote_actor`: the middleman actor connects on its own thread and
+  // answers (node id, entry actor, interface). The probe made sure the port answers.
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, timeout, caf::connect_atom::value, st.peer.host,
+                static_cast<uint16_t>(st.peer.caf_port))
+    .then(
+      [self, gen, timeout](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                           const std::set<std::string>&) {
+        auto& st = self->state;
+        if (gen != st.attempt)
+          return;
+        if (!ptr)
+          return retry(self, "nothing published on its CAF port");
+        auto entry = caf::actor_cast<caf::actor>(ptr);
+        self->request(entry, timeout, hello_atom::value, make_hello(st.ctx->cfg))
+          .then(
+            [self, gen, entry](const cluster_welcome& w) {
+              auto& st = self->state;
+              if (gen != st.attempt)
+                return;
+              if (!w.ok || w.node_id != st.peer.id) {
+                auto why = !w.ok ? w.refusal
+                                 : "the node at " + st.peer.host + ":"
+                                     + std::to_string(st.peer.caf_port) + " is '" + w.node_id
+                                     + "', not '" + st.peer.id + "'";
+                if (st.status.state != "refused" || st.status.reason != why)
+                  st.ctx->log->error("cluster: {} refused the connection: {}", st.peer.id, why);
+                ++st.stats->refused;
+                set_state(self, "refused", why);
+                return retry(self, why);
+              }
+              welcomed(self, entry, w);
+            },
+            [self, gen](caf::error& e) {
+              if (gen == self->state.attempt)
+                retry(self, "hello: " + self->system().render(e));
+            });
+      },
+      [self, gen](caf::error& e) {
+        if (gen == self->state.attempt)
+          retry(self, self->system().render(e));
+      });
+}
+
+} // namespace
+
+caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr ctx,
+                        cluster_member peer, peer_forwarders fw) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.peer = std::move(peer);
+  st.fw = std::move(fw);
+  st.stats = st.ctx->stats->peer(st.peer.id);
+  st.status.node_id = st.peer.id;
+  st.status.state = "down";
+  st.status.reason = "not connected yet";
+  st.status.since_ms = st.ctx->now_ms();
+  // The probe blocks (poll with a time-out): it gets a thread of its own, and ends with us.
+  // (CAF 0.17 spawns a function actor without arguments through a null pointer: give it one.)
+  st.prober = self->spawn<caf::detached + caf::linked>(connect_probe, st.peer.id);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.entry || dm.source != st.entry.address())
+      return; // an older connection's entry
+    // The connection is gone (or the peer stopped): every proxy of it is dead. Requests
+    // for its partitions are answered unavailable from now on; nothing waits on a handle.
+    st.entry = caf::actor{};
+    route_all(self, nullptr);
+    ++st.stats->disconnects;
+    auto why = self->system().render(dm.reason);
+    set_state(self, "down", why);
+    st.ctx->log->warn("cluster: {} is down ({}); its partitions answer 503 until it is back",
+                      st.peer.id, why);
+    retry(self, why);
+  });
+  self->send(self, tick_atom::value, st.attempt);
+  return {
+    [self](tick_atom, uint64_t gen) {
+      if (gen == self->state.attempt && !self->state.entry)
+        probe(self);
+    },
+    [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {
+      // A read of one of the peer's orders, by its entry actor (not its partition owner,
+      // which must stay light): answered by the peer, or unavailable while it is down.
+      auto& st = self->state;
+      if (!st.entry)
+        return node_unavailable(st.peer.id, "orders/" + std::to_string(directory::order_partition(
+                                                          order_id, static_cast<size_t>(st.ctx->cfg.saga_partitions))));
+      return self->delegate(st.entry, get_atom::value, order_id);
+    },
+    [self](peers_atom) { return self->state.status; },
+    [self](hello_atom) {
+      // The peer said hello to our entry: it is reachable now.
+      auto& st = self->state;
+      if (!st.entry) {
+        st.backoff_ms = 0;
+        ++st.attempt; // answers to an attempt under way are ignored from now on
+        probe(self);
+      }
+    },
+  };
+}
+
+} // namespace saga

@@ -1,0 +1,84 @@
+#pragma once
+// The cluster's actors (issue 12, spec §6). Every node runs the same three kinds:
+//
+// - `node_entry`, published on the node's CAF port: a peer that connects says hello with
+//   its layout (nodes, partition counts, epoch); a difference is refused with a message
+//   naming it, else the answer holds the handles of this node's partitions.
+// - one `peer_link` per other node: connects without blocking (a request to the
+//   middleman actor), says hello, monitors the peer's entry actor (CAF 0.17 has no node
+//   monitoring: losing the connection kills every proxy of the node), and on `down_msg`
+//   marks the peer down and connects again with backoff. A restarted peer has a new
+//   node id: its handles are replaced, never compared or reused.
+// - one `forwarder` per partition that another node owns: the local stand-in that the
+//   directory holds, so every handle in it stays valid while peers come and go. It hands
+//   each message on to the owner (same sender and request id: the reply goes straight
+//   back) as `(fenced, epoch, message)`: the owner refuses a command routed under another
+//   ownership epoch (`cluster.epoch`, constant for now; a later failover moves it), so a
+//   stale owner can be fenced. While the owner is down it answers `node_unavailable`.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "actors/cluster/cluster_layout.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+/// What a forwarder answers while its node is down: `sec::no_route_to_receiving_node`,
+/// with the node id and the partition ("inventory/3") as context.
+caf::error node_unavailable(const std::string& node, const std::string& slot);
+/// The node and partition named by such an error; false for any other error.
+bool is_node_unavailable(const caf::error& e, std::string& node, std::string& slot);
+
+/// This node's hello, from its configuration.
+cluster_hello make_hello(const node_config& cfg);
+/// "" when a peer's hello matches this node's layout and epoch, else the difference.
+std::string check_hello(const node_config& cfg, const cluster_hello& h);
+
+struct forwarder_state {
+  static inline const char* name = "forwarder";
+  caf::actor target; // null while the owner node is down
+};
+caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
+                        std::string slot, metrics::peer_stats* stats, uint64_t epoch);
+
+/// The partitions a node owns, as handles (null where it owns none).
+cluster_welcome make_welcome(const node_config& cfg, const directory& dir);
+
+struct node_entry_state {
+  static inline const char* name = "node_entry";
+  cluster_welcome welcome;
+  std::map<std::string, caf::actor> links; // peer id -> our link to it (nudged on hello)
+};
+caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
+                         cluster_welcome welcome);
+
+/// The local forwarders standing for one peer's partitions (index = partition).
+struct peer_forwarders {
+  std::vector<std::pair<size_t, caf::actor>> orders, inventory, payment_by_order;
+};
+
+/// Opens and closes a TCP connection to host:port within `timeout_ms` (non-blocking
+/// connect and poll); "" in `why` when it answered.
+bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::string& why);
+/// A detached actor answering `(probe, host, port, timeout_ms)` with `(bool, why)`.
+caf::behavior connect_probe(caf::event_based_actor* self, std::string peer);
+
+struct peer_link_state {
+  static inline const char* name = "peer_link";
+  context_ptr ctx;
+  cluster_member peer;
+  peer_forwarders fw;
+  metrics::peer_stats* stats = nullptr;
+  caf::actor entry;      // the peer's entry actor while up
+  caf::actor prober;     // TCP probe on its own thread (connect_probe)
+  uint64_t attempt = 0;  // generation: answers to older attempts are ignored
+  int64_t backoff_ms = 0;
+  peer_status status;
+};
+caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr ctx,
+                        cluster_member peer, peer_forwarders fw);
+
+} // namespace saga

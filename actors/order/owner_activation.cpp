@@ -1,0 +1,209 @@
+// The order owner's activation and passivation: an order's actor is spawned from its
+// durable snapshot when a message for it arrives (or its own deadline fires), and an order
+// idle in a waiting step lets go of its actor. Messages for an order are routed here; those
+// for an order whose actor is being let go or recovered are held and handed on.
+#include <algorithm>
+#include <cassert>
+
+#include "actors/order/order_actor.hpp"
+#include "actors/order/owner.hpp"
+
+namespace saga::owner {
+
+caf::actor spawn_order(self_ptr self, order_state initial,
+                       std::vector<saga_event> history, bool lazy) {
+  auto& st = self->state;
+  if (lazy) // starts with its first message: that message comes before any reply to it
+    return self->spawn<caf::monitored + caf::lazy_init>(order_actor, st.ctx, st.dir,
+                                                        std::move(initial), std::move(history));
+  return self->spawn<caf::monitored>(order_actor, st.ctx, st.dir, std::move(initial),
+                                     std::move(history));
+}
+
+/// Spawns the actor of a stored, non-terminal order and tracks it; its step's time runs
+/// from the snapshot's last change (a restart does not reset the stuck clock).
+caf::actor resume_order(self_ptr self, order_state s, std::vector<saga_event> history,
+                        bool lazy) {
+  auto id = s.order_id;
+  auto step = s.step;
+  auto status = s.status;
+  auto since = s.updated_at_ms;
+  auto a = spawn_order(self, std::move(s), std::move(history), lazy);
+  track(self, id, a, step, status, since);
+  return a;
+}
+
+/// Finds the live actor of an order, or spawns one from its snapshot when the order is
+/// not terminal and not parked. Returns an invalid handle otherwise. Never called for an
+/// order in `recovering` (its callers hold the message instead).
+caf::actor find_or_resume(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i != st.live.end() && i->second.handle)
+    return i->second.handle;
+  assert(st.recovering.count(id) == 0);
+  std::string raw;
+  order_state s;
+  std::vector<saga_event> history;
+  if (!read_order(*st.ctx->db, id, s, history) || is_terminal(s.step)
+      || st.ctx->db->get(storage::family::meta, "parked/" + id, raw)) {
+    if (i != st.live.end())
+      untrack(st, i); // a passive row whose order is not in flight any more
+    return {};
+  }
+  if (i != st.live.end())
+    ++st.ctx->stats->order_activations; // passive until now
+  return resume_order(self, std::move(s), std::move(history));
+}
+
+/// An order's actor let go of it (passivation): the row stays, without an actor. Messages
+/// that arrived meanwhile activate it again at once.
+void passivated(self_ptr self, std::map<std::string, order_supervisor_state::order_row>::iterator i) {
+  auto& st = self->state;
+  auto id = i->first;
+  auto& row = i->second;
+  row.handle = {};
+  row.passivating = false;
+  row.processed = 0;
+  row.mailbox = 0;
+  index_idle(st, id, row);
+  // Its own deadline (auto-complete), if any, stays in `wakes` as the actor armed it.
+  ++st.passive;
+  ++st.ctx->stats->order_passivations;
+  publish_rows(st);
+  forget_key(st, id); // durable: the store answers for its Idempotency-Key
+  auto r = st.recovering.find(id);
+  if (r == st.recovering.end())
+    return;
+  auto held = std::move(r->second);
+  st.recovering.erase(r);
+  if (held.empty())
+    return;
+  auto a = find_or_resume(self, id);
+  for (auto& f : held)
+    f(a);
+}
+
+/// Period of the passivation sweep: a quarter of saga.passivate_after_ms (10 ms .. 1 s).
+int64_t sweep_ms(const runtime_context& ctx) {
+  return std::clamp<int64_t>(ctx.cfg.saga_passivate_after_ms / 4, 10, 1000);
+}
+
+/// The answer to an input for an order without a live actor (finished, parked, unknown):
+/// from its durable snapshot, with the same pure decision.
+input_reply answer_from_store(self_ptr self, const std::string& id, saga_input in) {
+  auto& st = self->state;
+  auto v = load_order_view(*st.ctx->db, id);
+  if (v.code != errc::ok)
+    return input_reply{v.code, outcome::rejected, v.message, {}};
+  if (!v.parked_reason.empty())
+    return input_reply{errc::unavailable, outcome::rejected,
+                       "order is parked: " + v.parked_reason, v.state};
+  in.now_ms = st.ctx->now_ms();
+  auto d = decide(saga_config_of(st.ctx->cfg), v.state, in);
+  auto code = d.result == outcome::rejected ? errc::conflict : errc::ok;
+  return input_reply{code, d.result, d.why, v.state};
+}
+
+void on_wake(self_ptr self, const std::string& id, int64_t deadline) {
+  // An order's auto-complete deadline, durable in its record (it is sent once the step
+  // that set it is written), or the check of its payment's verdict: kept here, behind
+  // the partition's one timer.
+  auto& st = self->state;
+  st.probe.count();
+  auto i = st.live.find(id);
+  if (i == st.live.end())
+    return;
+  auto& row = i->second;
+  if (row.wake_ms != 0 && row.wake_ms != deadline)
+    st.wakes.remove(row.wake_ms, id);
+  row.wake_ms = deadline;
+  st.wakes.add(self, *st.ctx, deadline, id);
+}
+
+void on_wakes_due(self_ptr self, int64_t at) {
+  // Orders' own deadlines (auto-complete): the order acts on it, activated first when
+  // passive (it re-arms as it starts, and the next round hands it the deadline).
+  auto& st = self->state;
+  st.probe.count();
+  due_list due;
+  if (!st.wakes.take_due(at, st.ctx->now_ms(), due))
+    return;
+  for (auto& [deadline, id] : due) {
+    auto i = st.live.find(id);
+    if (i == st.live.end() || i->second.wake_ms != deadline)
+      continue; // finished, or its step moved on
+    i->second.wake_ms = 0;
+    if (auto r = st.recovering.find(id); r != st.recovering.end())
+      r->second.push_back([self, deadline](const caf::actor& a) {
+        if (a)
+          self->send(a, timer_atom::value, deadline);
+      });
+    else if (i->second.handle)
+      self->send(i->second.handle, timer_atom::value, deadline);
+    else
+      find_or_resume(self, id);
+  }
+  st.wakes.schedule(self, *st.ctx);
+}
+
+void on_idle_sweep(self_ptr self) {
+  auto& st = self->state;
+  auto limit = st.ctx->now_ms() - st.ctx->cfg.saga_passivate_after_ms;
+  while (!st.idle.empty() && st.idle.begin()->first <= limit) {
+    auto id = st.idle.begin()->second;
+    auto& row = st.live.at(id);
+    row.passivating = true;
+    index_idle(st, id, row); // leaves the index
+    st.recovering[id];
+    self->send(row.handle, passivate_atom::value);
+  }
+  self->delayed_send(self, std::chrono::milliseconds(sweep_ms(*st.ctx)), idle_atom::value);
+}
+
+void on_busy(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  st.probe.count();
+  auto i = st.live.find(id);
+  if (i == st.live.end() || !i->second.passivating)
+    return;
+  i->second.passivating = false;
+  index_idle(st, id, i->second); // asked again at the next sweep
+  release_held(self, id, i->second.handle);
+}
+
+caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_input& in) {
+  auto& st = self->state;
+  st.probe.count();
+  if (auto r = st.recovering.find(id); r != st.recovering.end()) {
+    auto rp = self->make_response_promise<input_reply>();
+    r->second.push_back([self, rp, id, in](const caf::actor& a) mutable {
+      if (a)
+        rp.delegate(a, input_atom::value, std::move(in));
+      else
+        rp.deliver(answer_from_store(self, id, std::move(in)));
+    });
+    return rp;
+  }
+  if (auto a = find_or_resume(self, id)) {
+    self->delegate(a, input_atom::value, std::move(in));
+    return caf::delegated<input_reply>{};
+  }
+  return answer_from_store(self, id, std::move(in));
+}
+
+void on_payment_update(self_ptr self, const std::string& id, payment_status status) {
+  auto& st = self->state;
+  st.probe.count();
+  if (auto r = st.recovering.find(id); r != st.recovering.end()) {
+    r->second.push_back([self, status](const caf::actor& a) {
+      if (a)
+        self->send(a, payment_update_atom::value, status);
+    });
+    return;
+  }
+  if (auto a = find_or_resume(self, id))
+    self->send(a, payment_update_atom::value, status);
+}
+
+} // namespace saga::owner

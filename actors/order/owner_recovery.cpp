@@ -1,0 +1,74 @@
+// The order owner's start and recovery: every order in flight gets its row (passive), the
+// waiting ones keep their deadlines, the mid-step ones are re-activated in bounded batches
+// in the background, and parked orders are loaded to be seen and operated.
+#include "actors/order/order_codec.hpp"
+#include "actors/order/owner.hpp"
+
+namespace saga::owner {
+
+uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resume,
+                  std::vector<order_state>& passive) {
+  auto& st = self->state;
+  st.probe.count();
+  st.dir = std::move(dir);
+  // No actor is spawned here: every order in flight gets its row (passive), the
+  // waiting ones stay so, and the mid-step ones are activated in the background.
+  for (auto* xs : {&passive, &resume})
+    for (auto& s : *xs) {
+      auto id = s.order_id;
+      track(self, id, caf::actor{}, s.step, s.status, s.updated_at_ms);
+      if (s.step == saga_step::awaiting_completion && s.complete_deadline_ms != 0) {
+        st.live[id].wake_ms = s.complete_deadline_ms;
+        st.wakes.add(self, *st.ctx, s.complete_deadline_ms, id);
+      } else if (s.step == saga_step::awaiting_payment && s.payment_expires_at_ms != 0) {
+        // the order's own check of its payment (order_actor.cpp, arm_payment_check)
+        auto at = s.payment_expires_at_ms + st.ctx->cfg.saga_request_timeout_ms;
+        st.live[id].wake_ms = at;
+        st.wakes.add(self, *st.ctx, at, id);
+      }
+    }
+  for (auto& s : resume)
+    st.to_recover.push_back(s.order_id);
+  if (!st.to_recover.empty())
+    self->send(self, recover_atom::value);
+  // Parked orders are loaded too: visible and operable (retry / compensate).
+  st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
+    auto id = std::string(k.substr(7));
+    if (directory::order_partition(id, st.dir.orders.size()) != st.partition)
+      return true; // another partition's
+    std::string raw;
+    order_state s;
+    if (st.ctx->db->get(storage::family::orders, id, raw) && saga::decode(raw, s)
+        && !is_terminal(s.step))
+      st.parked[id] = parked_row(s, std::string(v));
+    return true;
+  });
+  publish_parked(st);
+  if (st.ctx->cfg.inspect_enabled)
+    self->send(self, tick_atom::value);
+  self->delayed_send(self, std::chrono::milliseconds(sweep_ms(*st.ctx)), idle_atom::value);
+  st.ctx->log->info("order supervisor started: {} orders in flight, {} to re-activate, {} "
+                    "passive", st.live.size(), resume.size(), passive.size());
+  // Messages that came before the start (a payment expiry fires as the workers start)
+  // waited in the mailbox; they are handled from now on.
+  self->set_default_handler(caf::print_and_drop);
+  self->become(running(self));
+  return st.live.size();
+}
+
+void on_recover_batch(self_ptr self) {
+  // Bounded batches: messages for other orders are served between two of them.
+  auto& st = self->state;
+  st.probe.count();
+  for (int64_t n = 0; n < st.ctx->cfg.saga_recovery_batch && !st.to_recover.empty(); ++n) {
+    auto id = std::move(st.to_recover.front());
+    st.to_recover.pop_front();
+    auto i = st.live.find(id);
+    if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
+      find_or_resume(self, id); // still passive: nothing activated it meanwhile
+  }
+  if (!st.to_recover.empty())
+    self->send(self, recover_atom::value);
+}
+
+} // namespace saga::owner

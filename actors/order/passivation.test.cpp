@@ -1,0 +1,141 @@
+// Actor tests on CAF's deterministic test coordinator over a real RocksDB directory.
+// Passive orders: waiting ones are rows at the owner, activated on demand.
+#include "tests/node_fixture.hpp"
+
+TEST_CASE("an order waiting for its payment becomes passive; the verdict activates it",
+          "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  CHECK(n.ctx->stats->live_order_actors.load() == 1);
+  n.advance(600ms);
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.ctx->stats->passive_orders.load() == 1);
+  CHECK(n.ctx->stats->order_passivations.load() == 1);
+  auto row = order_row(n, id);
+  CHECK(row.passive);
+  CHECK(row.actor_id == 0);
+  CHECK(row.state == "awaiting_payment");
+  // A long-poll on the passive order waits (it is in flight, not finished).
+  n.self->send(n.dir.owner_for(id), wait_atom::value, id, order_status::completed, int64_t{600000});
+  n.run();
+  CHECK(drain(n).total() == 0);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  CHECK(n.view(id).state.step == saga_step::awaiting_completion);
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  bool woke = false;
+  n.self->receive([&](bool x) { woke = x; }, caf::after(0s) >> [] {});
+  CHECK(woke);
+  CHECK(n.ctx->stats->passive_orders.load() == 0);
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.view(id).events.size() == 6); // nothing decided twice across the activation
+  CHECK(check_outbox(n, id) == 6);
+}
+
+TEST_CASE("a passive paid order is activated by its own completion deadline", "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 2, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  n.advance(600ms);
+  auto row = order_row(n, id);
+  CHECK(row.passive);
+  CHECK(row.state == "awaiting_completion");
+  CHECK(row.wake_at_ms == n.view(id).state.complete_deadline_ms);
+  n.advance(3000ms); // saga.auto_complete_ms
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 2);
+  CHECK(n.ctx->stats->passive_orders.load() == 0);
+}
+
+TEST_CASE("a message that arrives while an order lets go is held, then handled",
+          "[actor][passive]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  // The passivation sweep finds the order idle and asks it to let go; the completion
+  // request comes right then, before the order has handled `passivate`.
+  n.sched.clock().advance_time(500ms);
+  REQUIRE(n.sched.try_run_once()); // supervisor: sweep -> passivating, `passivate` to the order
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::complete_requested));
+  n.run();
+  auto r = drain(n);
+  REQUIRE(r.inputs.size() == 1);
+  CHECK(r.inputs[0].result == outcome::applied);
+  CHECK(n.ctx->stats->order_passivations.load() == 1);
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(check_outbox(n, id) == n.view(id).events.size());
+}
+
+TEST_CASE("a restart spawns no order actor: waiting orders stay passive, mid-step ones and "
+          "a verdict the order missed are re-activated",
+          "[actor][passive][recovery]") {
+  temp_dir d;
+  std::string waiting, missed;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 10, 100);
+    waiting = n.create({{"A", 1, 0}});
+    missed = n.create({{"A", 1, 0}});
+  }
+  { // The provider's verdict for `missed` was stored, then the node died before its order
+    // heard of it.
+    std::string err;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    auto pid = "pay_" + missed;
+    std::string raw;
+    payment_intent x;
+    REQUIRE(db->get(storage::family::payments, pid, raw));
+    REQUIRE(saga::decode(raw, x));
+    x.status = payment_status::succeeded;
+    storage::batch b; // as the worker writes a verdict: the intent leaves the deadline index
+    b.ops.push_back({storage::family::payments, pid, saga::encode(x), false});
+    b.ops.push_back({storage::family::meta, storage::due_payment_key(x.expires_at_ms, pid), {},
+                     true});
+    REQUIRE(db->commit({&b}, false).empty());
+  }
+  node_fixture n(d.path.string(), passivating_config(), 1'000'100);
+  CHECK(order_row(n, waiting).passive);
+  CHECK(n.view(missed).state.step == saga_step::awaiting_completion); // caught up at start
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  REQUIRE(n.verify(waiting, "failed").code == errc::ok);
+  n.run();
+  CHECK(n.view(waiting).state.status == order_status::failed);
+  CHECK(n.sku("A").reserved == 1);
+}
+
+TEST_CASE("a message for an order that arrives before the supervisor starts waits for the start",
+          "[actor][passive][recovery]") {
+  temp_dir d;
+  std::string id;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 10, 100);
+    id = n.create({{"A", 1, 0}});
+  }
+  // A payment worker's expiry can fire as the node starts, before the supervisor has its
+  // directory: the update must not activate the order then.
+  node_fixture n(d.path.string(), passivating_config(), 1'000'100, false);
+  n.self->send(n.dir.owner_for(id), payment_update_atom::value, id, payment_status::expired);
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 0);
+  n.start();
+  n.run();
+  CHECK(n.ctx->stats->order_activations.load() == 1);
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_expired);
+  CHECK(n.sku("A").reserved == 0);
+}

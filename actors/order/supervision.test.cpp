@@ -1,0 +1,195 @@
+// Actor tests on CAF's deterministic test coordinator over a real RocksDB directory.
+// The order supervisor's restarts and parking: a crashing order is restarted from its
+// snapshot, then parked; an operator retries or compensates a parked order.
+#include "tests/node_fixture.hpp"
+
+TEST_CASE("an order actor that throws is restarted from its snapshot and finishes", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+  n.run();
+  auto stats = n.ask<supervisor_stats>(n.dir.owner_for(id), stats_atom::value);
+  CHECK(stats.restarted == 1);
+  CHECK(stats.parked == 0);
+  CHECK(stats.live == 1);
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 1);
+  CHECK(n.view(id).events.size() == 6); // no event twice after the restart
+}
+
+TEST_CASE("an order that keeps crashing is parked with a reason, not lost", "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // saga.max_restarts = 2
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  auto v = n.view(id);
+  CHECK_FALSE(v.parked_reason.empty());
+  CHECK(v.state.step == saga_step::awaiting_payment);
+  auto r = n.complete(id);
+  CHECK(r.code == errc::unavailable);
+}
+
+TEST_CASE("a partition past its restart budget fails loudly and its sagas end parked",
+          "[actor][supervision]") {
+  temp_dir d;
+  auto nc = test_node_config();
+  nc.supervision_max_restarts = 1;
+  nc.saga_max_retries = 2;
+  nc.saga_max_restarts = 1;
+  node_fixture n(d.path.string(), nc);
+  n.stock("A", 10, 100);
+  auto handle = n.dir.inventory_for("A");
+  for (int i = 0; i < 2; ++i) {
+    n.self->send(handle, crash_atom::value);
+    n.run();
+  }
+  auto failed = n.ctx->stats->failed_components();
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].rfind("inventory_worker/", 0) == 0);
+  CHECK(n.ctx->stats->render().find("saga_components_failed 1") != std::string::npos);
+  // A saga that needs the failed partition: its requests fail at once, it retries with
+  // backoff, gives up, is restarted, gives up again and is parked with the reason.
+  std::vector<order_item> items{{"A", 1, 100}};
+  auto s = n.ask<create_reply>(n.dir.orders[0], create_atom::value, std::string("c"), items,
+                               std::string(), std::string()).state;
+  n.advance(std::chrono::milliseconds(60000));
+  auto v = n.view(s.order_id);
+  CHECK_FALSE(v.parked_reason.empty());
+  CHECK(v.state.step == saga_step::reserving_inventory);
+  CHECK(n.ask<supervisor_stats>(n.dir.owner_for(s.order_id), stats_atom::value).parked == 1);
+}
+
+TEST_CASE("a parked paid order is visible and an operator's compensate releases and refunds it",
+          "[actor][supervision][admin]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // saga.max_restarts = 2
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok); // the customer paid
+  n.run();
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value);
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].order_id == id);
+  CHECK(parked[0].holds_money);
+  CHECK(parked[0].holds_stock);
+  CHECK_FALSE(parked[0].reason.empty());
+  CHECK(n.ctx->stats->parked_holding_money.load() == 1);
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id, input_kind::admin_compensate,
+                              std::string("customer asked"));
+  CHECK(r.code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(v.parked_reason.empty()); // un-parked in the same write as the recorded action
+  bool recorded = false;
+  for (auto& e : v.events)
+    recorded = recorded || (e.type == event_type::order_admin_action
+                            && e.data.find("compensate") != std::string::npos
+                            && e.data.find("customer asked") != std::string::npos);
+  CHECK(recorded);
+  CHECK(n.sku("A").reserved == 0);
+  CHECK(n.sku("A").available == 3);
+  CHECK(n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value).empty());
+  CHECK(n.ctx->stats->parked_now.load() == 0);
+  // a second action finds nothing parked
+  auto again = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                                  input_kind::admin_compensate, std::string());
+  CHECK(again.code == errc::conflict);
+}
+
+TEST_CASE("parked orders are loaded at start, with what they hold", "[actor][supervision][admin]") {
+  temp_dir d;
+  std::string id;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 3, 100);
+    id = n.create({{"A", 2, 0}});
+    for (int i = 0; i < 3; ++i) {
+      n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+      n.run();
+    }
+  }
+  node_fixture n(d.path.string()); // a restart on the same RocksDB
+  auto parked = n.ask<std::vector<parked_order>>(n.dir.owner_for(id), parked_atom::value);
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].order_id == id);
+  CHECK(parked[0].holds_stock);
+  CHECK_FALSE(parked[0].holds_money);
+  CHECK(n.ctx->stats->parked_now.load() == 1);
+  CHECK(n.ctx->stats->parked_holding_stock.load() == 1);
+  CHECK(n.ctx->stats->render().find("saga_orders_parked_holding{what=\"stock\"} 1") != std::string::npos);
+}
+
+TEST_CASE("an operator's retry resumes a parked order, which then finishes",
+          "[actor][supervision][admin]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id, input_kind::admin_retry,
+                              std::string());
+  CHECK(r.code == errc::ok);
+  n.run();
+  CHECK(n.view(id).parked_reason.empty());
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.run();
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(n.sku("A").committed == 1);
+}
+
+TEST_CASE("an order that crashes with writes queued is not resumed from a stale snapshot",
+          "[actor][durability][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  auto seq_before = n.view(id).state.seq;
+  hold_writer(n, true);
+  // The order decides the payment (its write queued), dies, and a message for it arrives
+  // before the write lands: resuming now would decide the same `seq` again.
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
+  n.run();
+  n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+  n.run();
+  n.self->send(n.dir.owner_for(id), input_atom::value, id, input(input_kind::payment_succeeded));
+  n.self->send(n.dir.owner_for(id), payment_update_atom::value, id, payment_status::succeeded);
+  n.run();
+  auto early = drain(n);
+  CHECK(early.inputs.empty()); // the held message waits for the recovery
+  hold_writer(n, false);
+  n.run();
+  auto late = drain(n);
+  REQUIRE(late.inputs.size() == 1);
+  CHECK(late.inputs[0].result == outcome::duplicate); // answered by the resumed order
+  auto v = n.view(id);
+  CHECK(v.state.seq == seq_before + 1);
+  CHECK(v.state.payment == payment_status::succeeded);
+  CHECK(n.complete(id).code == errc::ok);
+  n.run();
+  CHECK(n.view(id).state.status == order_status::completed);
+  auto stats = n.ask<supervisor_stats>(n.dir.owner_for(id), stats_atom::value);
+  CHECK(stats.restarted == 1);
+  CHECK(check_outbox(n, id) == n.view(id).events.size());
+}

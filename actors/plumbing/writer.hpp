@@ -1,0 +1,57 @@
+#pragma once
+// The storage writer: the only actor that writes to RocksDB. Every actor that changes
+// durable state sends it a batch and acts on the change only after the reply.
+// Group commit: batches that queue up while a commit runs are written together in one
+// synced RocksDB write (a `flush` message placed behind them marks the group).
+
+#include <vector>
+
+#include "actors/inspect/introspection.hpp"
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+struct writer_state {
+  context_ptr ctx;
+  std::vector<storage::batch> pending;
+  std::vector<caf::response_promise> promises;
+  bool flush_scheduled = false;
+  bool held = false; // tests: commits wait until `(hold_atom, false)`
+  writer_stats stats;
+  actor_probe probe;
+  static inline const char* name = "writer";
+};
+
+caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx);
+
+/// Spawns the writer: on its own thread (it blocks on fsync) unless the context says
+/// otherwise (deterministic tests).
+caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx);
+
+/// Helper for actors that own state: writes `b` and calls `then` once it is durable.
+/// An empty batch still waits for the writes already sent, so a reply never overtakes
+/// the write of the change it reports. A storage failure stops the calling actor.
+template <class Actor>
+void persist_then(Actor* self, const caf::actor& writer, storage::batch b,
+                  std::function<void()> then) {
+  auto& inflight = self->state.inflight_writes;
+  if (b.ops.empty() && b.outbox.empty() && inflight == 0) {
+    then();
+    return;
+  }
+  ++inflight;
+  self->request(writer, caf::infinite, write_atom::value, std::move(b))
+    .then(
+      [self, then](bool) {
+        --self->state.inflight_writes;
+        then();
+      },
+      [self](caf::error& err) {
+        self->state.ctx->log->critical("storage write failed: {}",
+                                       self->system().render(err));
+        self->quit(err);
+      });
+}
+
+} // namespace saga

@@ -1,0 +1,35 @@
+#pragma once
+// The project's own write: what a step changes, as plain keys and bytes per column family.
+// It travels in messages (to the writer, between nodes) and is applied atomically by
+// `store::commit`; nothing here knows RocksDB.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace storage {
+
+enum class family : uint8_t { orders, events, outbox, inventory, reservations, payments, meta };
+constexpr int family_count = 7;
+
+/// The column family's name in RocksDB (and in messages).
+const char* family_name(family f);
+
+struct db_op {
+  family cf = family::meta;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+/// One saga step (or inventory/payment change): applied atomically.
+struct batch {
+  std::vector<db_op> ops;
+  std::vector<std::string> outbox; // event envelopes; keys are assigned at commit
+  /// Counters to move, in meta "count/<name>": written in the same atomic write, summed
+  /// by the store (only the writer commits, so no read-modify-write race).
+  std::vector<std::pair<std::string, int64_t>> counters;
+};
+
+} // namespace storage
