@@ -499,7 +499,8 @@ std::string validate(const node_config& cfg) {
 
 std::string load_config(const std::string& file, const std::string& node_id,
                         const std::vector<std::string>& overrides, node_config& cfg) {
-  cfg.node_id = node_id;
+  if (!node_id.empty()) // else the default node id
+    cfg.node_id = node_id;
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in)

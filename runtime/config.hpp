@@ -123,7 +123,8 @@ int64_t worst_retry_budget_ms(const node_config& cfg);
 /// Checks relations between keys (e.g. the node is listed in cluster.nodes).
 [[nodiscard]] std::string validate(const node_config& cfg);
 /// The node's configuration: `file` (none when empty), then `overrides` (`section.key=value`
-/// each, in order), then the checks between keys. Returns "" or the error.
+/// each, in order), then the checks between keys; `node_id` empty keeps the default id.
+/// Returns "" or the error.
 [[nodiscard]] std::string load_config(const std::string& file, const std::string& node_id,
                                       const std::vector<std::string>& overrides,
                                       node_config& cfg);

@@ -151,3 +151,17 @@ TEST_CASE("several nodes need failure detection on and the listed http port",
   std::string err = parse_config_text("[cluster]\nheartbeat_ms = -1\n", "t.conf", c);
   CHECK(err.rfind("t.conf:2:", 0) == 0);
 }
+
+TEST_CASE("the command line's pieces: no --node keeps the default id, --set applies after the "
+          "file, in order", "[unit][config]") {
+  node_config cfg;
+  REQUIRE(load_config("", "", {"http.port=9001", "http.port=9002"}, cfg).empty());
+  CHECK(cfg.node_id == "node-1");
+  CHECK(cfg.http_port == 9002);
+  node_config other;
+  auto err = load_config("", "", {"http.prot=1"}, other);
+  CHECK(err.find("http.prot") != std::string::npos);
+  node_config unreadable;
+  CHECK(load_config("/nonexistent/cluster.conf", "node-1", {}, unreadable)
+          .find("cannot read config file") != std::string::npos);
+}
