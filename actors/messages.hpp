@@ -476,7 +476,11 @@ typename Inspector::result_type inspect(Inspector& f, db_op& x) {
   return f(caf::meta::type_name("db_op"), x.cf, x.key, x.value, x.erase);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conditional_erase& x) {
+  return f(caf::meta::type_name("conditional_erase"), x.cf, x.key, x.expect);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
-  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters);
+  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters, x.erase_if);
 }
 } // namespace storage

@@ -23,6 +23,16 @@ struct db_op {
   bool erase = false;
 };
 
+/// An erase that holds only while the key still has the value `expect` when the writer
+/// commits it (after every write ahead of it): a record read earlier and replaced since
+/// stays. For a reader that decides on what it read and writes later (the idempotency
+/// sweeper), which would otherwise delete a newer record.
+struct conditional_erase {
+  family cf = family::meta;
+  std::string key;
+  std::string expect;
+};
+
 /// One saga step (or inventory/payment change): applied atomically.
 struct batch {
   std::vector<db_op> ops;
@@ -30,6 +40,8 @@ struct batch {
   /// Counters to move, in meta "count/<name>": written in the same atomic write, summed
   /// by the store (only the writer commits, so no read-modify-write race).
   std::vector<std::pair<std::string, int64_t>> counters;
+  /// Applied after `ops`.
+  std::vector<conditional_erase> erase_if;
 };
 
 } // namespace storage

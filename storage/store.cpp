@@ -175,6 +175,16 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
     }
   for (auto& [name, value] : moved)
     wb.Put(handles_[1 + int(family::meta)], "count/" + name, std::to_string(value));
+  // Conditional erases compare with the key's value as this group leaves it so far: the
+  // writes before it in the group, else the store (only the writer commits, so nothing
+  // changes between that read and this write).
+  bool conditional = false;
+  for (auto* b : batches)
+    conditional = conditional || !b->erase_if.empty();
+  std::unordered_map<std::string, std::pair<bool, std::string>> written; // slot -> (exists, value)
+  auto slot = [](family cf, const std::string& key) {
+    return std::string(1, static_cast<char>(cf)) + key;
+  };
   for (auto* b : batches) {
     for (auto& op : b->ops) {
       auto* h = handles_[1 + int(op.cf)];
@@ -182,6 +192,24 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
         wb.Delete(h, op.key);
       else
         wb.Put(h, op.key, op.value);
+      if (conditional)
+        written[slot(op.cf, op.key)] = {!op.erase, op.erase ? std::string() : op.value};
+    }
+    for (auto& e : b->erase_if) {
+      auto* h = handles_[1 + int(e.cf)];
+      std::pair<bool, std::string> now{false, {}};
+      if (auto i = written.find(slot(e.cf, e.key)); i != written.end()) {
+        now = i->second;
+      } else {
+        auto st = db_->Get(rocksdb::ReadOptions(), h, e.key, &now.second);
+        if (!st.ok() && !st.IsNotFound())
+          return "reading " + e.key + " for a conditional erase: " + st.ToString();
+        now.first = st.ok();
+      }
+      if (!now.first || now.second != e.expect)
+        continue; // replaced (or gone) since it was read: not this erase's to remove
+      wb.Delete(h, e.key);
+      written[slot(e.cf, e.key)] = {false, {}};
     }
     for (auto& env : b->outbox)
       wb.Put(handles_[1 + int(family::outbox)], be64(next++), env);

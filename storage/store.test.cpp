@@ -26,6 +26,31 @@ struct temp_dir {
 };
 } // namespace
 
+TEST_CASE("a conditional erase removes only the value it was given, after the writes ahead "
+          "of it in its group", "[unit][storage]") {
+  temp_dir dir;
+  std::string err;
+  auto db = store::open(dir.path.string(), err);
+  REQUIRE(db);
+  batch put;
+  put.ops = {{family::meta, "k1", "old", false}, {family::meta, "k2", "old", false},
+             {family::meta, "k3", "old", false}};
+  REQUIRE(db->commit({&put}, false).empty());
+  batch rebind; // ahead of the erases in the same group
+  rebind.ops = {{family::meta, "k2", "new", false}};
+  batch erase;
+  erase.erase_if = {{family::meta, "k1", "old"}, {family::meta, "k2", "old"},
+                    {family::meta, "k3", "other"}, {family::meta, "absent", "old"}};
+  REQUIRE(db->commit({&rebind, &erase}, false).empty());
+  std::string v;
+  CHECK_FALSE(db->get(family::meta, "k1", v)); // still what was read: erased
+  REQUIRE(db->get(family::meta, "k2", v));     // re-bound ahead of it: kept
+  CHECK(v == "new");
+  REQUIRE(db->get(family::meta, "k3", v)); // never what the erase expected: kept
+  CHECK(v == "old");
+  CHECK_FALSE(db->get(family::meta, "absent", v));
+}
+
 TEST_CASE("outbox keys follow commit order across groups", "[unit][storage]") {
   temp_dir dir;
   std::string err;

@@ -20,9 +20,11 @@ storage::batch expired_idempotency_keys(const storage::store& db, int64_t now_ms
     b.ops.push_back({storage::family::meta, std::string(k), {}, true});
     std::string raw;
     idempotency_record rec;
+    // Erased only if it is still the binding read here when the writer gets to it: a retry
+    // may re-bind the key meanwhile, and its new binding must stay.
     if (db.get(storage::family::meta, "idem/" + scoped, raw) && decode_idempotency(raw, rec)
         && rec.created_at_ms == created)
-      b.ops.push_back({storage::family::meta, "idem/" + scoped, {}, true});
+      b.erase_if.push_back({storage::family::meta, "idem/" + scoped, raw});
     ++found;
     return true;
   });

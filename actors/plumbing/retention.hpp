@@ -3,8 +3,9 @@
 // grows with work in flight and configured retention, not with history. Today: the
 // Idempotency-Key records (http.idempotency_retention_ms). The sweeper walks the time index
 // (meta idem_t/...) from its oldest entry, at most `max_per_round` per round, and deletes
-// an expired key with its index entry in one write (a key reused after it expired, with a
-// newer record, is left alone).
+// an expired key with its index entry in one write. A key reused after it expired, with a
+// newer record, is left alone, also when it is re-bound between the sweeper's read and its
+// write: the erase is conditional on the record it read (storage::conditional_erase).
 
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
