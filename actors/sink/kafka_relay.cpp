@@ -131,11 +131,12 @@ void produce_more(self_ptr self) {
     if (suspect && !st.inflight.empty())
       return false;
     auto env = nlohmann::json::parse(v, nullptr, false);
-    if (env.is_discarded()) {
-      st.ctx->log->error("outbox entry {} is not JSON; skipped", key);
-      st.acked.push_back(key);
-      st.next_key = key + 1;
-      return true;
+    if (!env.is_object()) {
+      // Never dropped (that would leave a gap in its order's seq): dead-lettered with the
+      // reason, in outbox order, at the next tick.
+      st.poison[key] = "the outbox entry is not a JSON envelope (" + std::to_string(v.size())
+                       + " bytes)";
+      return false;
     }
     auto type = env.value("type", std::string("unknown"));
     auto order_id = env.value("order_id", std::string());

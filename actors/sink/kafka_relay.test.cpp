@@ -301,6 +301,32 @@ TEST_CASE("an event larger than the broker takes is dead-lettered and the next o
   CHECK(f.ctx->stats->render().find("saga_kafka_dead_lettered_total 1") != std::string::npos);
 }
 
+TEST_CASE("an outbox entry that is not a JSON envelope is dead-lettered with the reason, never "
+          "dropped in silence", "[fault][kafka]") {
+  mock_kafka k;
+  rd_kafka_mock_topic_create(k.mc, "saga_dead_letter", 1, 1);
+  relay_fixture f;
+  f.fill(2, 1); // ord_0, ord_1: seq 1
+  {
+    storage::batch b; // a damaged entry between two good ones
+    b.outbox.push_back("{\"order_id\": \"ord_x\", \"seq\": 1, trunc");
+    REQUIRE(f.db->commit({&b}, false).empty());
+  }
+  f.fill(2, 1, 2); // ord_0, ord_1: seq 2
+  f.start_relay(k.bootstraps);
+  REQUIRE(f.wait_empty(30s)); // the outbox is not blocked by it
+  auto msgs = consume_all(k.bootstraps, "ordercreated", 4);
+  CHECK(msgs.size() == 4);
+  CHECK(check_order_per_key(msgs, 2, 2) == 0);
+  auto dl = dead_letters(k, 1);
+  REQUIRE(dl.size() == 1); // kept, with why: not acknowledged and deleted unseen
+  CHECK(dl[0]["outbox_key"] == 3);
+  CHECK(dl[0]["reason"].get<std::string>().find("not a JSON envelope") != std::string::npos);
+  CHECK(dl[0]["envelope"].get<std::string>().find("trunc") != std::string::npos);
+  CHECK(f.ctx->stats->kafka_dead_lettered.load() == 1);
+  CHECK(f.ctx->stats->kafka_published.load() == 4);
+}
+
 TEST_CASE("a permanent delivery error resets the relay without reordering an order's events",
           "[fault][kafka]") {
   mock_kafka k;
