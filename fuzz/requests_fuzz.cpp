@@ -49,5 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (e)
     assert(e.status >= 400 && e.status < 500 && !e.code.empty());
+  // A query value: decoding never grows it, and a value without '%' is its own decoding.
+  auto decoded = saga::percent_decode(body);
+  assert(decoded.size() <= body.size());
+  if (body.find('%') == std::string::npos)
+    assert(decoded == body);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/api.hpp"
+#include "gateway/requests.hpp"
 
 namespace saga::gateway_detail {
 
@@ -181,14 +182,15 @@ inline bool parse_decimal(const std::string& s, int64_t lo, int64_t hi, int64_t&
   return true;
 }
 
-/// Value of `key` in a query string ("" when absent).
+/// Value of `key` in a query string, percent-decoded ("" when absent): what is checked is
+/// what the client meant, not its encoding.
 inline std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;
   while (pos <= query.size()) {
     auto end = query.find('&', pos);
     auto part = query.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
     if (part.rfind(key + "=", 0) == 0)
-      return part.substr(key.size() + 1);
+      return percent_decode(std::string_view(part).substr(key.size() + 1));
     if (end == std::string::npos)
       break;
     pos = end + 1;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/order/saga.hpp"
@@ -56,5 +57,9 @@ std::string redact_target(const std::string& target);
 
 /// Idempotency keys and path ids: printable ASCII, 1..max_id_chars.
 bool valid_id(const std::string& s, size_t max_len = max_id_chars);
+
+/// A query parameter's value as the client meant it: every %XX (two hex digits) decoded to
+/// its byte; a '%' not followed by two hex digits stays as it is ('+' too: not a form body).
+std::string percent_decode(std::string_view s);
 
 } // namespace saga

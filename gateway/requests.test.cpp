@@ -87,3 +87,13 @@ TEST_CASE("an integral JSON number is an integer, whatever its spelling", "[unit
   CHECK(parse_create_order(R"({"customer_id":"c","items":[{"sku":"A","quantity":-0.5}]})", r).code
         == "wrong_type");
 }
+
+TEST_CASE("query values are percent-decoded before they are checked", "[unit][gateway]") {
+  CHECK(percent_decode("ord_1") == "ord_1");
+  CHECK(percent_decode("a%3Ab%2fc") == "a:b/c");
+  CHECK(percent_decode("%C3%97") == "\xC3\x97");
+  CHECK_FALSE(valid_id(percent_decode("%C3%97%C3%B8"))); // not printable ASCII: refused
+  CHECK(percent_decode("100%") == "100%");   // not an escape: kept
+  CHECK(percent_decode("%G1%4") == "%G1%4");
+  CHECK(percent_decode("a+b") == "a+b");     // a query, not a form body
+}
