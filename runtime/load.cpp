@@ -1,5 +1,8 @@
 #include "runtime/runtime.hpp"
 
+#include <algorithm>
+#include <set>
+
 // The start's read of the store: every kind of state, split into partitions, and the
 // layout check and quarantine around it.
 
@@ -104,20 +107,81 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   return out;
 }
 
+namespace {
+
+/// The node ids, sorted and comma-separated: what ownership is computed from (rendezvous
+/// hashing over the ids; addresses may change without moving a partition).
+std::string node_list(const node_config& cfg) {
+  auto ids = cfg.cluster_nodes;
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  for (auto& id : ids)
+    out += (out.empty() ? "" : ",") + id;
+  return out;
+}
+
+/// "added: x; removed: y" between two node lists.
+std::string list_change(const std::string& was, const std::string& now) {
+  auto split = [](const std::string& s) {
+    std::set<std::string> out;
+    size_t pos = 0;
+    while (pos <= s.size() && !s.empty()) {
+      auto end = s.find(',', pos);
+      out.insert(s.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+      if (end == std::string::npos)
+        break;
+      pos = end + 1;
+    }
+    return out;
+  };
+  auto a = split(was), b = split(now);
+  std::string added, removed;
+  for (auto& x : b)
+    if (a.count(x) == 0)
+      added += (added.empty() ? "" : ", ") + x;
+  for (auto& x : a)
+    if (b.count(x) == 0)
+      removed += (removed.empty() ? "" : ", ") + x;
+  std::string out;
+  if (!added.empty())
+    out += "added: " + added;
+  if (!removed.empty())
+    out += std::string(out.empty() ? "" : "; ") + "removed: " + removed;
+  return out;
+}
+
+} // namespace
+
 std::string check_layout(storage::store& db, const node_config& cfg) {
-  const std::string key = "layout/order_partitions";
+  const std::string partitions_key = "layout/order_partitions";
+  const std::string nodes_key = "layout/cluster_nodes";
   auto want = std::to_string(cfg.saga_partitions);
-  std::string have;
-  if (db.get(storage::family::meta, key, have)) {
-    if (have == want)
-      return {};
+  auto nodes = node_list(cfg);
+  std::string have, have_nodes;
+  bool known = db.get(storage::family::meta, partitions_key, have);
+  bool known_nodes = db.get(storage::family::meta, nodes_key, have_nodes);
+  if (known && have != want)
     return "the data directory " + cfg.data_dir() + " was created with saga.partitions = " + have
            + ", and this start has saga.partitions = " + want
            + ": every stored order is placed by its partition, so the count cannot change. "
              "Start with saga.partitions = " + have + ", or use a new data directory";
-  }
-  storage::batch b;
-  b.ops.push_back({storage::family::meta, key, want, false});
+  // Until nodes can join and leave, the node list is fixed too: another list moves
+  // partitions between nodes without their data (in-flight orders of a partition that
+  // moved would be stranded, and two nodes could own one partition during a rolling change).
+  if (known_nodes && have_nodes != nodes)
+    return "the data directory " + cfg.data_dir() + " was written with cluster.nodes = ["
+           + have_nodes + "], and this start lists [" + nodes + "] ("
+           + list_change(have_nodes, nodes)
+           + "): the partitions of a node list are placed by its ids, so another list would "
+             "move them without their data. Start with the same node list, or use a new data "
+             "directory";
+  if (known && known_nodes)
+    return {};
+  storage::batch b; // a new directory, or one written before the node list was recorded
+  if (!known)
+    b.ops.push_back({storage::family::meta, partitions_key, want, false});
+  if (!known_nodes)
+    b.ops.push_back({storage::family::meta, nodes_key, nodes, false});
   return db.commit({&b}, true);
 }
 

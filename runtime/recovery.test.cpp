@@ -89,6 +89,35 @@ TEST_CASE("the number of order partitions is fixed when the data directory is cr
   CHECK(raw == "4"); // the refusal changed nothing
 }
 
+TEST_CASE("the node list is fixed when the data directory is created: a start with another is "
+          "refused, naming what changed", "[actor][partitions]") {
+  temp_dir d;
+  std::string err;
+  auto db = storage::store::open(d.path.string(), err);
+  REQUIRE(db);
+  node_config c;
+  c.cluster_nodes = {"node-2", "node-1", "node-3"};
+  CHECK(check_layout(*db, c).empty()); // recorded
+  c.cluster_nodes = {"node-1", "node-2", "node-3"};
+  CHECK(check_layout(*db, c).empty()); // the same ids in another order: nothing moves
+  c.cluster_nodes = {"node-1", "node-2", "node-4"};
+  auto e = check_layout(*db, c);
+  CHECK(e.find("cluster.nodes = [node-1,node-2,node-3]") != std::string::npos);
+  CHECK(e.find("added: node-4; removed: node-3") != std::string::npos);
+  c.cluster_nodes = {"node-1", "node-2"};
+  CHECK(check_layout(*db, c).find("removed: node-3") != std::string::npos);
+  std::string raw;
+  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw));
+  CHECK(raw == "node-1,node-2,node-3"); // the refusals changed nothing
+  // A directory written before the list was recorded gets it at its next start.
+  storage::batch forget;
+  forget.ops.push_back({storage::family::meta, "layout/cluster_nodes", "", true});
+  REQUIRE(db->commit({&forget}, true).empty());
+  CHECK(check_layout(*db, c).empty());
+  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw));
+  CHECK(raw == "node-1,node-2");
+}
+
 TEST_CASE("a data directory with format-1 order records is converted at start, events and all",
           "[actor][recovery][format]") {
   temp_dir d;

@@ -54,10 +54,11 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions,
                         bool quarantine = false);
 
-/// The data directory's layout: the number of order partitions is recorded (meta
-/// "layout/order_partitions") when the directory is first used, and a later start with
-/// another saga.partitions is refused, because every stored order id and payment is placed
-/// by it. Returns "" or the refusal (or the store's error), naming both values.
+/// The data directory's layout: the number of order partitions and the ids of cluster.nodes
+/// are recorded (meta "layout/order_partitions", "layout/cluster_nodes") when the directory
+/// is first used, and a later start with another saga.partitions or another node list is
+/// refused, because every stored order, payment and SKU is placed by them. Returns "" or
+/// the refusal (or the store's error), naming what changed.
 [[nodiscard]] std::string check_layout(storage::store& db, const node_config& cfg);
 
 /// Moves the corrupt records aside in one synced write: each to meta
