@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # A/B of two sagad builds: closed-loop sagas/s (64 connections, 15 s, log.level=warn or
 # $LOG_LEVEL), alternated, fresh data each round.
-# Usage: OLD=/path/old/sagad [LOG_LEVEL=info] [OLD_ARGS=...] [NEW_ARGS=...] bash scripts/bench-ab.sh
+# Usage: OLD=/path/old/sagad [NEW=/path/new/sagad] [ROUNDS=2] [LOG_LEVEL=info] [OLD_ARGS=...]
+#        [NEW_ARGS=...] bash scripts/bench-ab.sh
+# NEW defaults to build/bin/sagad (a test build: compare it with another test build, or give
+# two builds configured alike).
 # OLD_ARGS / NEW_ARGS add sagad arguments to one side (e.g. OLD=build/bin/sagad
 # OLD_ARGS="--set saga.partitions=1" compares a setting on one build).
 set -u
 LG=$(dirname "$0")/../build/bin/saga-loadgen
-for round in 1 2; do
+for round in $(seq 1 "${ROUNDS:-2}"); do
   for which in old new; do
     bin=${OLD:?set OLD to the other sagad}; extra=${OLD_ARGS:-}
-    [ $which = new ] && bin=$(dirname "$0")/../build/bin/sagad && extra=${NEW_ARGS:-}
+    [ $which = new ] && bin=${NEW:-$(dirname "$0")/../build/bin/sagad} && extra=${NEW_ARGS:-}
     d=$(mktemp -d)
     $bin --node node-1 --set http.port=0 --set storage.dir=$d --set log.level=${LOG_LEVEL:-warn} $extra > $d/out 2>&1 &
     pid=$!
