@@ -9,6 +9,7 @@
 
 #include "actors/messages.hpp"
 #include "gateway/requests.hpp"
+#include "actors/inventory/inventory_book.hpp"
 #include "actors/inventory/inventory_codec.hpp"
 #include "actors/order/order_codec.hpp"
 #include "actors/payment/payment_codec.hpp"
@@ -52,6 +53,23 @@ void BM_saga_duplicate_input(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_saga_duplicate_input);
+
+// One reservation's life in the inventory book: reserve two SKUs, commit, forget. Its
+// invariant checks (no oversell, no negative stock) run in every build.
+void BM_inventory_reserve_commit(benchmark::State& state) {
+  inventory_book b;
+  b.set_stock("A", int64_t{1} << 60, 100);
+  b.set_stock("B", int64_t{1} << 60, 100);
+  const std::string id = "ord_0000000000000001";
+  const std::vector<reservation_item> items{{"A", 1}, {"B", 2}};
+  for (auto _ : state) {
+    auto r = b.reserve(id, items, 1000);
+    auto c = b.commit(id, 1);
+    b.forget(id);
+    benchmark::DoNotOptimize(r.ok && c.ok);
+  }
+}
+BENCHMARK(BM_inventory_reserve_commit);
 
 /// The events of the sample order so far (as its record holds them).
 std::vector<saga_event> sample_history() {

@@ -1,6 +1,6 @@
 #include "actors/inventory/inventory_book.hpp"
 
-#include <cassert>
+#include "runtime/invariant.hpp"
 
 namespace saga {
 
@@ -61,7 +61,7 @@ inventory_book::result inventory_book::reserve(const std::string& order_id,
     auto& s = skus_[sku];
     s.available -= qty;
     s.reserved += qty;
-    assert(s.available >= 0);
+    SAGA_INVARIANT(s.available >= 0, "no oversell: a reservation never takes more than is available");
     res.skus.push_back(sku);
   }
   reservation r;
@@ -107,7 +107,7 @@ inventory_book::result inventory_book::commit(const std::string& order_id, int64
     auto& s = skus_[item.sku];
     s.reserved -= item.quantity;
     s.committed += item.quantity;
-    assert(s.reserved >= 0);
+    SAGA_INVARIANT(s.reserved >= 0, "no negative stock: a commit never takes more than is reserved");
     res.skus.push_back(item.sku);
   }
   r.state = reservation_state::committed;
@@ -133,7 +133,8 @@ inventory_book::result inventory_book::release(const std::string& order_id) {
         auto& s = skus_[item.sku];
         s.committed -= item.quantity;
         s.available += item.quantity;
-        assert(s.committed >= 0);
+        SAGA_INVARIANT(s.committed >= 0,
+                       "no negative stock: a release never gives back more than was committed");
         res.skus.push_back(item.sku);
       }
       r.state = reservation_state::released;
@@ -161,7 +162,8 @@ inventory_book::result inventory_book::release_as(reservation& r, reservation_st
     auto& s = skus_[item.sku];
     s.reserved -= item.quantity;
     s.available += item.quantity;
-    assert(s.reserved >= 0);
+    SAGA_INVARIANT(s.reserved >= 0,
+                   "no negative stock: a release never gives back more than was reserved");
     res.skus.push_back(item.sku);
   }
   r.state = final_state;

@@ -1,6 +1,11 @@
 // The inventory book: stock conservation, idempotency, all-or-nothing, expiry.
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "actors/inventory/inventory_book.hpp"
 
 using namespace saga;
@@ -86,4 +91,34 @@ TEST_CASE("set_stock keeps reservations and refuses going below them", "[unit][i
   CHECK(conserved(*b.find_sku("A")));
   CHECK_FALSE(b.set_stock("B", -1, 1).ok);
   CHECK(b.find_sku("B") == nullptr);
+}
+
+TEST_CASE("a broken stock invariant stops the process, naming it, in every build",
+          "[unit][inventory]") {
+  // State that cannot come from the book's own operations (as from a bad record): a
+  // reservation of 5 over a SKU that has none reserved. Releasing it would make the
+  // reserved stock negative; the check stops the process first (here a forked child).
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], 2);
+    inventory_book b;
+    b.load_sku({"A", 0, 0, 0, 100, 0});
+    b.load_reservation({"o1", {{"A", 5}}, reservation_state::reserved, 1000});
+    b.release("o1");
+    _exit(0); // not reached when the check holds
+  }
+  close(out[1]);
+  std::string err;
+  char buf[512];
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;)
+    err.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
+  CHECK(err.find("invariant violated: no negative stock") != std::string::npos);
 }

@@ -8,6 +8,7 @@
 #include "actors/inspect/introspection.hpp"
 #include "actors/plumbing/writer.hpp"
 #include "runtime/fault_points.hpp"
+#include "runtime/invariant.hpp"
 #include "actors/order/order_codec.hpp"
 #include "actors/sink/event_envelope.hpp"
 #include "storage/keys.hpp"
@@ -306,6 +307,12 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   bool was_terminal = !created && is_terminal(st.s.step);
   const char* step_name = to_string(d.next.step);
   fault::kill_point("before_persist", step_name);
+  // One decision per seq: the new events continue the history without a gap or a repeat,
+  // and the snapshot's seq is the last of them.
+  auto last_seq = st.history.empty() ? uint64_t{0} : st.history.back().seq;
+  for (auto& ev : d.events)
+    SAGA_INVARIANT(ev.seq == ++last_seq, "one decision per seq: an order's events are 1, 2, 3, ...");
+  SAGA_INVARIANT(d.next.seq == last_seq, "one decision per seq: the snapshot's seq is its last event's");
   st.s = d.next;
   st.retries = 0;
   st.remote_retries = 0;
