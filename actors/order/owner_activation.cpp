@@ -127,7 +127,9 @@ void on_wakes_due(self_ptr self, int64_t at) {
   auto& st = self->state;
   st.probe.count();
   due_list due;
-  if (!st.wakes.take_due(at, st.ctx->now_ms(), due))
+  // Bounded like the workers' rounds: after a long stop the backlog is worked off in
+  // slices, each handler doing at most max_due_per_round reads and activations.
+  if (!st.wakes.take_due(at, st.ctx->now_ms(), due, max_due_per_round))
     return;
   for (auto& [deadline, id] : due) {
     auto i = st.live.find(id);

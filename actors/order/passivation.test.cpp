@@ -139,3 +139,39 @@ TEST_CASE("a message for an order that arrives before the supervisor starts wait
   CHECK(v.state.reason == failure_reason::payment_expired);
   CHECK(n.sku("A").reserved == 0);
 }
+
+TEST_CASE("overdue completion deadlines after a stop are worked off in bounded rounds, not all "
+          "in one message", "[actor][passive]") {
+  temp_dir d;
+  auto c = passivating_config();
+  c.saga_partitions = 1;                    // one owner holds every deadline
+  c.inventory_reservation_ttl_ms = 600000;  // the stock is still held when the node is back
+  const size_t orders = max_due_per_round + 44;
+  {
+    node_fixture n(d.path.string(), c);
+    n.stock("A", 1000, 100);
+    for (size_t i = 0; i < orders; ++i) {
+      auto id = n.create({{"A", 1, 0}});
+      REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+    }
+    n.run();
+    n.advance(600ms); // all passive, waiting for their completion (saga.auto_complete_ms)
+    REQUIRE(n.ctx->stats->passive_orders.load() == static_cast<int64_t>(orders));
+  }
+  // The node comes back a minute later: every completion deadline is overdue at once.
+  node_fixture n(d.path.string(), c, 1'000'000 + 60'000);
+  auto activations = [&] { return n.ctx->stats->order_activations.load(); };
+  auto last = activations();
+  uint64_t most = 0;
+  n.sched.clock().advance_time(1ms); // the owner's wake-up fires
+  while (n.sched.try_run_once()) {   // one message at a time
+    most = std::max<uint64_t>(most, activations() - last);
+    last = activations();
+  }
+  CHECK(most > 0);
+  CHECK(most <= max_due_per_round); // one handler never takes the whole backlog
+  n.advance(5000ms);                // the rest in the next rounds
+  CHECK(n.db->counter(saga::order_status_counter(order_status::completed))
+        == static_cast<int64_t>(orders));
+  CHECK(n.sku("A").committed == static_cast<int64_t>(orders));
+}
