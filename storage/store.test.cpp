@@ -11,20 +11,11 @@
 
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace storage;
 
-namespace {
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    path = std::filesystem::temp_directory_path()
-           / ("saga-store-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-} // namespace
+using saga_test::temp_dir;
 
 TEST_CASE("a conditional erase removes only the value it was given, after the writes ahead "
           "of it in its group", "[unit][storage]") {

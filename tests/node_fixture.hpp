@@ -24,21 +24,14 @@
 #include "actors/payment/payment_codec.hpp"
 #include "actors/sink/event_envelope.hpp"
 #include "storage/keys.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    path = std::filesystem::temp_directory_path()
-           / ("saga-actor-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using saga_test::temp_dir;
 
 struct test_config : caf::actor_system_config {
   test_config() {

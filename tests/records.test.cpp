@@ -14,20 +14,11 @@
 #include "actors/sink/event_envelope.hpp"
 #include "storage/record_format.hpp"
 #include "storage/store.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace storage;
 
-namespace {
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    path = std::filesystem::temp_directory_path()
-           / ("saga-store-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-} // namespace
+using saga_test::temp_dir;
 
 TEST_CASE("every record kind survives a close and reopen", "[unit][storage]") {
   temp_dir dir;
