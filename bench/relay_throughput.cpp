@@ -35,7 +35,7 @@ void fill(storage::store& db, runtime_context& ctx, uint64_t first_order, int or
 
 size_t outbox_size(storage::store& db) {
   size_t n = 0;
-  db.scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
+  (void)db.scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
   return n;
 }
 

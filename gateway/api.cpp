@@ -81,7 +81,7 @@ void api::handle(const http_request& req, responder respond) {
       int status = 200;
       if (ctx_->halted.load())
         status = 503, body = {{"status", "stopping"},
-                              {"reason", "a storage write failed; the node stops (see its log)"}};
+                              {"reason", "a storage read or write failed; the node stops (see its log)"}};
       else if (!ready)
         status = 503, body = {{"status", "recovering"}};
       else if (!failed.empty())
@@ -205,7 +205,7 @@ void api::handle(const http_request& req, responder respond) {
                                                "/inspect/orders/{id}, /inspect/stream)"));
   }
   if (ctx_->halted.load()) {
-    auto r = error(503, "node_stopping", "a storage write failed; this node stops");
+    auto r = error(503, "node_stopping", "a storage read or write failed; this node stops");
     r.headers["Retry-After"] = "5";
     return respond(r);
   }

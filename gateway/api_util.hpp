@@ -104,6 +104,22 @@ inline json to_json(const sku_record& r) {
 
 inline std::string render(caf::actor_system& sys, const caf::error& e) { return sys.render(e); }
 
+/// A component's failure as a 503: `node_stopping` (with Retry-After) when the node stops
+/// after a failed storage read or write, else `unavailable` with what the component said.
+inline http_response component_unavailable(caf::actor_system& sys, const runtime_context& ctx,
+                                           const std::string& who, const caf::error& e) {
+  auto what = render(sys, e);
+  if (!who.empty())
+    what = who + ": " + what;
+  if (ctx.halted.load() || what.find("node_stopping") != std::string::npos) {
+    auto r = api::error(503, "node_stopping",
+                        "a storage read or write failed; this node stops (" + what + ")");
+    r.headers["Retry-After"] = "5";
+    return r;
+  }
+  return api::error(503, "unavailable", what);
+}
+
 /// Spawns a short-lived bridge actor running `f(self)`: it makes its requests and ends
 /// when the last reply was handled. (`f` travels as a spawn argument: CAF 0.17 spawning
 /// a function without arguments dereferences a null pointer, which UBSan reports.)

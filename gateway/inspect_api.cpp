@@ -23,7 +23,7 @@ constexpr uint64_t default_page = 100;
 const std::set<std::string>& actor_kinds() {
   static const std::set<std::string> xs = {"order",          "order_supervisor", "inventory_worker",
                                            "payment_worker", "writer",           "relay",
-                                           "inspector"};
+                                           "inspector",      "retention_sweeper"};
   return xs;
 }
 
@@ -267,7 +267,7 @@ void api::inspect_summary(responder respond) {
     self->request(dir.inspector, ctx->request_timeout(), summary_atom::value)
       .then([=](const saga::inspect_summary& s) { respond(ok_json(200, summary_json(*ctx, s))); },
             [=](caf::error& e) {
-              respond(api::error(503, "unavailable", "inspector: " + render(self->system(), e)));
+              respond(component_unavailable(self->system(), *ctx, "inspector", e));
             });
   });
 }
@@ -325,7 +325,7 @@ void api::inspect_actors(const std::string& query, responder respond) {
     auto out = std::make_shared<json>(json{{"actors", json::array()}, {"next_cursor", nullptr}});
     auto now = ctx->now_ms();
     auto fail = [=](caf::error& e) {
-      respond(api::error(503, "unavailable", render(self->system(), e)));
+      respond(component_unavailable(self->system(), *ctx, "", e));
     };
     auto orders = [=](uint64_t remaining) {
       if (!want_orders || remaining == 0) {
@@ -375,7 +375,7 @@ void api::inspect_order(const std::string& id, responder respond) {
   auto dir = dir_;
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     auto fail = [=](caf::error& e) {
-      respond(api::error(503, "unavailable", render(self->system(), e)));
+      respond(component_unavailable(self->system(), *ctx, "", e));
     };
     self->request(dir.owner_for(id), ctx->request_timeout(), inspect_atom::value, id)
       .then(

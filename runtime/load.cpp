@@ -42,7 +42,9 @@ std::string printable_key(std::string_view key) {
   return out;
 }
 
-loaded_state load_state(const storage::store& db, size_t inventory_workers,
+namespace {
+
+loaded_state read_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions, bool quarantine) {
   // The orders in flight are read on a second thread while this one reads the SKUs and the
   // deadline index (the halves share nothing; RocksDB reads are thread-safe).
@@ -59,7 +61,7 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
   auto corrupt = [&](storage::family cf, std::string_view k, std::string_view v) {
     return note_corrupt(out.corrupt, out.error, quarantine, cf, k, v);
   };
-  db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
+  (void)db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
     sku_record rec;
     if (!saga::decode(std::string(v), rec))
       return corrupt(storage::family::inventory, k, v);
@@ -104,6 +106,19 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
                  || (s.step == saga_step::awaiting_payment && pending_payment.count(s.order_id) != 0);
     (waits ? out.passive : out.resume).push_back(std::move(s));
   }
+  return out;
+}
+
+} // namespace
+
+loaded_state load_state(const storage::store& db, size_t inventory_workers,
+                        size_t payment_workers, size_t order_partitions, bool quarantine) {
+  auto out = read_state(db, inventory_workers, payment_workers, order_partitions, quarantine);
+  // A read that failed may have cut a scan short: a start that serves without every order
+  // in flight would never resume the ones it missed. Nothing is loaded instead.
+  if (db.read_failed() && out.error.empty())
+    out.error = "a storage read failed while loading the data directory (see the log): "
+                "nothing is served from a partial read. Check the disk and start again";
   return out;
 }
 
@@ -158,8 +173,13 @@ std::string check_layout(storage::store& db, const node_config& cfg) {
   auto want = std::to_string(cfg.saga_partitions);
   auto nodes = node_list(cfg);
   std::string have, have_nodes;
-  bool known = db.get(storage::family::meta, partitions_key, have);
-  bool known_nodes = db.get(storage::family::meta, nodes_key, have_nodes);
+  auto got = db.get(storage::family::meta, partitions_key, have);
+  auto got_nodes = db.get(storage::family::meta, nodes_key, have_nodes);
+  if (got == storage::read_status::failed || got_nodes == storage::read_status::failed)
+    return "cannot read the layout of the data directory " + cfg.data_dir()
+           + ": a storage read failed (see the log)";
+  bool known = got == storage::read_status::found;
+  bool known_nodes = got_nodes == storage::read_status::found;
   if (known && have != want)
     return "the data directory " + cfg.data_dir() + " was created with saga.partitions = " + have
            + ", and this start has saga.partitions = " + want
@@ -197,7 +217,7 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
                                         size_t p, const spdlog::logger& log, due_list& due) {
   inventory_book book;
   auto mine = [&](const std::string& sku) { return directory::hash(sku) % partitions == p; };
-  db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
+  (void)db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
     sku_record rec;
     if (!saga::decode(std::string(v), rec))
       const_cast<spdlog::logger&>(log).error("inventory record '{}' does not decode; skipped",
@@ -243,7 +263,7 @@ std::string quarantine_records(storage::store& db, const std::vector<corrupt_rec
 
 size_t count_quarantined(const storage::store& db) {
   size_t n = 0;
-  db.scan(storage::family::meta, "quarantine/", [&](std::string_view, std::string_view) {
+  (void)db.scan(storage::family::meta, "quarantine/", [&](std::string_view, std::string_view) {
     ++n;
     return true;
   });

@@ -28,8 +28,10 @@ namespace {
 
 std::string upgrade_orders_pass(storage::store& db, size_t& converted) {
   std::string format, index;
-  db.get(storage::family::meta, "layout/order_format", format);
-  db.get(storage::family::meta, "layout/order_index", index);
+  if (db.get(storage::family::meta, "layout/order_format", format) == storage::read_status::failed
+      || db.get(storage::family::meta, "layout/order_index", index)
+           == storage::read_status::failed)
+    return "cannot read layout/order_format: a storage read failed (see the log)";
   if (format == "2" && index == "1")
     return {};
   // One pass over every stored order, once per data directory:
@@ -49,7 +51,7 @@ std::string upgrade_orders_pass(storage::store& db, size_t& converted) {
     return err.empty();
   };
   std::array<int64_t, 4> by_status{};
-  db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
+  (void)db.scan(storage::family::orders, "", [&](std::string_view k, std::string_view v) {
     std::string id(k);
     order_state s;
     // A record that does not decode is indexed as in flight: the load then reports it
@@ -93,7 +95,8 @@ std::string upgrade_orders_pass(storage::store& db, size_t& converted) {
 /// (the in-flight index, then their reservations and intents).
 std::string build_due_index(storage::store& db, bool quarantine) {
   std::string have;
-  db.get(storage::family::meta, "layout/due_index", have);
+  if (db.get(storage::family::meta, "layout/due_index", have) == storage::read_status::failed)
+    return "cannot read layout/due_index: a storage read failed (see the log)";
   if (have == "1")
     return {};
   // A record that does not decode stops the start here as it would have stopped the load

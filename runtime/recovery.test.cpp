@@ -85,7 +85,7 @@ TEST_CASE("the number of order partitions is fixed when the data directory is cr
   CHECK(e.find("saga.partitions = 4") != std::string::npos);
   CHECK(e.find("saga.partitions = 8") != std::string::npos);
   std::string raw;
-  REQUIRE(db->get(storage::family::meta, "layout/order_partitions", raw));
+  REQUIRE(db->get(storage::family::meta, "layout/order_partitions", raw) == storage::read_status::found);
   CHECK(raw == "4"); // the refusal changed nothing
 }
 
@@ -107,14 +107,14 @@ TEST_CASE("the node list is fixed when the data directory is created: a start wi
   c.cluster_nodes = {"node-1", "node-2"};
   CHECK(check_layout(*db, c).find("removed: node-3") != std::string::npos);
   std::string raw;
-  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw));
+  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw) == storage::read_status::found);
   CHECK(raw == "node-1,node-2,node-3"); // the refusals changed nothing
   // A directory written before the list was recorded gets it at its next start.
   storage::batch forget;
   forget.ops.push_back({storage::family::meta, "layout/cluster_nodes", "", true});
   REQUIRE(db->commit({&forget}, true).empty());
   CHECK(check_layout(*db, c).empty());
-  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw));
+  REQUIRE(db->get(storage::family::meta, "layout/cluster_nodes", raw) == storage::read_status::found);
   CHECK(raw == "node-1,node-2");
 }
 
@@ -136,7 +136,7 @@ TEST_CASE("a data directory with format-1 order records is converted at start, e
     REQUIRE(db);
     std::string raw;
     order_state s;
-    REQUIRE(db->get(storage::family::orders, id, raw));
+    REQUIRE(db->get(storage::family::orders, id, raw) == storage::read_status::found);
     REQUIRE(saga::decode(raw, s));
     storage::batch b;
     b.ops.push_back({storage::family::orders, id, saga::encode_v1(s), false});
@@ -152,10 +152,10 @@ TEST_CASE("a data directory with format-1 order records is converted at start, e
     size_t converted = 0;
     REQUIRE(upgrade_order_records(*db, converted).empty());
     CHECK(converted == 1);
-    REQUIRE(db->get(storage::family::orders, id, raw));
+    REQUIRE(db->get(storage::family::orders, id, raw) == storage::read_status::found);
     CHECK(raw[0] == storage::record_v2);
     size_t left = 0;
-    db->scan(storage::family::events, "", [&](std::string_view, std::string_view) {
+    (void)db->scan(storage::family::events, "", [&](std::string_view, std::string_view) {
       return ++left, true;
     });
     CHECK(left == 0);
@@ -200,7 +200,7 @@ TEST_CASE("start reads only the index of orders in flight; stored orders per sta
   }
   auto inflight = [](storage::store& db) {
     std::vector<std::string> ids;
-    db.scan(storage::family::meta, "inflight/", [&](std::string_view k, std::string_view) {
+    (void)db.scan(storage::family::meta, "inflight/", [&](std::string_view k, std::string_view) {
       ids.emplace_back(k.substr(9));
       return true;
     });

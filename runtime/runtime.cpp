@@ -55,7 +55,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   // The outbox backlog is known before the relay's first round: readiness and the
   // metrics never report an empty outbox that is not.
   uint64_t first = ctx->db->outbox_next_seq();
-  ctx->db->scan_from(storage::family::outbox, {}, [&](std::string_view k, std::string_view) {
+  (void)ctx->db->scan_from(storage::family::outbox, {}, [&](std::string_view k, std::string_view) {
     first = storage::from_be64(k);
     return false;
   });
@@ -65,13 +65,19 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   sys.spawn(writer_watchdog, ctx, h.dir.writer); // ends with the writer
   {
     int64_t keys = 0;
-    ctx->db->scan(storage::family::meta, "idem_t/", [&](std::string_view, std::string_view) {
+    (void)ctx->db->scan(storage::family::meta, "idem_t/", [&](std::string_view, std::string_view) {
       ++keys;
       return true;
     });
     ctx->stats->idempotency_keys = keys;
   }
-  h.sweeper = sys.spawn(retention_sweeper, ctx, h.dir.writer);
+  {
+    auto writer = h.dir.writer;
+    component_factory make = [ctx, writer](caf::actor_system& s, uint64_t) {
+      return s.spawn(retention_sweeper, context_ptr{ctx}, writer);
+    };
+    h.sweeper = spawn_supervised(sys, ctx, "retention_sweeper", "0", make, writer);
+  }
   auto n_orders = static_cast<size_t>(ctx->cfg.saga_partitions);
   // Cluster: which node owns each partition (the same map on every node). A partition of
   // another node gets a local forwarder in its slot instead of actors.
@@ -175,7 +181,10 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
       }
     }
   // The registry of long-lived actors (introspection); orders are the supervisor's.
-  h.dir.inspector = sys.spawn(inspector, ctx);
+  // Supervised like the partitions: a restarted inspector is given the registrations again.
+  h.dir.inspector = spawn_supervised(
+    sys, ctx, "inspector", "0",
+    [ctx](caf::actor_system& s, uint64_t) { return s.spawn(inspector, context_ptr{ctx}); });
   auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
     caf::anon_send(h.dir.inspector, register_atom::value, std::string(kind), std::to_string(key), a);
   };
@@ -183,6 +192,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     if (!h.dir.order_partition_remote(p))
       reg("order_supervisor", p, h.dir.orders[p]);
   reg("writer", 0, h.dir.writer);
+  reg("retention_sweeper", 0, h.sweeper);
   for (size_t p = 0; p < h.dir.inventory.size(); ++p)
     if (!h.dir.inventory_partition_remote(p))
       reg("inventory_worker", p, h.dir.inventory[p]);

@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
     log->critical("{}", err);
     return 3;
   }
+  // A failed read is never "absent". At start it fails the start (below); once serving, it
+  // stops the node as a failed write does (replaced by ctx->halt once the context exists).
+  db->on_read_failure([log](const std::string& why) { log->critical("{}", why); });
   auto t_layout = std::chrono::steady_clock::now();
   if (auto e = check_layout(*db, cfg); !e.empty()) {
     log->critical("{}", e);
@@ -173,6 +176,10 @@ int main(int argc, char** argv) {
   // A failed write stops the node: the main thread's sigwait below wakes up as for SIGTERM,
   // shuts down, and the exit code says why (7).
   ctx->on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
+  db->on_read_failure([ctx](const std::string& why) {
+    ctx->halt(why + ". Nothing is decided on a read that failed: check the disk and restart; "
+                    "the node recovers from what is durable");
+  });
   if (auto sku = std::getenv("SAGA_FAULT_CRASH_SKU"); sku != nullptr && *sku) {
     ctx->fault_crash_sku = sku;
     log->warn("fault injection is on: orders with SKU {} crash (SAGA_FAULT_CRASH_SKU)", sku);
@@ -346,8 +353,8 @@ int main(int argc, char** argv) {
   if (mock_owner != nullptr)
     rd_kafka_destroy(mock_owner);
   if (ctx->halted.load()) {
-    log->critical("stopped after a failed storage write (see above); exit code 7");
-    std::fprintf(stderr, "sagad: stopped after a failed storage write; see the log\n");
+    log->critical("stopped after a failed storage read or write (see above); exit code 7");
+    std::fprintf(stderr, "sagad: stopped after a failed storage read or write; see the log\n");
     return 7;
   }
   log->info("stopped cleanly");

@@ -44,7 +44,7 @@ void scan_reserved(const storage::store& db, const std::vector<std::string>& ids
   for (auto& id : ids)
     prefixes.push_back(id + std::string(1, '\0'));
   std::map<std::string, reservation> held;
-  db.scan_each(storage::family::reservations, prefixes,
+  (void)db.scan_each(storage::family::reservations, prefixes,
                [&](size_t, std::string_view k, std::string_view v) {
                  reservation x;
                  reservation_item item;
@@ -68,8 +68,8 @@ void scan_pending_payments(const storage::store& db, const std::vector<std::stri
   std::string raw;
   for (auto& id : ids) {
     auto pid = "pay_" + id;
-    if (!db.get(storage::family::payments, pid, raw))
-      continue;
+    if (db.get(storage::family::payments, pid, raw) != storage::read_status::found)
+      continue; // absent; a failed read fails the start (load_state)
     payment_intent x;
     if (!saga::decode(raw, x)) {
       if (!note_corrupt(o.corrupt, o.error, quarantine, storage::family::payments, pid, raw))
@@ -92,10 +92,10 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
   const std::string prefix = "inflight/";
   auto& ids = o.ids;
   std::string raw, reason;
-  db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
+  (void)db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
     std::string id(k.substr(prefix.size()));
-    if (!db.get(storage::family::orders, id, raw))
-      return true; // quarantined earlier (its index entry went with it at the next write)
+    if (db.get(storage::family::orders, id, raw) != storage::read_status::found)
+      return true; // a failed read fails the start (load_state); else quarantined earlier (its index entry went with it at the next write)
     order_state s;
     if (!saga::decode(raw, s)) {
       // Quarantined, its held stock and pending intent are still reloaded: they expire
@@ -106,7 +106,7 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
     if (is_terminal(s.step))
       return true;
     ids.push_back(id);
-    if (db.get(storage::family::meta, "parked/" + id, reason)) {
+    if (db.get(storage::family::meta, "parked/" + id, reason) == storage::read_status::found) {
       ++o.parked;
       return true;
     }

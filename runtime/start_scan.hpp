@@ -50,7 +50,7 @@ bool scan_due(const storage::store& db, char kind, std::vector<corrupt_record>& 
               std::string& error, bool quarantine, F fn) {
   const char* prefix = kind == 'r' ? storage::due_reservation_prefix : storage::due_payment_prefix;
   bool ok = true;
-  db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view v) {
+  (void)db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view v) {
     storage::due_entry e;
     if (!storage::parse_due_key(k, kind, e))
       return ok = note_corrupt(corrupt, error, quarantine, storage::family::meta, k, v);

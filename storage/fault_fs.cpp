@@ -11,7 +11,7 @@ namespace {
 
 bool triggered(const std::string& path) {
   struct stat sb;
-  return ::stat(path.c_str(), &sb) == 0;
+  return !path.empty() && ::stat(path.c_str(), &sb) == 0;
 }
 
 rocksdb::IOStatus injected(const std::string& path) {
@@ -51,11 +51,67 @@ private:
   std::string trigger_;
 };
 
+class fault_read_file : public rocksdb::FSRandomAccessFileOwnerWrapper {
+public:
+  fault_read_file(std::unique_ptr<rocksdb::FSRandomAccessFile>&& f, std::string trigger,
+                  std::shared_ptr<fault_switch> armed)
+    : FSRandomAccessFileOwnerWrapper(std::move(f)), trigger_(std::move(trigger)),
+      armed_(std::move(armed)) {}
+
+  rocksdb::IOStatus Read(uint64_t offset, size_t n, const rocksdb::IOOptions& o,
+                         rocksdb::Slice* result, char* scratch,
+                         rocksdb::IODebugContext* dbg) const override {
+    if (failing())
+      return injected(trigger_);
+    return FSRandomAccessFileOwnerWrapper::Read(offset, n, o, result, scratch, dbg);
+  }
+  rocksdb::IOStatus MultiRead(rocksdb::FSReadRequest* reqs, size_t num_reqs,
+                              const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    if (failing()) {
+      for (size_t i = 0; i < num_reqs; ++i)
+        reqs[i].status = injected(trigger_);
+      return injected(trigger_);
+    }
+    return FSRandomAccessFileOwnerWrapper::MultiRead(reqs, num_reqs, o, dbg);
+  }
+  rocksdb::IOStatus ReadAsync(rocksdb::FSReadRequest& req, const rocksdb::IOOptions& o,
+                              std::function<void(const rocksdb::FSReadRequest&, void*)> cb,
+                              void* cb_arg, void** io_handle, rocksdb::IOHandleDeleter* del_fn,
+                              rocksdb::IODebugContext* dbg) override {
+    if (failing())
+      return injected(trigger_);
+    return FSRandomAccessFileOwnerWrapper::ReadAsync(req, o, cb, cb_arg, io_handle, del_fn, dbg);
+  }
+
+private:
+  bool failing() const { return armed_->armed() && triggered(trigger_); }
+  std::string trigger_;
+  std::shared_ptr<fault_switch> armed_;
+};
+
 class fault_fs : public rocksdb::FileSystemWrapper {
 public:
-  fault_fs(const std::shared_ptr<rocksdb::FileSystem>& base, std::string trigger)
-    : FileSystemWrapper(base), trigger_(std::move(trigger)) {}
+  fault_fs(const std::shared_ptr<rocksdb::FileSystem>& base, std::string trigger,
+           std::string read_trigger)
+    : FileSystemWrapper(base), trigger_(std::move(trigger)),
+      read_trigger_(std::move(read_trigger)) {}
   const char* Name() const override { return "SagaFaultInjectionFS"; }
+
+  rocksdb::IOStatus NewRandomAccessFile(const std::string& f, const rocksdb::FileOptions& opts,
+                                        std::unique_ptr<rocksdb::FSRandomAccessFile>* r,
+                                        rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSRandomAccessFile> inner;
+    auto st = target()->NewRandomAccessFile(f, opts, &inner, dbg);
+    if (st.ok()) {
+      if (read_trigger_.empty())
+        *r = std::move(inner);
+      else
+        r->reset(new fault_read_file(std::move(inner), read_trigger_, reads_));
+    }
+    return st;
+  }
+
+  fault_switch* reads() const { return reads_.get(); }
 
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& opts,
                                     std::unique_ptr<rocksdb::FSWritableFile>* r,
@@ -71,12 +127,18 @@ public:
 
 private:
   std::string trigger_;
+  std::string read_trigger_;
+  std::shared_ptr<fault_switch> reads_ = std::make_shared<fault_switch>();
 };
 
 } // namespace
 
-std::unique_ptr<rocksdb::Env> make_fault_env(const std::string& trigger_path) {
-  auto fs = std::make_shared<fault_fs>(rocksdb::FileSystem::Default(), trigger_path);
+std::unique_ptr<rocksdb::Env> make_fault_env(const std::string& write_trigger,
+                                             const std::string& read_trigger,
+                                             fault_switch*& reads) {
+  auto fs = std::make_shared<fault_fs>(rocksdb::FileSystem::Default(), write_trigger,
+                                       read_trigger);
+  reads = fs->reads();
   return rocksdb::NewCompositeEnv(fs);
 }
 

@@ -80,19 +80,23 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
   std::unique_ptr<store> s(new store);
   s->dir_ = dir;
   // Disk-fault tests: writes fail while the trigger file exists (storage/fault_fs.hpp).
-  auto* from_env = std::getenv("SAGA_FAULT_DISK_TRIGGER");
-  std::string trigger = !options.disk_fault_trigger.empty() ? options.disk_fault_trigger
-                        : from_env != nullptr                 ? from_env
-                                                              : "";
-  if (!trigger.empty()) {
+  // Read faults: the same, for reads of table files, from the moment the database is open.
+  auto trigger_of = [&](const std::string& option, const char* var) {
+    auto* from_env = std::getenv(var);
+    std::string t = !option.empty() ? option : from_env != nullptr ? from_env : "";
     // A relative path is inside the data directory: each node of a cluster has its own.
-    if (trigger.front() != '/')
-      trigger = dir + "/" + trigger;
-    s->fault_env_ = make_fault_env(trigger);
+    if (!t.empty() && t.front() != '/')
+      t = dir + "/" + t;
+    if (!t.empty() && option.empty()) // a user's process: say so loudly
+      std::fprintf(stderr, "WARNING: disk fault injection is on (%s=%s)\n", var, t.c_str());
+    return t;
+  };
+  auto write_trigger = trigger_of(options.disk_fault_trigger, "SAGA_FAULT_DISK_TRIGGER");
+  auto read_trigger = trigger_of(options.read_fault_trigger, "SAGA_FAULT_READ_TRIGGER");
+  fault_switch* reads_armed = nullptr;
+  if (!write_trigger.empty() || !read_trigger.empty()) {
+    s->fault_env_ = make_fault_env(write_trigger, read_trigger, reads_armed);
     opts.env = s->fault_env_.get();
-    if (options.disk_fault_trigger.empty()) // a user's process: say so loudly
-      std::fprintf(stderr, "WARNING: disk fault injection is on (SAGA_FAULT_DISK_TRIGGER=%s)\n",
-                   trigger.c_str());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfds, &handles, &s->db_);
@@ -110,9 +114,17 @@ std::unique_ptr<store> store::open(const std::string& dir, std::string& error,
   if (it->Valid())
     next = from_be64(it->key().ToStringView()) + 1;
   std::string v;
-  if (s->get(family::meta, "outbox_next", v))
+  auto got = s->get(family::meta, "outbox_next", v);
+  if (!it->status().ok() || got == read_status::failed) {
+    error = "cannot read RocksDB at " + dir + ": "
+            + (it->status().ok() ? std::string("outbox_next") : it->status().ToString());
+    return nullptr;
+  }
+  if (got == read_status::found)
     next = std::max(next, from_be64(v));
   s->outbox_next_ = next;
+  if (reads_armed != nullptr)
+    reads_armed->arm();
   return s;
 }
 
@@ -154,8 +166,8 @@ store::~store() {
 
 int64_t store::counter(const std::string& name) const {
   std::string v;
-  if (!get(family::meta, "count/" + name, v))
-    return 0;
+  if (get(family::meta, "count/" + name, v) != read_status::found)
+    return 0; // absent, or failed: then commit refuses every write
   return std::strtoll(v.c_str(), nullptr, 10);
 }
 
@@ -220,6 +232,8 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
   // from its one writer; the relay benchmark also fills the outbox from its main thread.)
   if (next != first)
     wb.Put(handles_[1 + int(family::meta)], "outbox_next", be64(next));
+  if (read_failed_.load()) // whatever this batch was decided on may be a failed read
+    return "a read failed earlier; nothing is written after it";
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   auto st = db_->Write(wo, &wb);
@@ -232,20 +246,36 @@ std::string store::commit(const std::vector<const batch*>& batches, bool sync) {
   return {};
 }
 
-void store::scan_from(family cf, std::string_view start,
+bool store::failed(std::string_view what, const std::string& status) const {
+  bool first = !read_failed_.exchange(true);
+  if (first && on_read_failure_)
+    on_read_failure_("RocksDB read failed (" + std::string(what) + ": " + status + ")");
+  return false;
+}
+
+bool store::scan_from(family cf, std::string_view start,
                       const std::function<bool(std::string_view, std::string_view)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(
     db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next())
     if (!fn(it->key().ToStringView(), it->value().ToStringView()))
-      break;
+      return true;
+  if (!it->status().ok())
+    return failed(std::string("scan of ") + family_name(cf), it->status().ToString());
+  return true;
 }
 
-bool store::get(family cf, const std::string& key, std::string& value) const {
-  return db_->Get(rocksdb::ReadOptions(), handles_[1 + int(cf)], key, &value).ok();
+read_status store::get(family cf, const std::string& key, std::string& value) const {
+  auto st = db_->Get(rocksdb::ReadOptions(), handles_[1 + int(cf)], key, &value);
+  if (st.ok())
+    return read_status::found;
+  if (st.IsNotFound())
+    return read_status::absent;
+  failed(std::string("get of ") + family_name(cf), st.ToString());
+  return read_status::failed;
 }
 
-void store::scan_each(family cf, const std::vector<std::string>& prefixes,
+bool store::scan_each(family cf, const std::vector<std::string>& prefixes,
                       const std::function<bool(size_t, std::string_view, std::string_view)>& fn)
   const {
   std::unique_ptr<rocksdb::Iterator> it(
@@ -257,22 +287,34 @@ void store::scan_each(family cf, const std::vector<std::string>& prefixes,
       if (k.substr(0, prefix.size()) != prefix)
         break;
       if (!fn(i, k, it->value().ToStringView()))
-        return;
+        return true;
     }
+    if (!it->status().ok())
+      return failed(std::string("scan of ") + family_name(cf), it->status().ToString());
   }
+  return true;
 }
 
-void store::scan(family cf, std::string_view prefix,
+bool store::scan(family cf, std::string_view prefix,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(
     db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     auto k = it->key().ToStringView();
     if (k.substr(0, prefix.size()) != prefix)
-      break;
+      return true;
     if (!fn(k, it->value().ToStringView()))
-      break;
+      return true;
   }
+  if (!it->status().ok())
+    return failed(std::string("scan of ") + family_name(cf), it->status().ToString());
+  return true;
+}
+
+std::string store::flush() {
+  rocksdb::FlushOptions fo;
+  auto st = db_->Flush(fo, handles_);
+  return st.ok() ? std::string() : "flush of " + dir_ + ": " + st.ToString();
 }
 
 } // namespace storage

@@ -62,7 +62,15 @@ struct store_options {
   /// Tests: every write and sync fails while this file exists (storage/fault_fs.hpp); a
   /// relative path is inside the data directory. Empty: SAGA_FAULT_DISK_TRIGGER, if set.
   std::string disk_fault_trigger;
+  /// Tests: every read of a table file (point reads and iterators that reach the disk)
+  /// fails while this file exists, once the database is open. Empty:
+  /// SAGA_FAULT_READ_TRIGGER, if set.
+  std::string read_fault_trigger;
 };
+
+/// What a read found. `failed` is never "absent": the disk could not answer (I/O error,
+/// corruption), and whoever asked must not act as if the key were not there.
+enum class read_status { found, absent, failed };
 
 class store {
 public:
@@ -77,22 +85,35 @@ public:
   /// call this (the writer actor). Returns an empty string on success, else the error.
   [[nodiscard]] std::string commit(const std::vector<const batch*>& batches, bool sync);
 
-  /// Point read; false when missing.
-  bool get(family cf, const std::string& key, std::string& value) const;
-  /// Visits every key starting with `prefix` in order until `fn` returns false.
-  void scan(family cf, std::string_view prefix,
+  /// Point read. A failed read (not NotFound) is reported to the read-failure handler.
+  [[nodiscard]] read_status get(family cf, const std::string& key, std::string& value) const;
+  /// Visits every key starting with `prefix` in order until `fn` returns false. False when
+  /// the iteration failed (the keys visited so far are not all there are).
+  [[nodiscard]] bool scan(family cf, std::string_view prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// For each prefix (ascending, for speed) visits the keys that start with it, with one
   /// iterator for all (`fn` gets the prefix's index; returning false stops everything).
-  void scan_each(family cf, const std::vector<std::string>& prefixes,
+  /// False when the iteration failed.
+  [[nodiscard]] bool scan_each(family cf, const std::vector<std::string>& prefixes,
                  const std::function<bool(size_t, std::string_view key, std::string_view value)>&
                    fn) const;
 
-  /// Key the next outbox entry will get (readable from any thread).
-  /// Visits keys from `start` (inclusive) in order until `fn` returns false.
-  void scan_from(family cf, std::string_view start,
+  /// Visits keys from `start` (inclusive) in order until `fn` returns false. False when the
+  /// iteration failed.
+  [[nodiscard]] bool scan_from(family cf, std::string_view start,
                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  /// Called (from the reading thread) on the first read that fails; sagad halts the node,
+  /// as after a failed write. Set before any actor reads. After a failed read, `commit`
+  /// refuses every write: a decision taken on a read that failed never becomes durable.
+  void on_read_failure(std::function<void(const std::string&)> fn) { on_read_failure_ = std::move(fn); }
+  /// True once a read failed.
+  bool read_failed() const { return read_failed_.load(); }
+  /// Writes the memtables to table files (tests: reads then reach the file system).
+  [[nodiscard]] std::string flush();
+
+  /// Key the next outbox entry will get (readable from any thread).
 
   uint64_t outbox_next_seq() const { return outbox_next_.load(); }
   /// A counter's durable value (meta "count/<name>"; 0 when never written).
@@ -116,6 +137,10 @@ private:
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> outbox_next_{1};
+  mutable std::atomic<bool> read_failed_{false};
+  std::function<void(const std::string&)> on_read_failure_;
+  /// Records a failed read; false (so callers can `return failed(...)`).
+  bool failed(std::string_view what, const std::string& status) const;
   std::unordered_map<std::string, int64_t> counters_; // as last committed (commit's thread)
 };
 

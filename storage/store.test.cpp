@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -34,12 +35,12 @@ TEST_CASE("a conditional erase removes only the value it was given, after the wr
                     {family::meta, "k3", "other"}, {family::meta, "absent", "old"}};
   REQUIRE(db->commit({&rebind, &erase}, false).empty());
   std::string v;
-  CHECK_FALSE(db->get(family::meta, "k1", v)); // still what was read: erased
-  REQUIRE(db->get(family::meta, "k2", v));     // re-bound ahead of it: kept
+  CHECK(db->get(family::meta, "k1", v) == storage::read_status::absent); // still what was read: erased
+  REQUIRE(db->get(family::meta, "k2", v) == storage::read_status::found);     // re-bound ahead of it: kept
   CHECK(v == "new");
-  REQUIRE(db->get(family::meta, "k3", v)); // never what the erase expected: kept
+  REQUIRE(db->get(family::meta, "k3", v) == storage::read_status::found); // never what the erase expected: kept
   CHECK(v == "old");
-  CHECK_FALSE(db->get(family::meta, "absent", v));
+  CHECK(db->get(family::meta, "absent", v) == storage::read_status::absent);
 }
 
 TEST_CASE("outbox keys follow commit order across groups", "[unit][storage]") {
@@ -52,7 +53,7 @@ TEST_CASE("outbox keys follow commit order across groups", "[unit][storage]") {
   b.outbox = {"b1"};
   REQUIRE(db->commit({&a, &b}, false).empty());
   std::vector<std::string> seen;
-  db->scan(family::outbox, "", [&](std::string_view, std::string_view v) {
+  (void)db->scan(family::outbox, "", [&](std::string_view, std::string_view v) {
     seen.emplace_back(v);
     return true;
   });
@@ -84,7 +85,7 @@ TEST_CASE("a commit without outbox entries never moves the outbox counter back",
   CHECK(db->outbox_next_seq() == n + 1);
   int entries = 0;
   uint64_t last = 0;
-  db->scan(family::outbox, "", [&](std::string_view k, std::string_view) {
+  (void)db->scan(family::outbox, "", [&](std::string_view k, std::string_view) {
     CHECK(from_be64(k) == last + 1);
     last = from_be64(k);
     return ++entries, true;
@@ -102,7 +103,7 @@ TEST_CASE("event scan by order does not leak into a longer order id", "[unit][st
   b.ops.push_back({family::events, event_key("o10", 1), "y", false});
   REQUIRE(db->commit({&b}, false).empty());
   int n = 0;
-  db->scan(family::events, "o1" + std::string(1, '\0'), [&](auto, auto) { return ++n, true; });
+  (void)db->scan(family::events, "o1" + std::string(1, '\0'), [&](auto, auto) { return ++n, true; });
   CHECK(n == 1);
 }
 
@@ -127,7 +128,7 @@ TEST_CASE("counters move with their commit and survive a reopen", "[unit][storag
   REQUIRE(db);
   CHECK(db->counter("c") == 8);
   std::string raw;
-  REQUIRE(db->get(family::meta, "count/c", raw));
+  REQUIRE(db->get(family::meta, "count/c", raw) == storage::read_status::found);
   CHECK(raw == "8"); // readable with ldb
 }
 
@@ -208,4 +209,47 @@ TEST_CASE("deadline index keys sort by deadline and parse back; malformed ones a
   CHECK_FALSE(storage::parse_due_key("due/p/80000000000003e8/pay_1", 'p', e)); // negative
   CHECK_FALSE(storage::parse_due_key("due/p/00000000000003e8", 'p', e));       // no id
   CHECK_FALSE(storage::parse_due_key("due/p/3e8/pay_1", 'p', e));
+}
+
+TEST_CASE("a read the disk fails is 'failed', never 'absent': the handler hears it once and "
+          "no write lands after it", "[unit][storage]") {
+  temp_dir dir;
+  auto trigger = dir.path / "read-fault";
+  store_options so;
+  so.read_fault_trigger = trigger.string();
+  so.block_cache_bytes = 0; // every read of a table goes to the file system
+  std::string err;
+  {
+    auto db = store::open(dir.path.string(), err, so);
+    REQUIRE(db);
+    batch b;
+    for (int i = 0; i < 100; ++i)
+      b.ops.push_back({family::meta, "k/" + std::to_string(100 + i), "v", false});
+    REQUIRE(db->commit({&b}, true).empty());
+    REQUIRE(db->flush().empty()); // in a table file, not only in the memtable
+  }
+  auto db = store::open(dir.path.string(), err, so);
+  REQUIRE(db);
+  std::vector<std::string> heard;
+  db->on_read_failure([&](const std::string& why) { heard.push_back(why); });
+  std::string v;
+  REQUIRE(db->get(family::meta, "k/150", v) == read_status::found); // no fault yet
+  { std::ofstream touch(trigger); }
+  CHECK(db->get(family::meta, "k/151", v) == read_status::failed);
+  size_t seen = 0;
+  CHECK_FALSE(db->scan(family::meta, "k/", [&](auto, auto) { return ++seen, true; }));
+  CHECK(seen == 0);
+  CHECK_FALSE(db->scan_from(family::meta, "k/", [&](auto, auto) { return ++seen, true; }));
+  CHECK_FALSE(db->scan_each(family::meta, {"k/1"}, [&](size_t, auto, auto) { return ++seen, true; }));
+  REQUIRE(heard.size() == 1);
+  CHECK(heard[0].find("RocksDB read failed") != std::string::npos);
+  CHECK(heard[0].find("injected disk fault") != std::string::npos);
+  CHECK(db->read_failed());
+  // Whatever was decided after it may rest on it: no write lands, even once the disk is back.
+  std::filesystem::remove(trigger);
+  batch after;
+  after.ops = {{family::meta, "k/999", "decided on a failed read", false}};
+  CHECK_FALSE(db->commit({&after}, true).empty());
+  CHECK(db->get(family::meta, "k/999", v) == read_status::absent);
+  CHECK(db->get(family::meta, "k/151", v) == read_status::found);
 }

@@ -89,6 +89,7 @@ struct node_fixture {
       ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     }
     ctx->detached_writer = false;
+    db->on_read_failure([c = ctx.get()](const std::string& why) { c->halt(why); });
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers),
                             static_cast<size_t>(nc.saga_partitions));
@@ -273,7 +274,7 @@ struct replies {
   std::map<std::pair<std::string, uint64_t>, std::string> seen;
   std::map<std::string, std::string> by_event_id;
   size_t entries = 0;
-  n.db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view v) {
+  (void)n.db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view v) {
     auto j = nlohmann::json::parse(v);
     auto key = std::make_pair(j["order_id"].get<std::string>(), j["seq"].get<uint64_t>());
     auto payload = j["data"].dump() + j["type"].get<std::string>();

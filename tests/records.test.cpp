@@ -58,7 +58,7 @@ TEST_CASE("every record kind survives a close and reopen", "[unit][storage]") {
   CHECK(db->outbox_next_seq() == 2);
   std::string raw;
   saga::order_state o2;
-  REQUIRE(db->get(family::orders, "o1", raw));
+  REQUIRE(db->get(family::orders, "o1", raw) == storage::read_status::found);
   std::vector<saga::saga_event> history;
   REQUIRE(decode(raw, o2, &history));
   REQUIRE(history.size() == 1);
@@ -69,26 +69,26 @@ TEST_CASE("every record kind survives a close and reopen", "[unit][storage]") {
   CHECK(o2.payment_expires_at_ms == 777);
   CHECK(o2.items[0].unit_price_cents == 150);
   saga::saga_event ev2;
-  REQUIRE(db->get(family::events, event_key("o1", 3), raw));
+  REQUIRE(db->get(family::events, event_key("o1", 3), raw) == storage::read_status::found);
   REQUIRE(decode(raw, ev2));
   CHECK(ev2.type == saga::event_type::payment_initiated);
   CHECK(ev2.data == "{\"a\":1}");
   saga::sku_record sku2;
-  REQUIRE(db->get(family::inventory, "A", raw));
+  REQUIRE(db->get(family::inventory, "A", raw) == storage::read_status::found);
   REQUIRE(decode(raw, sku2));
   CHECK(sku2.restocked_total == 5);
   saga::reservation r2;
   saga::reservation_item item2;
-  REQUIRE(db->get(family::reservations, reservation_key("o1", "A"), raw));
+  REQUIRE(db->get(family::reservations, reservation_key("o1", "A"), raw) == storage::read_status::found);
   REQUIRE(decode(raw, r2, item2));
   CHECK(r2.expires_at_ms == 999);
   CHECK(item2.quantity == 2);
   saga::payment_intent p2;
-  REQUIRE(db->get(family::payments, "pay_o1", raw));
+  REQUIRE(db->get(family::payments, "pay_o1", raw) == storage::read_status::found);
   REQUIRE(decode(raw, p2));
   CHECK(p2.status == saga::payment_status::pending);
   int outbox = 0;
-  db->scan(family::outbox, "", [&](std::string_view k, std::string_view) {
+  (void)db->scan(family::outbox, "", [&](std::string_view k, std::string_view) {
     CHECK(from_be64(k) == 1);
     ++outbox;
     return true;

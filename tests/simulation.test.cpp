@@ -257,7 +257,7 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
   // (order_created), so checked as the others are.
   if (crash_round >= 0) {
     std::set<std::string> known(ids.begin(), ids.end());
-    n->db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view value) {
+    (void)n->db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view value) {
       std::string id = nlohmann::json::parse(value).at("order_id");
       if (known.insert(id).second) {
         ids.push_back(id);
@@ -315,7 +315,7 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
   }
   // The outbox (the Kafka relay's input): every event of every order once, in seq order.
   std::map<std::string, std::vector<std::pair<uint64_t, event_type>>> got;
-  n->db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view value) {
+  (void)n->db->scan(storage::family::outbox, "", [&](std::string_view, std::string_view value) {
     auto j = nlohmann::json::parse(value);
     saga_event e;
     std::string type = j.at("type");

@@ -80,6 +80,8 @@ caf::behavior inspector(self_ptr self, context_ptr ctx) {
       self->state.probe.count();
       return self->state.probe.read(self, *self->state.ctx);
     },
+    // Fault injection for the supervision tests (no HTTP route reaches it).
+    [self](crash_atom) { self->quit(caf::make_error(caf::sec::runtime_error, "crash requested")); },
     [self](list_atom) -> caf::result<std::vector<actor_info>> {
       self->state.probe.count();
       auto rp = self->make_response_promise<std::vector<actor_info>>();

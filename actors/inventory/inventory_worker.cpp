@@ -91,7 +91,7 @@ bool ensure_loaded(self_ptr self, const std::string& order_id) {
   reservation found;
   bool intact = true;
   auto parts = static_cast<uint64_t>(st.ctx->cfg.inventory_workers);
-  st.ctx->db->scan(storage::family::reservations, order_id + std::string(1, '\0'),
+  bool read = st.ctx->db->scan(storage::family::reservations, order_id + std::string(1, '\0'),
                    [&](std::string_view, std::string_view v) {
                      reservation r;
                      reservation_item item;
@@ -106,6 +106,11 @@ bool ensure_loaded(self_ptr self, const std::string& order_id) {
                      }
                      return true;
                    });
+  if (!read) { // never "no reservation": the node stops (the store's read-failure handler)
+    st.ctx->log->error("order_id={} its reservations cannot be read (storage read failed)",
+                       order_id);
+    return false;
+  }
   if (!intact) {
     st.ctx->log->error("order_id={} a reservation record does not decode: left as it is "
                        "(its deadline stays in the index; restore the record from a backup)",
@@ -129,16 +134,23 @@ void drop_stale_due(self_ptr self, int64_t deadline, const std::string& order_id
   auto parts = static_cast<uint64_t>(st.ctx->cfg.inventory_workers);
   auto prefix = storage::due_reservation_key(deadline, order_id, {});
   storage::batch b;
-  st.ctx->db->scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
+  bool read = st.ctx->db->scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
     if (directory::hash(std::string(k.substr(prefix.size()))) % parts == st.partition)
       b.ops.push_back({storage::family::meta, std::string(k), {}, true});
     return true;
   });
-  if (!b.ops.empty())
+  if (read && !b.ops.empty())
     persist_then(self, st.writer, std::move(b), [] {});
 }
 
 /// Persists what `r` changed, then answers the request with `r`'s verdict.
+/// A command whose reservations could not be read changes nothing: the node stops (the
+/// store's read-failure handler), and the asker hears a failure, never "nothing reserved".
+op_reply read_failed_reply() {
+  return op_reply{false, "the reservations cannot be read (storage read failed); the node is "
+                         "stopping"};
+}
+
 caf::result<op_reply> persist_and_reply(self_ptr self, const inventory_book::result& r,
                                         const std::string& order_id, const char* what) {
   auto& st = self->state;
@@ -182,7 +194,8 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
            const std::vector<reservation_item>& items) {
       self->state.probe.count();
       auto& st = self->state;
-      ensure_loaded(self, order_id);
+      if (!ensure_loaded(self, order_id) && st.ctx->db->read_failed())
+        return caf::result<op_reply>(read_failed_reply());
       auto r = st.book.reserve(order_id, items, st.ctx->now_ms() + st.ctx->cfg.inventory_reservation_ttl_ms);
       if (r.reservation_changed)
         arm_expiry(self, *st.book.find_reservation(order_id));
@@ -192,7 +205,8 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
     [self](commit_atom, const std::string& order_id) {
       self->state.probe.count();
       auto& st = self->state;
-      ensure_loaded(self, order_id);
+      if (!ensure_loaded(self, order_id) && st.ctx->db->read_failed())
+        return caf::result<op_reply>(read_failed_reply());
       disarm_expiry(self, order_id);
       auto r = st.book.commit(order_id, st.ctx->now_ms());
       if (auto* res = st.book.find_reservation(order_id); res && res->state == reservation_state::reserved)
@@ -201,7 +215,9 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
     },
     [self](release_atom, const std::string& order_id) {
       self->state.probe.count();
-      ensure_loaded(self, order_id);
+      auto& st = self->state;
+      if (!ensure_loaded(self, order_id) && st.ctx->db->read_failed())
+        return caf::result<op_reply>(read_failed_reply());
       disarm_expiry(self, order_id);
       return persist_and_reply(self, self->state.book.release(order_id), order_id, "released");
     },

@@ -13,10 +13,11 @@
 namespace saga {
 
 /// Reads an order's record: its snapshot and its events (one point read; a format-1
-/// snapshot's events are read from the events family). False when missing (`*found`
-/// false) or unreadable.
+/// snapshot's events are read from the events family). False when missing (`*status`
+/// absent), when the read failed (`*status` failed: never take that for "missing"), or
+/// when the record does not decode (`*status` found).
 bool read_order(const storage::store& db, const std::string& order_id, order_state& s,
-                std::vector<saga_event>& history, bool* found = nullptr);
+                std::vector<saga_event>& history, storage::read_status* status = nullptr);
 /// Reads an order's view (snapshot, events, parked reason) from the store.
 order_view load_order_view(const storage::store& db, const std::string& order_id);
 

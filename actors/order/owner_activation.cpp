@@ -45,8 +45,15 @@ caf::actor find_or_resume(self_ptr self, const std::string& id) {
   std::string raw;
   order_state s;
   std::vector<saga_event> history;
-  if (!read_order(*st.ctx->db, id, s, history) || is_terminal(s.step)
-      || st.ctx->db->get(storage::family::meta, "parked/" + id, raw)) {
+  auto got = storage::read_status::absent;
+  bool have = read_order(*st.ctx->db, id, s, history, &got);
+  auto parked = have ? st.ctx->db->get(storage::family::meta, "parked/" + id, raw)
+                     : storage::read_status::absent;
+  // A failed read is not "not in flight": the row (and its wake) stays; the node stops
+  // (the store's read-failure handler) and the next start resumes the order.
+  if (got == storage::read_status::failed || parked == storage::read_status::failed)
+    return {};
+  if (!have || is_terminal(s.step) || parked == storage::read_status::found) {
     if (i != st.live.end())
       untrack(st, i); // a passive row whose order is not in flight any more
     return {};

@@ -19,6 +19,7 @@ void forget_key(order_supervisor_state& st, const std::string& id) {
 /// A fresh id in this owner's partition: the first four hex digits are the partition
 /// (directory::order_partition), then 48 random bits. An id already in use (live here or
 /// stored; a bloom-filtered point read) is drawn again, so a collision never overwrites.
+/// Empty when the read failed (the node stops).
 std::string new_order_id(self_ptr self) {
   auto& st = self->state;
   char buf[32];
@@ -27,12 +28,31 @@ std::string new_order_id(self_ptr self) {
     std::snprintf(buf, sizeof(buf), "ord_%04x%012llx", static_cast<unsigned>(st.partition),
                   static_cast<unsigned long long>(st.rng() & 0xffffffffffffull));
     std::string id = buf;
-    if (st.live.count(id) == 0 && st.recovering.count(id) == 0
-        && !st.ctx->db->get(storage::family::orders, id, raw))
+    if (st.live.count(id) != 0 || st.recovering.count(id) != 0) {
+      st.ctx->log->warn("order_id={} drawn again: the id is in use", id);
+      continue;
+    }
+    auto got = st.ctx->db->get(storage::family::orders, id, raw);
+    if (got == storage::read_status::failed)
+      return {};
+    if (got == storage::read_status::absent)
       return id;
     st.ctx->log->warn("order_id={} drawn again: the id is in use", id);
   }
 }
+
+namespace {
+
+/// A creation that could not read what it must know changes nothing: the node stops (the
+/// store's read-failure handler) and the client hears 503, so its retry finds the order
+/// the key is bound to once the disk answers, never a second one.
+caf::error read_failed(order_supervisor_state& st, const std::string& what) {
+  st.ctx->log->error("order creation refused: {} cannot be read (storage read failed)", what);
+  return caf::make_error(caf::sec::runtime_error,
+                         what + " cannot be read (storage read failed); the node is stopping");
+}
+
+} // namespace
 
 caf::result<create_reply> on_create(self_ptr self, const std::string& customer_id,
                                     std::vector<order_item>& items,
@@ -46,8 +66,10 @@ caf::result<create_reply> on_create(self_ptr self, const std::string& customer_i
       rec = k->second;
     } else {
       std::string raw;
-      if (st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, raw)
-          && !decode_idempotency(raw, rec))
+      auto got = st.ctx->db->get(storage::family::meta, "idem/" + idempotency_key, raw);
+      if (got == storage::read_status::failed) // never "no order for this key": no second order
+        return read_failed(st, "the Idempotency-Key's binding");
+      if (got == storage::read_status::found && !decode_idempotency(raw, rec))
         st.ctx->log->error("idempotency record {} is unreadable: {}", idempotency_key, raw);
     }
     auto retention = st.ctx->cfg.http_idempotency_retention_ms;
@@ -86,6 +108,8 @@ caf::result<create_reply> on_create(self_ptr self, const std::string& customer_i
       auto v = load_order_view(*st.ctx->db, existing);
       if (v.code == errc::ok)
         return create_reply{v.state, true};
+      if (st.ctx->db->read_failed())
+        return read_failed(st, "order " + existing + ", bound to the Idempotency-Key");
     }
   }
   // Admission where the work happens: this node's live sagas, whichever gateway asked.
@@ -96,6 +120,8 @@ caf::result<create_reply> on_create(self_ptr self, const std::string& customer_i
     return busy;
   }
   auto id = new_order_id(self);
+  if (id.empty())
+    return read_failed(st, "the new order id's record");
   auto a = spawn_order(self, order_state{});
   track(self, id, a, saga_step::reserving_inventory, order_status::pending, 0);
   if (!idempotency_key.empty()) {

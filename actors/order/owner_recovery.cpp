@@ -32,13 +32,15 @@ uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resum
   if (!st.to_recover.empty())
     self->send(self, recover_atom::value);
   // Parked orders are loaded too: visible and operable (retry / compensate).
-  st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
+  // A failed read stops the node (the store's read-failure handler), so a start that could
+  // not read every parked order never serves.
+  (void)st.ctx->db->scan(storage::family::meta, "parked/", [&](std::string_view k, std::string_view v) {
     auto id = std::string(k.substr(7));
     if (directory::order_partition(id, st.dir.orders.size()) != st.partition)
       return true; // another partition's
     std::string raw;
     order_state s;
-    if (st.ctx->db->get(storage::family::orders, id, raw) && saga::decode(raw, s)
+    if (st.ctx->db->get(storage::family::orders, id, raw) == storage::read_status::found && saga::decode(raw, s)
         && !is_terminal(s.step))
       st.parked[id] = parked_row(s, std::string(v));
     return true;

@@ -86,7 +86,8 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
               auto& st = self->state;
               std::string raw;
               order_state s;
-              if (st.ctx->db->get(storage::family::orders, id, raw) && saga::decode(raw, s)) {
+              if (st.ctx->db->get(storage::family::orders, id, raw) == storage::read_status::found
+                  && saga::decode(raw, s)) {
                 st.parked[id] = parked_row(s, text);
                 publish_parked(st);
               }
@@ -117,8 +118,12 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
       order_state s;
       std::vector<saga_event> history;
       caf::actor a;
-      if (!read_order(*st.ctx->db, id, s, history))
-        st.ctx->log->warn("order_id={} has no snapshot: it was never acknowledged", id);
+      auto got = storage::read_status::absent;
+      if (!read_order(*st.ctx->db, id, s, history, &got))
+        st.ctx->log->warn(got == storage::read_status::failed
+                            ? "order_id={} cannot be read: the node stops, and resumes it at "
+                              "the next start"
+                            : "order_id={} has no snapshot: it was never acknowledged", id);
       else if (!is_terminal(s.step))
         a = resume_order(self, std::move(s), std::move(history));
       release_held(self, id, a);

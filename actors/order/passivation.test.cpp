@@ -97,7 +97,7 @@ TEST_CASE("a restart spawns no order actor: waiting orders stay passive, mid-ste
     auto pid = "pay_" + missed;
     std::string raw;
     payment_intent x;
-    REQUIRE(db->get(storage::family::payments, pid, raw));
+    REQUIRE(db->get(storage::family::payments, pid, raw) == storage::read_status::found);
     REQUIRE(saga::decode(raw, x));
     x.status = payment_status::succeeded;
     storage::batch b; // as the worker writes a verdict: the intent leaves the deadline index

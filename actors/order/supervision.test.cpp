@@ -193,3 +193,40 @@ TEST_CASE("an order that crashes with writes queued is not resumed from a stale 
   CHECK(stats.restarted == 1);
   CHECK(check_outbox(n, id) == n.view(id).events.size());
 }
+
+TEST_CASE("the inspector and the retention sweeper are supervised: restarted with their "
+          "registrations, and on a stopping node they answer node_stopping, not 'receiver down'",
+          "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  auto kinds = [&] {
+    std::multiset<std::string> out;
+    for (auto& a : n.ask<std::vector<actor_info>>(n.dir.inspector, list_atom::value))
+      out.insert(a.kind);
+    return out;
+  };
+  auto before = kinds();
+  REQUIRE(before.count("writer") == 1);
+  REQUIRE(before.count("retention_sweeper") == 1);
+  REQUIRE(before.count("order_supervisor") == n.dir.orders.size());
+  n.self->send(n.dir.inspector, crash_atom::value);
+  n.self->send(n.handles.sweeper, crash_atom::value);
+  n.run();
+  CHECK(kinds() == before); // a new inspector, told of every long-lived actor again
+  auto sweeper = n.ask<actor_info>(n.handles.sweeper, inspect_atom::value);
+  CHECK(sweeper.restarts == 1);
+  // A storage failure stops the node: a component that dies now stays down, and says why.
+  n.ctx->halt("a test's storage failure");
+  for (auto& [who, ask] : {std::pair{n.dir.inspector, caf::make_message(list_atom::value)},
+                           std::pair{n.handles.sweeper, caf::make_message(flush_atom::value)}}) {
+    n.self->send(who, crash_atom::value);
+    n.run();
+    n.self->send(who, ask);
+    n.run();
+    std::string said;
+    n.self->receive([](caf::message&) {}, [&](caf::error& e) { said = n.sys.render(e); },
+                    caf::after(0s) >> [] {});
+    CHECK(said.find("node_stopping") != std::string::npos);
+    CHECK(n.ask<actor_info>(who, inspect_atom::value).state == "stopping");
+  }
+}

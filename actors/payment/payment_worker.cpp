@@ -53,7 +53,13 @@ bool ensure_loaded(self_ptr self, const std::string& payment_id) {
     return true;
   std::string raw;
   payment_intent x;
-  if (!st.ctx->db->get(storage::family::payments, payment_id, raw))
+  auto got = st.ctx->db->get(storage::family::payments, payment_id, raw);
+  if (got == storage::read_status::failed) { // never "no intent": the node stops
+    st.ctx->log->error("payment_id={} the payment record cannot be read (storage read failed)",
+                       payment_id);
+    return false;
+  }
+  if (got == storage::read_status::absent)
     return true;
   if (!saga::decode(raw, x)) {
     st.ctx->log->error("payment_id={} the payment record does not decode: left as it is (its "
@@ -108,6 +114,13 @@ void apply_change(self_ptr self, const payment_book::result& r, const payment_in
   });
 }
 
+/// A command whose record could not be read changes nothing: the node stops (the store's
+/// read-failure handler), and the asker hears 503, never "no such intent".
+payment_reply read_failed_reply() {
+  return payment_reply{errc::unavailable, "the payment record cannot be read (storage read "
+                                          "failed); the node is stopping", {}};
+}
+
 caf::result<payment_reply> persist_and_reply(self_ptr self, const payment_book::result& r,
                                              const payment_intent& p, bool notify_order) {
   auto rp = self->make_response_promise<payment_reply>();
@@ -143,7 +156,8 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     [self](intent_atom, const payment_intent& x) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;
-      ensure_loaded(self, x.payment_id);
+      if (!ensure_loaded(self, x.payment_id) && st.ctx->db->read_failed())
+        return read_failed_reply();
       auto r = st.book.create(x);
       auto& p = *st.book.find(x.payment_id);
       if (r.changed)
@@ -167,7 +181,8 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       auto& st = self->state;
       if (status != "succeeded" && status != "failed")
         return payment_reply{errc::invalid, "status must be succeeded or failed", {}};
-      ensure_loaded(self, payment_id);
+      if (!ensure_loaded(self, payment_id) && st.ctx->db->read_failed())
+        return read_failed_reply();
       auto r = st.book.verify(st.ctx->cfg.payment_provider_secret, order_id, payment_id, status,
                               signature, st.ctx->now_ms());
       if (r.code == verify_code::bad_signature) {
@@ -214,7 +229,8 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
     [self](refund_atom, const std::string& payment_id) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;
-      ensure_loaded(self, payment_id);
+      if (!ensure_loaded(self, payment_id) && st.ctx->db->read_failed())
+        return read_failed_reply();
       auto r = st.book.refund(payment_id, st.ctx->now_ms());
       if (r.code == verify_code::not_found)
         return payment_reply{errc::not_found, r.message, {}};
@@ -224,14 +240,16 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
            const std::string& order_id) -> caf::result<payment_reply> {
       self->state.probe.count();
       auto& st = self->state;
-      ensure_loaded(self, payment_id);
+      if (!ensure_loaded(self, payment_id) && st.ctx->db->read_failed())
+        return read_failed_reply();
       auto r = st.book.cancel(payment_id, order_id, st.ctx->now_ms());
       return persist_and_reply(self, r, *st.book.find(payment_id), false);
     },
     [self](get_atom, const std::string& payment_id) -> caf::result<payment_reply> {
       auto& st = self->state;
       st.probe.count();
-      ensure_loaded(self, payment_id);
+      if (!ensure_loaded(self, payment_id) && st.ctx->db->read_failed())
+        return read_failed_reply();
       auto* p = st.book.find(payment_id);
       if (p == nullptr)
         return payment_reply{errc::not_found, "unknown payment " + payment_id, {}};

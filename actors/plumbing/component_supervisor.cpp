@@ -17,11 +17,21 @@ caf::error failed_error(const component_supervisor_state& st) {
                            + " restarts (last: " + st.last_reason + ")");
 }
 
+caf::error stopping_error(const component_supervisor_state& st) {
+  return caf::make_error(caf::sec::runtime_error,
+                         "node_stopping: " + name_of(st) + " is down (" + st.last_reason
+                           + ") and the node is stopping after a failed storage read or "
+                             "write; it is not restarted");
+}
+
 void start_child(self_ptr self) {
   auto& st = self->state;
   st.child = st.make(self->system(), st.restarts);
   self->monitor(st.child);
   st.restarting = false;
+  if (st.restarts > 0) // what its predecessor was told at the start, first
+    for (auto& msg : st.registrations)
+      self->send(st.child, msg);
   // Held messages go first, in the order they came, before anything newer.
   while (!st.held.empty()) {
     auto [rp, msg] = std::move(st.held.front());
@@ -80,8 +90,8 @@ void on_child_down(self_ptr self, const caf::error& reason) {
 caf::result<caf::message> to_child(self_ptr self, caf::message msg) {
   auto& st = self->state;
   auto rp = self->make_response_promise();
-  if (st.failed) {
-    rp.deliver(failed_error(st));
+  if (st.failed || st.stopping) {
+    rp.deliver(st.stopping ? stopping_error(st) : failed_error(st));
     return caf::delegated<caf::message>{};
   }
   if (st.restarting || !st.child) {
@@ -115,8 +125,17 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
       st.child = nullptr;
       return;
     }
-    if (st.ctx->halted.load()) // the node stops after a failed write: no restarts
+    if (st.ctx->halted.load()) { // the node stops after a failed read or write: no restarts
+      st.child = nullptr;
+      st.stopping = true;
+      st.last_reason = self->system().render(dm.reason);
+      auto err = stopping_error(st);
+      while (!st.held.empty()) {
+        st.held.front().first.deliver(err);
+        st.held.pop_front();
+      }
       return;
+    }
     on_child_down(self, dm.reason);
   });
   // Shutdown takes the child along (it is monitored, not linked).
@@ -131,6 +150,13 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
     return to_child(static_cast<self_ptr>(ptr), x.move_content_to_message());
   });
   return {
+    // A registration (the inspector's registry): kept for the child's successors.
+    [self](register_atom, std::string& kind, std::string& key, caf::actor& a) {
+      auto msg = caf::make_message(register_atom::value, std::move(kind), std::move(key),
+                                   std::move(a));
+      self->state.registrations.push_back(msg);
+      to_child(self, std::move(msg));
+    },
     // A command from another node (actors/cluster/cluster.hpp): its epoch checked, then the
     // child's like any other.
     [self](fenced_atom, uint64_t epoch, caf::message& inner) -> caf::result<caf::message> {
@@ -148,7 +174,7 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
         x.kind = st.kind;
         x.key = st.key;
         x.node = st.ctx->cfg.node_id;
-        x.state = st.failed ? "failed" : "restarting";
+        x.state = st.failed ? "failed" : st.stopping ? "stopping" : "restarting";
         x.actor_id = self->id();
         x.restarts = st.restarts;
         rp.deliver(std::move(x));

@@ -9,6 +9,9 @@
 //      |                                       (messages meanwhile are held, in order)
 //      +-- more than supervision.max_restarts in supervision.restart_window_ms --> failed
 //
+// On a node that is stopping (a storage read or write failed) a dead child is not restarted:
+// requests are answered `node_stopping` at once, never "receiver down".
+//
 // "Failed" is loud: the component is named in /readyz (503) and new orders get 503;
 // requests to it are answered with an error at once, so the sagas that need it retry,
 // give up and end parked with the reason instead of waiting forever.
@@ -36,6 +39,12 @@ struct component_supervisor_state {
   caf::actor child;
   bool failed = false;
   bool restarting = false;
+  /// The child died on a node that is stopping (a failed storage read or write): it is not
+  /// restarted, and every request is answered `node_stopping`.
+  bool stopping = false;
+  /// Registrations the child was given (the inspector's registry of long-lived actors),
+  /// given again, in order, to every restarted child.
+  std::vector<caf::message> registrations;
   uint64_t restarts = 0;
   std::deque<int64_t> restart_times;
   /// Messages that arrived while restarting, with their promises, in arrival order.

@@ -10,7 +10,7 @@ storage::batch expired_idempotency_keys(const storage::store& db, int64_t now_ms
                                         size_t& found) {
   storage::batch b;
   found = 0;
-  db.scan(storage::family::meta, "idem_t/", [&](std::string_view k, std::string_view) {
+  (void)db.scan(storage::family::meta, "idem_t/", [&](std::string_view k, std::string_view) {
     if (k.size() < 15 || found >= max_per_round)
       return false;
     int64_t created = static_cast<int64_t>(storage::from_be64(k.substr(7, 8)));
@@ -22,7 +22,8 @@ storage::batch expired_idempotency_keys(const storage::store& db, int64_t now_ms
     idempotency_record rec;
     // Erased only if it is still the binding read here when the writer gets to it: a retry
     // may re-bind the key meanwhile, and its new binding must stay.
-    if (db.get(storage::family::meta, "idem/" + scoped, raw) && decode_idempotency(raw, rec)
+    if (db.get(storage::family::meta, "idem/" + scoped, raw) == storage::read_status::found
+        && decode_idempotency(raw, rec)
         && rec.created_at_ms == created)
       b.erase_if.push_back({storage::family::meta, "idem/" + scoped, raw});
     ++found;
@@ -59,16 +60,28 @@ caf::behavior retention_sweeper(caf::stateful_actor<retention_sweeper_state>* se
                                 context_ptr ctx, caf::actor writer) {
   self->state.ctx = std::move(ctx);
   self->state.writer = std::move(writer);
+  self->state.probe = {"retention_sweeper", "0", self->state.ctx->now_ms(), 0};
   // A round every retention / 8, at least every minute and at most every 100 ms.
   auto retention = self->state.ctx->cfg.http_idempotency_retention_ms;
   auto period = std::chrono::milliseconds(std::clamp<int64_t>(retention / 8, 100, 60000));
   self->send(self, tick_atom::value);
   return {
     [self, period](tick_atom) {
+      self->state.probe.count();
       self->delayed_send(self, period, tick_atom::value);
       sweep_round(self);
     },
-    [self](flush_atom) { sweep_round(self); },
+    [self](flush_atom) {
+      self->state.probe.count();
+      sweep_round(self);
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      st.probe.count();
+      return st.probe.read(self, *st.ctx, st.busy ? "sweeping" : "idle");
+    },
+    // Fault injection for the supervision tests (no HTTP route reaches it).
+    [self](crash_atom) { self->quit(caf::make_error(caf::sec::runtime_error, "crash requested")); },
   };
 }
 

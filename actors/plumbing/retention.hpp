@@ -7,6 +7,7 @@
 // newer record, is left alone, also when it is re-bound between the sweeper's read and its
 // write: the erase is conditional on the record it read (storage::conditional_erase).
 
+#include "actors/inspect/introspection.hpp"
 #include "actors/messages.hpp"
 #include "runtime/context.hpp"
 
@@ -17,6 +18,7 @@ struct retention_sweeper_state {
   caf::actor writer;
   bool busy = false;
   int64_t inflight_writes = 0;
+  actor_probe probe;
   static inline const char* name = "retention_sweeper";
 };
 

@@ -31,16 +31,16 @@ TEST_CASE("the idempotency sweeper erases only the binding it read: a key re-bou
   // ... then the sweeper's write arrives: the new binding stays, the old index entry goes.
   REQUIRE(db->commit({&round}, true).empty());
   std::string raw;
-  REQUIRE(db->get(storage::family::meta, "idem/" + key, raw));
+  REQUIRE(db->get(storage::family::meta, "idem/" + key, raw) == storage::read_status::found);
   idempotency_record now;
   REQUIRE(decode_idempotency(raw, now));
   CHECK(now.order_id == "ord_second");
-  CHECK_FALSE(db->get(storage::family::meta, idempotency_index_key(first.created_at_ms, key), raw));
-  CHECK(db->get(storage::family::meta, idempotency_index_key(second.created_at_ms, key), raw));
+  CHECK(db->get(storage::family::meta, idempotency_index_key(first.created_at_ms, key), raw) == storage::read_status::absent);
+  CHECK(db->get(storage::family::meta, idempotency_index_key(second.created_at_ms, key), raw) == storage::read_status::found);
   // Without a re-binding the sweeper's round erases the binding it read.
   size_t later = 0;
   auto next = expired_idempotency_keys(*db, 4900 + retention_ms, retention_ms, 1000, later);
   CHECK(later == 1);
   REQUIRE(db->commit({&next}, true).empty());
-  CHECK_FALSE(db->get(storage::family::meta, "idem/" + key, raw));
+  CHECK(db->get(storage::family::meta, "idem/" + key, raw) == storage::read_status::absent);
 }

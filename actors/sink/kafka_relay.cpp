@@ -47,7 +47,10 @@ void reset(self_ptr self) {
 bool dead_letter(self_ptr self, uint64_t key, const std::string& reason) {
   auto& st = self->state;
   std::string raw;
-  if (!st.ctx->db->get(storage::family::outbox, storage::be64(key), raw)) {
+  auto got = st.ctx->db->get(storage::family::outbox, storage::be64(key), raw);
+  if (got == storage::read_status::failed)
+    return false; // the node stops (the store's read-failure handler)
+  if (got == storage::read_status::absent) {
     st.poison.erase(key); // gone already
     return true;
   }
@@ -114,7 +117,8 @@ void produce_more(self_ptr self) {
     return;
   auto& prefix = st.ctx->cfg.kafka_topic_prefix;
   // Walk the outbox from next_key in key order.
-  st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
+  // A failed scan stops the node (the store's read-failure handler); what it read is in order.
+  (void)st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
                         [&](std::string_view k, std::string_view v) {
     if (room-- <= 0)
       return false;
@@ -186,7 +190,7 @@ int64_t oldest_unacked_ts(kafka_relay_state& st) {
   if (st.first_unread_key != st.next_key) {
     st.first_unread_key = st.next_key;
     st.first_unread_ts = 0;
-    st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
+    (void)st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
                           [&](std::string_view, std::string_view v) {
       auto env = nlohmann::json::parse(v, nullptr, false);
       if (env.is_object())
@@ -294,10 +298,13 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
   st.producer = make_producer(st);
   // Start from the oldest entry still in the outbox.
   st.next_key = st.ctx->db->outbox_next_seq();
-  st.ctx->db->scan_from(storage::family::outbox, {}, [&](std::string_view k, std::string_view) {
-    st.next_key = storage::from_be64(k);
-    return false;
-  });
+  if (!st.ctx->db->scan_from(storage::family::outbox, {},
+                             [&](std::string_view k, std::string_view) {
+                               st.next_key = storage::from_be64(k);
+                               return false;
+                             }))
+    st.next_key = st.ctx->db->outbox_next_seq(); // the node stops: publish nothing
+
   st.ctx->log->info("kafka relay started: brokers={} outbox from entry {} to {}", st.brokers,
                     st.next_key, st.ctx->db->outbox_next_seq());
   st.probe = {"relay", "0", st.ctx->now_ms(), 0};

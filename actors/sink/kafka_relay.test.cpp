@@ -143,7 +143,7 @@ struct relay_fixture {
 
   size_t outbox_size() {
     size_t n = 0;
-    db->scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
+    (void)db->scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
     return n;
   }
 

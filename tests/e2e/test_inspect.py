@@ -14,7 +14,7 @@ import time
 from sagalib import Checks, Node, TOKEN
 
 LONG_LIVED = {"order_supervisor", "inventory_worker", "payment_worker", "writer", "relay",
-              "inspector"}
+              "inspector", "retention_sweeper"}
 
 
 def get(n, path, headers=None):
@@ -143,7 +143,8 @@ def actors_checks(c, n, ids):
         cursor = p["next_cursor"]
         if cursor is None:
             break
-    expected = 3 + 2 + 3 + 1 + 1 + 1 + 2  # owners, inv, pay, writer, relay, inspector, orders
+    # owners, inv, pay, writer, relay, inspector, retention sweeper, orders
+    expected = 3 + 2 + 3 + 1 + 1 + 1 + 1 + 2
     c.check(len(seen) == expected and len(set(seen)) == expected,
             "pagination visits every actor once: %d of %d" % (len(set(seen)), expected))
     c.check([k for k, _ in seen].count("order") == 2, "pagination reaches the orders")
@@ -262,7 +263,7 @@ def sagactl_checks(c, n, sagactl, ids):
     rc, out, err = run("--url", url, "actors", "--limit", "2")
     c.check(rc == 0 and "more with --cursor a:2" in out, "sagactl actors tells the next cursor")
     rc, out, err = run("--url", url, "--json", "actors", "--limit", "1", "--all")
-    c.check(rc == 0 and len(json.loads(out)["actors"]) == 13, "sagactl actors --all follows the cursors")
+    c.check(rc == 0 and len(json.loads(out)["actors"]) == 14, "sagactl actors --all follows the cursors")
     rc, out, err = run("--url", url, "order", ids["completed"])
     c.check(rc == 0 and "status COMPLETED" in out and "inventory_committed" in out
             and "committing_inventory" in out and "pending timers:\nnone" in out,
