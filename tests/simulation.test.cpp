@@ -5,8 +5,9 @@
 // the client's calls (duplicate and late verifications, completions before the payment),
 // crashes of order actors and of inventory and payment partitions, one fault of the whole
 // node (a crash in a fifth of the seeds: a new node starts on a checkpoint of what the old
-// one had committed at that moment; a failing disk in 15 %: the node stops itself and is
-// restarted on the same directory), and how far the test clock jumps (payment expiry,
+// one had committed at that moment; a failing disk in 15 %, failing writes or, in odd
+// seeds, failing reads: the node stops itself and is restarted on the same directory), and
+// how far the test clock jumps (payment expiry,
 // reservation TTL, auto-complete). No actor may outlive a node's stop. After the seed's run the
 // invariants of spec section 7 are checked on the actors' answers and on the outbox (what
 // the Kafka relay would publish). The store is the real RocksDB in a temporary directory,
@@ -42,7 +43,7 @@ constexpr uint64_t regression_seeds[] = {422, 833, 635};
 
 struct sim_totals {
   size_t seeds = 0, orders = 0, completed = 0, failed = 0, jobs = 0, crashes = 0, verifies = 0,
-         node_crashes = 0, disk_faults = 0, disk_halts = 0;
+         node_crashes = 0, disk_faults = 0, disk_halts = 0, read_faults = 0, read_halts = 0;
 };
 
 /// Runs up to `max_jobs` ready actors, each time the one the seed picks among all ready.
@@ -98,12 +99,19 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
   // - a failing disk (15 %): from `disk_round` every RocksDB write fails (the fault file
   //   system), so the writer stops the node (nothing acknowledged any more); at
   //   `crash_round` it is stopped, the disk healed, and a new node starts on the same
-  //   directory.
+  //   directory. In odd seeds the disk fails reads instead (of table files: the memtables
+  //   are flushed then, and there is no block cache), which stops the node as well.
   std::mt19937_64 node_rng(seed ^ 0x5bd1e9955bd1e995ull);
   auto [crash_round, disk_round] = node_faults(seed, node_rng);
   storage::store_options so;
-  if (disk_round >= 0)
-    so.disk_fault_trigger = "fail-writes";
+  bool fails_reads = disk_round >= 0 && seed % 2 == 1;
+  const std::string trigger = fails_reads ? "fail-reads" : "fail-writes";
+  if (disk_round >= 0 && !fails_reads)
+    so.disk_fault_trigger = trigger;
+  if (fails_reads) {
+    so.read_fault_trigger = trigger;
+    so.block_cache_bytes = 0;
+  }
   std::string node_dir = dirs.back()->path.string();
   auto node = std::make_unique<node_fixture>(node_dir, nc, 1'000'000, true, 42, so);
   node_fixture* n = node.get(); // the lambdas below follow it across a restart
@@ -149,9 +157,13 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
   size_t created = 0;
   for (int round = 0; round < 40; ++round) {
     if (round == disk_round) {
-      std::ofstream(node_dir + "/fail-writes").put('x');
+      if (fails_reads && !n->db->read_failed() && !n->ctx->halted.load()
+          && !n->db->flush().empty())
+        return "flush before the read faults failed";
+      std::ofstream(node_dir + "/" + trigger).put('x');
       disk_failing = true;
-      say("the disk fails every write from now on");
+      say(fails_reads ? "the disk fails every read of a table file from now on"
+                      : "the disk fails every write from now on");
     }
     if (round == crash_round && disk_round < 0) {
       // The node dies here, between two actor runs: what the writer committed survives (a
@@ -181,12 +193,12 @@ std::string simulate(uint64_t seed, sim_totals& t, std::string* trace = nullptr)
           + "; disk healed, node restarted");
       stopped_badly(round);
       node.reset();
-      std::filesystem::remove(node_dir + "/fail-writes");
+      std::filesystem::remove(node_dir + "/" + trigger);
       disk_failing = false;
       node = std::make_unique<node_fixture>(node_dir, nc, now, true, node_rng());
       n = node.get();
-      ++t.disk_faults;
-      t.disk_halts += halted ? 1 : 0;
+      ++(fails_reads ? t.read_faults : t.disk_faults);
+      (fails_reads ? t.read_halts : t.disk_halts) += halted ? 1 : 0;
     }
     auto action = pick(10);
     if ((action < 3 || ids.empty()) && created < orders) {
@@ -380,10 +392,13 @@ TEST_CASE("simulation: seeded interleavings, crashes and clock jumps keep every 
   auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("simulation: %zu seeds in %.1f s, %zu orders (%zu completed, %zu failed), %zu "
               "actor runs, %zu actor and partition crashes, %zu node crashes and restarts, %zu "
-              "disk faults (%zu stopped the node), %zu verifications; %zu seeds failed\n",
+              "write faults (%zu stopped the node), %zu read faults (%zu stopped the node), %zu "
+              "verifications; %zu seeds failed\n",
               t.seeds, secs, t.orders, t.completed, t.failed, t.jobs, t.crashes, t.node_crashes,
-              t.disk_faults, t.disk_halts, t.verifies, failures);
+              t.disk_faults, t.disk_halts, t.read_faults, t.read_halts, t.verifies, failures);
   CHECK(failures == 0);
+  // Failing reads must bite: some of those seeds read a table file while it failed.
+  CHECK((t.read_faults == 0 || t.read_halts > 0));
   // A seed replays exactly: the same interleaving gives the same orders and outcomes; so
   // do the first seeds with a node crash and with a failing disk.
   std::vector<uint64_t> replayed = {seeds_to_run().front()};
