@@ -289,6 +289,8 @@ void api::verify_payment(const http_request& req, responder respond) {
           json body = {{"order_id", order_id},
                        {"payment_id", payment_id},
                        {"payment_status", to_string(r.intent.status)}};
+          if (r.intent.status == payment_status::refunded)
+            body["message"] = r.message; // a late capture: refunded, and why
           if (r.intent.status != payment_status::succeeded) {
             auto resp = ok_json(200, body);
             resp.order_id = order_id;

@@ -57,6 +57,19 @@ std::vector<step_span> step_timeline(const std::vector<saga_event>& events) {
     if (ev.type == event_type::order_admin_action)
       continue; // an operator's action; the step is the one it was taken in
     auto current = out.empty() ? saga_step::reserving_inventory : out.back().step;
+    // A late capture and its refund (saga.cpp, late_refund) do not move the step, except
+    // that they settle a refunding one; the order was never paid as far as it goes.
+    if (ev.data.find("\"late\":true") != std::string::npos) {
+      auto step = ev.type == event_type::payment_refunded && current == saga_step::refunding_payment
+                    ? saga_step::failed
+                    : current;
+      open = false;
+      if (!out.empty() && out.back().step != step) {
+        out.back().left_ms = ev.ts_ms;
+        out.push_back({step, ev.ts_ms, 0});
+      }
+      continue;
+    }
     if (ev.type == event_type::payment_succeeded)
       paid = true;
     auto step = step_after(ev.type, paid, open, current);

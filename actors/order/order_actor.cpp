@@ -148,9 +148,11 @@ void on_payment_status(self_ptr self, payment_status status) {
     case payment_status::expired:
       handle_input(self, {input_kind::payment_expired, 0, {}}, nullptr);
       break;
+    case payment_status::refunded: // told by the worker: a late capture it refunded
+      handle_input(self, {input_kind::payment_refunded, 0, "late"}, nullptr);
+      break;
     case payment_status::none:
     case payment_status::pending:
-    case payment_status::refunded:
       break; // nothing new for the saga
   }
 }
@@ -265,8 +267,8 @@ void run_command(self_ptr self, const saga_command& cmd) {
               return retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, r.message));
             if (r.intent.status == payment_status::expired && r.message == "cancelled")
               handle_input(self, {input_kind::payment_failed, 0, "cancelled"}, nullptr);
-            else if (r.intent.status == payment_status::refunded) // refunded: it had succeeded
-              on_payment_status(self, payment_status::succeeded);
+            else if (r.intent.status == payment_status::refunded) // a late capture, refunded
+              on_payment_status(self, payment_status::refunded);
             else if (r.intent.status == payment_status::pending || r.intent.status == payment_status::none)
               retry_later(self, cmd, caf::make_error(caf::sec::runtime_error, "intent still pending"));
             else
@@ -423,11 +425,15 @@ void handle_input(self_ptr self, saga_input in, caf::response_promise* rp) {
       st.ctx->log->debug("order_id={} {}", st.s.order_id, d.why);
       if (rp != nullptr)
         reply_when_durable(self, *rp, input_reply{errc::ok, outcome::duplicate, d.why, st.s});
+      else
+        quit_if_done(self); // a finished order's actor started for this input
       return;
     case outcome::rejected:
       st.ctx->log->info("order_id={} rejected: {}", st.s.order_id, d.why);
       if (rp != nullptr)
         reply_when_durable(self, *rp, input_reply{errc::conflict, outcome::rejected, d.why, st.s});
+      else
+        quit_if_done(self);
       return;
   }
 }

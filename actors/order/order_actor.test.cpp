@@ -90,7 +90,41 @@ TEST_CASE("payment expiry, driven by the test clock, fails the order and release
   CHECK(v.state.reason == failure_reason::payment_expired);
   CHECK(v.state.payment == payment_status::expired);
   CHECK(n.sku("A").available == 3);
-  CHECK(n.verify(id, "succeeded").code == errc::conflict);
+  CHECK(n.verify(id, "failed").code == errc::conflict); // a decline after expiry changes nothing
+}
+
+TEST_CASE("a provider's success after the intent expired is recorded on the failed order and "
+          "refunded, once", "[actor][late_payment]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(1100ms); // payment.timeout_ms = 1000
+  auto before = n.view(id);
+  REQUIRE(before.state.status == order_status::failed);
+  REQUIRE(before.state.payment == payment_status::expired);
+  auto late = n.verify(id, "succeeded");
+  CHECK(late.code == errc::ok);
+  CHECK(late.message == late_refund_message);
+  CHECK(late.intent.status == payment_status::refunded);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_expired);
+  CHECK(v.state.payment == payment_status::refunded);
+  REQUIRE(v.events.size() == before.events.size() + 2);
+  CHECK(v.events[v.events.size() - 2].type == event_type::payment_succeeded);
+  CHECK(v.events.back().type == event_type::payment_refunded);
+  CHECK(v.events.back().data.find("\"late\":true") != std::string::npos);
+  CHECK(check_outbox(n, id) == v.events.size()); // in Kafka too, in seq order
+  CHECK(n.ctx->stats->live_order_actors.load() == 0); // the actor started for it ended
+  // The provider repeats itself: answered the same, refunded once, nothing recorded twice.
+  auto again = n.verify(id, "succeeded");
+  CHECK(again.code == errc::ok);
+  CHECK(again.intent.status == payment_status::refunded);
+  n.run();
+  CHECK(n.view(id).events.size() == v.events.size());
+  CHECK(n.sku("A").available == 3);
 }
 
 TEST_CASE("an expired reservation makes the commit fail, and the payment is refunded", "[actor]") {

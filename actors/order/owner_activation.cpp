@@ -201,6 +201,27 @@ caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_inp
   return answer_from_store(self, id, std::move(in));
 }
 
+namespace {
+
+/// A late capture refunded by the payment worker, for an order that has already failed: its
+/// actor is gone, so one starts from the snapshot for this input, records the capture and
+/// its refund (saga.cpp, late_refund), and ends.
+void record_late_refund(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  order_state s;
+  std::vector<saga_event> history;
+  if (!read_order(*st.ctx->db, id, s, history) || s.step != saga_step::failed
+      || s.payment_id.empty() || s.payment == payment_status::succeeded
+      || s.payment == payment_status::refunded)
+    return; // unknown, unreadable (the node stops), or nothing new for it
+  st.ctx->log->warn("order_id={} payment_id={} a late payment was refunded: recorded on the "
+                    "failed order", id, s.payment_id);
+  auto a = resume_order(self, std::move(s), std::move(history));
+  self->send(a, payment_update_atom::value, payment_status::refunded);
+}
+
+} // namespace
+
 void on_payment_update(self_ptr self, const std::string& id, payment_status status) {
   auto& st = self->state;
   st.probe.count();
@@ -213,6 +234,8 @@ void on_payment_update(self_ptr self, const std::string& id, payment_status stat
   }
   if (auto a = find_or_resume(self, id))
     self->send(a, payment_update_atom::value, status);
+  else if (status == payment_status::refunded && st.live.count(id) == 0)
+    record_late_refund(self, id);
 }
 
 } // namespace saga::owner

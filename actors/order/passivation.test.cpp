@@ -175,3 +175,35 @@ TEST_CASE("overdue completion deadlines after a stop are worked off in bounded r
         == static_cast<int64_t>(orders));
   CHECK(n.sku("A").committed == static_cast<int64_t>(orders));
 }
+
+TEST_CASE("a passive order whose intent expires is told even when the payment partition crashed "
+          "between writing the expiry and telling it", "[actor][passive]") {
+  temp_dir d;
+  auto nc = passivating_config();
+  nc.payment_timeout_ms = 2000;
+  node_fixture n(d.path.string(), nc);
+  n.stock("A", 10, 100);
+  auto id = n.create({{"A", 1, 0}});
+  n.advance(600ms);
+  REQUIRE(order_row(n, id).passive);
+  // The expiry is written, held by the writer; the partition dies before it hears "done",
+  // so it never tells the order. Its restart waits for the held write.
+  n.self->send(n.dir.writer, hold_atom::value, true);
+  n.run();
+  n.advance(1500ms); // past the intent's deadline: the partition expires it
+  n.self->send(n.dir.payment_for(id), crash_atom::value);
+  n.run();
+  n.self->send(n.dir.writer, hold_atom::value, false);
+  n.run();
+  auto pid = "pay_" + id;
+  REQUIRE(n.ask<payment_reply>(n.dir.payment_for(id), get_atom::value, pid).intent.status
+          == payment_status::expired);
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment); // not told
+  // Without a restart of the node: the order's own wake-up (a request time-out after the
+  // deadline) activates it; it asks its intent and learns the expiry.
+  n.advance(std::chrono::milliseconds(nc.saga_request_timeout_ms + 100));
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.reason == failure_reason::payment_expired);
+  CHECK(n.sku("A").available == 10);
+}

@@ -129,6 +129,37 @@ bool already_accounted(const order_state& s, input_kind kind) {
   return false;
 }
 
+/// A late capture, refunded by the payment worker (payment_book::verify): the provider took
+/// the money after the intent expired or after the order was compensated. The order records
+/// it, whatever step it is in (a failed order too): the verdict it missed if it still
+/// waited for one, then the success and its refund (both marked `late`), so its history and
+/// Kafka say where the money went. A pending compensation goes on; a refunding step whose
+/// cancel raced the capture is done.
+void late_refund(decision& d, const saga_input& in) {
+  auto& n = d.next;
+  if (n.step == saga_step::initiating_payment) { // the intent exists: the worker refunded it
+    n.status = order_status::payment_initiated;
+    emit(d, event_type::payment_initiated, in.now_ms, "order",
+         {{"payment_id", n.payment_id},
+          {"amount_cents", n.selling_price_cents},
+          {"expires_at_ms", n.payment_expires_at_ms}});
+  }
+  if (n.step == saga_step::initiating_payment || n.step == saga_step::awaiting_payment) {
+    emit(d, event_type::payment_failed, in.now_ms, "payment",
+         {{"payment_id", n.payment_id}, {"reason", "expired"}});
+    cancel(d, failure_reason::payment_expired, in.now_ms);
+  }
+  emit(d, event_type::payment_succeeded, in.now_ms, "payment",
+       {{"payment_id", n.payment_id}, {"late", true}});
+  emit(d, event_type::payment_refunded, in.now_ms, "payment",
+       {{"payment_id", n.payment_id}, {"amount_cents", n.selling_price_cents}, {"late", true}});
+  n.payment = payment_status::refunded;
+  if (n.step == saga_step::refunding_payment) {
+    n.step = saga_step::failed;
+    n.status = order_status::failed;
+  }
+}
+
 /// An operator's action on an order (spec: parked orders are operable). Recorded as an
 /// order_admin_action event with the action and the step it was taken in, in the same
 /// write as its effect. Retry re-sends the step's commands; compensate cancels (release,
@@ -214,6 +245,15 @@ decision decide(const saga_config& cfg, const order_state& state, const saga_inp
   const auto k = in.kind;
   if ((k == input_kind::admin_retry || k == input_kind::admin_compensate) && !is_terminal(state.step)) {
     admin(d, state, in);
+    n.updated_at_ms = in.now_ms;
+    return d;
+  }
+  // A refund the order did not ask for (it was not charged as far as it knows): a late
+  // capture the payment worker refunded.
+  if (k == input_kind::payment_refunded && !state.payment_id.empty()
+      && state.payment != payment_status::succeeded && state.payment != payment_status::refunded
+      && state.step != saga_step::completed) {
+    late_refund(d, in);
     n.updated_at_ms = in.now_ms;
     return d;
   }

@@ -195,7 +195,13 @@ TEST_CASE("every input in every reachable step is applied, a duplicate or reject
       ++combos;
       switch (d.result) {
         case outcome::applied: {
-          CHECK_FALSE(is_terminal(s.step));
+          // A finished order takes one fact only: a late capture the worker refunded, and
+          // it stays where it is.
+          if (is_terminal(s.step)) {
+            CHECK(kind == I::payment_refunded);
+            CHECK(d.next.step == s.step);
+            CHECK(d.next.status == s.status);
+          }
           REQUIRE_FALSE(d.events.empty());
           for (size_t i = 0; i < d.events.size(); ++i)
             CHECK(d.events[i].seq == s.seq + i + 1);
@@ -329,7 +335,65 @@ TEST_CASE("an operator's compensate of an order awaiting payment settles its int
     CHECK(refunded.next.step == saga_step::failed);
     CHECK(refunded.next.payment == payment_status::refunded);
   }
-  SECTION("a refund before any success is refused") {
-    CHECK(decide(cfg, released.next, {I::payment_refunded, 700, {}}).result == outcome::rejected);
+  SECTION("the worker found a late capture and refunded it: recorded, and the order fails") {
+    auto d = decide(cfg, released.next, {I::payment_refunded, 700, "late"});
+    REQUIRE(d.result == outcome::applied);
+    REQUIRE(d.events.size() == 2);
+    CHECK(d.events[0].type == event_type::payment_succeeded);
+    CHECK(d.events[1].type == event_type::payment_refunded);
+    CHECK(d.events[1].data.find("\"late\":true") != std::string::npos);
+    CHECK(d.next.payment == payment_status::refunded);
+    CHECK(d.next.step == saga_step::failed);
+    CHECK(d.commands.empty());
+  }
+}
+
+TEST_CASE("a late capture the worker refunded is recorded on the order, whatever its step, once",
+          "[unit][saga]") {
+  SECTION("a failed order (its intent expired) records the capture and its refund, and stays "
+          "failed") {
+    auto [s, types] = run({I::inventory_reserved, I::payment_intent_created, I::payment_expired,
+                           I::inventory_released});
+    REQUIRE(s.step == saga_step::failed);
+    REQUIRE(s.reason == failure_reason::payment_expired);
+    auto d = decide(cfg, s, {I::payment_refunded, 9000, "late"});
+    REQUIRE(d.result == outcome::applied);
+    REQUIRE(d.events.size() == 2);
+    CHECK(d.events[0].type == event_type::payment_succeeded);
+    CHECK(d.events[0].data.find("\"late\":true") != std::string::npos);
+    CHECK(d.events[1].type == event_type::payment_refunded);
+    CHECK(d.events[1].data.find("\"amount_cents\"") != std::string::npos);
+    CHECK(d.next.step == saga_step::failed);
+    CHECK(d.next.status == order_status::failed);
+    CHECK(d.next.reason == failure_reason::payment_expired);
+    CHECK(d.next.payment == payment_status::refunded);
+    CHECK(d.commands.empty());
+    CHECK(decide(cfg, d.next, {I::payment_refunded, 9001, "late"}).result == outcome::duplicate);
+  }
+  SECTION("an order still waiting for its verdict learns the expiry, compensates, and records "
+          "the refund") {
+    auto [s, types] = run({I::inventory_reserved, I::payment_intent_created});
+    REQUIRE(s.step == saga_step::awaiting_payment);
+    auto d = decide(cfg, s, {I::payment_refunded, 9000, "late"});
+    REQUIRE(d.result == outcome::applied);
+    std::vector<event_type> got;
+    for (auto& e : d.events)
+      got.push_back(e.type);
+    CHECK(got == std::vector<event_type>{event_type::payment_failed, event_type::order_cancelled,
+                                         event_type::payment_succeeded,
+                                         event_type::payment_refunded});
+    CHECK(d.next.step == saga_step::releasing_inventory);
+    CHECK(d.next.reason == failure_reason::payment_expired);
+    REQUIRE(d.commands.size() == 1);
+    CHECK(d.commands[0].kind == command_kind::release_inventory);
+    auto released = decide(cfg, d.next, {I::inventory_released, 9100, {}});
+    CHECK(released.next.step == saga_step::failed); // nothing left to refund
+    CHECK(released.next.payment == payment_status::refunded);
+  }
+  SECTION("a completed order never takes one (its payment succeeded)") {
+    auto [s, types] = run({I::inventory_reserved, I::payment_intent_created,
+                           I::payment_succeeded, I::complete_requested, I::inventory_committed});
+    REQUIRE(s.step == saga_step::completed);
+    CHECK(decide(cfg, s, {I::payment_refunded, 9000, "late"}).result != outcome::applied);
   }
 }

@@ -230,3 +230,33 @@ TEST_CASE("the inspector and the retention sweeper are supervised: restarted wit
     CHECK(n.ask<actor_info>(who, inspect_atom::value).state == "stopping");
   }
 }
+
+TEST_CASE("a success that arrives after an operator compensated an order parked while awaiting "
+          "payment is recorded and refunded", "[actor][supervision][admin][late_payment]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // saga.max_restarts = 2
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  REQUIRE(n.view(id).state.step == saga_step::awaiting_payment);
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                              input_kind::admin_compensate, std::string("customer gave up"));
+  REQUIRE(r.code == errc::ok);
+  n.run();
+  REQUIRE(n.view(id).state.status == order_status::failed);
+  REQUIRE(n.view(id).state.payment == payment_status::failed); // its intent was cancelled
+  auto late = n.verify(id, "succeeded"); // the provider had captured it meanwhile
+  CHECK(late.code == errc::ok);
+  CHECK(late.intent.status == payment_status::refunded);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(v.events.back().type == event_type::payment_refunded);
+  CHECK(check_outbox(n, id) == v.events.size());
+  CHECK(n.sku("A").available == 3);
+}

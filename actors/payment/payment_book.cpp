@@ -54,7 +54,15 @@ payment_book::result payment_book::verify(const std::string& secret, const std::
             false};
   auto& p = i->second;
   auto wanted = status == "succeeded" ? payment_status::succeeded : payment_status::failed;
-  if (p.status == payment_status::pending && now_ms >= p.expires_at_ms) {
+  bool past_due = p.status == payment_status::pending && now_ms >= p.expires_at_ms;
+  if ((past_due || p.status == payment_status::expired) && wanted == payment_status::succeeded) {
+    // A late capture: the provider took the money after the intent expired (or after its
+    // order was compensated). It is recorded and given back at once, never kept.
+    p.status = payment_status::refunded;
+    p.updated_at_ms = now_ms;
+    return {verify_code::ok, late_refund_message, true};
+  }
+  if (past_due) {
     p.status = payment_status::expired;
     p.updated_at_ms = now_ms;
     return {verify_code::conflict, "payment expired", true};

@@ -28,6 +28,11 @@ bool signature_equal(const std::string& a, const std::string& b);
 
 enum class verify_code : uint8_t { ok, bad_signature, not_found, conflict };
 
+/// The message of a verification that found a late capture and refunded it.
+inline constexpr const char* late_refund_message =
+  "late payment: the intent had expired (or its order was cancelled) before the provider's "
+  "success; the payment is refunded";
+
 class payment_book {
 public:
   struct result {
@@ -39,6 +44,9 @@ public:
   /// Creates the intent; a repeat changes nothing and reports the current intent.
   result create(const payment_intent& intent);
   /// Applies the provider's verdict (`succeeded` or `failed`) when the signature is valid.
+  /// A success for an intent that expired (or was cancelled with its order) is a late
+  /// capture: the intent becomes refunded (`late_refund_message`), once; a repeat is "already
+  /// verified (since refunded)".
   result verify(const std::string& secret, const std::string& order_id,
                 const std::string& payment_id, const std::string& status,
                 const std::string& signature, int64_t now_ms);

@@ -40,10 +40,38 @@ TEST_CASE("an unverified intent expires at its deadline", "[unit][payment]") {
   b.create({"p1", "o1", 500, payment_status::pending, 1000, 0});
   CHECK_FALSE(b.expire("p1", 999).changed);
   CHECK(b.expire("p1", 1000).changed);
-  auto late = b.verify("k", "o1", "p1", "succeeded", payment_signature("k", "o1", "p1", "succeeded"), 1001);
-  CHECK(late.code == verify_code::conflict);
+  auto declined = b.verify("k", "o1", "p1", "failed", payment_signature("k", "o1", "p1", "failed"), 1001);
+  CHECK(declined.code == verify_code::conflict);
+  CHECK_FALSE(declined.changed);
   CHECK(b.find("p1")->status == payment_status::expired);
   CHECK(b.refund("p1", 1002).code == verify_code::conflict);
+}
+
+TEST_CASE("a success after the intent expired is a late capture: recorded and refunded, once",
+          "[unit][payment]") {
+  payment_book b;
+  auto sig = payment_signature("k", "o1", "p1", "succeeded");
+  b.create({"p1", "o1", 500, payment_status::pending, 1000, 0});
+  REQUIRE(b.expire("p1", 1000).changed);
+  auto late = b.verify("k", "o1", "p1", "succeeded", sig, 1001);
+  CHECK(late.code == verify_code::ok);
+  CHECK(late.changed);
+  CHECK(late.message == late_refund_message);
+  CHECK(b.find("p1")->status == payment_status::refunded);
+  auto again = b.verify("k", "o1", "p1", "succeeded", sig, 1002);
+  CHECK(again.code == verify_code::ok);
+  CHECK_FALSE(again.changed); // refunded once
+  CHECK(b.refund("p1", 1003).message == "already refunded");
+  // past its deadline but not yet expired by the timer: the same
+  b.create({"p2", "o2", 500, payment_status::pending, 1000, 0});
+  auto past = b.verify("k", "o2", "p2", "succeeded", payment_signature("k", "o2", "p2", "succeeded"), 1500);
+  CHECK(past.code == verify_code::ok);
+  CHECK(past.message == late_refund_message);
+  CHECK(b.find("p2")->status == payment_status::refunded);
+  // a bad signature changes nothing, late or not
+  b.create({"p3", "o3", 500, payment_status::expired, 1000, 0});
+  CHECK(b.verify("k", "o3", "p3", "succeeded", sig, 1001).code == verify_code::bad_signature);
+  CHECK(b.find("p3")->status == payment_status::expired);
 }
 
 TEST_CASE("token comparison: equal only when identical, whatever the lengths", "[unit][security]") {
@@ -62,7 +90,8 @@ TEST_CASE("a compensated order's intent is cancelled: pending, unknown or decide
   CHECK(r.message == "cancelled");
   CHECK(b.find("p1")->status == payment_status::expired);
   auto late = b.verify("k", "o1", "p1", "succeeded", payment_signature("k", "o1", "p1", "succeeded"), 11);
-  CHECK(late.code == verify_code::conflict); // a late success is refused, as after an expiry
+  CHECK(late.code == verify_code::ok); // a late success is refunded, as after an expiry
+  CHECK(b.find("p1")->status == payment_status::refunded);
   CHECK_FALSE(b.cancel("p1", "o1", 12).changed);
   // never created: recorded as cancelled, so a creation arriving late opens nothing
   auto t = b.cancel("p2", "o2", 20);

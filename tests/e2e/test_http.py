@@ -81,8 +81,22 @@ def saga_branches(c, n):
     o = n.wait_for(oid, lambda o: o["status"] in TERMINAL, timeout_s=10)
     c.check(o["failure_reason"] == "payment_expired" and o["payment"]["status"] == "EXPIRED",
             "payment expired path: %s" % o["failure_reason"])
-    st, _ = n.verify(oid, "succeeded")
-    c.check(st == 409, "verify after expiry is 409")
+    st, _ = n.verify(oid, "failed")
+    c.check(st == 409, "a decline after expiry is 409")
+    # A success after expiry: the provider captured the money late. Recorded and refunded,
+    # once, and the answer says so.
+    st, body = n.verify(oid, "succeeded")
+    c.check(st == 200 and body.get("payment_status") == "REFUNDED" and "late" in body.get("message", ""),
+            "a late success is refunded and the answer says so: %s %s" % (st, body))
+    o = n.wait_for(oid, lambda o: (o.get("payment") or {}).get("status") == "REFUNDED", timeout_s=10)
+    last = types(o)[-2:]
+    c.check(o["status"] == "FAILED" and o["payment"]["status"] == "REFUNDED"
+            and last == ["payment_succeeded", "payment_refunded"],
+            "the failed order records the late capture and its refund: %s %s" % (o["payment"], last))
+    st, body = n.verify(oid, "succeeded")
+    o2 = n.request("GET", "/orders/" + oid)[1]
+    c.check(st == 200 and body.get("payment_status") == "REFUNDED" and len(o2["events"]) == len(o["events"]),
+            "a repeated late success is refunded once")
     c.check(n.sku("A")["available"] == 8, "released after expiry")
 
 

@@ -197,6 +197,11 @@ def main():
             v["double_charge"].append("%s: COMPLETED with payment %s" % (oid, pay))
         if o["status"] == "FAILED" and pay == "SUCCEEDED":
             v["double_charge"].append("%s: FAILED with a payment kept (SUCCEEDED, not refunded)" % oid)
+        # Paid, not completed, not refunded: a success answered (on time or late) whose order
+        # failed without a refund on record.
+        if want in ("SUCCEEDED", "REFUNDED") and o["status"] == "FAILED" and pay != "REFUNDED":
+            v["double_charge"].append("%s: a verify answered %s, the order FAILED with payment %s "
+                                      "(paid, not completed, not refunded)" % (oid, want, pay))
 
     # Stock: nothing held at the end, and the units sold are exactly the completed orders'.
     sold = {}

@@ -119,6 +119,14 @@ def main():
     kept = dict(good, o2=order("o2", "FAILED", "A", 1, "SUCCEEDED", "inventory_commit_failed"))
     rc, s, _ = run(kept, sku_ok, stock + place(1, "o1") + place(2, "o2"), kafka_of(good["o1"]) + kafka_of(kept["o2"]))
     check(rc == 1 and s["double_charge"] >= 1, "a failed order that keeps the money: %s" % s)
+    # paid late, not completed, not refunded: a success answered REFUNDED (a late capture)
+    # while the order shows its payment only EXPIRED
+    late = dict(good, o2=order("o2", "FAILED", "A", 1, "EXPIRED", "payment_expired"))
+    late_verify = [{"id": 3, "process": 0, "type": "invoke", "f": "verify", "order_id": "o2", "status": "succeeded", "t": 0},
+                   {"id": 3, "process": 0, "type": "ok", "f": "verify", "payment_status": "REFUNDED", "t": 0}]
+    rc, s, _ = run(late, sku_ok, stock + place(1, "o1") + place(2, "o2") + late_verify,
+                   kafka_of(good["o1"]) + kafka_of(late["o2"]))
+    check(rc == 1 and s["double_charge"] >= 1, "a late payment not refunded on its order: %s" % s)
     # contradicted: the verify said FAILED, the order completed
     contra = dict(good, o2=order("o2", "COMPLETED", "A", 1, "SUCCEEDED"))
     sku_c = {"A": dict(sku_ok["A"], committed=3, available=7)}
