@@ -76,7 +76,10 @@ void api::handle(const http_request& req, responder respond) {
                      {"quarantined_records", m.quarantined_records.load()},
                      {"outbox_depth", depth},
                      {"outbox_age_ms", m.outbox_age_ms.load()},
-                     {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries}};
+                     {"outbox_max_entries", ctx_->cfg.kafka_outbox_max_entries},
+                     {"recovery", {{"pending", m.recovery_pending.load()},
+                                   {"active", m.recovery_active.load()},
+                                   {"window", ctx_->cfg.saga_recovery_batch}}}};
       json body;
       int status = 200;
       if (ctx_->halted.load())

@@ -169,7 +169,8 @@ const std::vector<key_spec>& specs() {
             "an order idle this long while it waits for its payment or its completion "
             "leaves memory as an actor (passive); the next message for it activates it"),
     INT_KEY("saga.recovery_batch", saga_recovery_batch, 1, 1000000,
-            "orders re-activated per step at start (those that were mid-step)"),
+            "at start, orders that were mid-step are re-activated at most this many in "
+            "flight at once (a window refilled as each settles)"),
     BOOL_KEY("kafka.enabled", kafka_enabled, "publish the outbox to Kafka"),
     STR_KEY("kafka.brokers", kafka_brokers,
             "bootstrap servers; empty starts an embedded (mock) cluster for development"),

@@ -48,9 +48,12 @@ struct metrics {
   std::array<std::string, 4> order_status_names{"0", "1", "2", "3"};
   std::atomic<int64_t> live_order_actors{0};
   std::atomic<int64_t> passive_orders{0};       // in flight, no actor (waiting outside)
+  std::atomic<int64_t> recovery_pending{0};     // mid-step at start, not re-activated yet
+  std::atomic<int64_t> recovery_active{0};      // re-activated, not settled yet
   std::atomic<uint64_t> order_activations{0};   // passive -> actor
   std::atomic<uint64_t> order_passivations{0};  // actor -> passive
   std::atomic<uint64_t> order_restarts{0};
+  std::atomic<uint64_t> command_retries{0};     // a saga's command failed or timed out
   std::atomic<uint64_t> orders_parked{0};       // parked since start (counter)
   std::atomic<int64_t> parked_now{0};            // parked right now (gauge) ...
   std::atomic<int64_t> parked_holding_money{0};  // ... of which hold the customer's money

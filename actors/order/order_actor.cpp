@@ -56,6 +56,7 @@ void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err,
                        cmd.deadline_ms);
     return;
   }
+  ++st.ctx->stats->command_retries;
   st.ctx->log->warn("order_id={} command {} failed: {} (retry {}/{})", st.s.order_id,
                     to_string(cmd.kind), self->system().render(err), st.retries + 1,
                     st.ctx->cfg.saga_max_retries);

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/plumbing/deadline_index.hpp"
 #include "actors/order/idempotency.hpp"
@@ -32,7 +33,7 @@ struct order_supervisor_state {
   /// This owner's share of the node-wide gauges (each owner adds its changes).
   struct shares {
     int64_t live = 0, passive = 0, parked = 0, parked_money = 0, parked_stock = 0,
-            restart_entries = 0, stuck = 0;
+            restart_entries = 0, stuck = 0, recovery_pending = 0, recovery_active = 0;
   } published;
   /// One row per order in flight, ordered by id (GET /inspect/actors pages through it).
   /// An active order has an actor; a passive one (waiting for its payment or completion,
@@ -73,8 +74,13 @@ struct order_supervisor_state {
   /// Orders' auto-complete deadlines, active or passive: one timer for all of them (no CAF
   /// timer per order).
   deadline_index wakes;
-  /// Orders that were mid-step at start, re-activated saga.recovery_batch at a time.
+  /// Orders that were mid-step at start, waiting for their turn to be re-activated.
   std::deque<std::string> to_recover;
+  /// Those re-activated and not settled yet (waiting outside, finished, passive, crashed):
+  /// at most this owner's share of saga.recovery_batch at once, refilled as they settle,
+  /// so a large recovery never queues more commands than the pools answer in time.
+  std::unordered_set<std::string> recovery_active;
+  bool recover_scheduled = false;
   size_t passive = 0; // rows without an actor
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   /// Keys are scoped by customer (the gateway's scoped_idempotency_key); each is bound to

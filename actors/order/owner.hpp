@@ -105,6 +105,10 @@ caf::result<create_reply> on_create(self_ptr self, const std::string& customer_i
 uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resume,
                   std::vector<order_state>& passive);
 void on_recover_batch(self_ptr self);
+/// Publishes the recovery's backlog and window (saga_recovery_pending / _active, /readyz).
+void publish_recovery(order_supervisor_state& st);
+/// An order re-activated by the recovery settled (or ended): its slot in the window is free.
+void recovery_settled(self_ptr self, const std::string& id);
 
 // ---- introspection (owner_inspect.cpp) ----
 order_summary on_summary(self_ptr self);

@@ -29,8 +29,11 @@ uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resum
     }
   for (auto& s : resume)
     st.to_recover.push_back(s.order_id);
-  if (!st.to_recover.empty())
+  publish_recovery(st);
+  if (!st.to_recover.empty()) {
+    st.recover_scheduled = true;
     self->send(self, recover_atom::value);
+  }
   // Parked orders are loaded too: visible and operable (retry / compensate).
   // A failed read stops the node (the store's read-failure handler), so a start that could
   // not read every parked order never serves.
@@ -58,19 +61,61 @@ uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resum
   return st.live.size();
 }
 
+namespace {
+
+/// This owner's share of saga.recovery_batch: the node's window split over its partitions.
+size_t recovery_window(const order_supervisor_state& st) {
+  auto parts = std::max<size_t>(1, st.dir.orders.size());
+  return std::max<size_t>(1, static_cast<size_t>(st.ctx->cfg.saga_recovery_batch) / parts);
+}
+
+void schedule_recovery(self_ptr self) {
+  auto& st = self->state;
+  if (st.recover_scheduled || st.to_recover.empty()
+      || st.recovery_active.size() >= recovery_window(st))
+    return;
+  st.recover_scheduled = true;
+  self->send(self, recover_atom::value);
+}
+
+} // namespace
+
+void publish_recovery(order_supervisor_state& st) {
+  publish_share(st.ctx->stats->recovery_pending, st.published.recovery_pending,
+                static_cast<int64_t>(st.to_recover.size()));
+  publish_share(st.ctx->stats->recovery_active, st.published.recovery_active,
+                static_cast<int64_t>(st.recovery_active.size()));
+}
+
 void on_recover_batch(self_ptr self) {
-  // Bounded batches: messages for other orders are served between two of them.
+  // A window of re-activated sagas, refilled as they settle (recovery_settled): the
+  // pools get no more commands than they answer within the request time-out, so no
+  // re-activated saga times out behind the others and ends parked. Each message looks at
+  // a bounded number of entries: messages for other orders are served in between.
   auto& st = self->state;
   st.probe.count();
-  for (int64_t n = 0; n < st.ctx->cfg.saga_recovery_batch && !st.to_recover.empty(); ++n) {
+  st.recover_scheduled = false;
+  auto window = recovery_window(st);
+  for (int64_t n = 0; n < st.ctx->cfg.saga_recovery_batch && !st.to_recover.empty()
+                      && st.recovery_active.size() < window;
+       ++n) {
     auto id = std::move(st.to_recover.front());
     st.to_recover.pop_front();
     auto i = st.live.find(id);
     if (i != st.live.end() && !i->second.handle && st.recovering.count(id) == 0)
-      find_or_resume(self, id); // still passive: nothing activated it meanwhile
+      if (find_or_resume(self, id)) // still passive: nothing activated it meanwhile
+        st.recovery_active.insert(id);
   }
-  if (!st.to_recover.empty())
-    self->send(self, recover_atom::value);
+  publish_recovery(st);
+  schedule_recovery(self);
+}
+
+void recovery_settled(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (st.recovery_active.erase(id) == 0)
+    return;
+  publish_recovery(st);
+  schedule_recovery(self);
 }
 
 } // namespace saga::owner

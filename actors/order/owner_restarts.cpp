@@ -217,6 +217,7 @@ void on_order_down(self_ptr self, caf::down_msg& dm) {
   }
   auto id = i->second;
   st.ids.erase(i);
+  recovery_settled(self, id); // passive, finished, crashed: its recovery slot is free
   auto j = st.live.find(id);
   bool current = j != st.live.end() && j->second.handle.address() == dm.source;
   if (current && j->second.passivating && dm.reason == caf::exit_reason::normal)

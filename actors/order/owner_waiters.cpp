@@ -29,6 +29,8 @@ void on_changed(self_ptr self, order_progress& p) {
   auto& st = self->state;
   st.probe.count();
   const auto& id = p.order_id;
+  if (p.terminal || waits_outside(p.step))
+    recovery_settled(self, id);
   if (auto r = st.live.find(id); r != st.live.end()) {
     auto& row = r->second;
     if (row.step != p.step) {
