@@ -20,14 +20,16 @@ TYPES = {
     "inventory_reserved": ("inventory", "Every inventory partition reserved the order's items."),
     "inventory_reservation_failed": ("inventory", "A partition refused the reservation."),
     "payment_initiated": ("order", "The payment worker holds the payment intent."),
-    "payment_succeeded": ("payment", "The provider's signed verdict was 'succeeded'."),
+    "payment_succeeded": ("payment", "The provider's signed verdict was 'succeeded' (with late: a capture after "
+                                     "the intent expired or the order was compensated, refunded at once)."),
     "payment_failed": ("payment", "The provider declined the payment or the intent expired."),
     "order_completed": ("order", "Completion was requested (or the auto-complete timer fired); commit follows."),
     "inventory_committed": ("inventory", "The reservation was committed: the order is COMPLETED."),
     "inventory_commit_failed": ("inventory", "The commit was refused (reservation expired/released/missing)."),
     "order_cancelled": ("order", "Compensation started: the reservation is released next."),
     "inventory_released": ("inventory", "The reservation was released (compensation)."),
-    "payment_refunded": ("payment", "A succeeded payment was refunded after a failed commit or compensation."),
+    "payment_refunded": ("payment", "A succeeded payment was refunded after a failed commit or compensation, "
+                                    "or (with late) a late capture was refunded."),
     "order_admin_action": ("admin", "An operator's retry or compensate on a parked order."),
 }
 
@@ -45,6 +47,11 @@ payment_id = {"$ref": "#/definitions/payment_id"}
 amount = {"type": "integer", "minimum": 0, "maximum": 9007199254740992,
           "description": "The order's selling_price_cents (sum of quantity x unit_price_cents); "
                          "POST /orders refuses a total over 2^53 (422 out_of_range)."}
+
+late = {"const": True,
+        "description": "Present only on a late capture: the provider's success came after the intent expired or "
+                       "after the order was compensated; the payment is refunded at once (payment_refunded with "
+                       "late follows), and the order stays FAILED."}
 
 
 data = {
@@ -89,7 +96,7 @@ data = {
     "payment_succeeded": {
         "type": "object", "description": "Data of payment_succeeded.",
         "required": ["payment_id"], "additionalProperties": False,
-        "properties": {"payment_id": payment_id},
+        "properties": {"payment_id": payment_id, "late": late},
     },
     "payment_failed": {
         "type": "object", "description": "Data of payment_failed.",
@@ -100,7 +107,7 @@ data = {
                        "description": "'declined': verified with status failed; 'expired': no verdict before "
                                       "expires_at_ms; 'cancelled': the order was compensated by an operator while "
                                       "its payment was open, and the pending intent was cancelled (a later "
-                                      "verdict gets 409)."},
+                                      "success is a late capture: recorded and refunded)."},
         },
     },
     "order_completed": {
@@ -132,6 +139,7 @@ data = {
         "properties": {
             "payment_id": payment_id,
             "amount_cents": dict(amount, description="Refunded amount: " + amount["description"]),
+            "late": late,
         },
     },
     "order_admin_action": {
