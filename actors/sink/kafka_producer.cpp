@@ -77,11 +77,6 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
       st->backoff_ms = 0; // the cluster takes messages again
     }
     st->inflight.erase(i);
-    if (!dead_letter && msg->key != nullptr) { // the order's next entry may go now
-      auto b = st->busy_orders.find(std::string(static_cast<const char*>(msg->key), msg->key_len));
-      if (b != st->busy_orders.end() && b->second == key)
-        st->busy_orders.erase(b);
-    }
     st->failures.erase(key);
     st->acked.push_back(key);
     st->settled.insert(key);

@@ -39,7 +39,6 @@ void reset(self_ptr self) {
   if (!st.inflight.empty())
     st.next_key = std::min(st.next_key, st.inflight.begin()->first);
   st.inflight.clear();
-  st.busy_orders.clear();
   st.reset_needed = false;
 }
 
@@ -117,20 +116,15 @@ void produce_more(self_ptr self) {
   if (room <= 0 || st.next_key >= st.ctx->db->outbox_next_seq())
     return;
   auto& prefix = st.ctx->cfg.kafka_topic_prefix;
-  // Walk the outbox from next_key in key order. An entry whose order has one in flight
-  // waits (busy_orders); the walk goes on with other orders' entries, and next_key stays at
-  // the first entry left behind. The walk reads a bounded number of entries.
-  bool left_behind = false;
-  int64_t budget = 4 * st.ctx->cfg.kafka_max_inflight + 64;
+  // Walk the outbox from next_key in key order.
   // A failed scan stops the node (the store's read-failure handler); what it read is in order.
   (void)st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
                         [&](std::string_view k, std::string_view v) {
-    if (room <= 0 || budget-- <= 0)
+    if (room-- <= 0)
       return false;
     auto key = storage::from_be64(k);
-    if (st.settled.count(key) != 0 || st.inflight.count(key) != 0) {
-      if (!left_behind)
-        st.next_key = key + 1; // already on the broker (a rewind passed it), or on its way
+    if (st.settled.count(key) != 0) {
+      st.next_key = key + 1; // already on the broker (a rewind passed it)
       return true;
     }
     if (st.poison.count(key) != 0)
@@ -151,10 +145,6 @@ void produce_more(self_ptr self) {
     auto type = env.value("type", std::string("unknown"));
     auto order_id = env.value("order_id", std::string());
     auto seq = env.value("seq", uint64_t{0});
-    if (st.busy_orders.count(order_id) != 0) {
-      left_behind = true; // after the one in flight is acknowledged
-      return true;
-    }
     auto topic = prefix + type;
     auto tp = traceparent(order_id, seq);
     auto err = rd_kafka_producev(
@@ -182,11 +172,8 @@ void produce_more(self_ptr self) {
       st.reset_needed = true;
       return false;
     }
-    --room;
     st.inflight.emplace(key, env.value("ts", int64_t{0}));
-    st.busy_orders[order_id] = key;
-    if (!left_behind)
-      st.next_key = key + 1;
+    st.next_key = key + 1;
     if (suspect)
       st.ctx->log->debug("kafka relay: outbox entry {} produced alone after {} failure(s)", key,
                          st.failures[key]);
@@ -241,11 +228,9 @@ void tick(self_ptr self) {
     }
     produce_more(self);
   }
-  // metrics: depth = unread entries + produced and not yet acknowledged (those past
-  // next_key, produced ahead of an entry left behind, are among the unread already)
+  // metrics: depth = unread entries + produced and not yet acknowledged
   auto unread = st.ctx->db->outbox_next_seq() - st.next_key;
-  auto behind = std::distance(st.inflight.begin(), st.inflight.lower_bound(st.next_key));
-  st.ctx->stats->outbox_depth = static_cast<int64_t>(unread) + static_cast<int64_t>(behind);
+  st.ctx->stats->outbox_depth = static_cast<int64_t>(unread + st.inflight.size());
   auto oldest = oldest_unacked_ts(st);
   st.ctx->stats->outbox_oldest_ts_ms = oldest;
   st.ctx->stats->outbox_age_ms = oldest == 0 ? 0 : std::max<int64_t>(0, now - oldest);

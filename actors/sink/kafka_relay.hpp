@@ -36,7 +36,6 @@
 
 #include <deque>
 #include <map>
-#include <unordered_map>
 #include <set>
 
 #include "actors/inspect/introspection.hpp"
@@ -55,13 +54,6 @@ struct kafka_relay_state {
   rd_kafka_t* producer = nullptr;
   uint64_t next_key = 1;                  // next outbox key to read
   std::map<uint64_t, int64_t> inflight;   // produced, not yet acknowledged: key -> event ts
-  /// Orders with an entry in flight (order_id -> its outbox key): an order's next entry is
-  /// produced only once the one before is acknowledged. librdkafka 2.0.2's idempotent
-  /// producer may have a later request of a partition written while an earlier one fails
-  /// past its retries (it bumps the epoch and renumbers): the failed entry, produced again,
-  /// would land after its successors. With one entry per order in flight it cannot.
-  /// Orders still go out in parallel with each other.
-  std::unordered_map<std::string, uint64_t> busy_orders;
   std::vector<uint64_t> acked;            // acknowledged, not yet deleted
   std::set<uint64_t> settled;             // acknowledged, deletion not yet durable: a
                                           // rewind skips them (fewer duplicates)
