@@ -4,6 +4,7 @@
 // Phase 1 (throughput): `events` envelopes already in the outbox, time until all are
 // acknowledged and deleted. Phase 2 (lag): steps committed at `paced_rate` per second
 // while the relay runs; lag percentiles come from the relay's histogram (bucket bounds).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,13 +23,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void fill(storage::store& db, runtime_context& ctx, uint64_t first_order, int orders) {
+/// `orders` x `per_order` events, seq by seq (an order's events interleaved with the
+/// others', as sagas in progress write them).
+void fill(storage::store& db, runtime_context& ctx, uint64_t first_order, int orders,
+          int per_order = 1) {
   storage::batch b;
-  for (int o = 0; o < orders; ++o) {
-    saga_event ev{"ord_" + std::to_string(first_order + o), 1, event_type::ordercreated,
-                  ctx.now_ms(), "order", R"({"customer_id":"c","selling_price_cents":500})"};
-    b.outbox.push_back(saga::encode(ev, "bench"));
-  }
+  for (int s = 1; s <= per_order; ++s)
+    for (int o = 0; o < orders; ++o) {
+      saga_event ev{"ord_" + std::to_string(first_order + o), static_cast<uint64_t>(s),
+                    event_type::ordercreated, ctx.now_ms(), "order",
+                    R"({"customer_id":"c","selling_price_cents":500})"};
+      b.outbox.push_back(saga::encode(ev, "bench"));
+    }
   if (auto err = db.commit({&b}, false); !err.empty())
     std::abort();
 }
@@ -57,13 +63,16 @@ int64_t percentile(const metrics& m, double q) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_relay BROKERS [events] [paced_rate] [paced_seconds]\n");
+    std::fprintf(stderr, "usage: bench_relay BROKERS [events] [paced_rate] [paced_seconds] "
+                         "[events_per_order]\n");
     return 2;
   }
   std::string brokers = argv[1];
   int events = argc > 2 ? std::atoi(argv[2]) : 200000;
   int rate = argc > 3 ? std::atoi(argv[3]) : 5000;
   int paced_s = argc > 4 ? std::atoi(argv[4]) : 10;
+  // The backlog's events per order (1: every event a different order; 6: a saga's).
+  int per_order = argc > 5 ? std::max(1, std::atoi(argv[5])) : 1;
   auto dir = std::filesystem::temp_directory_path() / "saga-bench-relay";
   std::filesystem::remove_all(dir);
   std::string err;
@@ -84,16 +93,18 @@ int main(int argc, char** argv) {
   {
     caf::actor_system sys{cfg};
     auto writer = spawn_writer(sys, ctx);
-    for (int i = 0; i < events; i += 1000)
-      fill(*db, *ctx, static_cast<uint64_t>(i), 1000);
+    int chunk = std::max(1, 1200 / per_order); // orders per commit
+    for (int i = 0; i < events; i += chunk * per_order)
+      fill(*db, *ctx, static_cast<uint64_t>(i), chunk, per_order);
     auto t0 = std::chrono::steady_clock::now();
     // Topics provisioned as by sagad (a cluster may have auto-create off).
     auto relay = sys.spawn(kafka_relay, ctx, writer, brokers, true);
     while (outbox_size(*db) > 0)
       std::this_thread::sleep_for(20ms);
     auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("throughput: %d events acknowledged and deleted in %.2f s = %.0f events/s\n", events,
-                dt, events / dt);
+    int filled = (events + chunk * per_order - 1) / (chunk * per_order) * chunk * per_order;
+    std::printf("throughput: %d events (%d per order) acknowledged and deleted in %.2f s = %.0f "
+                "events/s\n", filled, per_order, dt, filled / dt);
     for (auto& b : ctx->stats->kafka_lag)
       b = 0;
     // paced: commit small batches every millisecond-ish at `rate` events/s

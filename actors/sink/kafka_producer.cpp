@@ -72,9 +72,14 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
       ++st->ctx->stats->kafka_dead_lettered;
       st->poison.erase(key);
     } else {
-      st->ctx->stats->observe_kafka_lag(st->ctx->now_ms() - i->second);
+      st->ctx->stats->observe_kafka_lag(st->ctx->now_ms() - i->second.ts);
       ++st->ctx->stats->kafka_published;
       st->backoff_ms = 0; // the cluster takes messages again
+    }
+    if (!dead_letter) { // the order's next entry may go now
+      auto b = st->busy_orders.find(i->second.order_id);
+      if (b != st->busy_orders.end() && b->second == key)
+        st->busy_orders.erase(b);
     }
     st->inflight.erase(i);
     st->failures.erase(key);

@@ -105,7 +105,7 @@ void poll_provisioning(self_ptr self) {
                               ? 1000
                               : std::min(st.provision_backoff_ms * 2,
                                          std::max<int64_t>(1000, c.kafka_retry_backoff_max_ms));
-  st.next_provision_ms = st.ctx->now_ms() + st.provision_backoff_ms;
+  st.next_provision_ms = mono_ms(self) + st.provision_backoff_ms;
   // The summary once per kafka.error_log_interval_ms (the per-topic errors are counted).
   auto now = st.ctx->now_ms();
   bool say = st.last_missing_log_ms == 0

@@ -26,7 +26,7 @@ void reset(self_ptr self) {
   }
   if (st.transient_failure) {
     st.backoff_ms = st.backoff_ms == 0 ? 100 : std::min(st.backoff_ms * 2, st.ctx->cfg.kafka_retry_backoff_max_ms);
-    st.paused_until_ms = st.ctx->now_ms() + st.backoff_ms;
+    st.paused_until_ms = mono_ms(self) + st.backoff_ms;
     st.transient_failure = false;
   }
   if (st.producer != nullptr) {
@@ -39,6 +39,10 @@ void reset(self_ptr self) {
   if (!st.inflight.empty())
     st.next_key = std::min(st.next_key, st.inflight.begin()->first);
   st.inflight.clear();
+  st.busy_orders.clear();
+  st.waiting.clear();
+  st.scanned_to = st.next_key;
+  st.left_behind = 0;
   st.reset_needed = false;
 }
 
@@ -87,9 +91,11 @@ bool dead_letter(self_ptr self, uint64_t key, const std::string& reason) {
   }
   st.ctx->log->error("kafka: outbox entry {} (order_id={} type={}) dead-lettered to {}: {}", key,
                      order_id, type, topic, reason);
-  st.inflight.emplace(key, env.is_object() ? env.value("ts", int64_t{0}) : int64_t{0});
+  st.inflight.emplace(key, kafka_relay_state::inflight_entry{
+                             env.is_object() ? env.value("ts", int64_t{0}) : int64_t{0}, order_id});
   if (st.next_key <= key)
     st.next_key = key + 1;
+  st.scanned_to = std::max(st.scanned_to, st.next_key);
   return true;
 }
 
@@ -113,38 +119,70 @@ void delete_acked(self_ptr self) {
 void produce_more(self_ptr self) {
   auto& st = self->state;
   auto room = st.ctx->cfg.kafka_max_inflight - static_cast<int64_t>(st.inflight.size());
-  if (room <= 0 || st.next_key >= st.ctx->db->outbox_next_seq())
+  // Every key below `end` is committed (the store moves the counter after the write).
+  const uint64_t end = st.ctx->db->outbox_next_seq();
+  if (room <= 0 || st.next_key >= end)
     return;
   auto& prefix = st.ctx->cfg.kafka_topic_prefix;
-  // Walk the outbox from next_key in key order.
+  // Walk the outbox from next_key in key order. An entry whose order has one in flight is
+  // left for its turn (busy_orders); the walk goes on with other orders' entries, and
+  // next_key stays at the first entry left behind. The walk reads a bounded number of
+  // entries per round.
+  bool behind = false;
+  bool stopped = false;
+  int64_t left = 0;
+  int64_t budget = 4 * st.ctx->cfg.kafka_max_inflight + 64;
+  auto stop = [&] {
+    stopped = true;
+    return false;
+  };
   // A failed scan stops the node (the store's read-failure handler); what it read is in order.
-  (void)st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
-                        [&](std::string_view k, std::string_view v) {
-    if (room-- <= 0)
-      return false;
+  bool read = st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
+                                    [&](std::string_view k, std::string_view v) {
+    if (room <= 0 || budget-- <= 0)
+      return stop();
     auto key = storage::from_be64(k);
-    if (st.settled.count(key) != 0) {
-      st.next_key = key + 1; // already on the broker (a rewind passed it)
+    auto passed = [&] { // produced, or on the broker already: the walk moves past it
+      st.scanned_to = std::max(st.scanned_to, key + 1);
+      if (!behind)
+        st.next_key = key + 1;
       return true;
+    };
+    if (st.settled.count(key) != 0 || st.inflight.count(key) != 0)
+      return passed(); // on the broker already (a rewind passed it), or on its way
+    auto wait = [&] { // produced once the one of its order in flight is acknowledged
+      behind = true;
+      ++left;
+      st.scanned_to = std::max(st.scanned_to, key + 1);
+      return true;
+    };
+    if (auto w = st.waiting.find(key); w != st.waiting.end()) {
+      if (st.busy_orders.count(w->second) != 0)
+        return wait();
+      st.waiting.erase(w);
     }
     if (st.poison.count(key) != 0)
-      return false; // dead-lettered first (tick), in outbox order
+      return stop(); // dead-lettered first (tick), in outbox order
     // An entry that failed before goes alone, so that its report tells whether it is the
     // poison one (a batch fails as a whole) and no other entry shares its fate.
     bool suspect = st.failures.count(key) != 0;
     if (suspect && !st.inflight.empty())
-      return false;
+      return stop();
     auto env = nlohmann::json::parse(v, nullptr, false);
     if (!env.is_object()) {
       // Never dropped (that would leave a gap in its order's seq): dead-lettered with the
       // reason, in outbox order, at the next tick.
       st.poison[key] = "the outbox entry is not a JSON envelope (" + std::to_string(v.size())
                        + " bytes)";
-      return false;
+      return stop();
     }
     auto type = env.value("type", std::string("unknown"));
     auto order_id = env.value("order_id", std::string());
     auto seq = env.value("seq", uint64_t{0});
+    if (st.busy_orders.count(order_id) != 0) {
+      st.waiting.emplace(key, order_id);
+      return wait();
+    }
     auto topic = prefix + type;
     auto tp = traceparent(order_id, seq);
     auto err = rd_kafka_producev(
@@ -156,35 +194,47 @@ void produce_more(self_ptr self) {
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(key))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-      return false; // try again at the next tick
+      return stop(); // try again at the next tick
     if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG) {
       st.ctx->stats->count_kafka_error(metrics::kw_produce, err);
       // Refused by the producer itself, before any broker saw it: it can never succeed.
       st.poison[key] = std::string("refused by the producer: ") + rd_kafka_err2str(err) + " ("
                        + std::to_string(v.size()) + " bytes, kafka.max_message_bytes = "
                        + std::to_string(st.ctx->cfg.kafka_max_message_bytes) + ")";
-      return false;
+      return stop();
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       report_error(st, metrics::kw_produce, err,
                    "produce of outbox entry " + std::to_string(key) + " to " + topic + " failed: "
                      + rd_kafka_err2str(err), spdlog::level::err);
       st.reset_needed = true;
-      return false;
+      return stop();
     }
-    st.inflight.emplace(key, env.value("ts", int64_t{0}));
-    st.next_key = key + 1;
-    if (suspect)
+    --room;
+    st.inflight.emplace(key, kafka_relay_state::inflight_entry{env.value("ts", int64_t{0}), order_id});
+    st.busy_orders[order_id] = key;
+    passed();
+    if (suspect) {
       st.ctx->log->debug("kafka relay: outbox entry {} produced alone after {} failure(s)", key,
                          st.failures[key]);
-    return !suspect;
+      return stop();
+    }
+    return true;
   });
+  if (read && !stopped) {
+    // The walk reached the end: every key below `end` it did not see was acknowledged and
+    // deleted already.
+    st.scanned_to = std::max(st.scanned_to, end);
+    if (!behind)
+      st.next_key = std::max(st.next_key, end);
+  }
+  st.left_behind = left;
 }
 
 /// Event time of the oldest entry not yet acknowledged (0: none), for saga_outbox_age_ms.
 int64_t oldest_unacked_ts(kafka_relay_state& st) {
-  if (!st.inflight.empty())
-    return st.inflight.begin()->second;
+  if (!st.inflight.empty() && st.inflight.begin()->first < st.next_key)
+    return st.inflight.begin()->second.ts;
   if (st.next_key >= st.ctx->db->outbox_next_seq())
     return 0;
   if (st.first_unread_key != st.next_key) {
@@ -213,9 +263,9 @@ void tick(self_ptr self) {
   if (!st.topics_ready) {
     if (st.admin_queue != nullptr)
       poll_provisioning(self);
-    else if (now >= st.next_provision_ms)
+    else if (mono_ms(self) >= st.next_provision_ms)
       start_provisioning(self);
-  } else if (!st.reset_needed && now >= st.paused_until_ms) {
+  } else if (!st.reset_needed && mono_ms(self) >= st.paused_until_ms) {
     // Poison entries go to the dead-letter topic in outbox order, before what follows them.
     // (An entry stays poison until the dead-letter topic has it: a failed dead-letter
     // delivery is retried there, never on the entry's own topic.)
@@ -228,9 +278,12 @@ void tick(self_ptr self) {
     }
     produce_more(self);
   }
-  // metrics: depth = unread entries + produced and not yet acknowledged
-  auto unread = st.ctx->db->outbox_next_seq() - st.next_key;
-  st.ctx->stats->outbox_depth = static_cast<int64_t>(unread + st.inflight.size());
+  // metrics: depth = entries the walk has not reached + entries it left for their order's
+  // turn + produced and not yet acknowledged
+  auto end = st.ctx->db->outbox_next_seq();
+  auto unread = end > st.scanned_to ? end - st.scanned_to : 0;
+  st.ctx->stats->outbox_depth =
+    static_cast<int64_t>(unread) + st.left_behind + static_cast<int64_t>(st.inflight.size());
   auto oldest = oldest_unacked_ts(st);
   st.ctx->stats->outbox_oldest_ts_ms = oldest;
   st.ctx->stats->outbox_age_ms = oldest == 0 ? 0 : std::max<int64_t>(0, now - oldest);
@@ -238,10 +291,11 @@ void tick(self_ptr self) {
                      poll_atom::value, int64_t{0});
 }
 
-const char* sink_state(const kafka_relay_state& st) {
+const char* sink_state(self_ptr self) {
+  auto& st = self->state;
   if (!st.topics_ready)
     return st.provision_backoff_ms == 0 ? "provisioning" : "topics_missing";
-  if (st.reset_needed || st.paused_until_ms > st.ctx->now_ms())
+  if (st.reset_needed || st.paused_until_ms > mono_ms(self))
     return "retrying";
   return st.inflight.empty() ? "idle" : "publishing";
 }
@@ -304,6 +358,7 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
                                return false;
                              }))
     st.next_key = st.ctx->db->outbox_next_seq(); // the node stops: publish nothing
+  st.scanned_to = st.next_key;
 
   st.ctx->log->info("kafka relay started: brokers={} outbox from entry {} to {}", st.brokers,
                     st.next_key, st.ctx->db->outbox_next_seq());
@@ -317,13 +372,13 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
     [self](inspect_atom) {
       auto& st = self->state;
       st.probe.count();
-      return st.probe.read(self, *st.ctx, sink_state(st));
+      return st.probe.read(self, *st.ctx, sink_state(self));
     },
     [self](stats_atom) {
       auto& st = self->state;
       st.probe.count();
       kafka_sink_status r;
-      r.state = sink_state(st);
+      r.state = sink_state(self);
       r.brokers = st.brokers;
       r.topics_expected = static_cast<int64_t>(st.topics.size());
       for (auto& [t, why] : st.missing)
@@ -331,7 +386,7 @@ caf::behavior kafka_relay(self_ptr self, context_ptr ctx, caf::actor writer, std
       r.last_error = st.last_error;
       r.last_error_ts_ms = st.last_error_ts_ms;
       r.inflight = static_cast<int64_t>(st.inflight.size());
-      r.paused_ms = std::max<int64_t>(0, st.paused_until_ms - st.ctx->now_ms());
+      r.paused_ms = std::max<int64_t>(0, st.paused_until_ms - mono_ms(self));
       return r;
     },
   };

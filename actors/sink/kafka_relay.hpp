@@ -37,6 +37,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "actors/inspect/introspection.hpp"
 #include "actors/messages.hpp"
@@ -52,8 +53,23 @@ struct kafka_relay_state {
   caf::actor writer;
   std::string brokers;
   rd_kafka_t* producer = nullptr;
-  uint64_t next_key = 1;                  // next outbox key to read
-  std::map<uint64_t, int64_t> inflight;   // produced, not yet acknowledged: key -> event ts
+  uint64_t next_key = 1;                  // first outbox key not yet produced (the walk starts here)
+  uint64_t scanned_to = 1;                // one past the last key the walk has reached
+  int64_t left_behind = 0;                // entries the last walk left for their order's turn
+  struct inflight_entry {
+    int64_t ts;                           // event time, for saga_outbox_age_ms
+    std::string order_id;
+  };
+  std::map<uint64_t, inflight_entry> inflight; // produced, not yet acknowledged
+  /// Orders with an entry in flight (order_id -> its outbox key): an order's next entry is
+  /// produced only once the one before is acknowledged. librdkafka 2.0.2's idempotent
+  /// producer may have a later request of a partition written while an earlier one fails
+  /// past its retries (it bumps the epoch and renumbers): the failed entry, produced again,
+  /// would land after its successors. With one entry per order in flight it cannot.
+  /// Different orders still go out in parallel.
+  std::unordered_map<std::string, uint64_t> busy_orders;
+  std::map<uint64_t, std::string> waiting; // left for their order's turn: key -> order_id
+                                           // (a walk passes them without parsing them again)
   std::vector<uint64_t> acked;            // acknowledged, not yet deleted
   std::set<uint64_t> settled;             // acknowledged, deletion not yet durable: a
                                           // rewind skips them (fewer duplicates)
@@ -70,7 +86,8 @@ struct kafka_relay_state {
   int64_t next_provision_ms = 0;
   int64_t provision_backoff_ms = 0;
   int64_t last_missing_log_ms = 0;        // the "topics missing" summary, rate-limited
-  // pause after a retriable delivery failure
+  // pause after a retriable delivery failure, on the actor clock (monotonic: a jump of the
+  // node's wall clock neither shortens nor lengthens it)
   int64_t paused_until_ms = 0;
   int64_t backoff_ms = 0;
   bool transient_failure = false;        // the last reset follows a retriable error

@@ -141,6 +141,25 @@ struct relay_fixture {
     }
   }
 
+  /// One event of order `order` with `seq`, in its own commit.
+  void fill_one(const std::string& order, uint64_t seq) {
+    storage::batch b;
+    saga_event ev{order, seq, event_type::ordercreated, ctx->now_ms(), "order", "{}"};
+    b.outbox.push_back(saga::encode(ev, "n1"));
+    REQUIRE(db->commit({&b}, false).empty());
+  }
+
+  /// The relay's own figure for what is left (saga_outbox_depth) comes down to 0.
+  bool wait_depth_zero(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (ctx->stats->outbox_depth.load() == 0)
+        return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
   size_t outbox_size() {
     size_t n = 0;
     (void)db->scan(storage::family::outbox, "", [&](auto, auto) { return ++n, true; });
@@ -480,4 +499,66 @@ TEST_CASE("retriable errors past the producer's retries are counted, paused on, 
   WARN("duplicates after retriable errors past the retries: " << dups);
   CHECK(m.render().find("saga_kafka_errors_total{where=\"delivery\",code=\"NOT_ENOUGH_REPLICAS\"}")
         != std::string::npos);
+}
+
+TEST_CASE("one event per order in flight: a later event never lands ahead of an earlier one "
+          "that failed", "[fault][kafka]") {
+  mock_kafka k;
+  relay_fixture f;
+  f.ctx->cfg.kafka_produce_retries = 1; // a retriable error twice is reported
+  f.ctx->cfg.kafka_linger_ms = 0;       // each event in its own produce request
+  f.start_relay(k.bootstraps);
+  f.fill(1, 1); // ord_0 seq 1: connected, metadata known
+  REQUIRE(f.wait_empty(30s));
+  // Slow answers: requests for seqs 2..5 are in flight together when the first answers
+  // come back. Two are refused (retriable); the mock appends the others (it checks no
+  // sequence numbers for an idempotent producer), as a broker does once librdkafka has
+  // renumbered them after an epoch bump: what was refused lands after them.
+  rd_kafka_mock_broker_set_rtt(k.mc, 1, 150);
+  rd_kafka_mock_push_request_errors(k.mc, 0 /* Produce */, 2,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  for (int s = 2; s <= 5; ++s) {
+    f.fill(1, 1, s);
+    std::this_thread::sleep_for(10ms); // separate relay rounds, separate requests
+  }
+  REQUIRE(f.wait_empty(60s));
+  CHECK(f.wait_depth_zero(5s));
+  auto msgs = consume_all(k.bootstraps, "ordercreated", 5);
+  auto dups = check_order_per_key(msgs, 1, 5); // in seq order: 1, 2, 3, 4, 5
+  CHECK(f.ctx->stats->kafka_relay_resets.load() >= 1);
+  WARN("duplicates: " << dups);
+}
+
+TEST_CASE("an order waiting for its turn holds no other order back, and the depth drains to 0",
+          "[kafka]") {
+  mock_kafka k;
+  relay_fixture f;
+  f.ctx->cfg.kafka_linger_ms = 0;
+  f.start_relay(k.bootstraps);
+  f.fill_one("ord_slow", 1);
+  REQUIRE(f.wait_empty(30s));
+  REQUIRE(f.wait_depth_zero(5s));
+  // ord_slow's seqs 2..5 go one at a time (each waits for the one before, 100 ms away);
+  // the other orders, written after them, go at once and are deleted meanwhile. The
+  // relay must neither wait for them behind ord_slow nor count them once they are gone.
+  rd_kafka_mock_broker_set_rtt(k.mc, 1, 100);
+  for (uint64_t s = 2; s <= 5; ++s)
+    f.fill_one("ord_slow", s);
+  for (int o = 0; o < 20; ++o)
+    f.fill_one("ord_" + std::to_string(o), 1);
+  REQUIRE(f.wait_empty(60s));
+  CHECK(f.wait_depth_zero(5s));
+  CHECK(f.ctx->stats->outbox_depth.load() == 0);
+  auto msgs = consume_all(k.bootstraps, "ordercreated", 25);
+  std::vector<uint64_t> slow;
+  size_t others = 0;
+  for (auto& env : msgs) {
+    if (env["order_id"] == "ord_slow")
+      slow.push_back(env["seq"].get<uint64_t>());
+    else
+      ++others;
+  }
+  CHECK(slow == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(others == 20);
 }

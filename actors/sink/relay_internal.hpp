@@ -6,6 +6,7 @@
 //   kafka_provision.cpp   the topics: CreateTopics at start, and what is still missing
 // Nothing outside actors/sink/ includes this header.
 
+#include <chrono>
 #include <string>
 
 #include <librdkafka/rdkafka.h>
@@ -16,6 +17,14 @@ namespace saga::relay {
 
 using self_ptr = caf::stateful_actor<kafka_relay_state>*;
 using poll_atom = timer_atom;
+
+/// Milliseconds on the actor clock (monotonic), for the relay's own pauses and back-offs:
+/// the node's wall clock may jump.
+inline int64_t mono_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
 
 /// The opaque of a dead-letter message: the entry's key with the top bit set.
 constexpr uint64_t dead_letter_bit = uint64_t{1} << 63;
