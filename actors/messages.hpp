@@ -126,8 +126,10 @@ struct input_reply {
 
 /// Runtime statistics of the writer (group commit).
 struct writer_stats {
-  uint64_t commits = 0; // RocksDB writes
-  uint64_t batches = 0; // saga steps and other batches written
+  uint64_t commits = 0;  // RocksDB writes
+  uint64_t batches = 0;  // saga steps and other batches written
+  uint64_t synced = 0;   // writes made durable with an fsync (storage.sync)
+  uint64_t barriers = 0; // groups of empty batches, answered in order without a write
 };
 
 /// What the Kafka relay knows of the sink (GET /readyz detail.kafka).
@@ -401,7 +403,8 @@ typename Inspector::result_type inspect(Inspector& f, kafka_sink_status& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_stats& x) {
-  return f(caf::meta::type_name("writer_stats"), x.commits, x.batches);
+  return f(caf::meta::type_name("writer_stats"), x.commits, x.batches, x.synced,
+           x.barriers);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
@@ -481,6 +484,6 @@ typename Inspector::result_type inspect(Inspector& f, conditional_erase& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
-  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters, x.erase_if);
+  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters, x.erase_if, x.sync);
 }
 } // namespace storage

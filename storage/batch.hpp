@@ -42,6 +42,13 @@ struct batch {
   std::vector<std::pair<std::string, int64_t>> counters;
   /// Applied after `ops`.
   std::vector<conditional_erase> erase_if;
+  /// false: a write whose loss in a power failure only repeats work already done (the
+  /// relay's deletions of acknowledged outbox entries: the entry is published again, with
+  /// its event_id). A group with no synced batch is written without an fsync. A process
+  /// crash loses neither kind (RocksDB's log is in the OS's cache once written).
+  bool sync = true;
+
+  bool empty() const { return ops.empty() && outbox.empty() && counters.empty() && erase_if.empty(); }
 };
 
 } // namespace storage

@@ -73,3 +73,34 @@ TEST_CASE("with the writer holding its commits nothing is answered, counted or s
   CHECK(gauges[static_cast<size_t>(order_status::payment_initiated)].load() == initiated + 1);
   check_outbox(n);
 }
+
+TEST_CASE("barriers are answered without a write, and a group of unsynced batches skips the fsync",
+          "[actor][storage]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.ctx->cfg.storage_sync = true;
+  auto before = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  CHECK(n.ask<bool>(n.dir.writer, write_atom::value, storage::batch{}));
+  auto after = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  CHECK(after.commits == before.commits);
+  CHECK(after.barriers == before.barriers + 1);
+  // An unsynced batch (the relay's deletions) is written, without an fsync.
+  storage::batch unsynced;
+  unsynced.ops.push_back({storage::family::meta, "t/unsynced", "1", false});
+  unsynced.sync = false;
+  CHECK(n.ask<bool>(n.dir.writer, write_atom::value, unsynced));
+  auto third = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  CHECK(third.commits == after.commits + 1);
+  CHECK(third.synced == after.synced);
+  std::string v;
+  CHECK(n.db->get(storage::family::meta, "t/unsynced", v) == storage::read_status::found);
+  // In a group with a synced batch, the group is synced.
+  storage::batch synced;
+  synced.ops.push_back({storage::family::meta, "t/synced", "1", false});
+  n.self->send(n.dir.writer, write_atom::value, unsynced);
+  n.self->send(n.dir.writer, write_atom::value, synced);
+  n.run();
+  auto fourth = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
+  CHECK(fourth.synced == third.synced + 1);
+  CHECK(fourth.commits == third.commits + 1);
+}

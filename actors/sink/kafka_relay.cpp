@@ -106,6 +106,7 @@ void delete_acked(self_ptr self) {
   storage::batch b;
   for (auto key : st.acked)
     b.ops.push_back({storage::family::outbox, storage::be64(key), {}, true});
+  b.sync = false; // lost in a power failure, an entry is only published again (same event_id)
   auto keys = std::move(st.acked);
   st.acked.clear();
   st.deleting = true;
