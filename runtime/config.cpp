@@ -240,6 +240,12 @@ const std::vector<key_spec>& specs() {
     INT_KEY("supervision.restart_window_ms", supervision_restart_window_ms, 1, INT64_MAX / 4,
             "window of supervision.max_restarts"),
     INT_KEY("scheduler.threads", scheduler_threads, 1, 256, "CAF scheduler threads"),
+    STR_KEY("scheduler.policy", scheduler_policy,
+            "stealing (CAF's work-stealing workers) or sharing (one shared queue)"),
+    INT_KEY("scheduler.max_throughput", scheduler_max_throughput, 0, 1000000,
+            "messages an actor handles before it yields its worker; 0 = unbounded (CAF's default)"),
+    INT_KEY("scheduler.poll_attempts", scheduler_poll_attempts, 1, 1000000,
+            "work stealing: an idle worker's busy polls before it polls less often and sleeps"),
     STR_KEY("log.level", log_level, "trace, debug, info, warn, error"),
   };
   return xs;
@@ -495,6 +501,8 @@ std::string validate(const node_config& cfg) {
     ok = ok || cfg.log_level == l;
   if (!ok)
     return "log.level must be one of trace, debug, info, warn, error";
+  if (cfg.scheduler_policy != "stealing" && cfg.scheduler_policy != "sharing")
+    return "scheduler.policy must be stealing or sharing";
   return {};
 }
 

@@ -165,3 +165,18 @@ TEST_CASE("the command line's pieces: no --node keeps the default id, --set appl
   CHECK(load_config("/nonexistent/cluster.conf", "node-1", {}, unreadable)
           .find("cannot read config file") != std::string::npos);
 }
+
+TEST_CASE("the scheduler's policy is stealing or sharing, its other settings integers",
+          "[unit][config]") {
+  node_config c;
+  CHECK(c.scheduler_policy == "stealing"); // defaults: CAF's own
+  CHECK(c.scheduler_max_throughput == 0);
+  CHECK(validate(c).empty());
+  CHECK(apply_override("scheduler.policy=sharing", c).empty());
+  CHECK(validate(c).empty());
+  CHECK(apply_override("scheduler.policy=fifo", c).empty());
+  CHECK(validate(c) == "scheduler.policy must be stealing or sharing");
+  CHECK(apply_override("scheduler.max_throughput=-1", c).find("scheduler.max_throughput") != std::string::npos);
+  CHECK(apply_override("scheduler.poll_attempts=20", c).empty());
+  CHECK(c.scheduler_poll_attempts == 20);
+}

@@ -34,6 +34,10 @@ struct sagad_config : caf::actor_system_config {
   explicit sagad_config(const node_config& c) {
     register_message_types(*this);
     set("scheduler.max-threads", static_cast<size_t>(c.scheduler_threads));
+    set("scheduler.policy", c.scheduler_policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+    if (c.scheduler_max_throughput > 0)
+      set("scheduler.max-throughput", static_cast<size_t>(c.scheduler_max_throughput));
+    set("work-stealing.aggressive-poll-attempts", static_cast<size_t>(c.scheduler_poll_attempts));
     set("logger.file-verbosity", caf::atom("quiet"));
     set("logger.console-verbosity", caf::atom("quiet"));
     if (c.cluster_members.size() > 1) {
