@@ -76,6 +76,16 @@ int main(int argc, char** argv) {
   auto log = spdlog::stdout_color_mt("saga");
   log->set_level(spdlog::level::from_str(cfg.log_level));
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id + " %v");
+  // The librdkafka loaded must be the one built against (2.8.0 from .deps, never the
+  // system's 2.0.2 found by a stray library path): its fixes are what the relay relies on.
+  if (rd_kafka_version() != RD_KAFKA_VERSION) {
+    log->critical("librdkafka {} is loaded but sagad was built against {}: check the library "
+                  "path (scripts/build-librdkafka.sh installs it in .deps/librdkafka)",
+                  rd_kafka_version_str(),
+                  fmt::format("{}.{}.{}", RD_KAFKA_VERSION >> 24, (RD_KAFKA_VERSION >> 16) & 0xff,
+                              (RD_KAFKA_VERSION >> 8) & 0xff));
+    return 1;
+  }
 
   // Termination signals are taken synchronously by the main thread (sigwait below).
   sigset_t signals;

@@ -7,6 +7,7 @@
 #                                         use: Catch2, Google Benchmark, wrk, Chromium, a JDK
 #                                         and Maven (the real Kafka broker), Node.js (the
 #                                         console's browser test), the tests' Python tools
+# Both then build librdkafka 2.8.0 from Debian's source package into .deps (build-librdkafka.sh).
 set -euo pipefail
 mode=run
 case "${1:-}" in
@@ -16,7 +17,8 @@ case "${1:-}" in
 esac
 pkgs=(
   libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libboost-dev libboost-system-dev libssl-dev librdkafka-dev
+  libboost-dev libboost-system-dev libssl-dev
+  liblz4-dev libzstd-dev zlib1g-dev patch xz-utils  # librdkafka 2.8.0, built from source below
   cmake ninja-build g++ make pkg-config curl openssl kcat
 )
 if [ "$mode" = tests ]; then
@@ -42,6 +44,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The one librdkafka the project links: 2.8.0 from Debian's source package (quick when built).
+bash "$(dirname "$0")/build-librdkafka.sh"
 [ "$mode" = tests ] || exit 0
 # The tests' Python tools (tests/requirements.txt, pinned) in a virtual environment of the
 # checkout: the e2e tests run with .venv/bin/python3.

@@ -6,6 +6,10 @@
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
+// Built against librdkafka 2.8.0 (scripts/build-librdkafka.sh), not Debian 12's 2.0.2: the
+// idempotent producer's recovery after "possibly persisted" errors (2.3.0) is relied upon.
+static_assert(RD_KAFKA_VERSION >= 0x020800ff, "librdkafka 2.8.0 or later is required");
+
 #include "actors/plumbing/writer.hpp"
 #include "actors/sink/relay_internal.hpp"
 #include "storage/store.hpp"
