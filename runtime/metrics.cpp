@@ -252,6 +252,21 @@ std::string metrics::render() const {
   for (size_t i = 0; i < orders_by_status.size(); ++i)
     w.value("saga_orders", "status=\"" + order_status_names[i] + "\"",
             std::to_string(orders_by_status[i].load()));
+  w.head("saga_storage_reads_total", "counter",
+         "RocksDB point reads and iterations by column family (per saga: divide by the "
+         "completed orders).");
+  for (int i = 0; i < storage_families; ++i)
+    w.value("saga_storage_reads_total", "family=\"" + storage_family_names[i] + "\"",
+            std::to_string(storage_reads[i].load()));
+  w.head("saga_storage_commits_total", "counter",
+         "The writer's RocksDB writes (one per group of batches), with and without fdatasync.");
+  w.value("saga_storage_commits_total", "sync=\"true\"",
+          std::to_string(storage_synced_commits.load()));
+  w.value("saga_storage_commits_total", "sync=\"false\"",
+          std::to_string(storage_commits.load() - storage_synced_commits.load()));
+  w.head("saga_storage_barriers_total", "counter",
+         "Groups made only of barriers (empty batches), answered in order without a write.");
+  w.value("saga_storage_barriers_total", "", std::to_string(storage_barriers.load()));
   for (auto& f : plain_families()) {
     w.head(f.name, f.type, f.help);
     for (auto& s : f.samples)

@@ -76,6 +76,14 @@ struct metrics {
   std::atomic<int64_t> intents_in_memory{0};           // payment books, all partitions
   std::atomic<int64_t> restart_entries{0};             // supervisor's restart bookkeeping
   std::atomic<uint64_t> component_restarts{0}; // supervised long-lived actors restarted
+  /// RocksDB reads by column family (the store counts them; names set by the wiring, as
+  /// the storage layer is not included here) and the writer's commits.
+  static constexpr int storage_families = 7;
+  std::array<std::atomic<uint64_t>, storage_families> storage_reads{};
+  std::array<std::string, storage_families> storage_family_names{"0", "1", "2", "3", "4", "5", "6"};
+  std::atomic<uint64_t> storage_commits{0};        // RocksDB writes (groups)
+  std::atomic<uint64_t> storage_synced_commits{0}; // ... of which with fdatasync
+  std::atomic<uint64_t> storage_barriers{0};       // groups of empty batches, no write
   std::atomic<int64_t> components_failed{0};   // past their restart budget
 
   /// Components past their restart budget (set by their supervisor, read by /readyz and

@@ -52,6 +52,10 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     ctx->stats->order_status_names[i] = to_string(static_cast<order_status>(i));
   }
   ctx->stats->inventory_workers = static_cast<int64_t>(state.inventory.size());
+  static_assert(storage::family_count == metrics::storage_families);
+  for (int i = 0; i < storage::family_count; ++i)
+    ctx->stats->storage_family_names[i] = storage::family_name(static_cast<storage::family>(i));
+  ctx->db->count_reads(ctx->stats->storage_reads.data()); // reads from here on: the actors'
   // The outbox backlog is known before the relay's first round: readiness and the
   // metrics never report an empty outbox that is not.
   uint64_t first = ctx->db->outbox_next_seq();

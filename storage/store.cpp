@@ -255,6 +255,7 @@ bool store::failed(std::string_view what, const std::string& status) const {
 
 bool store::scan_from(family cf, std::string_view start,
                       const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  counted(cf);
   std::unique_ptr<rocksdb::Iterator> it(
     db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next())
@@ -266,6 +267,7 @@ bool store::scan_from(family cf, std::string_view start,
 }
 
 read_status store::get(family cf, const std::string& key, std::string& value) const {
+  counted(cf);
   auto st = db_->Get(rocksdb::ReadOptions(), handles_[1 + int(cf)], key, &value);
   if (st.ok())
     return read_status::found;
@@ -278,6 +280,7 @@ read_status store::get(family cf, const std::string& key, std::string& value) co
 bool store::scan_each(family cf, const std::vector<std::string>& prefixes,
                       const std::function<bool(size_t, std::string_view, std::string_view)>& fn)
   const {
+  counted(cf, prefixes.size());
   std::unique_ptr<rocksdb::Iterator> it(
     db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
   for (size_t i = 0; i < prefixes.size(); ++i) {
@@ -297,6 +300,7 @@ bool store::scan_each(family cf, const std::vector<std::string>& prefixes,
 
 bool store::scan(family cf, std::string_view prefix,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  counted(cf);
   std::unique_ptr<rocksdb::Iterator> it(
     db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {

@@ -110,6 +110,10 @@ public:
   void on_read_failure(std::function<void(const std::string&)> fn) { on_read_failure_ = std::move(fn); }
   /// True once a read failed.
   bool read_failed() const { return read_failed_.load(); }
+  /// Counts every point read and every iteration (one per `scan`, `scan_from`, and per
+  /// prefix of `scan_each`) into `per_family[int(family)]` (family_count counters, which
+  /// must outlive the store; /metrics `saga_storage_reads_total`). Set before any actor reads.
+  void count_reads(std::atomic<uint64_t>* per_family) { reads_ = per_family; }
   /// Writes the memtables to table files (tests: reads then reach the file system).
   [[nodiscard]] std::string flush();
 
@@ -137,6 +141,11 @@ private:
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> outbox_next_{1};
+  std::atomic<uint64_t>* reads_ = nullptr;
+  void counted(family cf, uint64_t n = 1) const {
+    if (reads_ != nullptr)
+      reads_[int(cf)].fetch_add(n, std::memory_order_relaxed);
+  }
   mutable std::atomic<bool> read_failed_{false};
   std::function<void(const std::string&)> on_read_failure_;
   /// Records a failed read; false (so callers can `return failed(...)`).

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 
 #include <filesystem>
 #include <fstream>
@@ -252,4 +253,28 @@ TEST_CASE("a read the disk fails is 'failed', never 'absent': the handler hears 
   CHECK_FALSE(db->commit({&after}, true).empty());
   CHECK(db->get(family::meta, "k/999", v) == read_status::absent);
   CHECK(db->get(family::meta, "k/151", v) == read_status::found);
+}
+
+TEST_CASE("every point read and iteration is counted under its column family",
+          "[unit][storage]") {
+  temp_dir dir;
+  std::string err;
+  auto db = store::open(dir.path.string(), err);
+  REQUIRE(db);
+  std::array<std::atomic<uint64_t>, family_count> reads{};
+  std::string v;
+  CHECK(db->get(family::orders, "before", v) == read_status::absent); // not counted yet
+  db->count_reads(reads.data());
+  CHECK(db->get(family::orders, "a", v) == read_status::absent);
+  CHECK(db->get(family::orders, "b", v) == read_status::absent);
+  CHECK(db->scan(family::meta, "p/", [](std::string_view, std::string_view) { return true; }));
+  CHECK(db->scan_from(family::outbox, {}, [](std::string_view, std::string_view) { return true; }));
+  CHECK(db->scan_each(family::reservations, {"a", "b", "c"},
+                      [](size_t, std::string_view, std::string_view) { return true; }));
+  CHECK(reads[int(family::orders)] == 2);
+  CHECK(reads[int(family::meta)] == 1);
+  CHECK(reads[int(family::outbox)] == 1);
+  CHECK(reads[int(family::reservations)] == 3);
+  CHECK(reads[int(family::payments)] == 0);
+  db->count_reads(nullptr); // the counters go before the store here
 }

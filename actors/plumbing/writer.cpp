@@ -26,10 +26,14 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
     // (this actor commits in arrival order and answers after each write), so they are
     // answered in order without a write, and without an fsync.
     ++st.stats.barriers;
+    ++st.ctx->stats->storage_barriers;
   } else {
     err = st.ctx->db->commit(group, sync);
     ++st.stats.commits;
     st.stats.synced += sync ? 1 : 0;
+    ++st.ctx->stats->storage_commits;
+    if (sync)
+      ++st.ctx->stats->storage_synced_commits;
     st.stats.batches += group.size();
   }
   auto promises = std::move(st.promises);

@@ -103,4 +103,12 @@ TEST_CASE("barriers are answered without a write, and a group of unsynced batche
   auto fourth = n.ask<writer_stats>(n.dir.writer, stats_atom::value);
   CHECK(fourth.synced == third.synced + 1);
   CHECK(fourth.commits == third.commits + 1);
+  // /metrics shows the same counts (saga_storage_commits_total, saga_storage_barriers_total).
+  CHECK(n.ctx->stats->storage_commits.load() == fourth.commits);
+  CHECK(n.ctx->stats->storage_synced_commits.load() == fourth.synced);
+  CHECK(n.ctx->stats->storage_barriers.load() == fourth.barriers);
+  auto text = n.ctx->stats->render();
+  CHECK(text.find("saga_storage_commits_total{sync=\"false\"} "
+                  + std::to_string(fourth.commits - fourth.synced) + "\n")
+        != std::string::npos);
 }
