@@ -99,7 +99,7 @@ struct node_config {
   int64_t supervision_max_restarts = 5;        // per long-lived component ...
   int64_t supervision_restart_window_ms = 60000; // ... within this window, then it fails
   int64_t scheduler_threads = 2;
-  std::string scheduler_policy = "stealing"; // CAF's scheduler: stealing | sharing
+  std::string scheduler_policy = "sharing"; // CAF's scheduler: stealing | sharing (measured, BENCHMARKS)
   int64_t scheduler_max_throughput = 0;      // messages per actor per run; 0 = CAF's unbounded
   int64_t scheduler_poll_attempts = 100;     // an idle worker's busy polls before it backs off
   std::string log_level = "info";
