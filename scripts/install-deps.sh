@@ -19,6 +19,7 @@ pkgs=(
   libcaf-dev librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libboost-dev libboost-system-dev libssl-dev
   liblz4-dev libzstd-dev zlib1g-dev patch xz-utils  # librdkafka 2.8.0, built from source below
+  libjemalloc-dev  # sagad's allocator (BENCHMARKS.md, "Allocator")
   cmake ninja-build g++ make pkg-config curl openssl kcat
 )
 if [ "$mode" = tests ]; then
