@@ -5,24 +5,25 @@
 # the differences are divided by the sagas completed (the mix's failed sagas and the
 # stocking count in the numerator).
 # Usage: [CONC=64] [DURATION=10] bash scripts/per-saga.sh [SAGAD [sagad args...]]
-#        (run from the checkout root; SAGAD defaults to build/bin/sagad)
+#        (SAGAD relative to the checkout root, default build/bin/sagad; the node starts
+#        through bench-lib.sh, as in bench.sh)
 set -u
+cd "$(dirname "$0")/.."
 bin=${1:-build/bin/sagad}
 shift || true
-d=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $d' EXIT
-$bin --node node-1 --set http.port=0 --set storage.dir=$d --set log.level=warn "$@" > $d/out 2>&1 &
-pid=$!
-for i in $(seq 1 100); do grep -q "SAGAD READY" $d/out && break; sleep 0.1; done
-port=$(grep "SAGAD READY" $d/out | sed 's/.*http_port=//')
-[ -n "$port" ] || { echo "per-saga: sagad did not start"; cat $d/out; exit 1; }
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
+. scripts/bench-lib.sh
+SAGAD=$bin start_node "$work/data" "$@"
+d=$work
 cpu() { awk '{print $14 + $15}' /proc/$pid/stat; }
-curl -s http://127.0.0.1:$port/metrics > $d/m0
+curl -s $url/metrics > $d/m0
 c0=$(cpu)
-build/bin/saga-loadgen --url http://127.0.0.1:$port --duration-s ${DURATION:-10} \
+build/bin/saga-loadgen --url $url --duration-s ${DURATION:-10} \
   --concurrency ${CONC:-64} --json 2>/dev/null | tail -1 > $d/run.json
 c1=$(cpu)
-curl -s http://127.0.0.1:$port/metrics > $d/m1
+curl -s $url/metrics > $d/m1
 TICKS=$((c1 - c0)) HZ=$(getconf CLK_TCK) python3 - $d/m0 $d/m1 $d/run.json <<'PY'
 import json, os, re, sys
 def read(path):
