@@ -60,6 +60,7 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
 /// `(fenced, epoch, message)`: a command from another node, with the ownership epoch it
 /// was routed under; the owner refuses a stale one (unfence below).
 using fenced_atom = caf::atom_constant<caf::atom("fenced")>;
+using changelog_atom = caf::atom_constant<caf::atom("changelog")>; // replication: commit a partition's records
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -255,6 +256,14 @@ struct directory {
   static size_t payment_partition(const std::string& order_id, size_t order_partitions,
                                   size_t payment_workers) {
     return order_partition(order_id, order_partitions) % payment_workers;
+  }
+  /// The changelog partition of a write (storage/batch.hpp `log_partition`): an order's
+  /// (and its payment's) is its order partition; SKU partition q follows all of them.
+  static int32_t order_log_partition(const std::string& order_id, int64_t order_partitions) {
+    return static_cast<int32_t>(order_partition(order_id, static_cast<size_t>(order_partitions)));
+  }
+  static int32_t inventory_log_partition(size_t p, int64_t order_partitions) {
+    return static_cast<int32_t>(order_partitions + static_cast<int64_t>(p));
   }
   size_t inventory_partition(const std::string& sku) const {
     return hash(sku) % inventory.size();
@@ -484,6 +493,7 @@ typename Inspector::result_type inspect(Inspector& f, conditional_erase& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
-  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters, x.erase_if, x.sync);
+  return f(caf::meta::type_name("batch"), x.ops, x.outbox, x.counters, x.erase_if, x.sync,
+           x.log_partition);
 }
 } // namespace storage

@@ -113,6 +113,15 @@ const std::vector<key_spec>& specs() {
             "one connection attempt with its handshake"),
     INT_KEY("cluster.epoch", cluster_epoch, 1, INT64_MAX,
             "partition ownership epoch; every node of a cluster must have the same"),
+    STR_KEY("cluster.replication", cluster_replication,
+            "none (the data directory is the only copy) or kafka (every write is committed "
+            "to a changelog topic in one transaction with its events first)"),
+    STR_KEY("cluster.name", cluster_name,
+            "the cluster's name in every partition's transactional.id (<name>-p<N>)"),
+    INT_KEY("cluster.transaction_timeout_ms", cluster_transaction_timeout_ms, 1000, 900000,
+            "Kafka transaction.timeout.ms: a dead owner's open transaction is aborted then"),
+    INT_KEY("cluster.commit_retries", cluster_commit_retries, 0, 1000,
+            "times a failed transaction is aborted and produced again before the node stops"),
     STR_KEY("http.address", http_address, "address the gateway binds to"),
     INT_KEY("http.port", http_port, 0, 65535, "gateway port (0 = pick a free one)"),
     INT_KEY("http.max_body_bytes", http_max_body_bytes, 1, 64 << 20, "larger bodies get 413"),
@@ -503,6 +512,16 @@ std::string validate(const node_config& cfg) {
     return "log.level must be one of trace, debug, info, warn, error";
   if (cfg.scheduler_policy != "stealing" && cfg.scheduler_policy != "sharing")
     return "scheduler.policy must be stealing or sharing";
+  if (cfg.cluster_replication != "none" && cfg.cluster_replication != "kafka")
+    return "cluster.replication must be none or kafka";
+  if (cfg.cluster_replication == "kafka" && (!cfg.kafka_enabled || cfg.kafka_brokers.empty()))
+    return "cluster.replication = kafka needs kafka.enabled = true and a real Kafka cluster in "
+           "kafka.brokers: the embedded mock cluster neither fences an older producer nor "
+           "hides aborted transactions from read_committed readers";
+  if (cfg.cluster_name.empty()
+      || cfg.cluster_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789._-") != std::string::npos)
+    return "cluster.name must be non-empty letters, digits, '.', '_' or '-'";
   return {};
 }
 

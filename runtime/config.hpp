@@ -39,6 +39,10 @@ struct node_config {
   int64_t cluster_reconnect_backoff_max_ms = 5000; // ... doubling up to this
   int64_t cluster_connect_timeout_ms = 5000;    // one connection attempt with its handshake
   int64_t cluster_epoch = 1;                    // partition ownership epoch (fencing, later)
+  std::string cluster_replication = "none";     // none | kafka (actors/replication/)
+  std::string cluster_name = "saga";            // names the partitions' transactional.ids
+  int64_t cluster_transaction_timeout_ms = 10000; // a dead owner's open transaction aborts then
+  int64_t cluster_commit_retries = 5;           // a transaction aborted and produced again
   std::string http_address = "127.0.0.1";
   int64_t http_port = 8080;
   int64_t http_max_body_bytes = 65536;

@@ -267,6 +267,13 @@ std::string metrics::render() const {
   w.head("saga_storage_barriers_total", "counter",
          "Groups made only of barriers (empty batches), answered in order without a write.");
   w.value("saga_storage_barriers_total", "", std::to_string(storage_barriers.load()));
+  w.head("saga_replication_transactions_total", "counter",
+         "Kafka transactions committed to the changelog (cluster.replication = kafka): one per "
+         "partition and writer group; retried = committed after an aborted attempt.");
+  w.value("saga_replication_transactions_total", "outcome=\"committed\"",
+          std::to_string(replication_transactions.load()));
+  w.value("saga_replication_transactions_total", "outcome=\"retried\"",
+          std::to_string(replication_retried_transactions.load()));
   for (auto& f : plain_families()) {
     w.head(f.name, f.type, f.help);
     for (auto& s : f.samples)

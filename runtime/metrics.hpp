@@ -84,6 +84,8 @@ struct metrics {
   std::atomic<uint64_t> storage_commits{0};        // RocksDB writes (groups)
   std::atomic<uint64_t> storage_synced_commits{0}; // ... of which with fdatasync
   std::atomic<uint64_t> storage_barriers{0};       // groups of empty batches, no write
+  std::atomic<uint64_t> replication_transactions{0};         // committed (one per partition and group)
+  std::atomic<uint64_t> replication_retried_transactions{0}; // committed after an abort
   std::atomic<int64_t> components_failed{0};   // past their restart budget
 
   /// Components past their restart budget (set by their supervisor, read by /readyz and

@@ -45,7 +45,7 @@ caf::behavior writer_watchdog(caf::stateful_actor<writer_watchdog_state>* self, 
 } // namespace
 
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
-                              uint64_t seed) {
+                              uint64_t seed, std::vector<caf::actor> committers) {
   runtime_handles h;
   for (size_t i = 0; i < state.by_status.size(); ++i) {
     ctx->stats->orders_by_status[i] = state.by_status[i];
@@ -65,7 +65,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   });
   ctx->stats->outbox_depth = static_cast<int64_t>(ctx->db->outbox_next_seq() - first);
   ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
-  h.dir.writer = spawn_writer(sys, ctx);
+  h.dir.writer = spawn_writer(sys, ctx, std::move(committers));
   sys.spawn(writer_watchdog, ctx, h.dir.writer); // ends with the writer
   {
     int64_t keys = 0;

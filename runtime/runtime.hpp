@@ -115,8 +115,10 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
 /// when all have answered. With several nodes in cluster.nodes only the partitions that
 /// this node owns (cluster_layout) get actors; every other slot of the directory is a
 /// forwarder to the owner node (actors/cluster/cluster.hpp), listed in `peers`.
+/// `committers`: cluster.replication = kafka, each local partition's committer
+/// (actors/replication/), handed to the writer; empty otherwise.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
-                              uint64_t seed);
+                              uint64_t seed, std::vector<caf::actor> committers = {});
 
 /// Stops every actor of the runtime.
 void stop_runtime(const directory& dir);

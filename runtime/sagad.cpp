@@ -21,6 +21,7 @@
 #include "actors/cluster/cluster.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/sink/kafka_relay.hpp"
+#include "actors/replication/replication.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
 #include "runtime/fault_points.hpp"
@@ -217,6 +218,22 @@ int main(int argc, char** argv) {
               brokers);
     std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
   }
+  // Replicated partitions: topics checked, every local partition opened (older owners
+  // fenced) and the changelog after the store's offsets applied, before the store is read.
+  std::vector<std::shared_ptr<txn_producer>> producers;
+  if (cfg.cluster_replication == "kafka") {
+    auto r = start_replication(cfg, brokers, *db, log);
+    if (!r.error.empty()) {
+      log->critical("replication: {}", r.error);
+      std::fprintf(stderr, "sagad: replication: %s\n", r.error.c_str());
+      return 8;
+    }
+    producers = std::move(r.producers);
+    std::printf("REPLICATION kafka partitions=%zu applied=%llu open_ms=%lld restore_ms=%lld\n",
+                local_log_partitions(cfg).size(), static_cast<unsigned long long>(r.applied_records),
+                static_cast<long long>(r.open_ms), static_cast<long long>(r.restore_ms));
+    std::fflush(stdout);
+  }
   int exit_code = 0;
   {
     std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
@@ -250,9 +267,11 @@ int main(int argc, char** argv) {
     log->info("recovery: {} orders stored, {} to resume (mid-step), {} passive (waiting), {} "
               "parked", state.orders_total, state.resume.size(), state.passive.size(),
               state.parked);
-    auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}());
+    auto committers = spawn_committers(sys, ctx, producers);
+    auto handles = spawn_runtime(sys, ctx, std::move(state), std::random_device{}(), committers);
     caf::actor relay;
-    if (cfg.kafka_enabled) {
+    // Replicated: events go to Kafka in the partitions' transactions; no outbox to relay.
+    if (cfg.kafka_enabled && cfg.cluster_replication != "kafka") {
       // Supervised: a crashed relay restarts and publishes from the oldest entry still in
       // the outbox (its state is the durable outbox itself).
       auto writer = handles.dir.writer;
@@ -359,6 +378,9 @@ int main(int argc, char** argv) {
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);
+    for (auto& c : committers)
+      if (c)
+        caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
     // Leaving the scope waits for every actor, then closes the gateway's io context.
   }
   db.reset(); // RocksDB closed after every writer is gone
@@ -367,8 +389,10 @@ int main(int argc, char** argv) {
   if (mock_owner != nullptr)
     rd_kafka_destroy(mock_owner);
   if (ctx->halted.load()) {
-    log->critical("stopped after a failed storage read or write (see above); exit code 7");
-    std::fprintf(stderr, "sagad: stopped after a failed storage read or write; see the log\n");
+    log->critical("stopped after a failed storage read or write, or a failed or fenced "
+                  "changelog transaction (see above); exit code 7");
+    std::fprintf(stderr, "sagad: stopped after a failed storage read or write, or a failed or "
+                         "fenced changelog transaction; see the log\n");
     return 7;
   }
   log->info("stopped cleanly");

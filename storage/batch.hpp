@@ -47,6 +47,12 @@ struct batch {
   /// its event_id). A group with no synced batch is written without an fsync. A process
   /// crash loses neither kind (RocksDB's log is in the OS's cache once written).
   bool sync = true;
+  /// The changelog partition this write belongs to (cluster.replication = kafka: order
+  /// partition p is p, SKU partition q is saga.partitions + q; storage/changelog.hpp).
+  /// `local`: a write of this node alone (the relay's outbox deletions, the retention
+  /// sweeper, start-time bookkeeping), never replicated.
+  static constexpr int32_t local = -1;
+  int32_t log_partition = local;
 
   bool empty() const { return ops.empty() && outbox.empty() && counters.empty() && erase_if.empty(); }
 };

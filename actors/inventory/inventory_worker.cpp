@@ -20,6 +20,11 @@ void due_ops(storage::batch& b, const reservation& res) {
                      !live});
 }
 
+/// This SKU partition's changelog partition (cluster.replication = kafka).
+int32_t log_partition(const inventory_worker_state& st) {
+  return directory::inventory_log_partition(st.partition, st.ctx->cfg.saga_partitions);
+}
+
 storage::batch to_batch(const inventory_book& book, const inventory_book::result& r,
                         const std::string& order_id) {
   storage::batch b;
@@ -73,6 +78,7 @@ template <class F>
 void persist_reservation(self_ptr self, storage::batch b, const std::string& order_id, F then) {
   auto& st = self->state;
   ++st.writing[order_id];
+  b.log_partition = log_partition(st);
   persist_then(self, st.writer, std::move(b), [self, order_id, then]() mutable {
     auto& st = self->state;
     if (auto i = st.writing.find(order_id); i != st.writing.end() && --i->second == 0)
@@ -139,8 +145,10 @@ void drop_stale_due(self_ptr self, int64_t deadline, const std::string& order_id
       b.ops.push_back({storage::family::meta, std::string(k), {}, true});
     return true;
   });
-  if (read && !b.ops.empty())
+  if (read && !b.ops.empty()) {
+    b.log_partition = log_partition(st);
     persist_then(self, st.writer, std::move(b), [] {});
+  }
 }
 
 /// Persists what `r` changed, then answers the request with `r`'s verdict.
@@ -260,8 +268,9 @@ caf::behavior inventory_worker(self_ptr self, context_ptr ctx, caf::actor writer
       st.ctx->log->info("sku={} stock set on_hand={} price_cents={}", sku, on_hand, price_cents);
       auto rp = self->make_response_promise<sku_reply>();
       sku_reply reply{errc::ok, {}, *st.book.find_sku(sku)};
-      persist_then(self, st.writer, to_batch(st.book, r, {}),
-                   [rp, reply]() mutable { rp.deliver(reply); });
+      auto b = to_batch(st.book, r, {});
+      b.log_partition = log_partition(st);
+      persist_then(self, st.writer, std::move(b), [rp, reply]() mutable { rp.deliver(reply); });
       return rp;
     },
     [self](get_atom, const std::string& sku) -> caf::result<sku_reply> {

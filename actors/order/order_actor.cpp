@@ -321,6 +321,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   st.remote_retries = 0;
   st.history.insert(st.history.end(), d.events.begin(), d.events.end());
   storage::batch b;
+  b.log_partition = directory::order_log_partition(st.s.order_id, st.ctx->cfg.saga_partitions);
   // One record: the snapshot and every event so far (GET is one point read).
   b.ops.push_back({storage::family::orders, st.s.order_id, saga::encode(st.s, st.history),
                    false});

@@ -79,6 +79,7 @@ void on_crash(self_ptr self, const std::string& id, const caf::error& reason) {
     st.ctx->log->error("order_id={} parked: {}", id, text);
     storage::batch b;
     b.ops.push_back({storage::family::meta, "parked/" + id, text, false});
+    b.log_partition = directory::order_log_partition(id, st.ctx->cfg.saga_partitions);
     st.recovering[id];
     self->request(st.dir.writer, caf::infinite, write_atom::value, std::move(b))
       .then([self, id, text](bool) {

@@ -12,9 +12,10 @@ using self_ptr = caf::stateful_actor<payment_worker_state>*;
 
 /// The intent and its deadline index entry (storage/keys.hpp): put while it is pending,
 /// erased once it is decided.
-storage::batch to_batch(const payment_intent& p) {
+storage::batch to_batch(const payment_intent& p, int64_t partitions) {
   storage::batch b;
   b.ops.push_back({storage::family::payments, p.payment_id, saga::encode(p), false});
+  b.log_partition = directory::order_log_partition(p.order_id, partitions);
   bool pending = p.status == payment_status::pending;
   b.ops.push_back({storage::family::meta, storage::due_payment_key(p.expires_at_ms, p.payment_id),
                    pending ? p.order_id : std::string(), !pending});
@@ -91,7 +92,7 @@ void apply_change(self_ptr self, const payment_book::result& r, const payment_in
   if (r.changed) {
     st.ctx->log->debug("order_id={} payment_id={} payment {}", p.order_id, p.payment_id,
                       to_string(p.status));
-    b = to_batch(p);
+    b = to_batch(p, st.ctx->cfg.saga_partitions);
   }
   auto sup = st.owners[directory::order_partition(p.order_id, st.owners.size())];
   bool notify = notify_order && r.changed;

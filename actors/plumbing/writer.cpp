@@ -1,20 +1,36 @@
 #include "actors/plumbing/writer.hpp"
 
+#include <map>
+
+#include "storage/changelog.hpp"
+
 namespace saga {
 
 namespace {
 
-void commit_pending(caf::stateful_actor<writer_state>* self) {
+using writer_ptr = caf::stateful_actor<writer_state>*;
+
+/// Writes `batches` (and `extra`, if any) to RocksDB in one write, then answers every
+/// promise, or stops the node. `replicated`: the batches are in the changelog already, so
+/// the write needs no fsync (a lost tail is applied again from the changelog) and their
+/// events are in Kafka, not in the outbox.
+void write_and_answer(writer_ptr self, std::vector<storage::batch>& batches,
+                      std::vector<caf::response_promise> promises,
+                      const storage::batch* extra = nullptr, bool replicated = false) {
   auto& st = self->state;
   std::vector<const storage::batch*> group;
-  group.reserve(st.pending.size());
+  group.reserve(batches.size() + 1);
   bool sync = false;
-  for (auto& b : st.pending)
-    if (!b.empty()) {
+  for (auto& b : batches)
+    if (!b.empty() || !b.outbox.empty()) {
+      if (replicated)
+        b.outbox.clear();
       group.push_back(&b);
       sync = sync || b.sync;
     }
-  sync = sync && st.ctx->cfg.storage_sync;
+  if (extra != nullptr && !extra->empty())
+    group.push_back(extra);
+  sync = sync && st.ctx->cfg.storage_sync && !replicated;
   // After one failed write the store is never written again ("stop, don't resume", as
   // Akka persistence does on a journal failure): whatever RocksDB made of the failed
   // batch, memory must not run ahead of what a restart will read back.
@@ -36,9 +52,6 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
       ++st.ctx->stats->storage_synced_commits;
     st.stats.batches += group.size();
   }
-  auto promises = std::move(st.promises);
-  st.pending.clear();
-  st.promises.clear();
   if (!err.empty()) {
     // Nobody is told "done": the node stops, then every waiting step gets the error (in
     // that order, so no one who hears of the failure takes the node for a healthy one:
@@ -55,16 +68,133 @@ void commit_pending(caf::stateful_actor<writer_state>* self) {
     rp.deliver(true);
 }
 
+void commit_pending(writer_ptr self);
+
+/// The group's transactions all committed: RocksDB gets the group with the offsets, then
+/// the steps are answered; the next group starts.
+void finish_replicated(writer_ptr self, const std::map<int32_t, int64_t>& offsets) {
+  auto& st = self->state;
+  storage::batch marks;
+  for (auto& [p, off] : offsets)
+    marks.ops.push_back({storage::family::meta, storage::changelog_offset_key(p),
+                         std::to_string(off), false});
+  auto batches = std::move(st.replicating);
+  auto promises = std::move(st.replicating_promises);
+  st.replicating.clear();
+  st.replicating_promises.clear();
+  write_and_answer(self, batches, std::move(promises), &marks, true);
+  st.in_transaction = false;
+  if (!st.pending.empty() && !st.held)
+    commit_pending(self);
+}
+
+void fail_replicated(writer_ptr self, const caf::error& e) {
+  auto& st = self->state;
+  // The committer stopped the node (ctx->halt) before answering: nothing more is written.
+  st.ctx->halt("a changelog transaction failed: " + self->system().render(e));
+  for (auto& rp : st.replicating_promises)
+    rp.deliver(e);
+  st.replicating.clear();
+  st.replicating_promises.clear();
+}
+
+/// cluster.replication = kafka: the pending group goes to each partition's committer as
+/// changelog records (at most about kafka.max_message_bytes / 2 each) with its events.
+void replicate_pending(writer_ptr self) {
+  auto& st = self->state;
+  st.replicating = std::move(st.pending);
+  st.replicating_promises = std::move(st.promises);
+  st.pending.clear();
+  st.promises.clear();
+  std::map<int32_t, std::vector<const storage::batch*>> parts;
+  for (auto& b : st.replicating)
+    if ((!b.empty() || !b.outbox.empty()) && b.log_partition != storage::batch::local)
+      parts[b.log_partition].push_back(&b);
+  if (parts.empty() || st.ctx->halted.load())
+    return finish_replicated(self, {});
+  st.in_transaction = true;
+  struct gather {
+    std::map<int32_t, int64_t> offsets;
+    size_t remaining = 0;
+    bool failed = false;
+  };
+  auto g = std::make_shared<gather>();
+  g->remaining = parts.size();
+  auto limit = static_cast<size_t>(std::max<int64_t>(st.ctx->cfg.kafka_max_message_bytes / 2, 1024));
+  for (auto& [p, bs] : parts) {
+    if (p < 0 || static_cast<size_t>(p) >= st.committers.size() || !st.committers[p]) {
+      g->failed = true;
+      fail_replicated(self, caf::make_error(caf::sec::runtime_error,
+                                            "a write for changelog partition " + std::to_string(p)
+                                              + ", which this node does not hold"));
+      return;
+    }
+    std::vector<std::string> records;
+    std::vector<std::string> events;
+    std::vector<const storage::batch*> chunk;
+    size_t size = 0;
+    for (auto* b : bs) {
+      size_t n = 16;
+      for (auto& op : b->ops)
+        n += op.key.size() + op.value.size() + 8;
+      for (auto& e : b->erase_if)
+        n += e.key.size() + e.expect.size() + 8;
+      if (!chunk.empty() && size + n > limit) {
+        records.push_back(storage::encode_changelog(chunk));
+        chunk.clear();
+        size = 0;
+      }
+      chunk.push_back(b);
+      size += n;
+      events.insert(events.end(), b->outbox.begin(), b->outbox.end());
+    }
+    if (!chunk.empty())
+      records.push_back(storage::encode_changelog(chunk));
+    auto part = p;
+    self->request(st.committers[p], caf::infinite, changelog_atom::value, std::move(records),
+                  std::move(events))
+      .then(
+        [self, g, part](int64_t offset) {
+          g->offsets[part] = offset;
+          if (--g->remaining == 0 && !g->failed)
+            finish_replicated(self, g->offsets);
+        },
+        [self, g](caf::error& e) {
+          if (!g->failed) {
+            g->failed = true;
+            fail_replicated(self, e);
+          }
+        });
+  }
+}
+
+void commit_pending(writer_ptr self) {
+  auto& st = self->state;
+  if (!st.committers.empty()) {
+    if (!st.in_transaction) // else: the next group, once this one is answered
+      replicate_pending(self);
+    return;
+  }
+  auto batches = std::move(st.pending);
+  auto promises = std::move(st.promises);
+  st.pending.clear();
+  st.promises.clear();
+  write_and_answer(self, batches, std::move(promises));
+}
+
 } // namespace
 
-caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx) {
+caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx,
+                           std::vector<caf::actor> committers) {
   self->state.ctx = ctx;
+  self->state.committers = std::move(committers);
   self->state.probe = {"writer", "0", ctx->now_ms(), 0};
   return {
     [self](inspect_atom) {
       auto& st = self->state;
       st.probe.count();
-      return st.probe.read(self, *st.ctx, st.pending.empty() ? "idle" : "committing");
+      return st.probe.read(self, *st.ctx,
+                          st.pending.empty() && !st.in_transaction ? "idle" : "committing");
     },
     [self](write_atom, storage::batch& b) -> caf::response_promise {
       self->state.probe.count();
@@ -101,10 +231,11 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
   };
 }
 
-caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx) {
+caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx,
+                        std::vector<caf::actor> committers) {
   if (ctx->detached_writer)
-    return sys.spawn<caf::detached>(writer_actor, ctx);
-  return sys.spawn(writer_actor, ctx);
+    return sys.spawn<caf::detached>(writer_actor, ctx, std::move(committers));
+  return sys.spawn(writer_actor, ctx, std::move(committers));
 }
 
 } // namespace saga

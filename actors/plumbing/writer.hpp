@@ -18,16 +18,25 @@ struct writer_state {
   std::vector<caf::response_promise> promises;
   bool flush_scheduled = false;
   bool held = false; // tests: commits wait until `(hold_atom, false)`
+  /// cluster.replication = kafka: each partition's committer (actors/replication/), by
+  /// changelog partition; empty: no replication. A group is committed to Kafka first, one
+  /// transaction per partition, then written to RocksDB with the offsets, then answered.
+  std::vector<caf::actor> committers;
+  std::vector<storage::batch> replicating; // the group whose transactions are in flight
+  std::vector<caf::response_promise> replicating_promises;
+  bool in_transaction = false;
   writer_stats stats;
   actor_probe probe;
   static inline const char* name = "writer";
 };
 
-caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx);
+caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx,
+                           std::vector<caf::actor> committers = {});
 
 /// Spawns the writer: on its own thread (it blocks on fsync) unless the context says
 /// otherwise (deterministic tests).
-caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx);
+caf::actor spawn_writer(caf::actor_system& sys, context_ptr ctx,
+                        std::vector<caf::actor> committers = {});
 
 /// Helper for actors that own state: writes `b` and calls `then` once it is durable.
 /// An empty batch still waits for the writes already sent, so a reply never overtakes

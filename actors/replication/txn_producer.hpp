@@ -1,0 +1,74 @@
+#pragma once
+// One partition's transactional Kafka producer (cluster.replication = kafka). Opening it
+// calls init_transactions with the partition's transactional.id: that aborts whatever an
+// older owner of the partition left open and fences that owner for good (its next
+// produce or commit fails). Every commit appends the partition's changelog records and
+// their events in one transaction: readers with isolation.level=read_committed see all of
+// it or nothing. Blocking calls: used on the main thread at start and by the partition's
+// detached committer actor (committer.hpp), never inside a pooled actor.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include "runtime/config.hpp"
+
+namespace saga {
+
+class txn_producer {
+public:
+  /// The transactional.id of a changelog partition: "<cluster.name>-p<N>".
+  static std::string transactional_id(const node_config& cfg, int32_t log_partition);
+  /// The changelog topic: "<kafka.topic_prefix>saga_changelog".
+  static std::string changelog_topic(const node_config& cfg);
+
+  /// Creates the producer and calls init_transactions (fencing any older owner). Null and
+  /// `error` set when that fails within kafka.provision_timeout_ms x 3.
+  static std::unique_ptr<txn_producer> open(const node_config& cfg, const std::string& brokers,
+                                            int32_t log_partition,
+                                            std::shared_ptr<spdlog::logger> log,
+                                            std::string& error);
+  ~txn_producer();
+  txn_producer(const txn_producer&) = delete;
+  txn_producer& operator=(const txn_producer&) = delete;
+
+  struct outcome {
+    std::string error; // empty: committed
+    bool fenced = false; // another owner opened the partition: never retry
+    int64_t last_offset = -1; // the last changelog record's offset
+    int attempts = 0;
+  };
+  /// One transaction: `records` to this partition of the changelog, then `events` (saga
+  /// envelopes, JSON) to their topics. An abortable failure is aborted and produced again
+  /// (cluster.commit_retries times): aborted messages stay invisible to read_committed.
+  outcome commit(const std::vector<std::string>& records, const std::vector<std::string>& events);
+
+  int32_t log_partition() const { return partition_; }
+  const std::string& id() const { return id_; }
+  const std::shared_ptr<spdlog::logger>& logger() const { return log_; }
+
+private:
+  txn_producer() = default;
+  outcome try_commit(const std::vector<std::string>& records,
+                     const std::vector<std::string>& events);
+
+  rd_kafka_t* rk_ = nullptr;
+  node_config cfg_;
+  std::string id_, topic_;
+  int32_t partition_ = 0;
+  std::shared_ptr<spdlog::logger> log_;
+  // Delivery reports of the transaction in progress (the producer's callback thread is the
+  // caller's: they are served by rd_kafka_flush inside commit).
+  struct reports {
+    int64_t last_offset = -1;
+    int failed = 0;
+    std::string first_error;
+  } reports_;
+  friend void txn_on_delivery(rd_kafka_t*, const rd_kafka_message_t*, void*);
+};
+
+} // namespace saga
