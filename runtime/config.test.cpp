@@ -180,3 +180,25 @@ TEST_CASE("the scheduler's policy is stealing or sharing, its other settings int
   CHECK(apply_override("scheduler.poll_attempts=20", c).empty());
   CHECK(c.scheduler_poll_attempts == 20);
 }
+
+TEST_CASE("config: cluster.replication is none or kafka, and kafka needs a real cluster", "[config]") {
+  node_config c;
+  CHECK(c.cluster_replication == "none");
+  CHECK(validate(c).empty());
+  CHECK(apply_override("cluster.replication=raft", c).empty());
+  CHECK(validate(c) == "cluster.replication must be none or kafka");
+  CHECK(apply_override("cluster.replication=kafka", c).empty());
+  // The embedded mock cluster would pass every test and fence nothing.
+  CHECK(validate(c).find("needs kafka.enabled = true and a real Kafka cluster") != std::string::npos);
+  CHECK(apply_override("kafka.brokers=127.0.0.1:9092", c).empty());
+  CHECK(validate(c).empty());
+  CHECK(apply_override("kafka.enabled=false", c).empty());
+  CHECK_FALSE(validate(c).empty());
+  CHECK(apply_override("kafka.enabled=true", c).empty());
+  CHECK(apply_override("cluster.name=prod/eu", c).empty());
+  CHECK(validate(c).find("cluster.name must be") != std::string::npos);
+  CHECK(apply_override("cluster.name=prod-eu", c).empty());
+  CHECK(validate(c).empty());
+  CHECK(apply_override("cluster.transaction_timeout_ms=10", c).find("cluster.transaction_timeout_ms") != std::string::npos);
+  CHECK(apply_override("cluster.commit_retries=-1", c).find("cluster.commit_retries") != std::string::npos);
+}

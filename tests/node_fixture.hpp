@@ -66,10 +66,12 @@ struct node_fixture {
   runtime_handles handles;
   size_t next_owner = 0;
   size_t running_before = 0; // actors running before the node's own were spawned
+  std::vector<caf::actor> committers; // replication: the writer's (fake) committers
 
   node_fixture(const std::string& path, node_config nc = test_node_config(),
                int64_t epoch_ms = 1'000'000, bool auto_start = true, uint64_t seed = 42,
-               const storage::store_options& so = {})
+               const storage::store_options& so = {},
+               std::function<std::vector<caf::actor>(caf::actor_system&)> make_committers = {})
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys, true) {
@@ -93,7 +95,9 @@ struct node_fixture {
     auto state = load_state(*db, static_cast<size_t>(nc.inventory_workers),
                             static_cast<size_t>(nc.payment_workers),
                             static_cast<size_t>(nc.saga_partitions));
-    handles = spawn_runtime(sys, ctx, std::move(state), seed);
+    if (make_committers)
+      committers = make_committers(sys);
+    handles = spawn_runtime(sys, ctx, std::move(state), seed, committers);
     dir = handles.dir;
     if (auto_start)
       start();
@@ -121,6 +125,9 @@ struct node_fixture {
   size_t stop() {
     stopped = true;
     stop_runtime(handles);
+    for (auto& c : committers)
+      if (c)
+        caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
     run();
     auto left = sys.registry().running() - std::min(running_before, sys.registry().running());
     for (int i = 0; i < 600 && sys.registry().running() > running_before; ++i) {
