@@ -68,67 +68,70 @@ void write_and_answer(writer_ptr self, std::vector<storage::batch>& batches,
     rp.deliver(true);
 }
 
-void commit_pending(writer_ptr self);
-
-/// The group's transactions all committed: RocksDB gets the group with the offsets, then
-/// the steps are answered; the next group starts.
-void finish_replicated(writer_ptr self, const std::map<int32_t, int64_t>& offsets) {
+/// Writes every group at the front that committed (with the offsets), in order, in one
+/// RocksDB write, then answers their steps.
+void drain_committed(writer_ptr self) {
   auto& st = self->state;
+  std::vector<storage::batch> batches;
+  std::vector<caf::response_promise> promises;
+  std::map<int32_t, int64_t> offsets;
+  while (!st.in_flight.empty() && st.in_flight.front().remaining == 0) {
+    auto& g = st.in_flight.front();
+    for (auto& b : g.batches)
+      batches.push_back(std::move(b));
+    for (auto& rp : g.promises)
+      promises.push_back(std::move(rp));
+    for (auto& [p, off] : g.offsets)
+      offsets[p] = off; // later groups hold later offsets
+    st.in_flight.pop_front();
+    ++st.first_group;
+  }
+  if (promises.empty() && batches.empty())
+    return;
   storage::batch marks;
   for (auto& [p, off] : offsets)
     marks.ops.push_back({storage::family::meta, storage::changelog_offset_key(p),
                          std::to_string(off), false});
-  auto batches = std::move(st.replicating);
-  auto promises = std::move(st.replicating_promises);
-  st.replicating.clear();
-  st.replicating_promises.clear();
   write_and_answer(self, batches, std::move(promises), &marks, true);
-  st.in_transaction = false;
-  if (!st.pending.empty() && !st.held)
-    commit_pending(self);
 }
 
 void fail_replicated(writer_ptr self, const caf::error& e) {
   auto& st = self->state;
-  // The committer stopped the node (ctx->halt) before answering: nothing more is written.
+  // The committer stopped the node (ctx->halt) before answering: nothing more is written,
+  // and no step in flight is told it is done.
   st.ctx->halt("a changelog transaction failed: " + self->system().render(e));
-  for (auto& rp : st.replicating_promises)
-    rp.deliver(e);
-  st.replicating.clear();
-  st.replicating_promises.clear();
+  for (auto& g : st.in_flight)
+    for (auto& rp : g.promises)
+      rp.deliver(e);
+  st.first_group += st.in_flight.size();
+  st.in_flight.clear();
 }
 
 /// cluster.replication = kafka: the pending group goes to each partition's committer as
 /// changelog records (at most about kafka.max_message_bytes / 2 each) with its events.
 void replicate_pending(writer_ptr self) {
   auto& st = self->state;
-  st.replicating = std::move(st.pending);
-  st.replicating_promises = std::move(st.promises);
+  st.in_flight.emplace_back();
+  auto gid = st.next_group++;
+  auto& g = st.in_flight.back();
+  g.batches = std::move(st.pending);
+  g.promises = std::move(st.promises);
   st.pending.clear();
   st.promises.clear();
   std::map<int32_t, std::vector<const storage::batch*>> parts;
-  for (auto& b : st.replicating)
-    if ((!b.empty() || !b.outbox.empty()) && b.log_partition != storage::batch::local)
+  for (auto& b : g.batches)
+    if (!b.empty() && b.log_partition != storage::batch::local)
       parts[b.log_partition].push_back(&b);
-  if (parts.empty() || st.ctx->halted.load())
-    return finish_replicated(self, {});
-  st.in_transaction = true;
-  struct gather {
-    std::map<int32_t, int64_t> offsets;
-    size_t remaining = 0;
-    bool failed = false;
-  };
-  auto g = std::make_shared<gather>();
-  g->remaining = parts.size();
+  if (st.ctx->halted.load())
+    parts.clear(); // answered with the error by write_and_answer
+  g.remaining = parts.size();
   auto limit = static_cast<size_t>(std::max<int64_t>(st.ctx->cfg.kafka_max_message_bytes / 2, 1024));
   for (auto& [p, bs] : parts) {
-    if (p < 0 || static_cast<size_t>(p) >= st.committers.size() || !st.committers[p]) {
-      g->failed = true;
-      fail_replicated(self, caf::make_error(caf::sec::runtime_error,
-                                            "a write for changelog partition " + std::to_string(p)
-                                              + ", which this node does not hold"));
-      return;
-    }
+    if (p < 0 || static_cast<size_t>(p) >= st.committers.size() || !st.committers[p])
+      return fail_replicated(self, caf::make_error(caf::sec::runtime_error,
+                                                   "a write for changelog partition "
+                                                     + std::to_string(p)
+                                                     + ", which this node does not hold"));
     std::vector<std::string> records;
     std::vector<std::string> events;
     std::vector<const storage::batch*> chunk;
@@ -154,27 +157,28 @@ void replicate_pending(writer_ptr self) {
     self->request(st.committers[p], caf::infinite, changelog_atom::value, std::move(records),
                   std::move(events))
       .then(
-        [self, g, part](int64_t offset) {
-          g->offsets[part] = offset;
-          if (--g->remaining == 0 && !g->failed)
-            finish_replicated(self, g->offsets);
+        [self, gid, part](int64_t offset) {
+          auto& st = self->state;
+          if (gid < st.first_group) // failed meanwhile
+            return;
+          auto& g = st.in_flight[gid - st.first_group];
+          g.offsets[part] = offset;
+          if (--g.remaining == 0)
+            drain_committed(self);
         },
-        [self, g](caf::error& e) {
-          if (!g->failed) {
-            g->failed = true;
+        [self, gid](caf::error& e) {
+          if (gid >= self->state.first_group)
             fail_replicated(self, e);
-          }
         });
   }
+  if (g.remaining == 0)
+    drain_committed(self);
 }
 
 void commit_pending(writer_ptr self) {
   auto& st = self->state;
-  if (!st.committers.empty()) {
-    if (!st.in_transaction) // else: the next group, once this one is answered
-      replicate_pending(self);
-    return;
-  }
+  if (!st.committers.empty())
+    return replicate_pending(self);
   auto batches = std::move(st.pending);
   auto promises = std::move(st.promises);
   st.pending.clear();
@@ -194,7 +198,7 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
       auto& st = self->state;
       st.probe.count();
       return st.probe.read(self, *st.ctx,
-                          st.pending.empty() && !st.in_transaction ? "idle" : "committing");
+                          st.pending.empty() && st.in_flight.empty() ? "idle" : "committing");
     },
     [self](write_atom, storage::batch& b) -> caf::response_promise {
       self->state.probe.count();

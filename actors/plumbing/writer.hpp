@@ -4,6 +4,8 @@
 // Group commit: batches that queue up while a commit runs are written together in one
 // synced RocksDB write (a `flush` message placed behind them marks the group).
 
+#include <deque>
+#include <map>
 #include <vector>
 
 #include "actors/inspect/introspection.hpp"
@@ -22,9 +24,18 @@ struct writer_state {
   /// changelog partition; empty: no replication. A group is committed to Kafka first, one
   /// transaction per partition, then written to RocksDB with the offsets, then answered.
   std::vector<caf::actor> committers;
-  std::vector<storage::batch> replicating; // the group whose transactions are in flight
-  std::vector<caf::response_promise> replicating_promises;
-  bool in_transaction = false;
+  /// Groups sent to the committers, oldest first: each is written to RocksDB and answered
+  /// once it and every group before it committed (groups are pipelined; each partition's
+  /// committer keeps their order and merges the ones that queue up into one transaction).
+  struct replicated_group {
+    std::vector<storage::batch> batches;
+    std::vector<caf::response_promise> promises;
+    std::map<int32_t, int64_t> offsets; // last changelog offset per partition
+    size_t remaining = 0;               // partitions not committed yet
+  };
+  std::deque<replicated_group> in_flight;
+  uint64_t first_group = 0; // the id of in_flight.front()
+  uint64_t next_group = 0;
   writer_stats stats;
   actor_probe probe;
   static inline const char* name = "writer";

@@ -1,42 +1,90 @@
 #include "actors/replication/replication.hpp"
 
-// The committer of one partition: the writer's group for this partition becomes one Kafka
-// transaction here (blocking, on this actor's own thread).
+// The committer of one partition. Requests that queue up while a transaction commits are
+// committed together in the next one (a `flush` message placed behind them marks the
+// group, as the writer groups RocksDB writes): one transaction per round trip, however
+// many writer groups arrive meanwhile. Each request is answered with the offset of its
+// own last record, so the writer never records an offset past what it applied.
 
 namespace saga {
 
 namespace {
 
 struct committer_state {
+  struct request {
+    std::vector<std::string> records, events;
+    caf::response_promise rp;
+  };
+  std::vector<request> pending;
+  bool flush_scheduled = false;
   static inline const char* name = "changelog_committer";
 };
 
-caf::behavior committer(caf::stateful_actor<committer_state>* self, context_ptr ctx,
-                        std::shared_ptr<txn_producer> producer) {
-  (void)self;
+using committer_ptr = caf::stateful_actor<committer_state>*;
+
+void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer) {
+  auto reqs = std::move(self->state.pending);
+  self->state.pending.clear();
+  if (ctx->halted.load()) {
+    for (auto& r : reqs)
+      r.rp.deliver(caf::make_error(caf::sec::runtime_error, "the node is stopping"));
+    return;
+  }
+  std::vector<std::string> records, events;
+  std::vector<size_t> last; // index of each request's last record
+  for (auto& r : reqs) {
+    for (auto& x : r.records)
+      records.push_back(std::move(x));
+    for (auto& x : r.events)
+      events.push_back(std::move(x));
+    last.push_back(records.size());
+  }
+  auto o = producer.commit(records, events);
+  if (o.error.empty()) {
+    ctx->stats->replication_transactions += 1;
+    if (o.attempts > 1)
+      ctx->stats->replication_retried_transactions += 1;
+    int64_t prev = -1;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      // A request with no record (none are sent) keeps the offset before it.
+      auto off = last[i] == 0 ? prev : o.offsets[last[i] - 1];
+      prev = off;
+      reqs[i].rp.deliver(off);
+    }
+    return;
+  }
+  std::string why =
+    o.fenced ? "partition " + std::to_string(producer.log_partition()) + " (transactional.id "
+                 + producer.id() + ") is fenced: another owner opened it, or its "
+                   "producer failed for good (" + o.error + "). This node stops serving; "
+                   "nothing of the failed transaction was acknowledged"
+             : "the transaction of partition " + std::to_string(producer.log_partition())
+                 + " failed " + std::to_string(o.attempts) + " time(s) (" + o.error
+                 + "); nothing of it was acknowledged. A restart applies the changelog "
+                   "and serves again";
+  ctx->halt(why);
+  auto e = caf::make_error(caf::sec::runtime_error, why);
+  for (auto& r : reqs)
+    r.rp.deliver(e);
+}
+
+caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn_producer> producer) {
   return {
-    [ctx, producer](changelog_atom, const std::vector<std::string>& records,
-                    const std::vector<std::string>& events) -> caf::result<int64_t> {
-      if (ctx->halted.load())
-        return caf::make_error(caf::sec::runtime_error, "the node is stopping");
-      auto o = producer->commit(records, events);
-      if (o.error.empty()) {
-        ctx->stats->replication_transactions += 1;
-        if (o.attempts > 1)
-          ctx->stats->replication_retried_transactions += 1;
-        return o.last_offset;
+    [self](changelog_atom, std::vector<std::string>& records,
+           std::vector<std::string>& events) -> caf::response_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      st.pending.push_back({std::move(records), std::move(events), rp});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
       }
-      std::string why =
-        o.fenced ? "partition " + std::to_string(producer->log_partition()) + " (transactional.id "
-                     + producer->id() + ") is fenced: another owner opened it, or its "
-                       "producer failed for good (" + o.error + "). This node stops serving; "
-                       "nothing of the failed transaction was acknowledged"
-                 : "the transaction of partition " + std::to_string(producer->log_partition())
-                     + " failed " + std::to_string(o.attempts) + " time(s) (" + o.error
-                     + "); nothing of it was acknowledged. A restart applies the changelog "
-                       "and serves again";
-      ctx->halt(why);
-      return caf::make_error(caf::sec::runtime_error, why);
+      return rp;
+    },
+    [self, ctx, producer](flush_atom) {
+      self->state.flush_scheduled = false;
+      if (!self->state.pending.empty())
+        commit_pending(self, ctx, *producer);
     },
   };
 }

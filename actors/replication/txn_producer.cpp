@@ -11,8 +11,8 @@ namespace saga {
 
 namespace {
 
-/// The message opaque of a changelog record (events carry none).
-void* const changelog_record = reinterpret_cast<void*>(uintptr_t{1});
+/// The message opaque of changelog record i is i + 1 (events carry none).
+void* record_opaque(size_t i) { return reinterpret_cast<void*>(static_cast<uintptr_t>(i + 1)); }
 
 /// Takes an rd_kafka_error_t: its text, and whether it is fatal / needs an abort /
 /// may simply be called again.
@@ -47,8 +47,11 @@ void txn_on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
       r.first_error = std::string(rd_kafka_err2name(msg->err)) + ": " + rd_kafka_err2str(msg->err);
     return;
   }
-  if (msg->_private == changelog_record && msg->offset > r.last_offset)
-    r.last_offset = msg->offset;
+  if (msg->_private != nullptr) {
+    auto i = reinterpret_cast<uintptr_t>(msg->_private) - 1;
+    if (i < r.offsets.size())
+      r.offsets[i] = msg->offset;
+  }
 }
 
 std::string txn_producer::transactional_id(const node_config& cfg, int32_t log_partition) {
@@ -131,6 +134,7 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
                                                const std::vector<std::string>& events) {
   outcome out;
   reports_ = {};
+  reports_.offsets.assign(records.size(), -1);
   auto timeout = static_cast<int>(cfg_.cluster_transaction_timeout_ms);
   auto fail = [&](std::string what, bool fatal) {
     char buf[256];
@@ -154,12 +158,13 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
     out.fenced = true; // begin fails only on a fatal or misused producer: never retried
     return out;
   }
-  for (auto& r : records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto& r = records[i];
     auto err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic_.c_str()),
                                  RD_KAFKA_V_PARTITION(partition_),
                                  RD_KAFKA_V_VALUE(const_cast<char*>(r.data()), r.size()),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_OPAQUE(changelog_record), RD_KAFKA_V_END);
+                                 RD_KAFKA_V_OPAQUE(record_opaque(i)), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       return fail(std::string("producing a changelog record: ") + rd_kafka_err2name(err), false);
   }
@@ -188,6 +193,9 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
   if (reports_.failed > 0)
     return fail(std::to_string(reports_.failed) + " message(s) not delivered, first: "
                   + reports_.first_error, false);
+  for (auto o : reports_.offsets)
+    if (o < 0)
+      return fail("a changelog record has no delivery report", false);
   for (int i = 0;; ++i) {
     txn_error e(rd_kafka_commit_transaction(rk_, timeout));
     if (e.ok())
@@ -198,7 +206,7 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
       continue; // the commit's outcome is not known yet: asking again is safe
     return fail("commit_transaction: " + e.text, false);
   }
-  out.last_offset = reports_.last_offset;
+  out.offsets = reports_.offsets;
   return out;
 }
 

@@ -39,7 +39,7 @@ public:
   struct outcome {
     std::string error; // empty: committed
     bool fenced = false; // another owner opened the partition: never retry
-    int64_t last_offset = -1; // the last changelog record's offset
+    std::vector<int64_t> offsets; // each changelog record's offset, in order
     int attempts = 0;
   };
   /// One transaction: `records` to this partition of the changelog, then `events` (saga
@@ -64,7 +64,7 @@ private:
   // Delivery reports of the transaction in progress (the producer's callback thread is the
   // caller's: they are served by rd_kafka_flush inside commit).
   struct reports {
-    int64_t last_offset = -1;
+    std::vector<int64_t> offsets;
     int failed = 0;
     std::string first_error;
   } reports_;
