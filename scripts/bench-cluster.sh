@@ -20,7 +20,7 @@ trap 'bash "$root/scripts/cluster.sh" down "$dir" >/dev/null 2>&1 || true; rm -r
 export SAGAD_ARGS="--set log.level=warn"
 # Baseline: one node with the same real broker, the same load generator.
 base=$(mktemp -d /tmp/saga-bench-one.XXXX)
-bash "$root/scripts/cluster.sh" up "$base" --nodes 1 >/dev/null
+bash "$root/scripts/cluster.sh" up "$base" --nodes 1 --replication none >/dev/null
 "$loadgen" --url "http://127.0.0.1:$(awk '{ print $3 }' "$base/nodes")" --duration-s "$secs" \
   --concurrency "$conc" --mix-out-of-stock 0 --mix-payment-failed 0 --mix-payment-expired 0 --json \
   2>/dev/null | tail -n 1 | python3 -c 'import json,sys; j=json.load(sys.stdin); l=j["latency_ms"]
@@ -28,7 +28,7 @@ print("%-30s %7.1f sagas/s  POST p50 %5.2f p99 %6.2f ms  saga p50 %5.1f p99 %6.1
   j["sagas_completed_per_s"], l["post_orders"]["p50"], l["post_orders"]["p99"], l["saga"]["p50"], l["saga"]["p99"]))'
 bash "$root/scripts/cluster.sh" down "$base" >/dev/null
 rm -rf "$base"
-bash "$root/scripts/cluster.sh" up "$dir" --nodes 3 | grep -E "NODE|READY"
+bash "$root/scripts/cluster.sh" up "$dir" --nodes 3 --replication none | grep -E "NODE|READY"
 port() { awk -v id="$1" '$1 == id { print $3 }' "$dir/nodes"; }
 
 # SKU names by owner, and the driver: a node owning order and SKU partitions.

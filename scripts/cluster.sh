@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# A local saga cluster: a real Apache Kafka broker and N sagad nodes on free loopback ports.
-#   bash scripts/cluster.sh up DIR [--nodes N]   # N = 3 by default; prints one line per node,
-#                                               # "NODE <id> http=http://127.0.0.1:<port> pid=<pid>",
-#                                               # then "CLUSTER READY" once every node sees
-#                                               # every other one up
+# A local saga cluster: a real Apache Kafka cluster and N sagad nodes on free loopback ports.
+#   bash scripts/cluster.sh up DIR [--nodes N] [--replication kafka|none] [--brokers B]
+#        N = 3 nodes by default; prints one line per node,
+#        "NODE <id> http=http://127.0.0.1:<port> pid=<pid>", then "CLUSTER READY" once every
+#        node sees every other one up. --replication kafka (the default): B brokers
+#        (default 3) from scripts/kafka-cluster.sh, topics with replication factor min(B, 3)
+#        and min.insync.replicas 2 (1 with fewer than 3 brokers), and every node with
+#        cluster.replication = kafka (README, "Replicated partitions"). --replication none:
+#        one broker (scripts/kafka-broker.sh), each node's data directory its only copy.
 #   bash scripts/cluster.sh kill DIR <id>        # kill -9 one node
 #   bash scripts/cluster.sh start DIR <id>       # (re)start one node (same ports, same data)
 #   bash scripts/cluster.sh stop DIR <id>        # SIGTERM one node, wait for it
-#   bash scripts/cluster.sh down DIR             # stop every node, then the broker
+#   bash scripts/cluster.sh wipe DIR <id>        # delete a stopped node's data directory
+#   bash scripts/cluster.sh down DIR             # stop every node, then the broker(s)
 # DIR holds cluster.conf, the logs (<id>.log), the nodes' RocksDB (data/<id>) and the
 # broker. Extra sagad arguments for every node: SAGAD_ARGS="--set cluster.heartbeat_ms=500".
 # SAGAD overrides the binary (default build/bin/sagad, built once if missing).
@@ -18,7 +23,7 @@
 # /cluster needs the admin token: CLUSTER_ADMIN_TOKEN (the one given to the nodes).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-usage="usage: cluster.sh up DIR [--nodes N] | kill|start|stop DIR ID | down DIR"
+usage="usage: cluster.sh up DIR [--nodes N] [--replication kafka|none] [--brokers B] | kill|start|stop|wipe DIR ID | down DIR"
 cmd=${1:?$usage}
 dir=${2:?$usage}
 mkdir -p "$dir"
@@ -103,8 +108,27 @@ PY
 case "$cmd" in
   up)
     n=3
-    if [ "${3:-}" = "--nodes" ]; then n=${4:?--nodes N}; fi
+    replication=kafka
+    brokers=3
+    shift 2
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --nodes) n=${2:?--nodes N}; shift 2 ;;
+        --replication) replication=${2:?--replication kafka|none}; shift 2 ;;
+        --brokers) brokers=${2:?--brokers B}; shift 2 ;;
+        *) echo "cluster.sh: unknown option $1; $usage" >&2; exit 2 ;;
+      esac
+    done
     [ "$n" -ge 1 ] 2>/dev/null || { echo "cluster.sh: --nodes must be a number >= 1" >&2; exit 2; }
+    [ "$brokers" -ge 1 ] 2>/dev/null || { echo "cluster.sh: --brokers must be a number >= 1" >&2; exit 2; }
+    case "$replication" in
+      kafka|none) ;;
+      *) echo "cluster.sh: --replication must be kafka or none" >&2; exit 2 ;;
+    esac
+    if [ "$replication" = kafka ] && [ -n "${CLUSTER_NETNS:-}" ]; then
+      echo "cluster.sh: CLUSTER_NETNS runs one broker in a namespace: use --replication none" >&2
+      exit 2
+    fi
     if [ ! -x "$sagad" ]; then
       bash "$root/scripts/install-deps.sh" --tests
       cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
@@ -112,7 +136,11 @@ case "$cmd" in
     fi
     # A start that fails part-way stops what it started (nodes run in their own sessions).
     trap 'if [ "${started:-0}" != 1 ]; then echo "cluster.sh: start failed; stopping what was started" >&2; bash "$0" down "$dir" >/dev/null 2>&1 || true; fi' EXIT
-    if [ -n "${CLUSTER_NETNS:-}" ]; then
+    if [ "$replication" = kafka ]; then
+      echo cluster > "$dir/kafka-kind"
+      kafka=$(bash "$root/scripts/kafka-cluster.sh" start "$dir/kafka" --brokers "$brokers" --no-auto-create \
+        | awk '/KAFKA READY/ { print $3 }')
+    elif [ -n "${CLUSTER_NETNS:-}" ]; then
       kafka=$(KAFKA_HOST=10.77.0.200 ip netns exec "$CLUSTER_NETNS-k" \
         bash "$root/scripts/kafka-broker.sh" start "$dir/kafka" | awk '/KAFKA READY/ { print $3 }')
     else
@@ -148,6 +176,17 @@ workers = 6                          ; SKU partitions, spread the same way
 [kafka]
 brokers = "$kafka"
 CONF
+    if [ "$replication" = kafka ]; then
+      rf=$(( brokers < 3 ? brokers : 3 ))
+      isr=$(( brokers < 3 ? 1 : 2 ))
+      cat >> "$dir/cluster.conf" <<CONF
+topic_replication_factor = $rf
+topic_config = "min.insync.replicas=$isr"
+
+[cluster]
+replication = "kafka"                ; every partition's writes committed to the changelog first
+CONF
+    fi
     echo "KAFKA $kafka"
     for id in $(awk '{ print $1 }' "$dir/nodes"); do
       start_node "$id"
@@ -172,6 +211,16 @@ CONF
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
     ;;
+  wipe)
+    id=${3:?$usage}
+    [ -n "$(http_port_of "$id")" ] || { echo "cluster.sh: no node '$id' in $dir/nodes" >&2; exit 2; }
+    if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")"; then
+      echo "cluster.sh: $id is running (pid $(cat "$dir/$id.pid")): stop or kill it first" >&2
+      exit 1
+    fi
+    rm -rf "${dir:?}/data/$id"
+    echo "WIPED $dir/data/$id"
+    ;;
   down)
     for f in "$dir"/*.pid; do
       [ -f "$f" ] || continue
@@ -184,7 +233,11 @@ CONF
       for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
     done
-    if [ -d "$dir/kafka" ]; then bash "$root/scripts/kafka-broker.sh" stop "$dir/kafka" || true; fi
+    if [ -f "$dir/kafka-kind" ]; then
+      bash "$root/scripts/kafka-cluster.sh" stop "$dir/kafka" || true
+    elif [ -d "$dir/kafka" ]; then
+      bash "$root/scripts/kafka-broker.sh" stop "$dir/kafka" || true
+    fi
     echo "CLUSTER DOWN"
     ;;
   *) echo "$usage" >&2; exit 2 ;;

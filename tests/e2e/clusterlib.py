@@ -42,11 +42,16 @@ class Cluster:
             "--set cluster.reconnect_backoff_max_ms=1000",
             "--set saga.request_timeout_ms=%d" % int(2000 * SCALE)]
 
-    def __init__(self, sagad, nodes=3, extra=(), netns=None):
+    def __init__(self, sagad, nodes=3, extra=(), netns=None, replication="none", brokers=3):
         """netns: a namespace prefix (tests/e2e/netns.py has made them): every node and the
-        broker in its own namespace, on a bridge with the caller's (CLUSTER_NETNS)."""
+        broker in its own namespace, on a bridge with the caller's (CLUSTER_NETNS).
+        replication: "none" (one broker; each node's disk is its partitions' only copy: the
+        tests written before issue 24 check that shape) or "kafka" (`brokers` brokers,
+        every node replicated through the changelog)."""
         self.sagad = sagad
         self.n = nodes
+        self.replication = replication
+        self.brokers = brokers
         self.dir = tempfile.mkdtemp(prefix="saga-cluster-")
         self.env = dict(os.environ, SAGAD=sagad, SAGAD_ARGS=" ".join(self.ARGS + list(extra)),
                         CLUSTER_ADMIN_TOKEN=TOKEN)
@@ -75,7 +80,9 @@ class Cluster:
                 self.nodes[nid] = node
 
     def up(self):
-        out = self._run("up", self.dir, "--nodes", str(self.n))
+        out = self._run("up", self.dir, "--nodes", str(self.n), "--replication", self.replication,
+                        "--brokers", str(self.brokers), timeout=600)
+        self.kafka = next((l.split()[1] for l in out.splitlines() if l.startswith("KAFKA ")), None)
         assert "CLUSTER READY" in out, out
         self._parse(out)
         st, self.layout = self.any().request("GET", "/cluster", headers=AUTH)
@@ -107,6 +114,16 @@ class Cluster:
             if self.sku_owner(s) == node_id:
                 return s
         raise AssertionError("%s owns no SKU partition" % node_id)
+
+    def wipe(self, nid):
+        """Deletes a stopped node's data directory (cluster.sh wipe)."""
+        self._run("wipe", self.dir, nid)
+
+    def kafka_cluster(self, how, broker_id):
+        """how: kill-broker, start-broker, ... on broker 1..B (replication = kafka)."""
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/kafka-cluster.sh"), how,
+                        os.path.join(self.dir, "kafka"), str(broker_id)],
+                       check=True, capture_output=True, timeout=300)
 
     def kill(self, nid):
         self._run("kill", self.dir, nid)
