@@ -84,7 +84,8 @@ void api::handle(const http_request& req, responder respond) {
       int status = 200;
       if (ctx_->halted.load())
         status = 503, body = {{"status", "stopping"},
-                              {"reason", "a storage read or write failed; the node stops (see its log)"}};
+                              {"reason", "a storage read or write or a changelog transaction failed, or "
+                                         "another owner fenced a partition; the node stops (see its log)"}};
       else if (!ready)
         status = 503, body = {{"status", "recovering"}};
       else if (!failed.empty())
@@ -96,7 +97,10 @@ void api::handle(const http_request& req, responder respond) {
         body = {{"status", "ready"}};
       body["detail"] = detail;
       if (!dir_.relay) {
-        body["detail"]["kafka"] = {{"state", "disabled"}};
+        if (ctx_->cfg.cluster_replication == "kafka") // events go in the partitions' transactions
+          body["detail"]["kafka"] = {{"state", "replicated"}, {"brokers", ctx_->cfg.kafka_brokers}};
+        else
+          body["detail"]["kafka"] = {{"state", "disabled"}};
         return respond(ok_json(status, body));
       }
       // The sink's own account (topics, last error): Kafka trouble never makes the node

@@ -45,6 +45,23 @@ def load(node, stop, acked, sent):
         i += 1
 
 
+class Load:
+    """Four clients placing orders on `node` until stop(); `acked` the ids answered 201."""
+
+    def __init__(self, node, clients=4):
+        self.stop_event = threading.Event()
+        self.acked, self.sent = [], [0]
+        self.threads = [threading.Thread(target=load, args=(node, self.stop_event, self.acked, self.sent))
+                        for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+
+
 def settle(c, n, oid, label):
     """Drives an order to a terminal status: pays for it if it waits for payment."""
     try:
@@ -118,6 +135,9 @@ def main(sagad):
         t0 = time.time()
         n.start(timeout_s=120)
         print("replicated node ready in %.1f s" % (time.time() - t0), flush=True)
+        st, ready = n.request("GET", "/readyz")
+        c.check(st == 200 and ready["detail"]["kafka"]["state"] == "replicated",
+                "/readyz says the node is replicated: %s %s" % (st, ready))
         for i, s in enumerate(SKUS):
             n.stock(s, 100000, 100 + i)
         n.stock("SCARCE", 1, 999)
@@ -139,17 +159,12 @@ def main(sagad):
         before = {oid: n.request("GET", "/orders/" + oid)[1] for oid in branches}
 
         # Load, then kill -9 in the middle of it, and the data directory is lost.
-        stop = threading.Event()
-        acked, sent = [], [0]
-        threads = [threading.Thread(target=load, args=(n, stop, acked, sent)) for _ in range(4)]
-        for t in threads:
-            t.start()
+        first = Load(n)
         time.sleep(4)
         n.kill9()
-        stop.set()
-        for t in threads:
-            t.join()
-        print("load: %d POSTs, %d answered 201 before kill -9" % (sent[0], len(acked)), flush=True)
+        first.stop()
+        acked = first.acked
+        print("load: %d POSTs, %d answered 201 before kill -9" % (first.sent[0], len(acked)), flush=True)
         c.check(len(acked) >= 20, "the load placed orders before the kill: %d" % len(acked))
         shutil.rmtree(os.path.join(base, "node-1"))
         c.check(not os.path.exists(os.path.join(base, "node-1")), "the data directory is gone")
@@ -193,8 +208,8 @@ def main(sagad):
             units = sum(o["items"][0]["quantity"] for o in mine)
             c.check(inv["committed"] >= units, "%s: committed %d covers the %d units of the "
                     "acknowledged completed orders" % (s, inv["committed"], units))
-        c.check(unanswered <= len(threads), "reserved units belong only to orders in flight at "
-                "the kill, unanswered: %d (clients: %d)" % (unanswered, len(threads)))
+        c.check(unanswered <= len(first.threads), "reserved units belong only to orders in flight "
+                "at the kill, unanswered: %d (clients: %d)" % (unanswered, len(first.threads)))
         count = check_events(c, broker, n, final, "after rebuild")
         print("read_committed: %d events, %d orders checked" % (count, len(final)), flush=True)
 
@@ -229,11 +244,8 @@ def main(sagad):
 
         # Zombie: the owner frozen (SIGSTOP) under load, with transactions in flight; a third
         # process opens its partitions, then the frozen one goes on (SIGCONT).
-        stop = threading.Event()
-        acked2, sent2 = [], [0]
-        threads = [threading.Thread(target=load, args=(n2, stop, acked2, sent2)) for _ in range(4)]
-        for t in threads:
-            t.start()
+        second = Load(n2)
+        acked2 = second.acked
         time.sleep(2)
         os.kill(n2.proc.pid, signal.SIGSTOP)
         frozen_acked = len(acked2)
@@ -243,9 +255,7 @@ def main(sagad):
             code = n2.proc.wait(timeout=60)
         except Exception:  # noqa: BLE001
             code = None
-        stop.set()
-        for t in threads:
-            t.join()
+        second.stop()
         print("zombie: %d answered 201 before SIGSTOP, %d in all; it exited with %s"
               % (frozen_acked, len(acked2), code), flush=True)
         c.check(code == 7, "the frozen owner, fenced, stopped with exit code 7: %s" % code)
