@@ -122,6 +122,12 @@ const std::vector<key_spec>& specs() {
             "Kafka transaction.timeout.ms: a dead owner's open transaction is aborted then"),
     INT_KEY("cluster.commit_retries", cluster_commit_retries, 0, 1000,
             "times a failed transaction is aborted and produced again before the node stops"),
+    INT_KEY("cluster.commit_interval_ms", cluster_commit_interval_ms, 0, 1000,
+            "an idle partition's first step waits this long before its transaction starts, "
+            "so that more steps share it (0: at once; steps that queue meanwhile share it anyway)"),
+    INT_KEY("cluster.max_transaction_bytes", cluster_max_transaction_bytes, 65536, 1 << 30,
+            "changelog records and events of one partition's transaction at most; the rest "
+            "go in the next"),
     STR_KEY("http.address", http_address, "address the gateway binds to"),
     INT_KEY("http.port", http_port, 0, 65535, "gateway port (0 = pick a free one)"),
     INT_KEY("http.max_body_bytes", http_max_body_bytes, 1, 64 << 20, "larger bodies get 413"),

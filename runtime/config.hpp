@@ -43,6 +43,8 @@ struct node_config {
   std::string cluster_name = "saga";            // names the partitions' transactional.ids
   int64_t cluster_transaction_timeout_ms = 10000; // a dead owner's open transaction aborts then
   int64_t cluster_commit_retries = 5;           // a transaction aborted and produced again
+  int64_t cluster_commit_interval_ms = 0;       // a partition's first step waits this long for more
+  int64_t cluster_max_transaction_bytes = 16 << 20; // records + events in one transaction at most
   std::string http_address = "127.0.0.1";
   int64_t http_port = 8080;
   int64_t http_max_body_bytes = 65536;

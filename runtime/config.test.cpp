@@ -202,3 +202,15 @@ TEST_CASE("config: cluster.replication is none or kafka, and kafka needs a real 
   CHECK(apply_override("cluster.transaction_timeout_ms=10", c).find("cluster.transaction_timeout_ms") != std::string::npos);
   CHECK(apply_override("cluster.commit_retries=-1", c).find("cluster.commit_retries") != std::string::npos);
 }
+
+TEST_CASE("config: the replication's commit interval and transaction size are bounded", "[config]") {
+  node_config c;
+  CHECK(c.cluster_commit_interval_ms == 0);
+  CHECK(c.cluster_max_transaction_bytes == 16 << 20);
+  CHECK(apply_override("cluster.commit_interval_ms=5", c).empty());
+  CHECK(c.cluster_commit_interval_ms == 5);
+  CHECK(apply_override("cluster.commit_interval_ms=5000", c).find("cluster.commit_interval_ms") != std::string::npos);
+  CHECK(apply_override("cluster.max_transaction_bytes=100", c).find("cluster.max_transaction_bytes") != std::string::npos);
+  CHECK(apply_override("cluster.max_transaction_bytes=1048576", c).empty());
+  CHECK(c.cluster_max_transaction_bytes == 1048576);
+}

@@ -3,7 +3,8 @@
 // The committer of one partition. Requests that queue up while a transaction commits are
 // committed together in the next one (a `flush` message placed behind them marks the
 // group, as the writer groups RocksDB writes): one transaction per round trip, however
-// many writer groups arrive meanwhile. Each request is answered with the offset of its
+// many writer groups arrive meanwhile (cluster.commit_interval_ms can make an idle
+// partition wait for more; cluster.max_transaction_bytes bounds one transaction). Each request is answered with the offset of its
 // own last record, so the writer never records an offset past what it applied.
 
 namespace saga {
@@ -22,9 +23,43 @@ struct committer_state {
 
 using committer_ptr = caf::stateful_actor<committer_state>*;
 
+/// Asks for a commit of what is pending: at once, or after cluster.commit_interval_ms.
+void schedule_flush(committer_ptr self, const context_ptr& ctx) {
+  auto& st = self->state;
+  if (st.flush_scheduled)
+    return;
+  st.flush_scheduled = true;
+  if (ctx->cfg.cluster_commit_interval_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds(ctx->cfg.cluster_commit_interval_ms),
+                       flush_atom::value);
+  else
+    self->send(self, flush_atom::value);
+}
+
 void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer) {
-  auto reqs = std::move(self->state.pending);
-  self->state.pending.clear();
+  // The oldest requests up to cluster.max_transaction_bytes (at least one); the rest wait
+  // for the next transaction, which is asked for at once.
+  auto& pending = self->state.pending;
+  size_t take = 0;
+  int64_t bytes = 0;
+  while (take < pending.size()) {
+    int64_t n = 0;
+    for (auto& x : pending[take].records)
+      n += static_cast<int64_t>(x.size());
+    for (auto& x : pending[take].events)
+      n += static_cast<int64_t>(x.size());
+    if (take > 0 && bytes + n > ctx->cfg.cluster_max_transaction_bytes)
+      break;
+    bytes += n;
+    ++take;
+  }
+  std::vector<committer_state::request> reqs(std::make_move_iterator(pending.begin()),
+                                             std::make_move_iterator(pending.begin() + take));
+  pending.erase(pending.begin(), pending.begin() + take);
+  if (!pending.empty()) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
   if (ctx->halted.load()) {
     for (auto& r : reqs)
       r.rp.deliver(caf::make_error(caf::sec::runtime_error, "the node is stopping"));
@@ -70,15 +105,11 @@ void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& pr
 
 caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn_producer> producer) {
   return {
-    [self](changelog_atom, std::vector<std::string>& records,
-           std::vector<std::string>& events) -> caf::response_promise {
-      auto& st = self->state;
+    [self, ctx](changelog_atom, std::vector<std::string>& records,
+                std::vector<std::string>& events) -> caf::response_promise {
       auto rp = self->make_response_promise();
-      st.pending.push_back({std::move(records), std::move(events), rp});
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      self->state.pending.push_back({std::move(records), std::move(events), rp});
+      schedule_flush(self, ctx);
       return rp;
     },
     [self, ctx, producer](flush_atom) {

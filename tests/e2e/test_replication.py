@@ -213,6 +213,20 @@ def main(sagad):
         count = check_events(c, broker, n, final, "after rebuild")
         print("read_committed: %d events, %d orders checked" % (count, len(final)), flush=True)
 
+        # A node that needs more changelog partitions than the topic has refuses to start.
+        wider = Node(sagad, overrides=dict(over, **{"saga.partitions": 8}), log_name="wider")
+        try:
+            wider.start(timeout_s=120)
+            c.check(False, "a node with saga.partitions = 8 started against a 6-partition changelog")
+        except RuntimeError:
+            code = wider.proc.wait(timeout=30)
+            with open(wider.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+            c.check(code == 8 and "saga_changelog has 6 partitions; this cluster needs 10" in text,
+                    "refused with exit code 8, naming the changelog and the count: %s" % code)
+        finally:
+            wider.cleanup()
+
         # Fencing: a second owner opens the same partitions.
         sample = {oid: n.request("GET", "/orders/" + oid)[1] for oid in list(final)[:30]}
         n2 = Node(sagad, overrides=over, log_name="second-owner").start(timeout_s=120)
