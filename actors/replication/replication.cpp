@@ -1,5 +1,6 @@
 #include "actors/replication/replication.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <set>
@@ -127,7 +128,15 @@ int64_t applied_offset(storage::store& db, int32_t p, std::string& error) {
     error = "cannot read the applied changelog offset of partition " + std::to_string(p);
   if (got != storage::read_status::found)
     return -1;
-  return std::stoll(v);
+  int64_t at = -1;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), at);
+  if (ec != std::errc() || end != v.data() + v.size() || at < 0) {
+    error = "the applied changelog offset of partition " + std::to_string(p) + " is not a "
+            "number ('" + v.substr(0, 32) + "'): the data directory is damaged; wipe it to "
+            "rebuild the node from the changelog";
+    return -1;
+  }
+  return at;
 }
 
 /// Applies every committed changelog record after the store's offsets (read_committed:
