@@ -57,9 +57,6 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
-/// `(fenced, epoch, message)`: a command from another node, with the ownership epoch it
-/// was routed under; the owner refuses a stale one (unfence below).
-using fenced_atom = caf::atom_constant<caf::atom("fenced")>;
 using changelog_atom = caf::atom_constant<caf::atom("changelog")>; // replication: commit a partition's records
 
 // ---- errors as values ----
@@ -297,28 +294,17 @@ struct directory {
 
 // ---- cluster (actors/cluster/cluster.hpp) ----
 
-/// The receiving side of a command from another node: refused when it was routed under
-/// another ownership epoch than this node's (a stale owner's, once ownership can move),
-/// else handed to `self` again with its sender and request id.
-template <class Self>
-caf::result<caf::message> unfence(Self* self, uint64_t mine, uint64_t epoch,
-                                  caf::message& inner) {
-  if (epoch != mine)
-    return caf::make_error(caf::sec::runtime_error,
-                           "refused: routed under ownership epoch " + std::to_string(epoch)
-                             + ", this owner is at epoch " + std::to_string(mine));
-  return self->delegate(caf::actor_cast<caf::actor>(self), std::move(inner));
-}
-
 /// What a node says when it connects to a peer's entry actor: who it is and the layout it
-/// was configured with (compared field by field), and the ownership epoch it believes in.
+/// was configured with (compared field by field), and how its partitions are kept
+/// (`cluster.replication`, `cluster.name`): nodes of one cluster agree on both.
 struct cluster_hello {
   std::string node_id;
   std::vector<cluster_member> members; // its cluster.nodes
   uint64_t order_partitions = 0;
   uint64_t sku_partitions = 0;
   uint64_t payment_workers = 0;
-  uint64_t epoch = 0;
+  std::string replication; // none | kafka
+  std::string name;        // cluster.name: the partitions' transactional.ids
 };
 
 /// The answer: a refusal naming the difference, or the peer's partition actors (the
@@ -327,7 +313,6 @@ struct cluster_welcome {
   bool ok = false;
   std::string refusal;
   std::string node_id;
-  uint64_t epoch = 0;
   std::vector<caf::actor> orders;           // order partition owners
   std::vector<caf::actor> inventory;        // SKU partition workers
   std::vector<caf::actor> payment_by_order; // payment worker per order partition
@@ -427,7 +412,7 @@ typename Inspector::result_type inspect(Inspector& f, directory& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
   return f(caf::meta::type_name("cluster_hello"), x.node_id, x.members, x.order_partitions,
-           x.sku_partitions, x.payment_workers, x.epoch);
+           x.sku_partitions, x.payment_workers, x.replication, x.name);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
@@ -435,7 +420,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_welcome& x) {
-  return f(caf::meta::type_name("cluster_welcome"), x.ok, x.refusal, x.node_id, x.epoch,
+  return f(caf::meta::type_name("cluster_welcome"), x.ok, x.refusal, x.node_id,
            x.orders, x.inventory, x.payment_by_order);
 }
 template <class Inspector>

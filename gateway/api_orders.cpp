@@ -262,7 +262,8 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
   }
   return {{"self", cfg.node_id},
           {"layout_digest", layout.digest()},
-          {"epoch", cfg.cluster_epoch},
+          {"replication", cfg.cluster_replication},
+          {"name", cfg.cluster_name},
           {"partitions",
            {{"orders", layout.order_partitions}, {"inventory", layout.sku_partitions}}},
           {"nodes", nodes}};

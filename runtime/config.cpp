@@ -111,8 +111,6 @@ const std::vector<key_spec>& specs() {
             "longest pause between connection attempts (doubling up to it)"),
     INT_KEY("cluster.connect_timeout_ms", cluster_connect_timeout_ms, 1, 3600000,
             "one connection attempt with its handshake"),
-    INT_KEY("cluster.epoch", cluster_epoch, 1, INT64_MAX,
-            "partition ownership epoch; every node of a cluster must have the same"),
     STR_KEY("cluster.replication", cluster_replication,
             "none (the data directory is the only copy) or kafka (every write is committed "
             "to a changelog topic in one transaction with its events first)"),
@@ -290,8 +288,12 @@ std::string set_value(const std::string& key, const std::string& raw, node_confi
   for (auto& s : specs())
     if (key == s.key)
       spec = &s;
-  if (spec == nullptr)
+  if (spec == nullptr) {
+    if (key == "cluster.epoch") // checked nothing: every node compared its own value
+      return "key 'cluster.epoch' was removed: a stale partition owner is fenced by Kafka "
+             "transactions now (cluster.replication = kafka); delete the line";
     return "unknown key '" + key + "'";
+  }
   auto v = trim(raw);
   bool quoted = v.size() >= 2 && v.front() == '"' && v.back() == '"';
   switch (spec->type) {

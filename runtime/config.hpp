@@ -38,7 +38,6 @@ struct node_config {
   int64_t cluster_reconnect_backoff_ms = 200;   // first pause before connecting again ...
   int64_t cluster_reconnect_backoff_max_ms = 5000; // ... doubling up to this
   int64_t cluster_connect_timeout_ms = 5000;    // one connection attempt with its handshake
-  int64_t cluster_epoch = 1;                    // partition ownership epoch (fencing, later)
   std::string cluster_replication = "none";     // none | kafka (actors/replication/)
   std::string cluster_name = "saga";            // names the partitions' transactional.ids
   int64_t cluster_transaction_timeout_ms = 10000; // a dead owner's open transaction aborts then

@@ -31,6 +31,10 @@ TEST_CASE("config mistakes name the key and the line", "[unit][config]") {
   CHECK(parse_config_text("port = 1\n", "t.conf", c) == "t.conf:1: key outside of a [section]");
   CHECK(parse_config_text("[http\n", "t.conf", c) == "t.conf:1: malformed section header [http");
   CHECK(parse_config_text("[http]\njunk\n", "t.conf", c) == "t.conf:2: expected key = value, got junk");
+  // A removed key says what replaced it, not just "unknown".
+  CHECK(parse_config_text("[cluster]\n\nepoch = 1\n", "t.conf", c)
+        == "t.conf:3: key 'cluster.epoch' was removed: a stale partition owner is fenced by "
+           "Kafka transactions now (cluster.replication = kafka); delete the line");
 }
 
 TEST_CASE("command-line overrides are validated like the file", "[unit][config]") {

@@ -313,7 +313,7 @@ std::string metrics::render() const {
      &peer_stats::connects},
     {"saga_cluster_peer_disconnects_total", "Times the peer went down.",
      &peer_stats::disconnects},
-    {"saga_cluster_peer_refused_total", "Handshakes refused (layout or epoch differ).",
+    {"saga_cluster_peer_refused_total", "Handshakes refused (layout, replication or name differ).",
      &peer_stats::refused},
     {"saga_cluster_forwarded_total", "Messages handed to the peer's partitions.",
      &peer_stats::forwarded},

@@ -137,7 +137,7 @@ struct metrics {
     std::atomic<int> up{0};                 // 1 connected and welcomed
     std::atomic<uint64_t> connects{0};      // handshakes that succeeded
     std::atomic<uint64_t> disconnects{0};   // up -> down
-    std::atomic<uint64_t> refused{0};       // handshakes refused (layout or epoch differ)
+    std::atomic<uint64_t> refused{0};       // handshakes refused (layout, replication or name differ)
     std::atomic<uint64_t> forwarded{0};     // messages handed to the peer's actors
     std::atomic<uint64_t> unavailable{0};   // answered "node unavailable" (peer down)
   };

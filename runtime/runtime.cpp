@@ -108,8 +108,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     return nullptr;
   };
   auto forward_to = [&](peer_handles& peer, const std::string& slot) {
-    return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id),
-                     static_cast<uint64_t>(ctx->cfg.cluster_epoch));
+    return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id));
   };
   // A slot of another node's partition: a local forwarder, listed for that peer's link.
   auto forward_slot = [&](peer_handles& peer, const std::string& kind, size_t p,

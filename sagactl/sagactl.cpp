@@ -332,7 +332,8 @@ int cmd_cluster(const options& o) {
   }
   std::cout << "cluster: " << c["nodes"].size() << " node(s), layout " << str(c["layout_digest"])
             << ", " << c["partitions"]["orders"] << " order and " << c["partitions"]["inventory"]
-            << " SKU partitions\n";
+            << " SKU partitions, cluster " << str(c.value("name", json(""))) << ", replication "
+            << str(c.value("replication", json(""))) << "\n";
   auto list = [](const json& xs) {
     std::string out;
     for (auto& x : xs)

@@ -37,7 +37,8 @@ cluster_hello make_hello(const node_config& cfg) {
   h.order_partitions = static_cast<uint64_t>(cfg.saga_partitions);
   h.sku_partitions = static_cast<uint64_t>(cfg.inventory_workers);
   h.payment_workers = static_cast<uint64_t>(cfg.payment_workers);
-  h.epoch = static_cast<uint64_t>(cfg.cluster_epoch);
+  h.replication = cfg.cluster_replication;
+  h.name = cfg.cluster_name;
   return h;
 }
 
@@ -54,26 +55,28 @@ std::string check_hello(const node_config& cfg, const cluster_hello& h) {
     return "node '" + h.node_id + "' is not in cluster.nodes here";
   if (h.node_id == cfg.node_id)
     return "node '" + h.node_id + "' connected to itself (two processes with one node id?)";
-  if (h.epoch != static_cast<uint64_t>(cfg.cluster_epoch))
-    return "cluster.epoch: " + std::to_string(cfg.cluster_epoch) + " here, "
-           + std::to_string(h.epoch) + " at " + h.node_id;
+  // A node that keeps its partitions differently, or in another cluster's changelog and
+  // transactional.ids, would acknowledge steps the others cannot rebuild or fence.
+  if (h.replication != cfg.cluster_replication)
+    return "cluster.replication: " + cfg.cluster_replication + " here, " + h.replication
+           + " at " + h.node_id;
+  if (h.name != cfg.cluster_name)
+    return "cluster.name: " + cfg.cluster_name + " here, " + h.name + " at " + h.node_id;
   return {};
 }
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
-                        std::string slot, metrics::peer_stats* stats, uint64_t epoch) {
-  // Every message but `route` is the owner's: handed on with its sender and request id
-  // (`delegate`), so the owner answers the requester directly. While the owner is down a
+                        std::string slot, metrics::peer_stats* stats) {
+  // Every message but `route` is the owner's: handed on as it is, with its sender and
+  // request id (`delegate`), so the owner answers the requester directly. While the owner is down a
   // request gets `node_unavailable` at once; a plain message is dropped (as CAF drops a
   // message to a dead proxy), its sender re-sends.
   self->set_default_handler(
-    [node, slot, stats, epoch](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
+    [node, slot, stats](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
       auto* me = static_cast<caf::stateful_actor<forwarder_state>*>(ptr);
       if (me->state.target) {
         ++stats->forwarded;
-        // With the ownership epoch it is routed under: the owner refuses a stale one.
-        return me->delegate(me->state.target, fenced_atom::value, epoch,
-                            x.move_content_to_message());
+        return me->delegate(me->state.target, x.move_content_to_message());
       }
       ++stats->unavailable;
       // An error returned for a plain message would reach its sender as an error message
@@ -91,7 +94,6 @@ cluster_welcome make_welcome(const node_config& cfg, const directory& dir) {
   cluster_welcome w;
   w.ok = true;
   w.node_id = cfg.node_id;
-  w.epoch = static_cast<uint64_t>(cfg.cluster_epoch);
   auto own = [](const std::vector<caf::actor>& xs, size_t p, bool remote) {
     return remote || p >= xs.size() ? caf::actor{} : xs[p];
   };
@@ -115,7 +117,6 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
         cluster_welcome no;
         no.refusal = why;
         no.node_id = ctx->cfg.node_id;
-        no.epoch = static_cast<uint64_t>(ctx->cfg.cluster_epoch);
         return no;
       }
       ctx->log->info("cluster: welcomed {}", h.node_id);

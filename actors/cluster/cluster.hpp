@@ -2,8 +2,9 @@
 // The cluster's actors (issue 12, spec §6). Every node runs the same three kinds:
 //
 // - `node_entry`, published on the node's CAF port: a peer that connects says hello with
-//   its layout (nodes, partition counts, epoch); a difference is refused with a message
-//   naming it, else the answer holds the handles of this node's partitions.
+//   its layout (nodes, partition counts) and how partitions are kept (`cluster.replication`,
+//   `cluster.name`); a difference is refused with a message naming it, else the answer
+//   holds the handles of this node's partitions.
 // - one `peer_link` per other node: connects without blocking (a request to the
 //   middleman actor), says hello, monitors the peer's entry actor (CAF 0.17 has no node
 //   monitoring: losing the connection kills every proxy of the node), and on `down_msg`
@@ -12,9 +13,13 @@
 // - one `forwarder` per partition that another node owns: the local stand-in that the
 //   directory holds, so every handle in it stays valid while peers come and go. It hands
 //   each message on to the owner (same sender and request id: the reply goes straight
-//   back) as `(fenced, epoch, message)`: the owner refuses a command routed under another
-//   ownership epoch (`cluster.epoch`, constant for now; a later failover moves it), so a
-//   stale owner can be fenced. While the owner is down it answers `node_unavailable`.
+//   back), unwrapped. While the owner is down it answers `node_unavailable`.
+//
+// Ownership is not checked on the way: a stale owner is fenced where it matters, at its
+// write. With `cluster.replication = kafka` every step commits in a Kafka transaction under
+// the partition's `transactional.id`, so an owner superseded by another `init_transactions`
+// fails that commit, answers nothing, and stops (actors/replication/README.md). With
+// `none` ownership comes from `cluster.nodes` and never moves.
 
 #include <map>
 #include <string>
@@ -34,7 +39,8 @@ bool is_node_unavailable(const caf::error& e, std::string& node, std::string& sl
 
 /// This node's hello, from its configuration.
 cluster_hello make_hello(const node_config& cfg);
-/// "" when a peer's hello matches this node's layout and epoch, else the difference.
+/// "" when a peer's hello matches this node's layout, replication and cluster name, else
+/// the difference.
 std::string check_hello(const node_config& cfg, const cluster_hello& h);
 
 struct forwarder_state {
@@ -42,7 +48,7 @@ struct forwarder_state {
   caf::actor target; // null while the owner node is down
 };
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
-                        std::string slot, metrics::peer_stats* stats, uint64_t epoch);
+                        std::string slot, metrics::peer_stats* stats);
 
 /// The partitions a node owns, as handles (null where it owns none).
 cluster_welcome make_welcome(const node_config& cfg, const directory& dir);

@@ -36,12 +36,9 @@ caf::message round_trip(caf::actor_system& sys, const caf::message& msg) {
   return out;
 }
 
-caf::behavior echo_owner(caf::event_based_actor* self, std::string /* name */) {
+caf::behavior echo_owner(caf::event_based_actor*, std::string /* name */) {
   return {
     [](get_atom, const std::string& id) { return "owner:" + id; },
-    [self](fenced_atom, uint64_t epoch, caf::message& inner) {
-      return unfence(self, 1, epoch, inner);
-    },
   };
 }
 
@@ -68,7 +65,6 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
   cluster_welcome welcome;
   welcome.ok = true;
   welcome.node_id = "node-2";
-  welcome.epoch = 1;
   welcome.orders = {someone, caf::actor{}};
   welcome.inventory = {caf::actor{}, someone};
   welcome.payment_by_order = {someone, caf::actor{}};
@@ -111,10 +107,6 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
     caf::make_message(welcome),
     caf::make_message(peer_status{"node-2", "up", 123, ""}),
     caf::make_message(node_unavailable("node-2", "inventory/3")),
-    // every command from another node is wrapped with the epoch it was routed under
-    caf::make_message(fenced_atom::value, uint64_t{1},
-                      caf::make_message(reserve_atom::value, s.order_id,
-                                        std::vector<reservation_item>{{"sku-1", 2}})),
   };
   for (auto& msg : msgs) {
     auto text = to_string(msg);
@@ -137,7 +129,8 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
   caf::anon_send_exit(someone, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a hello that differs in layout, epoch or identity is refused, naming it",
+TEST_CASE("a hello that differs in layout, replication, cluster name or identity is "
+          "refused, naming it",
           "[actors][cluster]") {
   node_config here;
   here.node_id = "node-1";
@@ -152,9 +145,15 @@ TEST_CASE("a hello that differs in layout, epoch or identity is refused, naming 
   auto nodes = there;
   nodes.cluster_members.push_back({"node-3", "127.0.0.1", 4103, 8083});
   CHECK(check_hello(here, make_hello(nodes)) == "cluster.nodes: node-3 is listed at node-2, not here");
-  auto epoch = there;
-  epoch.cluster_epoch = 2;
-  CHECK(check_hello(here, make_hello(epoch)) == "cluster.epoch: 1 here, 2 at node-2");
+  // Nodes that keep partitions differently, or in another cluster's changelog and
+  // transactional.ids, cannot rebuild or fence each other's partitions.
+  auto replicated = there;
+  replicated.cluster_replication = "kafka";
+  CHECK(check_hello(here, make_hello(replicated))
+        == "cluster.replication: none here, kafka at node-2");
+  auto named = there;
+  named.cluster_name = "shop-b";
+  CHECK(check_hello(here, make_hello(named)) == "cluster.name: saga here, shop-b at node-2");
   CHECK(check_hello(here, make_hello(here)).find("connected to itself") != std::string::npos);
   auto stranger = there;
   stranger.node_id = "node-9";
@@ -172,8 +171,7 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   };
   metrics::peer_stats stats;
   stats.id = "node-2";
-  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats,
-                      uint64_t{1});
+  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats);
   auto owner = sys.spawn(echo_owner, std::string("owner"));
   caf::scoped_actor self{sys, true};
   auto ask_async = [&](std::string& got, caf::error& err) {
@@ -197,20 +195,6 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   CHECK(!err);
   CHECK(got == "owner:ord_1"); // answered by the owner, straight to the requester
   CHECK(stats.forwarded == 1);
-  // The owner checks the epoch the command was routed under: a stale one is refused.
-  auto stale = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats,
-                         uint64_t{7});
-  self->send(stale, route_atom::value, owner);
-  run();
-  {
-    auto h = self->request(stale, caf::infinite, get_atom::value, std::string("ord_1"));
-    run();
-    caf::error e2;
-    std::move(h).receive([](const std::string&) {}, [&](caf::error& e) { e2 = e; });
-    CHECK(sys.render(e2).find("routed under ownership epoch 7, this owner is at epoch 1")
-          != std::string::npos);
-  }
-  caf::anon_send_exit(stale, caf::exit_reason::user_shutdown);
   self->send(fw, route_atom::value, caf::actor{}); // the peer went down
   run();
   got.clear();

@@ -58,11 +58,6 @@ caf::behavior running(self_ptr self) {
            const std::string& note) -> caf::result<input_reply> {
       return on_admin(self, id, kind, note);
     },
-    [self](fenced_atom, uint64_t epoch, caf::message& inner) -> caf::result<caf::message> {
-      // A command for this partition from another node (actors/cluster/cluster.hpp).
-      return unfence(self, static_cast<uint64_t>(self->state.ctx->cfg.cluster_epoch), epoch,
-                     inner);
-    },
     [self](crash_atom, const std::string& id) {
       if (auto i = self->state.live.find(id); i != self->state.live.end())
         self->send(i->second.handle, crash_atom::value);

@@ -157,14 +157,6 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
       self->state.registrations.push_back(msg);
       to_child(self, std::move(msg));
     },
-    // A command from another node (actors/cluster/cluster.hpp): its epoch checked, then the
-    // child's like any other.
-    [self](fenced_atom, uint64_t epoch, caf::message& inner) -> caf::result<caf::message> {
-      auto mine = static_cast<uint64_t>(self->state.ctx->cfg.cluster_epoch);
-      if (epoch != mine)
-        return unfence(self, mine, epoch, inner); // the refusal
-      return to_child(self, std::move(inner));
-    },
     // Introspection: the child's own view, plus the restarts only the supervisor knows.
     [self](inspect_atom) -> caf::result<actor_info> {
       auto& st = self->state;

@@ -8,6 +8,9 @@
 
 namespace {
 
+/// The fake sink is fenced: every held and later commit fails as a fenced producer's would.
+using fence_atom = caf::atom_constant<caf::atom("fence")>;
+
 /// What the fake sinks were asked to commit, in order, per partition.
 struct sink_journal {
   struct txn {
@@ -52,7 +55,7 @@ caf::behavior fake_sink(caf::stateful_actor<fake_sink_state>* self, int32_t part
       if (!on)
         commit_held();
     },
-    [=](fenced_atom) {
+    [=](fence_atom) {
       self->state.fenced = true;
       commit_held();
     },
@@ -162,7 +165,7 @@ TEST_CASE("replicated: a fenced transaction answers no step with success and sto
   n.run();
   CHECK(drain(n).total() == 0);
   for (auto& s : r.sinks)
-    n.self->send(s, fenced_atom::value);
+    n.self->send(s, fence_atom::value);
   n.run();
   auto got = drain(n);
   CHECK(got.creates.empty());
