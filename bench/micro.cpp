@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
@@ -176,6 +178,21 @@ void BM_event_envelope_encode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_event_envelope_encode);
+
+/// What the relay and the transactional producer read of every envelope they publish:
+/// in place (the layout `encode` writes), against a full parse (the layout before).
+void BM_event_envelope_head(benchmark::State& state) {
+  saga_event ev{"ord_0123456789abcdef", 3, event_type::payment_initiated, 1, "order",
+                R"({"payment_id":"pay_ord_0123456789abcdef","amount_cents":4498,"expires_at_ms":123})"};
+  auto env = saga::encode(ev, "node-1");
+  if (state.range(0) == 1) // the previous layout: keys sorted, data first
+    env = nlohmann::json::parse(env).dump();
+  envelope_head h;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(read_head(env, h));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_event_envelope_head)->Arg(0)->Arg(1);
 
 void BM_caf_message_roundtrip(benchmark::State& state) {
   // the order snapshot as it would cross nodes (CAF's binary format)

@@ -3,8 +3,7 @@
 #include <chrono>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
+#include "actors/sink/event_envelope.hpp"
 #include "actors/sink/kafka_relay.hpp" // traceparent
 
 namespace saga {
@@ -169,12 +168,12 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
       return fail(std::string("producing a changelog record: ") + rd_kafka_err2name(err), false);
   }
   for (auto& v : events) {
-    auto env = nlohmann::json::parse(v, nullptr, false);
-    if (!env.is_object())
+    envelope_head head;
+    if (!read_head(v, head))
       return fail("an event envelope is not JSON (" + std::to_string(v.size()) + " bytes)", true);
-    auto type = env.value("type", std::string("unknown"));
-    auto order_id = env.value("order_id", std::string());
-    auto seq = env.value("seq", uint64_t{0});
+    auto& type = head.type;
+    auto& order_id = head.order_id;
+    auto seq = head.seq;
     auto topic = cfg_.kafka_topic_prefix + type;
     auto tp = traceparent(order_id, seq);
     auto err = rd_kafka_producev(

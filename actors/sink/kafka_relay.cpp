@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/plumbing/writer.hpp"
+#include "actors/sink/event_envelope.hpp"
 #include "storage/store.hpp"
 #include "actors/sink/relay_internal.hpp"
 
@@ -169,17 +170,17 @@ void produce_more(self_ptr self) {
     bool suspect = st.failures.count(key) != 0;
     if (suspect && !st.inflight.empty())
       return stop();
-    auto env = nlohmann::json::parse(v, nullptr, false);
-    if (!env.is_object()) {
+    envelope_head head;
+    if (!read_head(v, head)) {
       // Never dropped (that would leave a gap in its order's seq): dead-lettered with the
       // reason, in outbox order, at the next tick.
       st.poison[key] = "the outbox entry is not a JSON envelope (" + std::to_string(v.size())
                        + " bytes)";
       return stop();
     }
-    auto type = env.value("type", std::string("unknown"));
-    auto order_id = env.value("order_id", std::string());
-    auto seq = env.value("seq", uint64_t{0});
+    auto& type = head.type;
+    auto& order_id = head.order_id;
+    auto seq = head.seq;
     if (st.busy_orders.count(order_id) != 0) {
       st.waiting.emplace(key, order_id);
       return wait();
@@ -212,7 +213,7 @@ void produce_more(self_ptr self) {
       return stop();
     }
     --room;
-    st.inflight.emplace(key, kafka_relay_state::inflight_entry{env.value("ts", int64_t{0}), order_id});
+    st.inflight.emplace(key, kafka_relay_state::inflight_entry{head.ts, order_id});
     st.busy_orders[order_id] = key;
     passed();
     if (suspect) {
@@ -243,9 +244,9 @@ int64_t oldest_unacked_ts(kafka_relay_state& st) {
     st.first_unread_ts = 0;
     (void)st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
                           [&](std::string_view, std::string_view v) {
-      auto env = nlohmann::json::parse(v, nullptr, false);
-      if (env.is_object())
-        st.first_unread_ts = env.value("ts", int64_t{0});
+      envelope_head head;
+      if (read_head(v, head))
+        st.first_unread_ts = head.ts;
       return false;
     });
   }
