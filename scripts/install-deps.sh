@@ -24,7 +24,7 @@ pkgs=(
 )
 if [ "$mode" = tests ]; then
   pkgs+=(
-    catch2 libbenchmark-dev gnuplot-nox wrk strace chromium rocksdb-tools python3 python3-venv
+    catch2 libbenchmark-dev gnuplot-nox wrk strace linux-perf chromium rocksdb-tools python3 python3-venv
     iproute2 iptables  # network namespaces and the cuts between them (e2e and fault tests)
   )
   # The real Kafka broker of the tests runs on the JDK with jars fetched by Maven.
