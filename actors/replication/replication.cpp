@@ -161,6 +161,9 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
   set("auto.offset.reset", "earliest");
   set("fetch.max.bytes", std::to_string(std::max<int64_t>(52428800, cfg.kafka_max_message_bytes * 2)));
   set("log.connection.close", "false");
+  // The end of a partition is known when a fetch comes back empty: the broker holds an
+  // empty fetch for fetch.wait.max.ms (500 by default), which every start paid once.
+  set("fetch.wait.max.ms", "10");
   if (!bad.empty()) {
     rd_kafka_conf_destroy(conf);
     return "changelog reader option " + bad;
@@ -180,6 +183,16 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
       at < 0 ? RD_KAFKA_OFFSET_BEGINNING : at + 1;
     open.insert(p);
     log.info("replication: partition {} applied up to changelog offset {}; reading the rest", p, at);
+  }
+  // The topic's leaders first: an assignment of a topic the client has no metadata for
+  // waits for librdkafka's one-second metadata scan (restore_ms was 1.0 s for any length).
+  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt != nullptr) {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(cfg.kafka_provision_timeout_ms))
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+        && md != nullptr)
+      rd_kafka_metadata_destroy(md);
   }
   if (out.empty())
     if (auto e = rd_kafka_assign(rk, list); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -221,6 +234,8 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
     rd_kafka_message_destroy(m);
   }
   rd_kafka_consumer_close(rk);
+  if (rkt != nullptr)
+    rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   return out;
 }

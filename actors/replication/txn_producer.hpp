@@ -53,10 +53,14 @@ public:
 
 private:
   txn_producer() = default;
+  void warm_metadata();
   outcome try_commit(const std::vector<std::string>& records,
                      const std::vector<std::string>& events);
 
   rd_kafka_t* rk_ = nullptr;
+  // Handles of the changelog and every event topic, held open with their metadata, so a
+  // transaction's first message to a topic does not wait for it (see open()).
+  std::vector<rd_kafka_topic_t*> topics_;
   node_config cfg_;
   std::string id_, topic_;
   int32_t partition_ = 0;
