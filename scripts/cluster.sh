@@ -34,8 +34,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-alive() { # PID: running (a killed process whose parent has not reaped it is not)
-  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != "Z" ]
+alive() { # PID [ID]: running (a killed process whose parent has not reaped it is not);
+  # with ID, only if PID is still that node's sagad: a recorded pid that the system gave to
+  # another process since (pids wrap) does not count.
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != "Z" ] || return 1
+  [ -z "${2:-}" ] || tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q -- "--node $2 "
 }
 
 http_port_of() { # ID -> its HTTP port, from DIR/nodes
@@ -55,7 +58,7 @@ start_node() { # ID: starts it in the background, waits for SAGAD READY
   port=$(http_port_of "$id")
   host=$(host_of "$id")
   [ -n "$port" ] || { echo "cluster.sh: no node '$id' in $dir/nodes" >&2; exit 2; }
-  if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")"; then
+  if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")" "$id"; then
     echo "cluster.sh: $id is running (pid $(cat "$dir/$id.pid"))" >&2
     exit 1
   fi
@@ -203,7 +206,7 @@ CONF
     id=${3:?$usage}
     pid=$(cat "$dir/$id.pid")
     kill -9 "$pid" 2>/dev/null || true # already gone: nothing to do
-    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
+    for _ in $(seq 1 400); do alive "$pid" "$id" || break; sleep 0.05; done
     ;;
   stop)
     id=${3:?$usage}
@@ -214,7 +217,7 @@ CONF
   wipe)
     id=${3:?$usage}
     [ -n "$(http_port_of "$id")" ] || { echo "cluster.sh: no node '$id' in $dir/nodes" >&2; exit 2; }
-    if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")"; then
+    if [ -f "$dir/$id.pid" ] && alive "$(cat "$dir/$id.pid")" "$id"; then
       echo "cluster.sh: $id is running (pid $(cat "$dir/$id.pid")): stop or kill it first" >&2
       exit 1
     fi
