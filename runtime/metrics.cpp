@@ -169,6 +169,10 @@ const std::vector<family>& plain_families() {
      "Times the relay replaced its producer and produced again from the oldest "
      "unacknowledged event.",
      {{"", [](const m& x) { return num(x.kafka_relay_resets); }}}},
+    {"saga_kafka_relay_walked_total", "counter",
+     "Outbox entries the relay read to produce them (about one per event; more after a "
+     "reset, or when an entry waits behind its order's event in flight).",
+     {{"", [](const m& x) { return num(x.kafka_relay_walked); }}}},
     {"saga_kafka_topics_missing", "gauge",
      "Saga topics the brokers have not confirmed (the relay publishes nothing until they "
      "exist; see /readyz detail.kafka).",

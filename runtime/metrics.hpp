@@ -106,6 +106,7 @@ struct metrics {
     return {failed_.begin(), failed_.end()};
   } // meta quarantine/... (storage.quarantine_corrupt) // entries moved to <prefix>saga_dead_letter
   std::atomic<uint64_t> kafka_relay_resets{0};
+  std::atomic<uint64_t> kafka_relay_walked{0}; // outbox entries the relay read to produce them
   /// Kafka errors by where they were seen and by librdkafka error code (written by the
   /// relay only). Codes from -256 to 255 cover librdkafka's internal and broker codes.
   enum kafka_where : uint8_t { kw_delivery, kw_produce, kw_client, kw_provision, kw_count };

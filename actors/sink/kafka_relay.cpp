@@ -10,6 +10,18 @@
 
 namespace saga::relay {
 
+namespace {
+
+/// The first key the relay has not produced: the first entry left waiting, or else the
+/// first entry the walk has not reached.
+void settle_next_key(kafka_relay_state& st) {
+  st.next_key = st.waiting.empty() ? st.scanned_to
+                                   : std::min(st.waiting.begin()->first, st.scanned_to);
+  st.left_behind = static_cast<int64_t>(st.waiting.size());
+}
+
+} // namespace
+
 /// Starts again from the oldest entry still in the outbox (after a failed delivery or a
 /// fatal producer error). May publish some entries twice, with identical event_id.
 /// Before the rewind the producer's queue is purged and the producer replaced: nothing it
@@ -94,9 +106,9 @@ bool dead_letter(self_ptr self, uint64_t key, const std::string& reason) {
                      order_id, type, topic, reason);
   st.inflight.emplace(key, kafka_relay_state::inflight_entry{
                              env.is_object() ? env.value("ts", int64_t{0}) : int64_t{0}, order_id});
-  if (st.next_key <= key)
-    st.next_key = key + 1;
-  st.scanned_to = std::max(st.scanned_to, st.next_key);
+  st.waiting.erase(key);
+  st.scanned_to = std::max(st.scanned_to, key + 1);
+  settle_next_key(st);
   return true;
 }
 
@@ -118,119 +130,133 @@ void delete_acked(self_ptr self) {
   });
 }
 
+namespace {
+
+enum class offered { produced, waits, stop };
+
+/// Offers one outbox entry to the producer: produced, left waiting for its order's turn
+/// (in `waiting`), or the walk stops here (window full, poison, a suspect entry, an error).
+offered offer(self_ptr self, uint64_t key, std::string_view v) {
+  auto& st = self->state;
+  if (st.poison.count(key) != 0)
+    return offered::stop; // dead-lettered first (tick), in outbox order
+  // An entry that failed before goes alone, so that its report tells whether it is the
+  // poison one (a batch fails as a whole) and no other entry shares its fate.
+  bool suspect = st.failures.count(key) != 0;
+  if (suspect && !st.inflight.empty())
+    return offered::stop;
+  envelope_head head;
+  if (!read_head(v, head)) {
+    // Never dropped (that would leave a gap in its order's seq): dead-lettered with the
+    // reason, in outbox order, at the next tick.
+    st.poison[key] = "the outbox entry is not a JSON envelope (" + std::to_string(v.size())
+                     + " bytes)";
+    return offered::stop;
+  }
+  auto& type = head.type;
+  auto& order_id = head.order_id;
+  if (st.busy_orders.count(order_id) != 0) {
+    st.waiting.emplace(key, order_id);
+    return offered::waits;
+  }
+  auto topic = st.ctx->cfg.kafka_topic_prefix + type;
+  auto tp = traceparent(order_id, head.seq);
+  auto err = rd_kafka_producev(
+    st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+    RD_KAFKA_V_KEY(order_id.data(), order_id.size()),
+    RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+    RD_KAFKA_V_HEADER("type", type.c_str(), static_cast<ssize_t>(type.size())),
+    RD_KAFKA_V_HEADER("traceparent", tp.c_str(), static_cast<ssize_t>(tp.size())),
+    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(key))), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    return offered::stop; // try again at the next tick
+  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG) {
+    st.ctx->stats->count_kafka_error(metrics::kw_produce, err);
+    // Refused by the producer itself, before any broker saw it: it can never succeed.
+    st.poison[key] = std::string("refused by the producer: ") + rd_kafka_err2str(err) + " ("
+                     + std::to_string(v.size()) + " bytes, kafka.max_message_bytes = "
+                     + std::to_string(st.ctx->cfg.kafka_max_message_bytes) + ")";
+    return offered::stop;
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    report_error(st, metrics::kw_produce, err,
+                 "produce of outbox entry " + std::to_string(key) + " to " + topic + " failed: "
+                   + rd_kafka_err2str(err), spdlog::level::err);
+    st.reset_needed = true;
+    return offered::stop;
+  }
+  st.inflight.emplace(key, kafka_relay_state::inflight_entry{head.ts, order_id});
+  st.busy_orders[order_id] = key;
+  if (suspect) {
+    st.ctx->log->debug("kafka relay: outbox entry {} produced alone after {} failure(s)", key,
+                       st.failures[key]);
+    return offered::stop;
+  }
+  return offered::produced;
+}
+
+} // namespace
+
 void produce_more(self_ptr self) {
   auto& st = self->state;
   auto room = st.ctx->cfg.kafka_max_inflight - static_cast<int64_t>(st.inflight.size());
   // Every key below `end` is committed (the store moves the counter after the write).
   const uint64_t end = st.ctx->db->outbox_next_seq();
-  if (room <= 0 || st.next_key >= end)
-    return;
-  auto& prefix = st.ctx->cfg.kafka_topic_prefix;
-  // Walk the outbox from next_key in key order. An entry whose order has one in flight is
-  // left for its turn (busy_orders); the walk goes on with other orders' entries, and
-  // next_key stays at the first entry left behind. The walk reads a bounded number of
-  // entries per round.
-  bool behind = false;
-  bool stopped = false;
-  int64_t left = 0;
-  int64_t budget = 4 * st.ctx->cfg.kafka_max_inflight + 64;
-  auto stop = [&] {
-    stopped = true;
-    return false;
-  };
-  // A failed scan stops the node (the store's read-failure handler); what it read is in order.
-  bool read = st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.next_key),
-                                    [&](std::string_view k, std::string_view v) {
-    if (room <= 0 || budget-- <= 0)
-      return stop();
-    auto key = storage::from_be64(k);
-    auto passed = [&] { // produced, or on the broker already: the walk moves past it
-      st.scanned_to = std::max(st.scanned_to, key + 1);
-      if (!behind)
-        st.next_key = key + 1;
-      return true;
-    };
-    if (st.settled.count(key) != 0 || st.inflight.count(key) != 0)
-      return passed(); // on the broker already (a rewind passed it), or on its way
-    auto wait = [&] { // produced once the one of its order in flight is acknowledged
-      behind = true;
-      ++left;
-      st.scanned_to = std::max(st.scanned_to, key + 1);
-      return true;
-    };
-    if (auto w = st.waiting.find(key); w != st.waiting.end()) {
-      if (st.busy_orders.count(w->second) != 0)
-        return wait();
-      st.waiting.erase(w);
+  bool stopped = room <= 0;
+  // 1. Entries left waiting behind their order's entry in flight, in key order: those whose
+  //    order is free again are read once more (a point read each) and produced. The walk
+  //    never passes over the waiting ones again, so an order in flight costs nothing per
+  //    round however many of its entries wait.
+  std::string raw;
+  for (auto w = st.waiting.begin(); w != st.waiting.end() && !stopped;) {
+    if (st.busy_orders.count(w->second) != 0) {
+      ++w;
+      continue;
     }
-    if (st.poison.count(key) != 0)
-      return stop(); // dead-lettered first (tick), in outbox order
-    // An entry that failed before goes alone, so that its report tells whether it is the
-    // poison one (a batch fails as a whole) and no other entry shares its fate.
-    bool suspect = st.failures.count(key) != 0;
-    if (suspect && !st.inflight.empty())
-      return stop();
-    envelope_head head;
-    if (!read_head(v, head)) {
-      // Never dropped (that would leave a gap in its order's seq): dead-lettered with the
-      // reason, in outbox order, at the next tick.
-      st.poison[key] = "the outbox entry is not a JSON envelope (" + std::to_string(v.size())
-                       + " bytes)";
-      return stop();
+    auto key = w->first;
+    auto order_id = std::move(w->second);
+    w = st.waiting.erase(w);
+    ++st.ctx->stats->kafka_relay_walked;
+    auto got = st.ctx->db->get(storage::family::outbox, storage::be64(key), raw);
+    if (got == storage::read_status::failed)
+      return; // the node stops (the store's read-failure handler)
+    if (got == storage::read_status::absent)
+      continue; // gone already
+    auto r = offer(self, key, raw);
+    if (r == offered::produced) {
+      stopped = --room <= 0;
+    } else if (r == offered::stop) {
+      st.waiting.emplace(key, std::move(order_id)); // still first in its order's line
+      stopped = true;
     }
-    auto& type = head.type;
-    auto& order_id = head.order_id;
-    auto seq = head.seq;
-    if (st.busy_orders.count(order_id) != 0) {
-      st.waiting.emplace(key, order_id);
-      return wait();
-    }
-    auto topic = prefix + type;
-    auto tp = traceparent(order_id, seq);
-    auto err = rd_kafka_producev(
-      st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_KEY(order_id.data(), order_id.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-      RD_KAFKA_V_HEADER("type", type.c_str(), static_cast<ssize_t>(type.size())),
-      RD_KAFKA_V_HEADER("traceparent", tp.c_str(), static_cast<ssize_t>(tp.size())),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(key))), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-      return stop(); // try again at the next tick
-    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG) {
-      st.ctx->stats->count_kafka_error(metrics::kw_produce, err);
-      // Refused by the producer itself, before any broker saw it: it can never succeed.
-      st.poison[key] = std::string("refused by the producer: ") + rd_kafka_err2str(err) + " ("
-                       + std::to_string(v.size()) + " bytes, kafka.max_message_bytes = "
-                       + std::to_string(st.ctx->cfg.kafka_max_message_bytes) + ")";
-      return stop();
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      report_error(st, metrics::kw_produce, err,
-                   "produce of outbox entry " + std::to_string(key) + " to " + topic + " failed: "
-                     + rd_kafka_err2str(err), spdlog::level::err);
-      st.reset_needed = true;
-      return stop();
-    }
-    --room;
-    st.inflight.emplace(key, kafka_relay_state::inflight_entry{head.ts, order_id});
-    st.busy_orders[order_id] = key;
-    passed();
-    if (suspect) {
-      st.ctx->log->debug("kafka relay: outbox entry {} produced alone after {} failure(s)", key,
-                         st.failures[key]);
-      return stop();
-    }
-    return true;
-  });
-  if (read && !stopped) {
-    // The walk reached the end: every key below `end` it did not see was acknowledged and
-    // deleted already.
-    st.scanned_to = std::max(st.scanned_to, end);
-    if (!behind)
-      st.next_key = std::max(st.next_key, end);
   }
-  st.left_behind = left;
+  // 2. Entries the walk has not reached, in key order, a bounded number per round. Every
+  //    entry below scanned_to was produced, acknowledged or is in `waiting`.
+  if (!stopped && st.scanned_to < end) {
+    int64_t budget = 4 * st.ctx->cfg.kafka_max_inflight + 64;
+    // A failed scan stops the node (the store's read-failure handler); what it read is in
+    // order.
+    bool read = st.ctx->db->scan_from(storage::family::outbox, storage::be64(st.scanned_to),
+                                      [&](std::string_view k, std::string_view v) {
+      if (room <= 0 || budget-- <= 0)
+        return stopped = true, false;
+      ++st.ctx->stats->kafka_relay_walked;
+      auto key = storage::from_be64(k);
+      if (st.settled.count(key) == 0 && st.inflight.count(key) == 0) { // else on its way already
+        auto r = offer(self, key, v);
+        if (r == offered::stop)
+          return stopped = true, false;
+        if (r == offered::produced)
+          --room;
+      }
+      st.scanned_to = key + 1;
+      return true;
+    });
+    if (read && !stopped) // the walk reached the end: every key below `end` it did not see
+      st.scanned_to = std::max(st.scanned_to, end); // was acknowledged and deleted already
+  }
+  settle_next_key(st);
 }
 
 /// Event time of the oldest entry not yet acknowledged (0: none), for saga_outbox_age_ms.

@@ -562,3 +562,33 @@ TEST_CASE("an order waiting for its turn holds no other order back, and the dept
   CHECK(slow == std::vector<uint64_t>{1, 2, 3, 4, 5});
   CHECK(others == 20);
 }
+
+TEST_CASE("entries waiting behind their order's event are read again only when it is their turn",
+          "[kafka]") {
+  mock_kafka k;
+  relay_fixture f;
+  f.ctx->cfg.kafka_linger_ms = 0;
+  f.start_relay(k.bootstraps);
+  f.fill_one("ord_warm", 1);
+  REQUIRE(f.wait_empty(30s));
+  // 30 entries of one order go one at a time, each 50 ms after the one before, while the
+  // relay ticks every few ms: a walk that passed over the waiting entries at every tick
+  // read them hundreds of times. Each is read when written and once more at its turn.
+  rd_kafka_mock_broker_set_rtt(k.mc, 1, 50);
+  auto before = f.ctx->stats->kafka_relay_walked.load();
+  for (uint64_t s = 1; s <= 30; ++s)
+    f.fill_one("ord_slow", s);
+  REQUIRE(f.wait_empty(60s));
+  CHECK(f.wait_depth_zero(5s));
+  auto walked = f.ctx->stats->kafka_relay_walked.load() - before;
+  CHECK(walked >= 30);
+  CHECK(walked <= 2 * 30);
+  auto msgs = consume_all(k.bootstraps, "ordercreated", 31);
+  std::vector<uint64_t> slow;
+  for (auto& env : msgs)
+    if (env["order_id"] == "ord_slow")
+      slow.push_back(env["seq"].get<uint64_t>());
+  REQUIRE(slow.size() == 30);
+  for (uint64_t s = 1; s <= 30; ++s)
+    CHECK(slow[s - 1] == s);
+}
