@@ -1,5 +1,7 @@
 #include "runtime/metrics.hpp"
 
+#include "runtime/allocations.hpp"
+
 namespace saga {
 
 const char* to_string(route r) {
@@ -268,6 +270,12 @@ std::string metrics::render() const {
           std::to_string(storage_synced_commits.load()));
   w.value("saga_storage_commits_total", "sync=\"false\"",
           std::to_string(storage_commits.load() - storage_synced_commits.load()));
+  if (uint64_t n = 0; allocation_requests(n)) {
+    w.head("saga_allocations_total", "counter",
+           "Allocation requests the allocator has served, every thread of the process (jemalloc's "
+           "small and large nrequests; per saga: divide by the completed orders).");
+    w.value("saga_allocations_total", "", std::to_string(n));
+  }
   w.head("saga_storage_barriers_total", "counter",
          "Groups made only of barriers (empty batches), answered in order without a write.");
   w.value("saga_storage_barriers_total", "", std::to_string(storage_barriers.load()));

@@ -18,12 +18,17 @@
 
 #include <CLI/CLI.hpp>
 
+#ifdef SAGA_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #include "actors/cluster/cluster.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/sink/kafka_relay.hpp"
 #include "actors/replication/replication.hpp"
 #include "actors/messages.hpp"
 #include "gateway/http_server.hpp"
+#include "runtime/allocations.hpp"
 #include "runtime/fault_points.hpp"
 #include "runtime/runtime.hpp"
 
@@ -53,9 +58,31 @@ struct sagad_config : caf::actor_system_config {
   }
 };
 
+#ifdef SAGA_JEMALLOC
+/// jemalloc's small and large allocation requests over all arenas (its thread caches'
+/// included), refreshed by an `epoch` write first.
+uint64_t jemalloc_requests() {
+  static_assert(MALLCTL_ARENAS_ALL == 4096, "the names below say all arenas");
+  uint64_t epoch = 1;
+  size_t len = sizeof(epoch);
+  (void)mallctl("epoch", &epoch, &len, &epoch, len);
+  uint64_t small = 0, large = 0;
+  len = sizeof(uint64_t);
+  (void)mallctl("stats.arenas.4096.small.nrequests", &small, &len,
+                nullptr, 0);
+  len = sizeof(uint64_t);
+  (void)mallctl("stats.arenas.4096.large.nrequests", &large, &len,
+                nullptr, 0);
+  return small + large;
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv) {
+#ifdef SAGA_JEMALLOC
+  set_allocation_counter(jemalloc_requests);
+#endif
   CLI::App app{"sagad: one node of the order saga runtime"};
   std::string config_file, node_id;
   std::vector<std::string> overrides;
