@@ -277,6 +277,24 @@ read_status store::get(family cf, const std::string& key, std::string& value) co
   return read_status::failed;
 }
 
+bool store::get_each(family cf, const std::vector<std::string>& keys,
+                     const std::function<bool(size_t, std::string_view)>& fn) const {
+  counted(cf, keys.size());
+  std::unique_ptr<rocksdb::Iterator> it(
+    db_->NewIterator(rocksdb::ReadOptions(), handles_[1 + int(cf)]));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    it->Seek(keys[i]);
+    if (!it->Valid()) {
+      if (!it->status().ok())
+        return failed(std::string("read of ") + family_name(cf), it->status().ToString());
+      continue;
+    }
+    if (it->key().ToStringView() == keys[i] && !fn(i, it->value().ToStringView()))
+      return true;
+  }
+  return true;
+}
+
 bool store::scan_each(family cf, const std::vector<std::string>& prefixes,
                       const std::function<bool(size_t, std::string_view, std::string_view)>& fn)
   const {
