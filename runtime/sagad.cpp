@@ -6,6 +6,7 @@
 #include <future>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include <signal.h>
 #include <unistd.h>
@@ -152,10 +153,18 @@ int main(int argc, char** argv) {
       k.brokers = rd_kafka_mock_cluster_bootstraps(k.cluster);
       // The relay provisions a real cluster's topics (CreateTopics); the mock's are made
       // here, so that a consumer subscribing to every topic at start finds them all.
+      // One thread per topic: each call waits for the mock's thread, which (librdkafka
+      // 2.8.0) may miss a wake-up and serve it only at its next one-second poll; one at a
+      // time, a start waited 3-5 s here, together they wait at most that once.
       auto partitions =
         cfg.kafka_topic_partitions > 0 ? static_cast<int>(cfg.kafka_topic_partitions) : 3;
+      std::vector<std::thread> creators;
       for (auto& t : saga_topics(cfg.kafka_topic_prefix))
-        rd_kafka_mock_topic_create(k.cluster, t.c_str(), partitions, 1);
+        creators.emplace_back([cluster = k.cluster, t, partitions] {
+          rd_kafka_mock_topic_create(cluster, t.c_str(), partitions, 1);
+        });
+      for (auto& c : creators)
+        c.join();
       return k;
     });
   auto t_open = std::chrono::steady_clock::now();
