@@ -53,8 +53,10 @@ struct kafka_relay_state {
   caf::actor writer;
   std::string brokers;
   rd_kafka_t* producer = nullptr;
-  uint64_t next_key = 1;                  // first outbox key not yet produced (the walk starts here)
-  uint64_t scanned_to = 1;                // one past the last key the walk has reached
+  uint64_t next_key = 1;                  // first outbox key not yet produced: the first waiting
+                                          // entry, else scanned_to (rewinds and metrics start here)
+  uint64_t scanned_to = 1;                // one past the last key the walk has reached (the next
+                                          // walk starts here)
   int64_t left_behind = 0;                // entries the last walk left for their order's turn
   struct inflight_entry {
     int64_t ts;                           // event time, for saga_outbox_age_ms
@@ -69,7 +71,7 @@ struct kafka_relay_state {
   /// Different orders still go out in parallel.
   std::unordered_map<std::string, uint64_t> busy_orders;
   std::map<uint64_t, std::string> waiting; // left for their order's turn: key -> order_id
-                                           // (a walk passes them without parsing them again)
+                                           // (read again, one point read, only at their turn)
   std::vector<uint64_t> acked;            // acknowledged, not yet deleted
   std::set<uint64_t> settled;             // acknowledged, deletion not yet durable: a
                                           // rewind skips them (fewer duplicates)
