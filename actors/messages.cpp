@@ -83,6 +83,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<peer_status>("peer_status");
   cfg.add_message_type<std::vector<peer_status>>("std::vector<peer_status>");
   cfg.add_message_type<input_kind>("input_kind");
+  cfg.add_message_type<taken_partition>("taken_partition");
+  cfg.add_message_type<ownership_view>("ownership_view");
 }
 
 } // namespace saga

@@ -58,6 +58,14 @@ using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using changelog_atom = caf::atom_constant<caf::atom("changelog")>; // replication: commit a partition's records
+// partition ownership (actors/cluster/ownership.hpp)
+using member_up_atom = caf::atom_constant<caf::atom("memberup")>;
+using member_down_atom = caf::atom_constant<caf::atom("memberdown")>;
+using owns_atom = caf::atom_constant<caf::atom("owns")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using committer_atom = caf::atom_constant<caf::atom("committer")>;
+using owners_atom = caf::atom_constant<caf::atom("owners")>;
+using welcome_atom = caf::atom_constant<caf::atom("welcome")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -318,6 +326,25 @@ struct cluster_welcome {
   std::vector<caf::actor> payment_by_order; // payment worker per order partition
 };
 
+// ---- partition ownership (actors/cluster/ownership.hpp) ----
+/// What a takeover made: the partition's local actors and its committer (null on failure,
+/// with `error`).
+struct taken_partition {
+  std::string error;
+  caf::actor committer;
+  caf::actor main;    // order supervisor, or the SKU partition's supervised worker
+  caf::actor payment; // orders: the payment worker of that partition
+  uint64_t applied = 0;
+  int64_t took_ms = 0;
+};
+
+/// GET /cluster's "partitions": the holder of each order and SKU partition as this node
+/// sees it ("" none).
+struct ownership_view {
+  std::vector<std::string> orders, inventory;
+  uint64_t takeovers = 0, releases = 0;
+};
+
 /// One peer as this node sees it (GET /cluster, sagactl cluster).
 struct peer_status {
   std::string node_id;
@@ -464,6 +491,17 @@ typename Inspector::result_type inspect(Inspector& f, order_inspection& x) {
 
 /// Adds every message type above to the configuration. Call before creating the system.
 void register_message_types(caf::actor_system_config& cfg);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, taken_partition& x) {
+  return f(caf::meta::type_name("taken_partition"), x.error, x.committer, x.main, x.payment,
+           x.applied, x.took_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ownership_view& x) {
+  return f(caf::meta::type_name("ownership_view"), x.orders, x.inventory, x.takeovers,
+           x.releases);
+}
 
 } // namespace saga
 

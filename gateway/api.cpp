@@ -167,11 +167,21 @@ void api::handle(const http_request& req, responder respond) {
     auto layout = layout_;
     auto ctx = ctx_;
     auto since = started_at_ms;
-    spawn_bridge(sys_, ctx_->stats, [layout, ctx, since, links, timeout, respond](caf::event_based_actor* self) {
+    auto owners = ownership;
+    spawn_bridge(sys_, ctx_->stats, [layout, ctx, since, links, owners, timeout, respond](caf::event_based_actor* self) {
       ask_all<peer_status>(
         self, links, timeout,
         [=](std::vector<peer_status> xs) {
-          respond(ok_json(200, cluster_view(*layout, ctx->cfg, since, xs)));
+          if (!owners)
+            return respond(ok_json(200, cluster_view(*layout, ctx->cfg, since, xs)));
+          self->request(owners, timeout, owners_atom::value)
+            .then(
+              [=](const ownership_view& v) {
+                respond(ok_json(200, cluster_view(*layout, ctx->cfg, since, xs, &v)));
+              },
+              [respond](caf::error& e) {
+                respond(error(503, "unavailable", "cluster ownership: " + to_string(e)));
+              });
         },
         [respond](caf::error& e) { respond(error(503, "unavailable", "cluster links: " + to_string(e))); },
         peers_atom::value);

@@ -76,6 +76,7 @@ public:
   /// orders), by node id. Set before start.
   std::vector<caf::actor> peer_links;
   std::map<std::string, caf::actor> link_of;
+  caf::actor ownership; // cluster: who holds each partition now (actors/cluster/ownership.hpp)
 
   metrics& stats() { return *ctx_->stats; }
 
@@ -102,7 +103,8 @@ private:
   // GET /cluster: the nodes of cluster.conf, their state and the partitions each owns
   static nlohmann::json cluster_view(const cluster_layout& layout, const node_config& cfg,
                                      int64_t started_at_ms,
-                                     const std::vector<peer_status>& peers);
+                                     const std::vector<peer_status>& peers,
+                                     const ownership_view* owners = nullptr);
 
   caf::actor_system& sys_;
   context_ptr ctx_;

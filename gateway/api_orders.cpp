@@ -177,11 +177,10 @@ void api::get_order(const std::string& id, const std::string& query, responder r
   // The order's record is on its owner node: read by a reader here, or asked of the owner
   // (any node answers for any order).
   // Another node's order is read there, through our link to it (its entry actor reads).
+  // Whoever holds the partition now answers: the ownership actor hands the read on.
   caf::actor link;
   if (dir.order_partition_remote(part))
-    if (auto i = link_of.find(layout->nodes[layout->owner(partition_kind::orders, part)].id);
-        i != link_of.end())
-      link = i->second;
+    link = ownership;
   auto fetch = [ctx, id, link, timeout](caf::event_based_actor* self, auto then, auto fail) {
     // A local order is read by a reader actor of its own (actors/order/order_store.hpp).
     auto from = link ? link : self->spawn(order_reader, ctx);
@@ -229,7 +228,8 @@ void api::get_order(const std::string& id, const std::string& query, responder r
 }
 
 json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
-                       int64_t started_at_ms, const std::vector<peer_status>& peers) {
+                       int64_t started_at_ms, const std::vector<peer_status>& peers,
+                       const ownership_view* owners) {
   // The layout as every node computes it from cluster.conf (actors/cluster/cluster_layout.hpp),
   // with each peer's state as this node's link to it sees it.
   json nodes = json::array();
@@ -258,15 +258,38 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
                 {"inventory", layout.owned_by(partition_kind::inventory, i)}}}};
     if (!reason.empty())
       n["reason"] = reason;
+    if (owners != nullptr) { // what it holds now, as this node last heard (failover moves them)
+      auto held = [&](const std::vector<std::string>& xs) {
+        std::vector<size_t> out;
+        for (size_t p = 0; p < xs.size(); ++p)
+          if (xs[p] == m.id)
+            out.push_back(p);
+        return out;
+      };
+      n["holds"] = {{"orders", held(owners->orders)}, {"inventory", held(owners->inventory)}};
+    }
     nodes.push_back(std::move(n));
   }
-  return {{"self", cfg.node_id},
+  json out = {{"self", cfg.node_id},
           {"layout_digest", layout.digest()},
           {"replication", cfg.cluster_replication},
           {"name", cfg.cluster_name},
           {"partitions",
            {{"orders", layout.order_partitions}, {"inventory", layout.sku_partitions}}},
           {"nodes", nodes}};
+  if (owners != nullptr) {
+    auto names = [](const std::vector<std::string>& xs) {
+      json a = json::array();
+      for (auto& x : xs)
+        a.push_back(x.empty() ? json(nullptr) : json(x));
+      return a;
+    };
+    out["holders"] = {{"orders", names(owners->orders)}, {"inventory", names(owners->inventory)}};
+    out["failover"] = {{"after_ms", cfg.cluster_failover_after_ms},
+                       {"takeovers", owners->takeovers},
+                       {"releases", owners->releases}};
+  }
+  return out;
 }
 
 void api::verify_payment(const http_request& req, responder respond) {

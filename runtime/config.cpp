@@ -105,6 +105,12 @@ const std::vector<key_spec>& specs() {
             "CAF heartbeat interval between nodes (0 = off: a frozen peer is never noticed)"),
     INT_KEY("cluster.connection_timeout_ms", cluster_connection_timeout_ms, 0, 3600000,
             "a peer silent this long is cut and marked down (0 = never)"),
+    INT_KEY("cluster.failover_after_ms", cluster_failover_after_ms, 0, 3600000,
+            "replication = kafka: a partition no live node holds this long is taken over by "
+            "a node of the majority (0 = never: it waits for its node)"),
+    INT_KEY("cluster.failover_start_grace_ms", cluster_failover_start_grace_ms, 0, 3600000,
+            "a partition of a node not seen since this node started is taken over no earlier "
+            "than this after the start (a cluster that starts is not a cluster that failed)"),
     INT_KEY("cluster.reconnect_backoff_ms", cluster_reconnect_backoff_ms, 1, 3600000,
             "first pause before connecting to a down peer again"),
     INT_KEY("cluster.reconnect_backoff_max_ms", cluster_reconnect_backoff_max_ms, 1, 3600000,

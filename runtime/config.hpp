@@ -42,6 +42,11 @@ struct node_config {
   std::string cluster_name = "saga";            // names the partitions' transactional.ids
   int64_t cluster_transaction_timeout_ms = 10000; // a dead owner's open transaction aborts then
   int64_t cluster_commit_retries = 5;           // a transaction aborted and produced again
+  // replication = kafka: a partition no live node holds this long is taken over by a live
+  // node (its preferred owner when that one is back; 0 = never, the partition waits)
+  int64_t cluster_failover_after_ms = 0;
+  // ... and a partition of a node not seen since this node started, this long after the start
+  int64_t cluster_failover_start_grace_ms = 30000;
   int64_t cluster_commit_interval_ms = 0;       // a partition's first step waits this long for more
   int64_t cluster_max_transaction_bytes = 16 << 20; // records + events in one transaction at most
   std::string http_address = "127.0.0.1";

@@ -45,7 +45,8 @@ std::string printable_key(std::string_view key) {
 namespace {
 
 loaded_state read_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers, size_t order_partitions, bool quarantine) {
+                        size_t payment_workers, size_t order_partitions, bool quarantine,
+                        const std::vector<uint8_t>& foreign) {
   // The orders in flight are read on a second thread while this one reads the SKUs and the
   // deadline index (the halves share nothing; RocksDB reads are thread-safe).
   // Returning early still waits for it (std::async's future).
@@ -92,6 +93,9 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
   };
   auto pay_due = [&](const storage::due_entry& e, std::string_view order_id) {
     std::string oid(order_id);
+    if (auto op = directory::order_partition(oid, order_partitions);
+        op < foreign.size() && foreign[op] != 0)
+      return;
     out.payment_due[directory::payment_partition(oid, order_partitions, payment_workers)]
       .emplace_back(e.deadline_ms, e.id);
     pending_payment.insert(std::move(oid));
@@ -112,8 +116,10 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
 } // namespace
 
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
-                        size_t payment_workers, size_t order_partitions, bool quarantine) {
-  auto out = read_state(db, inventory_workers, payment_workers, order_partitions, quarantine);
+                        size_t payment_workers, size_t order_partitions, bool quarantine,
+                        std::vector<uint8_t> foreign) {
+  auto out = read_state(db, inventory_workers, payment_workers, order_partitions, quarantine,
+                        foreign);
   // A read that failed may have cut a scan short: a start that serves without every order
   // in flight would never resume the ones it missed. Nothing is loaded instead.
   if (db.read_failed() && out.error.empty())
@@ -246,6 +252,16 @@ payment_book load_payment_partition(const storage::store& db, size_t order_parti
       due.emplace_back(e.deadline_ms, e.id);
   });
   return {};
+}
+
+void load_payment_due_of(const storage::store& db, size_t order_partitions, size_t p,
+                         due_list& due) {
+  std::vector<corrupt_record> ignored;
+  std::string error;
+  scan_due(db, 'p', ignored, error, true, [&](const storage::due_entry& e, std::string_view v) {
+    if (directory::order_partition(std::string(v), order_partitions) == p)
+      due.emplace_back(e.deadline_ms, e.id);
+  });
 }
 
 std::string quarantine_records(storage::store& db, const std::vector<corrupt_record>& xs) {

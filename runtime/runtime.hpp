@@ -50,9 +50,11 @@ struct loaded_state {
 /// Reads the store and splits inventory and payments into the configured partitions.
 /// A record that fails to decode stops the load with `error` naming its column family and
 /// key, unless `quarantine`: then it is listed in `corrupt` and skipped.
+/// `foreign`: order partitions another node holds (1), whose rows this store may keep from
+/// a takeover: their payments' deadlines are not this node's to run.
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions,
-                        bool quarantine = false);
+                        bool quarantine = false, std::vector<uint8_t> foreign = {});
 
 /// The data directory's layout: the number of order partitions and the ids of cluster.nodes
 /// are recorded (meta "layout/order_partitions", "layout/cluster_nodes") when the directory
@@ -90,6 +92,9 @@ struct runtime_handles {
 /// demand.
 inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
                                         size_t p, const spdlog::logger& log, due_list& due);
+/// The payment deadlines of order partition `p` only (a partition taken over at runtime).
+void load_payment_due_of(const storage::store& db, size_t order_partitions, size_t p,
+                         due_list& due);
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
                                     size_t partitions, size_t p, due_list& due);
 

@@ -24,6 +24,8 @@
 #endif
 
 #include "actors/cluster/cluster.hpp"
+#include "actors/cluster/ownership.hpp"
+#include "runtime/takeover.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/sink/kafka_relay.hpp"
 #include "actors/replication/replication.hpp"
@@ -277,10 +279,15 @@ int main(int argc, char** argv) {
     caf::actor_system sys{sys_cfg};
     auto t0 = std::chrono::steady_clock::now();
     auto embed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_kafka).count();
+    // Order partitions of other nodes: rows a takeover left here are not this node's.
+    std::vector<uint8_t> foreign;
+    if (auto layout = cluster_layout::from(cfg); layout.nodes.size() > 1)
+      for (size_t p = 0; p < layout.order_partitions; ++p)
+        foreign.push_back(layout.owner(partition_kind::orders, p) != layout.index_of(cfg.node_id));
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
                             static_cast<size_t>(cfg.payment_workers),
                             static_cast<size_t>(cfg.saga_partitions),
-                            cfg.storage_quarantine_corrupt);
+                            cfg.storage_quarantine_corrupt, foreign);
     auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - t0).count();
     if (!state.error.empty()) {
@@ -324,12 +331,17 @@ int main(int argc, char** argv) {
     // Cluster: this node's entry on its CAF port (published from this thread: it blocks
     // only here), and one link per peer that routes the forwarders while the peer is up.
     caf::actor entry;
+    caf::actor owners; // who holds each partition now, and failover (ownership.hpp)
     std::vector<caf::actor> links;
     std::string cluster_error;
     if (!handles.peers.empty()) {
       auto layout = cluster_layout::from(cfg);
       auto& me = layout.nodes[layout.index_of(cfg.node_id)];
-      entry = sys.spawn(node_entry, context_ptr{ctx}, make_welcome(cfg, handles.dir));
+      take_fn take;
+      if (cfg.cluster_replication == "kafka")
+        take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}());
+      owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
+      entry = sys.spawn(node_entry, context_ptr{ctx}, owners);
       auto port = sys.middleman().publish(entry, static_cast<uint16_t>(me.caf_port),
                                           me.host.c_str(), true);
       if (!port) {
@@ -342,15 +354,15 @@ int main(int argc, char** argv) {
                   fmt::join(layout.owned_by(partition_kind::orders, layout.index_of(cfg.node_id)), ","),
                   fmt::join(layout.owned_by(partition_kind::inventory, layout.index_of(cfg.node_id)), ","));
         for (auto& peer : handles.peers) {
-          links.push_back(sys.spawn(peer_link, context_ptr{ctx}, peer.member,
-                                    peer_forwarders{peer.orders, peer.inventory,
-                                                    peer.payment_by_order}));
+          links.push_back(sys.spawn(peer_link, context_ptr{ctx}, peer.member, owners));
           caf::anon_send(entry, register_atom::value, peer.member.id, links.back());
+          caf::anon_send(owners, register_atom::value, peer.member.id, links.back());
         }
       }
     }
     api routes{sys, ctx, handles.dir};
     routes.peer_links = links;
+    routes.ownership = owners;
     for (size_t i = 0; i < links.size(); ++i)
       routes.link_of[handles.peers[i].member.id] = links[i];
     server = std::make_unique<http_server>(routes, ctx->cfg, log);
@@ -411,6 +423,8 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
     if (entry)
       caf::anon_send_exit(entry, caf::exit_reason::user_shutdown);
+    if (owners)
+      caf::anon_send_exit(owners, caf::exit_reason::user_shutdown);
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

@@ -90,28 +90,11 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
   };
 }
 
-cluster_welcome make_welcome(const node_config& cfg, const directory& dir) {
-  cluster_welcome w;
-  w.ok = true;
-  w.node_id = cfg.node_id;
-  auto own = [](const std::vector<caf::actor>& xs, size_t p, bool remote) {
-    return remote || p >= xs.size() ? caf::actor{} : xs[p];
-  };
-  for (size_t p = 0; p < dir.orders.size(); ++p) {
-    bool remote = dir.order_partition_remote(p);
-    w.orders.push_back(own(dir.orders, p, remote));
-    w.payment_by_order.push_back(own(dir.payment_by_order, p, remote));
-  }
-  for (size_t p = 0; p < dir.inventory.size(); ++p)
-    w.inventory.push_back(own(dir.inventory, p, dir.inventory_partition_remote(p)));
-  return w;
-}
-
 caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
-                         cluster_welcome welcome) {
-  self->state.welcome = std::move(welcome);
+                         caf::actor ownership) {
+  self->state.ownership = std::move(ownership);
   return {
-    [self, ctx](hello_atom, const cluster_hello& h) -> cluster_welcome {
+    [self, ctx](hello_atom, const cluster_hello& h) -> caf::result<cluster_welcome> {
       if (auto why = check_hello(ctx->cfg, h); !why.empty()) {
         ctx->log->error("cluster: refused {}: {}", h.node_id, why);
         cluster_welcome no;
@@ -123,7 +106,15 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       // The peer is back (a restart): our link to it connects now, not after its backoff.
       if (auto i = self->state.links.find(h.node_id); i != self->state.links.end())
         self->send(i->second, hello_atom::value);
-      return self->state.welcome;
+      // What this node holds now (its own partitions and any it took over).
+      auto rp = self->make_response_promise<cluster_welcome>();
+      rp.delegate(self->state.ownership, welcome_atom::value);
+      return rp;
+    },
+    // A peer took a partition over: our ownership table routes to it.
+    [self](owns_atom a, const std::string& node, const std::string& kind, uint64_t p,
+           caf::actor& h, caf::actor& pay) {
+      self->send(self->state.ownership, a, node, kind, p, std::move(h), std::move(pay));
     },
     [self](register_atom, const std::string& id, caf::actor& link) {
       self->state.links[id] = std::move(link);
@@ -191,19 +182,6 @@ using link_ptr = caf::stateful_actor<peer_link_state>*;
 
 void connect(link_ptr self);
 
-void route_all(link_ptr self, const cluster_welcome* w) {
-  auto& fw = self->state.fw;
-  auto pick = [](const std::vector<caf::actor>* xs, size_t p) {
-    return xs != nullptr && p < xs->size() ? (*xs)[p] : caf::actor{};
-  };
-  for (auto& [p, f] : fw.orders)
-    self->send(f, route_atom::value, pick(w ? &w->orders : nullptr, p));
-  for (auto& [p, f] : fw.inventory)
-    self->send(f, route_atom::value, pick(w ? &w->inventory : nullptr, p));
-  for (auto& [p, f] : fw.payment_by_order)
-    self->send(f, route_atom::value, pick(w ? &w->payment_by_order : nullptr, p));
-}
-
 void set_state(link_ptr self, const std::string& state, const std::string& reason) {
   auto& st = self->state;
   if (st.status.state != state)
@@ -233,7 +211,7 @@ void welcomed(link_ptr self, caf::actor entry, const cluster_welcome& w) {
   st.entry = std::move(entry);
   st.backoff_ms = 0;
   self->monitor(st.entry);
-  route_all(self, &w);
+  self->send(st.ownership, member_up_atom::value, st.peer.id, st.entry, w);
   ++st.stats->connects;
   set_state(self, "up", {});
   st.ctx->log->info("cluster: {} is up at {}:{} (its node {})", st.peer.id, st.peer.host,
@@ -316,11 +294,11 @@ void connect(link_ptr self) {
 } // namespace
 
 caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr ctx,
-                        cluster_member peer, peer_forwarders fw) {
+                        cluster_member peer, caf::actor ownership) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.peer = std::move(peer);
-  st.fw = std::move(fw);
+  st.ownership = std::move(ownership);
   st.stats = st.ctx->stats->peer(st.peer.id);
   st.status.node_id = st.peer.id;
   st.status.state = "down";
@@ -336,7 +314,7 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
     // The connection is gone (or the peer stopped): every proxy of it is dead. Requests
     // for its partitions are answered unavailable from now on; nothing waits on a handle.
     st.entry = caf::actor{};
-    route_all(self, nullptr);
+    self->send(st.ownership, member_down_atom::value, st.peer.id);
     ++st.stats->disconnects;
     auto why = self->system().render(dm.reason);
     set_state(self, "down", why);

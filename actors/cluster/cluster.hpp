@@ -11,9 +11,11 @@
 //   marks the peer down and connects again with backoff. A restarted peer has a new
 //   node id: its handles are replaced, never compared or reused.
 // - one `forwarder` per partition that another node owns: the local stand-in that the
-//   directory holds, so every handle in it stays valid while peers come and go. It hands
-//   each message on to the owner (same sender and request id: the reply goes straight
-//   back), unwrapped. While the owner is down it answers `node_unavailable`.
+//   directory holds, so every handle in it stays valid while peers come and go and while
+//   the partition moves. It hands each message on to the holder (same sender and request
+//   id: the reply goes straight back), unwrapped. While nobody holds it, it answers
+//   `node_unavailable`. The `ownership` actor (ownership.hpp) routes the forwarders from
+//   what the links report and what peers announce.
 //
 // Ownership is not checked on the way: a stale owner is fenced where it matters, at its
 // write. With `cluster.replication = kafka` every step commits in a Kafka transaction under
@@ -50,21 +52,13 @@ struct forwarder_state {
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
                         std::string slot, metrics::peer_stats* stats);
 
-/// The partitions a node owns, as handles (null where it owns none).
-cluster_welcome make_welcome(const node_config& cfg, const directory& dir);
-
 struct node_entry_state {
   static inline const char* name = "node_entry";
-  cluster_welcome welcome;
+  caf::actor ownership; // answers hellos with what this node holds now (ownership.hpp)
   std::map<std::string, caf::actor> links; // peer id -> our link to it (nudged on hello)
 };
 caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
-                         cluster_welcome welcome);
-
-/// The local forwarders standing for one peer's partitions (index = partition).
-struct peer_forwarders {
-  std::vector<std::pair<size_t, caf::actor>> orders, inventory, payment_by_order;
-};
+                         caf::actor ownership);
 
 /// Opens and closes a TCP connection to host:port within `timeout_ms` (non-blocking
 /// connect and poll); "" in `why` when it answered.
@@ -76,7 +70,7 @@ struct peer_link_state {
   static inline const char* name = "peer_link";
   context_ptr ctx;
   cluster_member peer;
-  peer_forwarders fw;
+  caf::actor ownership; // told when the peer is up (its welcome) and down
   metrics::peer_stats* stats = nullptr;
   caf::actor entry;      // the peer's entry actor while up
   caf::actor prober;     // TCP probe on its own thread (connect_probe)
@@ -85,6 +79,6 @@ struct peer_link_state {
   peer_status status;
 };
 caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr ctx,
-                        cluster_member peer, peer_forwarders fw);
+                        cluster_member peer, caf::actor ownership);
 
 } // namespace saga

@@ -44,15 +44,23 @@ cluster_layout cluster_layout::from(const node_config& cfg) {
 }
 
 size_t cluster_layout::owner(partition_kind kind, size_t p) const {
+  return owner_among(kind, p, std::vector<uint8_t>(nodes.size(), 1));
+}
+
+size_t cluster_layout::owner_among(partition_kind kind, size_t p,
+                                   const std::vector<uint8_t>& live) const {
   // Rendezvous (highest random weight): the node whose hash with the partition is largest.
   // Keyed by node id, never by position or address, so the map is the same on every node
-  // and survives a reordered list or a node that moved host.
+  // and survives a reordered list or a node that moved host. Among the live nodes, a dead
+  // node's partitions spread over the others, and nobody else's move.
   auto key = std::string(to_string(kind)) + "/" + std::to_string(p);
-  size_t best = 0;
+  size_t best = nodes.size();
   uint64_t best_w = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i >= live.size() || live[i] == 0)
+      continue;
     auto w = mix(fnv1a(key, fnv1a(nodes[i].id + '\0')));
-    if (i == 0 || w > best_w || (w == best_w && nodes[i].id < nodes[best].id))
+    if (best == nodes.size() || w > best_w || (w == best_w && nodes[i].id < nodes[best].id))
       best = i, best_w = w;
   }
   return best;

@@ -27,6 +27,9 @@ struct cluster_layout {
 
   /// The index in `nodes` of the node that owns partition `p` of `kind`.
   size_t owner(partition_kind kind, size_t p) const;
+  /// The same choice among the nodes with `live[i] != 0` only (failover: who takes a
+  /// partition of a dead node); nodes.size() when none is live.
+  size_t owner_among(partition_kind kind, size_t p, const std::vector<uint8_t>& live) const;
   /// The partitions of `kind` that node `node` owns, ascending.
   std::vector<size_t> owned_by(partition_kind kind, size_t node) const;
   size_t partitions(partition_kind kind) const {

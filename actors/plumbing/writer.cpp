@@ -77,10 +77,19 @@ void drain_committed(writer_ptr self) {
   std::map<int32_t, int64_t> offsets;
   while (!st.in_flight.empty() && st.in_flight.front().remaining == 0) {
     auto& g = st.in_flight.front();
-    for (auto& b : g.batches)
-      batches.push_back(std::move(b));
-    for (auto& rp : g.promises)
-      promises.push_back(std::move(rp));
+    for (size_t i = 0; i < g.batches.size(); ++i) {
+      if (!g.lost.empty() && g.lost.count(g.batches[i].log_partition) != 0) {
+        // Its partition moved to another node before this step committed: not written,
+        // not acknowledged; the step's actor stops (its partition's new owner has it).
+        g.promises[i].deliver(caf::make_error(
+          caf::sec::runtime_error, "changelog partition "
+                                     + std::to_string(g.batches[i].log_partition)
+                                     + " moved to another node before this step committed"));
+        continue;
+      }
+      batches.push_back(std::move(g.batches[i]));
+      promises.push_back(std::move(g.promises[i]));
+    }
     for (auto& [p, off] : g.offsets)
       offsets[p] = off; // later groups hold later offsets
     st.in_flight.pop_front();
@@ -127,6 +136,11 @@ void replicate_pending(writer_ptr self) {
   g.remaining = parts.size();
   auto limit = static_cast<size_t>(std::max<int64_t>(st.ctx->cfg.kafka_max_message_bytes / 2, 1024));
   for (auto& [p, bs] : parts) {
+    if (st.movable.count(p) != 0 && !st.committers[p]) { // released: another node has it
+      g.lost.insert(p);
+      --g.remaining;
+      continue;
+    }
     if (p < 0 || static_cast<size_t>(p) >= st.committers.size() || !st.committers[p])
       return fail_replicated(self, caf::make_error(caf::sec::runtime_error,
                                                    "a write for changelog partition "
@@ -166,9 +180,18 @@ void replicate_pending(writer_ptr self) {
           if (--g.remaining == 0)
             drain_committed(self);
         },
-        [self, gid](caf::error& e) {
-          if (gid >= self->state.first_group)
-            fail_replicated(self, e);
+        [self, gid, part](caf::error& e) {
+          auto& st = self->state;
+          if (gid < st.first_group)
+            return;
+          if (st.movable.count(part) != 0) { // lost to the node that came back: only its steps fail
+            auto& g = st.in_flight[gid - st.first_group];
+            g.lost.insert(part);
+            if (--g.remaining == 0)
+              drain_committed(self);
+            return;
+          }
+          fail_replicated(self, e);
         });
   }
   if (g.remaining == 0)
@@ -232,6 +255,17 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
         commit_pending(self);
     },
     [self](stats_atom) { self->state.probe.count(); return self->state.stats; },
+    // A partition taken over at runtime gets its committer (null: released again).
+    [self](committer_atom, int32_t p, caf::actor& c) {
+      auto& st = self->state;
+      if (p < 0)
+        return false;
+      if (static_cast<size_t>(p) >= st.committers.size())
+        st.committers.resize(static_cast<size_t>(p) + 1);
+      st.committers[static_cast<size_t>(p)] = std::move(c);
+      st.movable.insert(p);
+      return true;
+    },
   };
 }
 

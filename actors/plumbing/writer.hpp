@@ -5,6 +5,7 @@
 // synced RocksDB write (a `flush` message placed behind them marks the group).
 
 #include <deque>
+#include <set>
 #include <map>
 #include <vector>
 
@@ -32,7 +33,12 @@ struct writer_state {
     std::vector<caf::response_promise> promises;
     std::map<int32_t, int64_t> offsets; // last changelog offset per partition
     size_t remaining = 0;               // partitions not committed yet
+    std::set<int32_t> lost;             // partitions this node lost meanwhile (not written)
   };
+  /// Partitions taken over from another node at runtime (actors/cluster/ownership.hpp):
+  /// their committer may lose them to the node that comes back, and such a loss fails
+  /// only their steps, never the node. Added and removed with `(committer_atom, p, c)`.
+  std::set<int32_t> movable;
   std::deque<replicated_group> in_flight;
   uint64_t first_group = 0; // the id of in_flight.front()
   uint64_t next_group = 0;

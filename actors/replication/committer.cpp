@@ -18,6 +18,7 @@ struct committer_state {
   };
   std::vector<request> pending;
   bool flush_scheduled = false;
+  bool lost = false; // fenced while movable: everything after is refused
   static inline const char* name = "changelog_committer";
 };
 
@@ -36,7 +37,8 @@ void schedule_flush(committer_ptr self, const context_ptr& ctx) {
     self->send(self, flush_atom::value);
 }
 
-void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer) {
+void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer,
+                    const caf::actor& router) {
   // The oldest requests up to cluster.max_transaction_bytes (at least one); the rest wait
   // for the next transaction, which is asked for at once.
   auto& pending = self->state.pending;
@@ -97,25 +99,40 @@ void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& pr
                  + " failed " + std::to_string(o.attempts) + " time(s) (" + o.error
                  + "); nothing of it was acknowledged. A restart applies the changelog "
                    "and serves again";
-  ctx->halt(why);
+  if (router && o.fenced) {
+    // A partition taken over from another node, and that node opened it again (it came
+    // back): only this partition is lost. Nothing of the transaction was acknowledged.
+    ctx->log->warn("partition {} (transactional.id {}) was opened by another node: it is "
+                   "released here; {} step(s) of the failed transaction not acknowledged",
+                   producer.log_partition(), producer.id(), reqs.size());
+    self->send(router, lost_atom::value, producer.log_partition());
+    self->state.lost = true;
+  } else {
+    ctx->halt(why);
+  }
   auto e = caf::make_error(caf::sec::runtime_error, why);
   for (auto& r : reqs)
     r.rp.deliver(e);
 }
 
-caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn_producer> producer) {
+caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn_producer> producer,
+                        caf::actor router) {
   return {
     [self, ctx](changelog_atom, std::vector<std::string>& records,
                 std::vector<std::string>& events) -> caf::response_promise {
       auto rp = self->make_response_promise();
+      if (self->state.lost) {
+        rp.deliver(caf::make_error(caf::sec::runtime_error, "this partition moved to another node"));
+        return rp;
+      }
       self->state.pending.push_back({std::move(records), std::move(events), rp});
       schedule_flush(self, ctx);
       return rp;
     },
-    [self, ctx, producer](flush_atom) {
+    [self, ctx, producer, router](flush_atom) {
       self->state.flush_scheduled = false;
       if (!self->state.pending.empty())
-        commit_pending(self, ctx, *producer);
+        commit_pending(self, ctx, *producer, router);
     },
   };
 }
@@ -127,8 +144,14 @@ std::vector<caf::actor> spawn_committers(caf::actor_system& sys, context_ptr ctx
   std::vector<caf::actor> out(ps.size());
   for (size_t p = 0; p < ps.size(); ++p)
     if (ps[p])
-      out[p] = sys.spawn<caf::detached>(committer, ctx, ps[p]);
+      out[p] = sys.spawn<caf::detached>(committer, ctx, ps[p], caf::actor{});
   return out;
+}
+
+caf::actor spawn_movable_committer(caf::actor_system& sys, context_ptr ctx,
+                                  std::shared_ptr<txn_producer> producer, caf::actor router) {
+  return sys.spawn<caf::detached>(committer, std::move(ctx), std::move(producer),
+                                  std::move(router));
 }
 
 } // namespace saga

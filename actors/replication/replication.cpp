@@ -301,4 +301,17 @@ replication_start start_replication(const node_config& cfg, const std::string& b
   return r;
 }
 
+std::shared_ptr<txn_producer> take_partition(const node_config& cfg, const std::string& brokers,
+                                             storage::store& db, int32_t p,
+                                             std::shared_ptr<spdlog::logger> log,
+                                             std::string& error, uint64_t& applied) {
+  std::shared_ptr<txn_producer> prod = txn_producer::open(cfg, brokers, p, log, error);
+  if (!prod)
+    return nullptr;
+  error = restore(cfg, brokers, db, {p}, *log, applied);
+  if (!error.empty())
+    return nullptr;
+  return prod;
+}
+
 } // namespace saga

@@ -48,6 +48,19 @@ replication_start start_replication(const node_config& cfg, const std::string& b
 /// One committer per local partition (a detached actor: its commits block), by changelog
 /// partition, null elsewhere. `(changelog_atom, records, events) -> last offset`. A failed
 /// or fenced commit stops the node (ctx->halt): nothing it held was acknowledged.
+/// The committer of a partition taken over from another node at runtime: when that node
+/// opens it again (fencing this one), its steps fail and `(lost_atom, partition)` goes to
+/// `router`; the node goes on.
+caf::actor spawn_movable_committer(caf::actor_system& sys, context_ptr ctx,
+                                  std::shared_ptr<txn_producer> producer, caf::actor router);
+
+/// Opens partition `p`'s producer (fencing its older owner) and applies the changelog after
+/// the store's offset for it. Blocking: for a detached or blocking actor. Null and `error`.
+std::shared_ptr<txn_producer> take_partition(const node_config& cfg, const std::string& brokers,
+                                             storage::store& db, int32_t p,
+                                             std::shared_ptr<spdlog::logger> log,
+                                             std::string& error, uint64_t& applied);
+
 std::vector<caf::actor> spawn_committers(caf::actor_system& sys, context_ptr ctx,
                                          const std::vector<std::shared_ptr<txn_producer>>& ps);
 

@@ -1,0 +1,343 @@
+#include "actors/cluster/ownership.hpp"
+
+#include "actors/cluster/cluster.hpp"
+#include "actors/order/order_store.hpp"
+
+namespace saga {
+
+namespace {
+
+using own_ptr = caf::stateful_actor<ownership_state>*;
+
+partition_kind kind_of(const std::string& k) {
+  return k == "inventory" ? partition_kind::inventory : partition_kind::orders;
+}
+
+std::vector<owned_slot>& slots(own_ptr self, partition_kind k) {
+  return k == partition_kind::orders ? self->state.orders : self->state.inventory;
+}
+
+std::string slot_name(partition_kind k, size_t p) {
+  return std::string(to_string(k)) + "/" + std::to_string(p);
+}
+
+int32_t log_partition(own_ptr self, partition_kind k, size_t p) {
+  return k == partition_kind::orders
+           ? static_cast<int32_t>(p)
+           : directory::inventory_log_partition(p, static_cast<int64_t>(self->state.layout.order_partitions));
+}
+
+const std::string& me(own_ptr self) { return self->state.ctx->cfg.node_id; }
+
+/// Points the slot's forwarders at whoever holds it now (nothing while nobody does: a
+/// request is answered node_unavailable at once).
+void route_slot(own_ptr self, owned_slot& s) {
+  if (s.mine)
+    return;
+  caf::actor to, pay;
+  if (s.holder == me(self)) {
+    to = s.local;
+    pay = s.local_pay;
+  } else if (!s.holder.empty()) {
+    to = s.remote;
+    pay = s.remote_pay;
+  }
+  if (s.fw)
+    self->send(s.fw, route_atom::value, to);
+  if (s.pay_fw)
+    self->send(s.pay_fw, route_atom::value, pay);
+}
+
+/// The writer forgets the partition's committer: its steps fail from now on. A request,
+/// not a plain send: an answer nobody expects would come back as an error and stop us.
+void drop_committer(own_ptr self, int32_t lp) {
+  self->request(self->state.dir.writer, caf::infinite, committer_atom::value, lp, caf::actor{})
+    .then([](bool) {}, [self](caf::error& e) {
+      self->state.ctx->log->error("cluster: the writer did not drop a committer: {}",
+                                  self->system().render(e));
+    });
+}
+
+/// The partition was taken over here and another node has it now: its actors stop, the
+/// writer drops its committer (steps in flight fail, unacknowledged), the slot routes on.
+void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  if (s.holder != me(self))
+    return;
+  auto lp = log_partition(self, k, p);
+  drop_committer(self, lp);
+  for (auto* a : {&s.local, &s.local_pay, &s.committer})
+    if (*a) {
+      self->send_exit(*a, caf::exit_reason::user_shutdown);
+      *a = caf::actor{};
+    }
+  ++st.releases;
+  st.ctx->log->warn("cluster: partition {} released here ({}); it was taken over at this "
+                    "node", slot_name(k, p), why);
+  s.holder.clear();
+  s.since_ms = st.ctx->now_ms();
+}
+
+/// `node` holds the slot now, with these handles.
+void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
+             caf::actor h, caf::actor pay) {
+  auto& s = slots(self, k)[p];
+  if (s.mine)
+    return; // this node's own: it holds it while it runs (another claim is fenced)
+  if (s.holder == me(self))
+    release(self, k, p, node + " holds it now");
+  if (node.empty() && !s.holder.empty())
+    s.since_ms = self->state.ctx->now_ms();
+  s.holder = node;
+  s.remote = std::move(h);
+  s.remote_pay = std::move(pay);
+  route_slot(self, s);
+}
+
+void member_down(own_ptr self, const std::string& node) {
+  auto& st = self->state;
+  st.entries.erase(node);
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (auto& s : xs)
+      if (s.holder == node) {
+        s.holder.clear();
+        s.remote = s.remote_pay = caf::actor{};
+        s.since_ms = st.ctx->now_ms();
+        route_slot(self, s);
+      }
+  }
+}
+
+cluster_welcome welcome_of(own_ptr self) {
+  auto& st = self->state;
+  cluster_welcome w;
+  w.ok = true;
+  w.node_id = me(self);
+  for (size_t p = 0; p < st.orders.size(); ++p) {
+    auto& s = st.orders[p];
+    bool local = s.mine || s.holder == me(self);
+    w.orders.push_back(!local ? caf::actor{} : s.mine ? st.dir.orders[p] : s.local);
+    w.payment_by_order.push_back(!local ? caf::actor{}
+                                 : s.mine ? (st.dir.payment_by_order.empty()
+                                               ? caf::actor{} : st.dir.payment_by_order[p])
+                                          : s.local_pay);
+  }
+  for (size_t q = 0; q < st.inventory.size(); ++q) {
+    auto& s = st.inventory[q];
+    bool local = s.mine || s.holder == me(self);
+    w.inventory.push_back(!local ? caf::actor{} : s.mine ? st.dir.inventory[q] : s.local);
+  }
+  return w;
+}
+
+void announce(own_ptr self, partition_kind k, size_t p) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  for (auto& [id, entry] : st.entries)
+    self->send(entry, owns_atom::value, me(self), std::string(to_string(k)),
+               static_cast<uint64_t>(p), s.local, s.local_pay);
+}
+
+/// Failover: takes what no live node has held for cluster.failover_after_ms, when this node
+/// is the live nodes' rendezvous choice for it and sees a majority.
+void check_failover(own_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (cfg.cluster_failover_after_ms <= 0 || cfg.cluster_replication != "kafka" || !st.take)
+    return;
+  std::vector<uint8_t> live(st.layout.nodes.size(), 0);
+  size_t n_live = 0;
+  for (size_t i = 0; i < st.layout.nodes.size(); ++i)
+    if (i == st.self || st.entries.count(st.layout.nodes[i].id) != 0) {
+      live[i] = 1;
+      ++n_live;
+    }
+  bool minority = 2 * n_live <= st.layout.nodes.size();
+  if (minority != st.minority) {
+    st.minority = minority;
+    if (minority)
+      st.ctx->log->warn("cluster: this node sees {} of {} nodes: no majority, so it takes over "
+                        "no partition", n_live, st.layout.nodes.size());
+  }
+  if (minority)
+    return;
+  auto now = st.ctx->now_ms();
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (size_t p = 0; p < xs.size(); ++p) {
+      auto& s = xs[p];
+      if (s.mine || !s.holder.empty() || s.taking || now - s.since_ms < cfg.cluster_failover_after_ms)
+        continue;
+      auto preferred = st.layout.owner(k, p);
+      if (live[preferred] != 0)
+        continue; // its own node is up: it takes it back (it opens it at its start)
+      if (st.layout.owner_among(k, p, live) != st.self)
+        continue;
+      s.taking = true;
+      ++st.takeovers;
+      st.ctx->log->warn("cluster: taking over partition {} (its node {} is down; nobody has "
+                        "held it for {} ms)", slot_name(k, p), st.layout.nodes[preferred].id,
+                        now - s.since_ms);
+      st.take(self, k, p);
+    }
+  }
+}
+
+} // namespace
+
+caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,
+                        directory dir, take_fn take) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.layout = cluster_layout::from(st.ctx->cfg);
+  st.self = st.layout.index_of(st.ctx->cfg.node_id);
+  st.dir = std::move(dir);
+  st.take = std::move(take);
+  // A partition whose node was not seen since this start counts as unheld from the end of
+  // the start grace on (minus failover_after_ms, which check_failover adds).
+  auto now = st.ctx->now_ms() + std::max<int64_t>(0, st.ctx->cfg.cluster_failover_start_grace_ms
+                                                       - st.ctx->cfg.cluster_failover_after_ms);
+  st.orders.resize(st.dir.orders.size());
+  for (size_t p = 0; p < st.orders.size(); ++p) {
+    auto& s = st.orders[p];
+    s.mine = !st.dir.order_partition_remote(p);
+    s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
+    s.since_ms = now;
+    if (!s.mine) {
+      s.fw = st.dir.orders[p];
+      if (p < st.dir.payment_by_order.size())
+        s.pay_fw = st.dir.payment_by_order[p];
+    }
+  }
+  st.inventory.resize(st.dir.inventory.size());
+  for (size_t q = 0; q < st.inventory.size(); ++q) {
+    auto& s = st.inventory[q];
+    s.mine = !st.dir.inventory_partition_remote(q);
+    s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
+    s.since_ms = now;
+    if (!s.mine)
+      s.fw = st.dir.inventory[q];
+  }
+  auto period = std::chrono::milliseconds(
+    std::clamp<int64_t>(st.ctx->cfg.cluster_failover_after_ms / 4, 50, 1000));
+  self->send(self, tick_atom::value);
+  return {
+    [self, period](tick_atom) {
+      check_failover(self);
+      self->delayed_send(self, period, tick_atom::value);
+    },
+    [self](register_atom, const std::string& node, caf::actor& link) {
+      self->state.links[node] = std::move(link);
+    },
+    // From our link to `node`: it is up, holding what its welcome lists.
+    [self](member_up_atom, const std::string& node, caf::actor& entry, const cluster_welcome& w) {
+      auto& st = self->state;
+      st.entries[node] = std::move(entry);
+      auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
+        return p < xs.size() ? xs[p] : caf::actor{};
+      };
+      for (size_t p = 0; p < st.orders.size(); ++p) {
+        auto h = pick(w.orders, p);
+        if (h)
+          held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p));
+        else if (st.orders[p].holder == node)
+          held_by(self, partition_kind::orders, p, {}, {}, {});
+      }
+      for (size_t q = 0; q < st.inventory.size(); ++q) {
+        auto h = pick(w.inventory, q);
+        if (h)
+          held_by(self, partition_kind::inventory, q, node, h, {});
+        else if (st.inventory[q].holder == node)
+          held_by(self, partition_kind::inventory, q, {}, {}, {});
+      }
+      // It learns what this node took over (its welcome to us is its own view).
+      for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+        auto& xs = slots(self, k);
+        for (size_t p = 0; p < xs.size(); ++p)
+          if (!xs[p].mine && xs[p].holder == me(self))
+            self->send(st.entries[node], owns_atom::value, me(self),
+                       std::string(to_string(k)), static_cast<uint64_t>(p), xs[p].local,
+                       xs[p].local_pay);
+      }
+    },
+    [self](member_down_atom, const std::string& node) { member_down(self, node); },
+    // A peer's announcement (through our entry): it took a partition over.
+    [self](owns_atom, const std::string& node, const std::string& kind, uint64_t p,
+           caf::actor& h, caf::actor& pay) {
+      auto k = kind_of(kind);
+      if (p >= slots(self, k).size() || node == me(self))
+        return;
+      held_by(self, k, static_cast<size_t>(p), node, std::move(h), std::move(pay));
+    },
+    // Our own takeover finished (runtime/takeover.cpp).
+    [self](owns_atom, const std::string& kind, uint64_t p, taken_partition& t) {
+      auto& st = self->state;
+      auto k = kind_of(kind);
+      auto& s = slots(self, k)[p];
+      s.taking = false;
+      if (!t.error.empty()) {
+        st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
+                           slot_name(k, static_cast<size_t>(p)), t.error);
+        s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
+        return;
+      }
+      if (!s.holder.empty()) {
+        // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
+        for (auto* a : {&t.main, &t.payment, &t.committer})
+          if (*a)
+            self->send_exit(*a, caf::exit_reason::user_shutdown);
+        drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
+        return;
+      }
+      s.holder = me(self);
+      s.local = t.main;
+      s.local_pay = t.payment;
+      s.committer = t.committer;
+      route_slot(self, s);
+      announce(self, k, static_cast<size_t>(p));
+      st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "
+                        "applied; took {} ms)", slot_name(k, static_cast<size_t>(p)),
+                        t.applied, t.took_ms);
+    },
+    // The committer of a partition taken over here was fenced: another node opened it.
+    [self](lost_atom, int32_t lp) {
+      auto& st = self->state;
+      auto n = static_cast<int32_t>(st.layout.order_partitions);
+      auto k = lp < n ? partition_kind::orders : partition_kind::inventory;
+      auto p = static_cast<size_t>(lp < n ? lp : lp - n);
+      if (p < slots(self, k).size())
+        release(self, k, p, "another node opened it (fenced)");
+      route_slot(self, slots(self, k)[p]);
+    },
+    [self](welcome_atom) { return welcome_of(self); },
+    [self](owners_atom) {
+      auto& st = self->state;
+      ownership_view v;
+      for (auto& s : st.orders)
+        v.orders.push_back(s.holder);
+      for (auto& s : st.inventory)
+        v.inventory.push_back(s.holder);
+      v.takeovers = st.takeovers;
+      v.releases = st.releases;
+      return v;
+    },
+    // A gateway's read of an order held elsewhere: through our link to its holder.
+    [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {
+      auto& st = self->state;
+      auto p = directory::order_partition(order_id, st.orders.size());
+      auto& s = st.orders[p];
+      if (s.holder == me(self)) // taken over here: read here
+        return self->delegate(self->spawn(order_reader, st.ctx), get_atom::value, order_id);
+      auto link = st.links.find(s.holder);
+      if (s.holder.empty() || link == st.links.end())
+        return node_unavailable(s.holder.empty() ? st.layout.nodes[st.layout.owner(partition_kind::orders, p)].id
+                                                 : s.holder,
+                                slot_name(partition_kind::orders, p));
+      return self->delegate(link->second, get_atom::value, order_id);
+    },
+  };
+}
+
+} // namespace saga

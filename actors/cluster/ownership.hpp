@@ -1,0 +1,65 @@
+#pragma once
+// Who holds each partition now, and failover (issue 25). One `ownership` actor per node of a
+// cluster keeps the table: for every order and SKU partition, the node that holds it (as
+// this node last heard) and the local forwarders standing for it, which it routes.
+//
+// - A node's own partitions (the layout's, cluster_layout.hpp) are its own from the start
+//   and never move away while it runs: a node that starts opens them (init_transactions),
+//   which takes them back from whoever held them meanwhile.
+// - Peers' links report `member_up` (with the peer's welcome: the partitions it holds) and
+//   `member_down`; a node that takes a partition announces `owns` to every peer's entry.
+// - Failover (cluster.replication = kafka, cluster.failover_after_ms > 0): a partition that
+//   no live node has held for failover_after_ms is taken by one live node, the rendezvous
+//   choice among the live nodes (every node computes the same), provided this node sees a
+//   majority of cluster.nodes (itself included): a node cut off alone takes nothing.
+//   Taking is `take_fn` (runtime/takeover.hpp): open the partition's producer (fencing the
+//   old owner), apply its changelog, load its rows and spawn its actors.
+// - Losing: when the partition's own node comes back (its welcome or announcement claims
+//   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
+//   drops the committer, and the forwarder routes to the new holder.
+// Safety does not rest on this table: Kafka's producer fencing makes sure only the last
+// opener of a partition commits (a stale holder's steps fail, unacknowledged).
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/cluster/cluster_layout.hpp"
+#include "actors/messages.hpp"
+#include "runtime/context.hpp"
+
+namespace saga {
+
+/// Runs a takeover off the actor's thread; it sends `(owns_atom, kind, p, taken_partition)`
+/// back to `router` (runtime/takeover.hpp is the one sagad uses).
+using take_fn = std::function<void(caf::actor router, partition_kind kind, size_t p)>;
+
+struct owned_slot {
+  std::string holder;     // node id that holds it, "" while none is known
+  int64_t since_ms = 0;   // when it lost its holder
+  bool mine = false;      // this node's own partition (layout): never moves away
+  bool taking = false;    // a takeover is under way here
+  caf::actor fw, pay_fw;  // local forwarders (null for this node's own partitions)
+  caf::actor remote, remote_pay;           // the holder's handles (a peer)
+  caf::actor local, local_pay, committer;  // taken over here
+};
+
+struct ownership_state {
+  static inline const char* name = "ownership";
+  context_ptr ctx;
+  cluster_layout layout;
+  size_t self = 0;
+  directory dir;
+  take_fn take;
+  std::vector<owned_slot> orders, inventory;
+  std::map<std::string, caf::actor> entries; // live peers' entry actors
+  std::map<std::string, caf::actor> links;   // our link to each peer
+  bool minority = false;
+  uint64_t takeovers = 0, releases = 0;
+};
+
+caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,
+                        directory dir, take_fn take);
+
+} // namespace saga

@@ -1,0 +1,112 @@
+#include "runtime/takeover.hpp"
+
+#include <chrono>
+
+#include "actors/inventory/inventory_worker.hpp"
+#include "actors/order/order_supervisor.hpp"
+#include "actors/payment/payment_worker.hpp"
+#include "actors/plumbing/component_supervisor.hpp"
+#include "actors/replication/replication.hpp"
+#include "runtime/runtime.hpp"
+
+namespace saga {
+
+namespace {
+
+taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const directory& dir,
+                     const std::string& brokers, uint64_t seed, caf::actor router,
+                     partition_kind kind, size_t p) {
+  taken_partition t;
+  auto t0 = std::chrono::steady_clock::now();
+  auto& cfg = ctx->cfg;
+  auto n_orders = static_cast<size_t>(cfg.saga_partitions);
+  auto n_inv = static_cast<size_t>(cfg.inventory_workers);
+  auto n_pay = static_cast<size_t>(cfg.payment_workers);
+  int32_t lp = kind == partition_kind::orders
+                 ? static_cast<int32_t>(p)
+                 : directory::inventory_log_partition(p, cfg.saga_partitions);
+  auto producer = take_partition(cfg, brokers, *ctx->db, lp, ctx->log, t.error, t.applied);
+  if (!producer)
+    return t;
+  auto& sys = self->system();
+  t.committer = spawn_movable_committer(sys, ctx, producer, router);
+  bool registered = false;
+  self->request(dir.writer, std::chrono::seconds(10), committer_atom::value, lp, t.committer)
+    .receive([&](bool ok) { registered = ok; },
+             [&](caf::error& e) { t.error = "the writer: " + sys.render(e); });
+  if (!registered) {
+    if (t.error.empty())
+      t.error = "the writer refused the committer";
+    self->send_exit(t.committer, caf::exit_reason::user_shutdown);
+    t.committer = caf::actor{};
+    return t;
+  }
+  if (kind == partition_kind::inventory) {
+    auto writer = dir.writer;
+    component_factory make = [ctx, writer, p, n_inv](caf::actor_system& s, uint64_t) {
+      due_list due;
+      auto book = load_inventory_partition(*ctx->db, n_inv, p, *ctx->log, due);
+      return s.spawn(inventory_worker, ctx, writer, p, std::move(book), std::move(due));
+    };
+    t.main = spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, dir.writer);
+  } else {
+    // The orders of this partition in flight: the whole store is read and this partition's
+    // kept (a partition-only scan is a next step: BENCHMARKS has what it costs).
+    std::vector<uint8_t> foreign(n_orders, 1);
+    foreign[p] = 0;
+    auto state = load_state(*ctx->db, n_inv, n_pay, n_orders, true, foreign);
+    if (!state.error.empty()) {
+      t.error = state.error;
+      return t;
+    }
+    auto resume = by_partition(std::move(state.resume), n_orders);
+    auto passive = by_partition(std::move(state.passive), n_orders);
+    t.main = sys.spawn(order_supervisor, ctx, seed, p);
+    // Its payments: a worker of its own, with this partition's deadlines.
+    auto writer = dir.writer;
+    auto owners = dir.orders;
+    auto w = p % n_pay;
+    auto first = std::make_shared<due_list>(std::move(state.payment_due[w]));
+    component_factory make = [ctx, writer, owners, w, n_orders, p,
+                              first](caf::actor_system& s, uint64_t restarts) {
+      due_list due;
+      if (restarts == 0)
+        due = std::move(*first);
+      else
+        load_payment_due_of(*ctx->db, n_orders, p, due);
+      return s.spawn(payment_worker, ctx, writer, owners, w, payment_book{}, std::move(due));
+    };
+    t.payment = spawn_supervised(sys, ctx, "payment_worker", "taken-" + std::to_string(p), make,
+                                 dir.writer);
+    self->request(t.main, std::chrono::seconds(30), start_atom::value, dir, std::move(resume[p]),
+                  std::move(passive[p]))
+      .receive([&](uint64_t) {}, [&](caf::error& e) { t.error = "start: " + sys.render(e); });
+  }
+  if (dir.inspector)
+    caf::anon_send(dir.inspector, register_atom::value,
+                   std::string(kind == partition_kind::orders ? "order_supervisor"
+                                                              : "inventory_worker"),
+                   std::to_string(p), t.main);
+  t.took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+  return t;
+}
+
+void taker(caf::blocking_actor* self, context_ptr ctx, directory dir, std::string brokers,
+           uint64_t seed, caf::actor router, std::string kind, size_t p) {
+  auto k = kind == "inventory" ? partition_kind::inventory : partition_kind::orders;
+  auto t = take(self, ctx, dir, brokers, seed, router, k, p);
+  self->send(router, owns_atom::value, kind, static_cast<uint64_t>(p), std::move(t));
+}
+
+} // namespace
+
+take_fn make_take(caf::actor_system& sys, context_ptr ctx, directory dir, std::string brokers,
+                  uint64_t seed) {
+  return [&sys, ctx, dir, brokers, seed](caf::actor router, partition_kind kind, size_t p) {
+    sys.spawn(taker, ctx, dir, brokers, seed + p, std::move(router),
+              std::string(to_string(kind)), p);
+  };
+}
+
+} // namespace saga
