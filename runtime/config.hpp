@@ -44,7 +44,7 @@ struct node_config {
   int64_t cluster_commit_retries = 5;           // a transaction aborted and produced again
   // replication = kafka: a partition no live node holds this long is taken over by a live
   // node (its preferred owner when that one is back; 0 = never, the partition waits)
-  int64_t cluster_failover_after_ms = 0;
+  int64_t cluster_failover_after_ms = 3000;
   // ... and a partition of a node not seen since this node started, this long after the start
   int64_t cluster_failover_start_grace_ms = 30000;
   int64_t cluster_commit_interval_ms = 0;       // a partition's first step waits this long for more

@@ -222,6 +222,11 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
   }
   auto period = std::chrono::milliseconds(
     std::clamp<int64_t>(st.ctx->cfg.cluster_failover_after_ms / 4, 50, 1000));
+  // A stray error (a peer that could not take an announcement) is logged, never our end:
+  // CAF's default would stop this actor, and with it every re-route.
+  self->set_error_handler([self](caf::error& e) {
+    self->state.ctx->log->warn("cluster: ownership got an error: {}", self->system().render(e));
+  });
   self->send(self, tick_atom::value);
   return {
     [self, period](tick_atom) {

@@ -186,3 +186,57 @@ TEST_CASE("replicated: a fenced transaction answers no step with success and sto
   auto after = drain(n);
   CHECK(after.skus.empty());
 }
+
+TEST_CASE("replicated: a partition taken over and lost again fails only its own steps; the "
+          "node goes on", "[actor][replication][durability][failover]") {
+  temp_dir d;
+  replicated_node r(d.path.string());
+  auto& n = r.n;
+  n.stock("A", 10, 100);
+  // Order partition 0 was taken over at runtime: its committer may lose it (ownership.hpp).
+  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
+  n.run();
+  bool registered = false;
+  n.self->receive([&](bool ok) { registered = ok; }, caf::after(0s) >> [] {});
+  REQUIRE(registered);
+  r.hold(true);
+  std::vector<order_item> items{{"A", 1, 100}};
+  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
+               std::string());
+  n.run();
+  CHECK(drain(n).total() == 0);
+  // The partition's own node came back and opened it: this node's transaction is fenced.
+  n.self->send(r.sinks[0], fence_atom::value);
+  n.run();
+  auto got = drain(n);
+  CHECK(got.creates.empty()); // never acknowledged
+  CHECK_FALSE(n.ctx->halted.load()); // only that partition is lost
+  auto id = [&] {
+    std::vector<storage::batch> batches;
+    REQUIRE(storage::decode_changelog(r.journal->txns.back().records[0], batches));
+    return batches[0].ops[0].key;
+  }();
+  std::string raw;
+  CHECK(n.db->get(storage::family::orders, id, raw) == storage::read_status::absent);
+  // Another partition's steps still commit and are answered.
+  r.hold(false);
+  n.self->send(n.dir.inventory_for("A"), stock_atom::value, std::string("A"), int64_t{7},
+               int64_t{100});
+  n.run();
+  auto after = drain(n);
+  REQUIRE(after.skus.size() == 1);
+  CHECK(n.sku("A").on_hand() == 7);
+  // Released (the writer drops the committer): later steps of that partition fail too,
+  // without a transaction and without stopping the node.
+  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, caf::actor{});
+  n.run();
+  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  auto before = r.journal->txns.size();
+  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust2"), items, std::string(),
+               std::string());
+  n.run();
+  CHECK(drain(n).creates.empty());
+  CHECK(std::none_of(r.journal->txns.begin() + static_cast<long>(before), r.journal->txns.end(),
+                     [](const sink_journal::txn& x) { return x.partition == 0; }));
+  CHECK_FALSE(n.ctx->halted.load());
+}

@@ -30,6 +30,7 @@ from test_cluster import TERMINAL
 STOCK = 100000
 GOAL_S = 10.0
 FAILOVER_MS = int(os.environ.get("FAILOVER_MS", "3000"))
+KILLS = int(os.environ.get("FAILOVER_KILLS", "1"))  # BENCHMARKS: 5, one node after another
 
 
 def client(nodes, seed, skus, log, acked, stop, lock):
@@ -82,6 +83,76 @@ def holders(node):
     return c
 
 
+def kill_and_return(c, cl, victim, skus, seed, acked, logs):
+    """kill -9 `victim` under load over the others and every node's SKUs, without restarting
+    it; then start it again under load over every node. Returns (first success on its SKUs,
+    serving again), in seconds after the kill."""
+    survivors = [n for nid, n in sorted(cl.nodes.items()) if nid != victim]
+    victim_skus = {s for s in skus if cl.sku_owner(s) == victim}
+    # 1. kill -9 under load, no restart.
+    log = []
+    t_kill = run_load(survivors, skus, seed, 22,
+                      lambda: (time.sleep(4), cl.kill(victim), time.time())[2], log, acked)
+    after = sorted(x for x in log if x[0] >= t_kill)
+    failures = [x for x in after if x[1] != 201]
+    moved_ok = [x for x in after if x[1] == 201 and victim_skus & set(x[3])]
+    last_failure = failures[-1][0] - t_kill if failures else 0.0
+    first_moved = moved_ok[0][0] - t_kill if moved_ok else None
+    codes = {}
+    for x in failures:
+        codes[(x[1], x[2])] = codes.get((x[1], x[2]), 0) + 1
+    serving = max(last_failure, first_moved or 0.0)
+    print("kill -9 %s: first success on its SKUs after %s s, last failure after %.2f s; "
+          "%d requests after the kill, %d failed %s" %
+          (victim, "%.2f" % first_moved if first_moved is not None else "never", last_failure,
+           len(after), len(failures), codes), flush=True)
+    c.check(first_moved is not None or not victim_skus,
+            "orders with %s's SKUs succeed again" % victim)
+    c.check(serving < GOAL_S, "every request succeeds again within %.0f s of the kill: "
+            "%.2f s" % (GOAL_S, serving))
+    c.check(all(x[1] == 503 for x in failures), "the failures meanwhile are 503s: %s" % codes)
+    tail = [x for x in after if x[0] - t_kill > GOAL_S]
+    c.check(len(tail) > 20 and all(x[1] == 201 for x in tail),
+            "after the goal every request succeeds: %d of %d" %
+            (sum(1 for x in tail if x[1] == 201), len(tail)))
+    view = holders(survivors[0])
+    c.check(all(h and h != victim for h in view["holders"]["orders"] + view["holders"]["inventory"]),
+            "every partition has a live holder: %s" % view["holders"])
+    c.check(sum(holders(n)["failover"]["takeovers"] for n in survivors) > 0,
+            "the survivors count their takeovers: %s" % view["failover"])
+
+    # 2. The dead node comes back: it takes its partitions back, nobody stops.
+    log2 = []
+    def back():
+        t = time.time()
+        cl.start(victim)
+        print("%s restarted in %.1f s" % (victim, time.time() - t), flush=True)
+        return t
+    t_back = run_load(list(cl.nodes.values()), skus, seed + 100, 12, back, log2, acked)
+    own = next(x for x in cl.layout["nodes"] if x["id"] == victim)["partitions"]
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        v = holders(survivors[0])
+        if all(v["holders"]["orders"][p] == victim for p in own["orders"]) and \
+                all(v["holders"]["inventory"][q] == victim for q in own["inventory"]):
+            break
+        time.sleep(0.2)
+    c.check(all(v["holders"]["orders"][p] == victim for p in own["orders"]) and
+            all(v["holders"]["inventory"][q] == victim for q in own["inventory"]),
+            "%s holds its partitions again: %s" % (victim, v["holders"]))
+    late = [x for x in log2 if x[0] - t_back > GOAL_S and x[1] != 201]
+    c.check(not late, "after the return every request succeeds: %s" % late[:3])
+    for nid, n in cl.nodes.items():
+        try:
+            os.kill(n.pid, 0)
+            alive = True
+        except OSError:
+            alive = False
+        c.check(alive, "%s still runs" % nid)
+    logs.extend([log, log2])
+    return (first_moved if first_moved is not None else float("nan"), serving)
+
+
 def main():
     sagad = sys.argv[1]
     seed = int(os.environ.get("SAGA_SEED", random.randrange(1 << 30)))
@@ -99,71 +170,20 @@ def main():
         victim = next((n for n in inv_nodes if n in ord_nodes), inv_nodes[-1])
         survivors = [n for nid, n in sorted(cl.nodes.items()) if nid != victim]
         skus = [cl.sku_on(nid, "fo%d" % i) for nid in inv_nodes for i in range(2)]
-        victim_skus = {s for s in skus if cl.sku_owner(s) == victim}
         for s in skus:
             survivors[0].stock(s, STOCK, 100)
 
-        # 1. kill -9 under load, no restart.
-        log, acked = [], {}
-        t_kill = run_load(survivors, skus, seed, 22,
-                          lambda: (time.sleep(4), cl.kill(victim), time.time())[2], log, acked)
-        after = sorted(x for x in log if x[0] >= t_kill)
-        failures = [x for x in after if x[1] != 201]
-        moved_ok = [x for x in after if x[1] == 201 and victim_skus & set(x[3])]
-        last_failure = failures[-1][0] - t_kill if failures else 0.0
-        first_moved = moved_ok[0][0] - t_kill if moved_ok else None
-        codes = {}
-        for x in failures:
-            codes[(x[1], x[2])] = codes.get((x[1], x[2]), 0) + 1
-        print("kill -9 %s: first success on its SKUs after %s s, last failure after %.2f s; "
-              "%d requests after the kill, %d failed %s" %
-              (victim, "%.2f" % first_moved if first_moved is not None else "never", last_failure,
-               len(after), len(failures), codes), flush=True)
-        c.check(first_moved is not None, "orders with the dead node's SKUs succeed again")
-        c.check(last_failure < GOAL_S, "every request succeeds again within %.0f s of the kill: "
-                "last failure at %.2f s" % (GOAL_S, last_failure))
-        c.check(all(x[1] == 503 for x in failures), "the failures meanwhile are 503s: %s" % codes)
-        tail = [x for x in after if x[0] - t_kill > GOAL_S]
-        c.check(len(tail) > 20 and all(x[1] == 201 for x in tail),
-                "after the goal every request succeeds: %d of %d" %
-                (sum(1 for x in tail if x[1] == 201), len(tail)))
-        view = holders(survivors[0])
-        c.check(all(h and h != victim for h in view["holders"]["orders"] + view["holders"]["inventory"]),
-                "every partition has a live holder: %s" % view["holders"])
-        c.check(view["failover"]["takeovers"] + holders(survivors[1])["failover"]["takeovers"] > 0,
-                "the survivors count their takeovers: %s" % view["failover"])
-
-        # 2. The dead node comes back: it takes its partitions back, nobody stops.
-        log2 = []
-        def back():
-            t = time.time()
-            cl.start(victim)
-            print("%s restarted in %.1f s" % (victim, time.time() - t), flush=True)
-            return t
-        t_back = run_load(list(cl.nodes.values()), skus, seed + 100, 12, back, log2, acked)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            v = holders(cl.nodes[victim])
-            mine = [p for p, h in enumerate(v["holders"]["orders"]) if h == victim]
-            if set(mine) == set(next(x for x in cl.layout["nodes"] if x["id"] == victim)["partitions"]["orders"]):
-                break
-            time.sleep(0.2)
-        back_view = holders(survivors[0])
-        want = {x["id"]: x["partitions"] for x in cl.layout["nodes"]}
-        c.check(all(back_view["holders"]["orders"][p] == victim for p in want[victim]["orders"]),
-                "%s holds its order partitions again: %s" % (victim, back_view["holders"]))
-        late = [x for x in log2 if x[0] - t_back > GOAL_S and x[1] != 201]
-        c.check(not late, "after the return every request succeeds: %s" % late[:3])
-        for nid, n in cl.nodes.items():
-            try:
-                os.kill(n.pid, 0)
-                alive = True
-            except OSError:
-                alive = False
-            c.check(alive, "%s still runs" % nid)
+        acked, logs, figures = {}, [], []
+        order = [victim] + [n for n in sorted(cl.nodes) if n != victim]
+        for i in range(KILLS):
+            v = order[i % len(order)]
+            figures.append(kill_and_return(c, cl, v, skus, seed + 1000 * i, acked, logs))
+        print("FAILOVER kills=%d serving_again_s=%s first_success_s=%s" %
+              (len(figures), ",".join("%.2f" % f[1] for f in figures),
+               ",".join("%.2f" % f[0] for f in figures)), flush=True)
+        reader = cl.nodes[victim]
 
         # Every acknowledged order: there, settled, once in Kafka.
-        reader = cl.nodes[victim]
         final = {}
         for oid in acked:
             try:
@@ -179,7 +199,7 @@ def main():
             if o["status"] == "COMPLETED":
                 for it in o["items"]:
                     committed[it["sku"]] += it["quantity"]
-        unanswered = sum(1 for x in log + log2 if x[1] != 201)
+        unanswered = sum(1 for lg in logs for x in lg if x[1] != 201)
         reserved = 0
         for s in skus:
             x = reader.sku(s)

@@ -1,0 +1,242 @@
+// The ownership actor on CAF's deterministic test coordinator, without a network or Kafka:
+// it routes the forwarders from what the links report, takes over (through a recording
+// take_fn) exactly the partitions of a dead node that the live nodes' rendezvous gives it,
+// and only after cluster.failover_after_ms and with a majority; it releases a partition it
+// took when the partition's own node claims it again.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include <spdlog/sinks/null_sink.h>
+
+#include "actors/cluster/cluster.hpp"
+#include "actors/cluster/ownership.hpp"
+
+using namespace saga;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct own_test_config : caf::actor_system_config {
+  own_test_config() {
+    register_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+caf::behavior named(caf::event_based_actor*, std::string name) {
+  return {
+    [name](get_atom, const std::string& id) { return name + ":" + id; },
+  };
+}
+
+/// Answers the committer changes the ownership actor asks for, and counts the drops.
+caf::behavior fake_writer(caf::event_based_actor*, std::shared_ptr<int> drops) {
+  return {
+    [drops](committer_atom, int32_t, const caf::actor& c) {
+      if (!c)
+        ++*drops;
+      return true;
+    },
+  };
+}
+
+struct fixture {
+  own_test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched =
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::scoped_actor self{sys, true};
+  context_ptr ctx;
+  cluster_layout layout;
+  directory dir;
+  std::shared_ptr<int> drops = std::make_shared<int>(0);
+  std::vector<std::pair<partition_kind, size_t>> taken; // what take_fn was asked for
+  caf::actor own;
+  std::map<std::string, caf::actor> peer_actor; // a stand-in for each peer's partitions
+
+  fixture() {
+    auto c = std::make_shared<runtime_context>();
+    c->cfg.node_id = "node-1";
+    c->cfg.cluster_members = {{"node-1", "127.0.0.1", 1, 2}, {"node-2", "127.0.0.1", 3, 4},
+                              {"node-3", "127.0.0.1", 5, 6}};
+    c->cfg.cluster_nodes = {"node-1", "node-2", "node-3"};
+    c->cfg.saga_partitions = 8;
+    c->cfg.inventory_workers = 8;
+    c->cfg.payment_workers = 2;
+    c->cfg.cluster_replication = "kafka";
+    c->cfg.cluster_failover_after_ms = 1000;
+    c->cfg.cluster_failover_start_grace_ms = 5000;
+    c->clock = std::make_shared<actor_clock_source>(sys.clock(), 1'000'000);
+    c->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    ctx = c;
+    layout = cluster_layout::from(ctx->cfg);
+    for (auto& id : {"node-2", "node-3"})
+      peer_actor[id] = sys.spawn(named, std::string(id));
+    dir.writer = sys.spawn(fake_writer, drops);
+    // This node's own partitions: a local stand-in; every other slot: a forwarder.
+    auto local = sys.spawn(named, std::string("node-1"));
+    for (size_t p = 0; p < layout.order_partitions; ++p) {
+      bool remote = layout.owner(partition_kind::orders, p) != 0;
+      dir.orders_remote.push_back(remote);
+      dir.orders.push_back(remote ? spawn_forwarder("orders", p) : local);
+      dir.payment_by_order.push_back(remote ? spawn_forwarder("payment", p) : local);
+    }
+    for (size_t q = 0; q < layout.sku_partitions; ++q) {
+      bool remote = layout.owner(partition_kind::inventory, q) != 0;
+      dir.inventory_remote.push_back(remote);
+      dir.inventory.push_back(remote ? spawn_forwarder("inventory", q) : local);
+    }
+    own = sys.spawn(ownership, ctx, dir, [this](caf::actor, partition_kind k, size_t p) {
+      taken.emplace_back(k, p);
+    });
+    run();
+  }
+  ~fixture() {
+    self->send_exit(own, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  caf::actor spawn_forwarder(const std::string& kind, size_t p) {
+    static metrics::peer_stats stats;
+    return sys.spawn(forwarder, std::string("?"), kind + "/" + std::to_string(p), &stats);
+  }
+  void run() {
+    while (sched.try_run_once()) {
+    }
+  }
+  void advance(std::chrono::milliseconds ms) {
+    for (auto left = ms; left > 0ms; left -= 10ms) {
+      sched.clock().advance_time(std::min(left, 10ms));
+      run();
+    }
+  }
+  /// The welcome of a peer that holds its own partitions (the layout's).
+  cluster_welcome welcome_of(const std::string& id) {
+    auto i = layout.index_of(id);
+    cluster_welcome w;
+    w.ok = true;
+    w.node_id = id;
+    for (size_t p = 0; p < layout.order_partitions; ++p) {
+      bool its = layout.owner(partition_kind::orders, p) == i;
+      w.orders.push_back(its ? peer_actor[id] : caf::actor{});
+      w.payment_by_order.push_back(its ? peer_actor[id] : caf::actor{});
+    }
+    for (size_t q = 0; q < layout.sku_partitions; ++q)
+      w.inventory.push_back(layout.owner(partition_kind::inventory, q) == i ? peer_actor[id]
+                                                                            : caf::actor{});
+    return w;
+  }
+  void up(const std::string& id) {
+    self->send(own, member_up_atom::value, id, peer_actor[id], welcome_of(id));
+    run();
+  }
+  void down(const std::string& id) {
+    self->send(own, member_down_atom::value, id);
+    run();
+  }
+  /// Who answers a request through this node's slot (an error's text when nobody does).
+  std::string via(const caf::actor& slot) {
+    std::string got;
+    auto h = self->request(slot, caf::infinite, get_atom::value, std::string("x"));
+    run();
+    std::move(h).receive([&](const std::string& x) { got = x; },
+                         [&](caf::error&) { got = "unavailable"; });
+    return got;
+  }
+  /// The partitions of `dead` that the rendezvous over the other live nodes gives node-1.
+  std::set<std::pair<partition_kind, size_t>> expected(const std::string& dead) {
+    std::vector<uint8_t> live(layout.nodes.size(), 1);
+    live[layout.index_of(dead)] = 0;
+    std::set<std::pair<partition_kind, size_t>> out;
+    for (auto k : {partition_kind::orders, partition_kind::inventory})
+      for (size_t p = 0; p < layout.partitions(k); ++p)
+        if (layout.owner(k, p) == layout.index_of(dead) && layout.owner_among(k, p, live) == 0)
+          out.emplace(k, p);
+    return out;
+  }
+  ownership_view view() {
+    ownership_view v;
+    auto h = self->request(own, caf::infinite, owners_atom::value);
+    run();
+    std::move(h).receive([&](ownership_view& x) { v = std::move(x); },
+                         [&](caf::error& e) { FAIL("owners: " << sys.render(e)); });
+    return v;
+  }
+};
+
+} // namespace
+
+TEST_CASE("ownership: forwarders follow the links, a dead node's partitions are taken over "
+          "by the rendezvous among the live ones after failover_after_ms",
+          "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  auto n3 = f.layout.index_of("node-3");
+  size_t p3 = 0;
+  while (f.layout.owner(partition_kind::orders, p3) != n3)
+    ++p3;
+  CHECK(f.via(f.dir.orders[p3]) == "node-3:x");
+  f.down("node-3");
+  CHECK(f.via(f.dir.orders[p3]) == "unavailable"); // 503 node_unavailable, at once
+  f.advance(900ms);
+  CHECK(f.taken.empty()); // not before failover_after_ms
+  f.advance(400ms);
+  auto want = f.expected("node-3");
+  REQUIRE_FALSE(want.empty()); // with 8 + 8 partitions node-1 wins some of node-3's
+  std::set<std::pair<partition_kind, size_t>> got(f.taken.begin(), f.taken.end());
+  CHECK(got == want);
+  CHECK(f.taken.size() == want.size()); // each once, though the ticks go on
+  f.advance(2000ms);
+  CHECK(f.taken.size() == want.size());
+
+  // One takeover finishes: the slot routes to the local actors and the holder is this node.
+  auto [kind, p] = *want.begin();
+  auto mine = f.sys.spawn(named, std::string("taken"));
+  taken_partition t;
+  t.main = mine;
+  t.payment = mine;
+  f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
+  f.run();
+  auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
+  CHECK(f.via(slot) == "taken:x");
+  auto v = f.view();
+  CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) == "node-1");
+  CHECK(v.takeovers == want.size());
+
+  // node-3 comes back holding its own partitions: the taken one is released to it.
+  f.up("node-3");
+  CHECK(f.via(slot) == "node-3:x");
+  CHECK(*f.drops == 1); // the writer dropped that partition's committer
+  CHECK(f.view().releases == 1);
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
+}
+
+TEST_CASE("ownership: a node that sees no majority takes nothing over",
+          "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-2");
+  f.down("node-3");
+  f.advance(3000ms);
+  CHECK(f.taken.empty());
+  // A peer never seen since the start: its partitions wait for the start grace.
+  f.up("node-2");
+  f.advance(3000ms);
+  CHECK(f.taken.size() == f.expected("node-3").size());
+}
+
+TEST_CASE("ownership: a partition of a node never seen waits for the start grace",
+          "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2"); // node-3 never comes
+  f.advance(3500ms);
+  CHECK(f.taken.empty()); // 3.5 s < cluster.failover_start_grace_ms (5 s)
+  f.advance(2000ms);
+  CHECK(f.taken.size() == f.expected("node-3").size());
+}
