@@ -66,6 +66,7 @@ using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using committer_atom = caf::atom_constant<caf::atom("committer")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using welcome_atom = caf::atom_constant<caf::atom("welcome")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {

@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   int exit_code = 0;
+  bool handed_off_done = false; // a graceful stop handed the partitions over (fencing us)
   {
     std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
     sagad_config sys_cfg{cfg};
@@ -419,6 +420,25 @@ int main(int argc, char** argv) {
     }
     routes.ready = false;
     server->stop();
+    // A graceful stop of a replicated node: its peers take its partitions over first (it
+    // serves them until each takeover fences it), so they are not unavailable meanwhile.
+    bool handed_off = false;
+    if (owners && exit_code == 0 && !ctx->halted.load()) {
+      auto t_hand = std::chrono::steady_clock::now();
+      caf::scoped_actor self{sys};
+      self->request(owners, std::chrono::milliseconds(cfg.saga_request_timeout_ms * 2),
+                    leaving_atom::value)
+        .receive([&](bool ok) { handed_off = ok; },
+                 [&](caf::error& e) {
+                   log->warn("cluster: the hand-off did not finish: {}; stopping anyway",
+                             sys.render(e));
+                 });
+      handed_off_done = handed_off;
+      if (handed_off)
+        log->info("cluster: partitions handed over in {} ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t_hand).count());
+    }
     for (auto& l : links)
       caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
     if (entry)
@@ -438,7 +458,7 @@ int main(int argc, char** argv) {
     rd_kafka_mock_cluster_destroy(mock_cluster);
   if (mock_owner != nullptr)
     rd_kafka_destroy(mock_owner);
-  if (ctx->halted.load()) {
+  if (ctx->halted.load() && !handed_off_done) {
     log->critical("stopped after a failed storage read or write, or a failed or fenced "
                   "changelog transaction (see above); exit code 7");
     std::fprintf(stderr, "sagad: stopped after a failed storage read or write, or a failed or "

@@ -111,6 +111,10 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       rp.delegate(self->state.ownership, welcome_atom::value);
       return rp;
     },
+    // A peer is stopping: our ownership table takes its partitions over at once.
+    [self](leaving_atom a, const std::string& node) {
+      self->send(self->state.ownership, a, node);
+    },
     // A peer took a partition over: our ownership table routes to it.
     [self](owns_atom a, const std::string& node, const std::string& kind, uint64_t p,
            caf::actor& h, caf::actor& pay) {

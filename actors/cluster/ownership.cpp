@@ -79,12 +79,32 @@ void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
   s.since_ms = st.ctx->now_ms();
 }
 
+/// Stopping: answers the stop once every partition of this node has a new holder.
+void handed_over(own_ptr self) {
+  auto& st = self->state;
+  if (!st.stopping || st.handed_off.pending() == false)
+    return;
+  for (auto* xs : {&st.orders, &st.inventory})
+    for (auto& s : *xs)
+      if (s.mine && s.holder == me(self))
+        return;
+  st.ctx->log->info("cluster: every partition of this node has a new holder");
+  st.handed_off.deliver(true);
+}
+
 /// `node` holds the slot now, with these handles.
 void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
              caf::actor h, caf::actor pay) {
   auto& s = slots(self, k)[p];
-  if (s.mine)
-    return; // this node's own: it holds it while it runs (another claim is fenced)
+  if (s.mine) {
+    // This node's own: it holds it while it runs (another claim is fenced), unless it is
+    // stopping and handing it over.
+    if (self->state.stopping && !node.empty() && s.holder != node) {
+      s.holder = node;
+      handed_over(self);
+    }
+    return;
+  }
   if (s.holder == me(self))
     release(self, k, p, node + " holds it now");
   if (node.empty() && !s.holder.empty())
@@ -98,6 +118,7 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
 void member_down(own_ptr self, const std::string& node) {
   auto& st = self->state;
   st.entries.erase(node);
+  st.leaving.erase(node);
   for (auto k : {partition_kind::orders, partition_kind::inventory}) {
     auto& xs = slots(self, k);
     for (auto& s : xs)
@@ -150,7 +171,8 @@ void check_failover(own_ptr self) {
   std::vector<uint8_t> live(st.layout.nodes.size(), 0);
   size_t n_live = 0;
   for (size_t i = 0; i < st.layout.nodes.size(); ++i)
-    if (i == st.self || st.entries.count(st.layout.nodes[i].id) != 0) {
+    if (i == st.self || (st.entries.count(st.layout.nodes[i].id) != 0
+                         && st.leaving.count(st.layout.nodes[i].id) == 0)) {
       live[i] = 1;
       ++n_live;
     }
@@ -168,18 +190,26 @@ void check_failover(own_ptr self) {
     auto& xs = slots(self, k);
     for (size_t p = 0; p < xs.size(); ++p) {
       auto& s = xs[p];
-      if (s.mine || !s.holder.empty() || s.taking || now - s.since_ms < cfg.cluster_failover_after_ms)
+      bool handed = !s.holder.empty() && st.leaving.count(s.holder) != 0; // a graceful stop
+      if (s.mine || s.taking || (!s.holder.empty() && !handed)
+          || (!handed && now - s.since_ms < cfg.cluster_failover_after_ms))
+        continue;
+      if (st.stopping)
         continue;
       auto preferred = st.layout.owner(k, p);
-      if (live[preferred] != 0)
+      if (live[preferred] != 0 && !handed)
         continue; // its own node is up: it takes it back (it opens it at its start)
       if (st.layout.owner_among(k, p, live) != st.self)
         continue;
       s.taking = true;
       ++st.takeovers;
-      st.ctx->log->warn("cluster: taking over partition {} (its node {} is down; nobody has "
-                        "held it for {} ms)", slot_name(k, p), st.layout.nodes[preferred].id,
-                        now - s.since_ms);
+      if (handed)
+        st.ctx->log->info("cluster: taking over partition {} from {}, which is stopping",
+                          slot_name(k, p), s.holder);
+      else
+        st.ctx->log->warn("cluster: taking over partition {} (its node {} is down; nobody "
+                          "has held it for {} ms)", slot_name(k, p),
+                          st.layout.nodes[preferred].id, now - s.since_ms);
       st.take(self, k, p);
     }
   }
@@ -240,6 +270,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     [self](member_up_atom, const std::string& node, caf::actor& entry, const cluster_welcome& w) {
       auto& st = self->state;
       st.entries[node] = std::move(entry);
+      st.leaving.erase(node);
       auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
         return p < xs.size() ? xs[p] : caf::actor{};
       };
@@ -288,7 +319,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
         return;
       }
-      if (!s.holder.empty()) {
+      if (!s.holder.empty() && st.leaving.count(s.holder) == 0) {
         // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
         for (auto* a : {&t.main, &t.payment, &t.committer})
           if (*a)
@@ -317,6 +348,34 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       route_slot(self, slots(self, k)[p]);
     },
     [self](welcome_atom) { return welcome_of(self); },
+    // A peer is stopping: take its partitions now (it serves them until fenced).
+    [self](leaving_atom, const std::string& node) {
+      auto& st = self->state;
+      if (node == me(self) || st.entries.count(node) == 0)
+        return;
+      st.ctx->log->info("cluster: {} is stopping; taking over what the rendezvous gives this "
+                        "node of its partitions", node);
+      st.leaving.insert(node);
+      check_failover(self);
+    },
+    // This node is stopping (sagad, on SIGTERM): peers take its partitions; answered when
+    // all of them have a new holder. Only with failover on a replicated cluster.
+    [self](leaving_atom) -> caf::response_promise {
+      auto& st = self->state;
+      auto& cfg = st.ctx->cfg;
+      auto rp = self->make_response_promise();
+      if (cfg.cluster_failover_after_ms <= 0 || cfg.cluster_replication != "kafka"
+          || st.entries.empty() || st.minority) {
+        rp.deliver(false); // nobody to hand over to (or failover is off): they wait for us
+        return rp;
+      }
+      st.stopping = true;
+      st.handed_off = rp;
+      for (auto& [id, entry] : st.entries)
+        self->send(entry, leaving_atom::value, me(self));
+      handed_over(self); // nothing of its own: done
+      return st.handed_off;
+    },
     [self](owners_atom) {
       auto& st = self->state;
       ownership_view v;

@@ -14,6 +14,9 @@
 //   majority of cluster.nodes (itself included): a node cut off alone takes nothing.
 //   Taking is `take_fn` (runtime/takeover.hpp): open the partition's producer (fencing the
 //   old owner), apply its changelog, load its rows and spawn its actors.
+// - Graceful stop (`leaving`): a stopping node tells its peers before it stops; they take
+//   its partitions at once, without failover_after_ms, while it still serves them, and it
+//   stops once every one of them is announced by its new holder (or after the time-out).
 // - Losing: when the partition's own node comes back (its welcome or announcement claims
 //   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
 //   drops the committer, and the forwarder routes to the new holder.
@@ -22,6 +25,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,12 @@ struct ownership_state {
   std::map<std::string, caf::actor> links;   // our link to each peer
   bool minority = false;
   uint64_t takeovers = 0, releases = 0;
+  /// Peers that said they are stopping: their partitions are taken at once (they keep
+  /// serving them until the takeover fences them).
+  std::set<std::string> leaving;
+  /// This node is stopping: the answer once peers announced all of its own partitions.
+  caf::response_promise handed_off;
+  bool stopping = false;
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

@@ -128,6 +128,10 @@ class Cluster:
     def kill(self, nid):
         self._run("kill", self.dir, nid)
 
+    def stop(self, nid):
+        """SIGTERM, and wait for the process to end (cluster.sh stop)."""
+        self._run("stop", self.dir, nid)
+
     def start(self, nid):
         self._parse(self._run("start", self.dir, nid))
 
