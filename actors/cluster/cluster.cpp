@@ -74,6 +74,11 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
   self->set_default_handler(
     [node, slot, stats](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
       auto* me = static_cast<caf::stateful_actor<forwarder_state>*>(ptr);
+      if (me->state.holding) { // a hand-off: kept, answered by the new holder
+        auto* e = me->current_mailbox_element();
+        me->state.held.push_back({e->sender, e->mid, e->stages, x.move_content_to_message()});
+        return caf::delegated<caf::message>{};
+      }
       if (me->state.target) {
         ++stats->forwarded;
         return me->delegate(me->state.target, x.move_content_to_message());
@@ -85,8 +90,48 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
         return caf::message{};
       return node_unavailable(node, slot);
     });
+  // Hands the held messages to the target, or answers the held requests unavailable.
+  auto release = [self, node, slot, stats] {
+    auto& st = self->state;
+    st.holding = false;
+    auto held = std::move(st.held);
+    st.held.clear();
+    for (auto& h : held) {
+      if (st.target) {
+        ++stats->forwarded;
+        st.target->enqueue(caf::make_mailbox_element(std::move(h.sender), h.mid,
+                                                     std::move(h.stages), std::move(h.content)),
+                           self->context());
+      } else if (!h.mid.is_async() && h.sender) {
+        ++stats->unavailable;
+        h.sender->enqueue(caf::make_mailbox_element(self->ctrl(), h.mid.response_id(), {},
+                                                    caf::make_message(node_unavailable(node, slot))),
+                          self->context());
+      }
+    }
+  };
   return {
-    [self](route_atom, caf::actor& target) { self->state.target = std::move(target); },
+    [self, release](route_atom, caf::actor& target) {
+      self->state.target = std::move(target);
+      if (self->state.holding && self->state.target)
+        release();
+    },
+    // A graceful hand-off starts (on) or gives up (off); `ms`: the longest it holds.
+    [self, release](hold_atom, bool on, int64_t ms) {
+      auto& st = self->state;
+      if (!on) {
+        if (st.holding)
+          release();
+        return;
+      }
+      st.holding = true;
+      auto gen = ++st.hold_generation;
+      self->delayed_send(self, std::chrono::milliseconds(ms), hold_atom::value, false, gen);
+    },
+    [self, release](hold_atom, bool, uint64_t gen) { // the hold's time-out
+      if (self->state.holding && gen == self->state.hold_generation)
+        release();
+    },
   };
 }
 

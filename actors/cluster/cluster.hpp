@@ -48,6 +48,18 @@ std::string check_hello(const node_config& cfg, const cluster_hello& h);
 struct forwarder_state {
   static inline const char* name = "forwarder";
   caf::actor target; // null while the owner node is down
+  /// A graceful hand-off (ownership.hpp): messages wait here, with their sender and
+  /// request id, until the partition's new holder is routed (then they go to it), or the
+  /// hold ends without one (requests are answered node_unavailable).
+  struct held_message {
+    caf::strong_actor_ptr sender;
+    caf::message_id mid;
+    caf::mailbox_element::forwarding_stack stages;
+    caf::message content;
+  };
+  bool holding = false;
+  uint64_t hold_generation = 0;
+  std::vector<held_message> held;
 };
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
                         std::string slot, metrics::peer_stats* stats);

@@ -42,6 +42,12 @@ caf::behavior echo_owner(caf::event_based_actor*, std::string /* name */) {
   };
 }
 
+caf::behavior named_owner(caf::event_based_actor*, std::string name) {
+  return {
+    [name](get_atom, const std::string& id) { return name + ":" + id; },
+  };
+}
+
 } // namespace
 
 TEST_CASE("every cross-node message and reply survives CAF's serializer",
@@ -204,5 +210,61 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   CHECK(stats.unavailable == 2);
   caf::anon_send_exit(fw, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
+  run();
+}
+
+TEST_CASE("a forwarder holds requests during a hand-off and hands them to the new holder, "
+          "or answers them node_unavailable when the hold ends without one",
+          "[actors][cluster][failover]") {
+  cluster_test_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto run = [&] {
+    while (sched.try_run_once()) {
+    }
+  };
+  metrics::peer_stats stats;
+  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("inventory/3"), &stats);
+  auto old_owner = sys.spawn(named_owner, std::string("old"));
+  auto new_owner = sys.spawn(named_owner, std::string("new"));
+  caf::scoped_actor self{sys, true};
+  self->send(fw, route_atom::value, old_owner);
+  self->send(fw, hold_atom::value, true, int64_t{1000}); // node-2 is stopping
+  run();
+  // (Finite request time-outs on the test clock: a wrong answer fails, never hangs.)
+  auto h = self->request(fw, std::chrono::milliseconds(500), get_atom::value,
+                         std::string("ord_1"));
+  run();
+  CHECK(stats.forwarded == 0); // held: not handed to the old holder
+  self->send(fw, route_atom::value, new_owner); // the takeover is done
+  run();
+  sched.clock().advance_time(std::chrono::milliseconds(600)); // a time-out if unanswered
+  run();
+  std::string got;
+  caf::error err;
+  std::move(h).receive([&](const std::string& x) { got = x; }, [&](caf::error& e) { err = e; });
+  CHECK(got == "new:ord_1"); // answered by the new holder, to the original requester
+  CHECK(!err);
+  // A hold that ends without a new holder: the held request is answered node_unavailable,
+  // a held plain message is dropped.
+  self->send(fw, route_atom::value, caf::actor{});
+  self->send(fw, hold_atom::value, true, int64_t{1000});
+  run();
+  self->send(fw, get_atom::value, std::string("ord_2"));
+  auto h2 = self->request(fw, std::chrono::milliseconds(1500), get_atom::value,
+                          std::string("ord_3"));
+  run();
+  sched.clock().advance_time(std::chrono::milliseconds(1001));
+  run();
+  sched.clock().advance_time(std::chrono::milliseconds(600));
+  run();
+  std::string node, slot;
+  got.clear();
+  std::move(h2).receive([&](const std::string& x) { got = x; }, [&](caf::error& e) { err = e; });
+  CHECK(got.empty());
+  CHECK(is_node_unavailable(err, node, slot));
+  CHECK(slot == "inventory/3");
+  for (auto& a : {fw, old_owner, new_owner})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   run();
 }

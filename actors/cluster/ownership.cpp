@@ -356,6 +356,14 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       st.ctx->log->info("cluster: {} is stopping; taking over what the rendezvous gives this "
                         "node of its partitions", node);
       st.leaving.insert(node);
+      // Requests for its partitions wait in our forwarders until their new holder is routed
+      // (at most the request time-out): none reaches it while it is being fenced.
+      for (auto* xs : {&st.orders, &st.inventory})
+        for (auto& s : *xs)
+          if (s.holder == node)
+            for (auto* fw : {&s.fw, &s.pay_fw})
+              if (*fw)
+                self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);
       check_failover(self);
     },
     // This node is stopping (sagad, on SIGTERM): peers take its partitions; answered when

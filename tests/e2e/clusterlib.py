@@ -165,3 +165,50 @@ class Cluster:
             self._run("down", self.dir)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def check_settled_history(c, reader, acked, skus, stock, kafka, reserved_bound):
+    """Every acknowledged order (ids in `acked`) reaches a terminal status through `reader`
+    (PAYMENT_INITIATED ones get a successful verdict), each SKU's stock is conserved and
+    committed once per completed order, at most `reserved_bound` units stay reserved, and a
+    read_committed consumer of `kafka` has each event_id once and exactly each order's
+    history. Returns (final orders by id, every event read)."""
+    terminal = ("COMPLETED", "FAILED")
+    final = {}
+    for oid in acked:
+        try:
+            o = reader.wait_for(oid, lambda o: o["status"] != "PENDING", timeout_s=60)
+            if o["status"] == "PAYMENT_INITIATED":
+                reader.verify(oid, "succeeded")
+            final[oid] = reader.wait_for(oid, lambda o: o["status"] in terminal, timeout_s=60)
+        except AssertionError as e:
+            c.check(False, "acknowledged order settles: %s" % e)
+    c.check(len(final) == len(acked), "every acknowledged order is there: %d of %d" % (len(final), len(acked)))
+    committed = {s: 0 for s in skus}
+    for o in final.values():
+        if o["status"] == "COMPLETED":
+            for it in o["items"]:
+                committed[it["sku"]] += it["quantity"]
+    reserved = 0
+    for s in skus:
+        x = reader.sku(s)
+        reserved += x["reserved"]
+        c.check(x["available"] + x["reserved"] + x["committed"] == stock,
+                "stock of %s conserved: %s" % (s, x))
+        c.check(x["committed"] == committed[s],
+                "%s committed once per completed order: %s vs %s" % (s, x["committed"], committed[s]))
+    c.check(reserved <= reserved_bound, "reserved units belong only to unanswered requests: "
+            "%d reserved, at most %d" % (reserved, reserved_bound))
+    events = sagalib.consume_all(kafka)
+    ids, by_order = {}, {}
+    for e in events:
+        ids[e["event_id"]] = ids.get(e["event_id"], 0) + 1
+        by_order.setdefault(e["order_id"], []).append(e)
+    dup = [k for k, v in ids.items() if v > 1]
+    c.check(not dup, "read_committed: no event_id twice: %s" % dup[:5])
+    for oid in final:
+        o = reader.order(oid)
+        want = [(e["seq"], e["type"]) for e in o["events"]]
+        got = sorted((e["seq"], e["type"]) for e in by_order.get(oid, []))
+        c.check(got == want, "Kafka has exactly %s's events: %s vs %s" % (oid, got, want))
+    return final, events

@@ -22,10 +22,9 @@ import sys
 import threading
 import time
 
-import sagalib
-from clusterlib import Cluster, AUTH
+from clusterlib import Cluster, AUTH, check_settled_history
 from sagalib import Checks
-from test_cluster import TERMINAL
+
 
 STOCK = 100000
 GOAL_S = 10.0
@@ -186,9 +185,11 @@ def graceful_stop(c, cl, victim, skus, seed, acked, logs):
     tail = text[text.rfind("signal 15 received"):]
     c.check("stopped cleanly" in tail and "exit code 7" not in tail,
             "%s stopped cleanly (exit 0): %s" % (victim, tail[-300:]))
-    # Goal (issue 25): none at all. Today the steps in flight at the stopping node when a
-    # peer's takeover fences it fail, unacknowledged, as 503s (README "Failover").
+    # Goal (issue 25): none at all. The peers hold requests for its partitions from its
+    # "leaving" until the new holder is routed; only a request forwarded to it just before
+    # that, whose step the takeover then fences, can still fail (measured: none).
     c.check(all(x[1] == 503 for x in failed), "the failures are 503s: %s" % failed[:3])
+    c.check(len(failed) <= 2, "at most a request in flight at the moment fails: %d" % len(failed))
     settled = [x for x in after if x[0] - t_stop > ms / 1000.0 + 2.0]
     c.check(len(settled) > 10 and all(x[1] == 201 for x in settled),
             "every request succeeds 2 s after the hand-off: %d of %d" %
@@ -231,44 +232,9 @@ def main():
         reader = cl.nodes[victim]
 
         # Every acknowledged order: there, settled, once in Kafka.
-        final = {}
-        for oid in acked:
-            try:
-                o = reader.wait_for(oid, lambda o: o["status"] != "PENDING", timeout_s=60)
-                if o["status"] == "PAYMENT_INITIATED":
-                    reader.verify(oid, "succeeded")
-                final[oid] = reader.wait_for(oid, lambda o: o["status"] in TERMINAL, timeout_s=60)
-            except AssertionError as e:
-                c.check(False, "acknowledged order settles: %s" % e)
-        c.check(len(final) == len(acked), "every acknowledged order is there: %d of %d" % (len(final), len(acked)))
-        committed = {s: 0 for s in skus}
-        for o in final.values():
-            if o["status"] == "COMPLETED":
-                for it in o["items"]:
-                    committed[it["sku"]] += it["quantity"]
         unanswered = sum(1 for lg in logs for x in lg if x[1] != 201)
-        reserved = 0
-        for s in skus:
-            x = reader.sku(s)
-            reserved += x["reserved"]
-            c.check(x["available"] + x["reserved"] + x["committed"] == STOCK,
-                    "stock of %s conserved: %s" % (s, x))
-            c.check(x["committed"] == committed[s],
-                    "%s committed once per completed order: %s vs %s" % (s, x["committed"], committed[s]))
-        c.check(reserved <= 2 * unanswered, "reserved units belong only to unanswered requests: "
-                "%d reserved, %d unanswered" % (reserved, unanswered))
-        events = sagalib.consume_all(cl.kafka)
-        ids, by_order = {}, {}
-        for e in events:
-            ids[e["event_id"]] = ids.get(e["event_id"], 0) + 1
-            by_order.setdefault(e["order_id"], []).append(e)
-        dup = [k for k, v in ids.items() if v > 1]
-        c.check(not dup, "read_committed: no event_id twice: %s" % dup[:5])
-        for oid in final:
-            o = reader.order(oid)
-            want_ev = [(e["seq"], e["type"]) for e in o["events"]]
-            got = sorted((e["seq"], e["type"]) for e in by_order.get(oid, []))
-            c.check(got == want_ev, "Kafka has exactly %s's events: %s vs %s" % (oid, got, want_ev))
+        final, events = check_settled_history(c, reader, acked, skus, STOCK, cl.kafka,
+                                              2 * unanswered)
         print("%d acknowledged orders, %d events read_committed" % (len(final), len(events)), flush=True)
     except Exception:
         cl.dump_logs()

@@ -18,10 +18,9 @@ import sys
 import threading
 import time
 
-import sagalib
-from clusterlib import Cluster
+from clusterlib import Cluster, check_settled_history
 from sagalib import Checks
-from test_cluster import TERMINAL, client
+from test_cluster import client
 
 STOCK = 100000
 
@@ -111,45 +110,9 @@ def main():
 
         # Every acknowledged order: there, settled, once in Kafka.
         reader = cl.nodes[victim]
-        final = {}
-        for oid in acked:
-            try:
-                o = reader.wait_for(oid, lambda o: o["status"] != "PENDING", timeout_s=60)
-                if o["status"] == "PAYMENT_INITIATED":
-                    reader.verify(oid, "succeeded")
-                final[oid] = reader.wait_for(oid, lambda o: o["status"] in TERMINAL, timeout_s=60)
-            except AssertionError as e:
-                c.check(False, "acknowledged order settles: %s" % e)
-        c.check(len(final) == len(acked), "every acknowledged order is there: %d of %d" % (len(final), len(acked)))
-        committed = {s: 0 for s in skus}
-        for o in final.values():
-            if o["status"] == "COMPLETED":
-                for it in o["items"]:
-                    committed[it["sku"]] += it["quantity"]
         unanswered = counts["connection"] + counts2["connection"] + len(timeouts)
-        reserved = 0
-        for s in skus:
-            x = reader.sku(s)
-            reserved += x["reserved"]
-            c.check(x["available"] + x["reserved"] + x["committed"] == STOCK,
-                    "stock of %s conserved: %s" % (s, x))
-            c.check(x["committed"] == committed[s],
-                    "%s committed once per completed order: %s vs %s" % (s, x["committed"], committed[s]))
-        c.check(reserved <= 4 * unanswered, "reserved units belong only to unanswered requests "
-                "(at most 4 units each): "
-                "%d reserved, %d unanswered" % (reserved, unanswered))
-        events = sagalib.consume_all(cl.kafka)
-        ids, by_order = {}, {}
-        for e in events:
-            ids[e["event_id"]] = ids.get(e["event_id"], 0) + 1
-            by_order.setdefault(e["order_id"], []).append(e)
-        dup = [k for k, v in ids.items() if v > 1]
-        c.check(not dup, "read_committed: no event_id twice: %s" % dup[:5])
-        for oid in final:
-            o = reader.order(oid)
-            want = [(e["seq"], e["type"]) for e in o["events"]]
-            got = sorted((e["seq"], e["type"]) for e in by_order.get(oid, []))
-            c.check(got == want, "Kafka has exactly %s's events: %s vs %s" % (oid, got, want))
+        final, events = check_settled_history(c, reader, acked, skus, STOCK, cl.kafka,
+                                              4 * unanswered)
         wrong = [e for e in events if e.get("node") != cl.order_owner(e["order_id"])]
         c.check(not wrong, "every event's node is its order's owner: %s" % wrong[:1])
         print("%d acknowledged orders, %d events read_committed" % (len(final), len(events)), flush=True)
