@@ -348,15 +348,24 @@ int cmd_cluster(const options& o) {
     auto since = n["since"].get<int64_t>();
     auto age = since <= 0 ? std::string("-")
                           : std::to_string(std::max<int64_t>(0, now_ms - since) / 1000) + "s";
+    // What it holds now (its own, plus any taken over: failover), when the node says.
+    auto holds = [&](const char* kind) {
+      return n.contains("holds") ? list(n["holds"][kind]) : std::string("?");
+    };
     rows.push_back({str(n["id"]), str(n["state"]), age,
                     n["http"].is_null() ? "-" : str(n["http"]),
                     n["caf"].is_null() ? "-" : str(n["caf"]), list(n["partitions"]["orders"]),
-                    list(n["partitions"]["inventory"])});
+                    list(n["partitions"]["inventory"]), holds("orders"), holds("inventory")});
     if (n.contains("reason"))
       reasons.push_back(str(n["id"]) + ": " + str(n["reason"]));
   }
-  table(std::cout, {"NODE", "STATE", "FOR", "HTTP", "CAF", "ORDER PARTITIONS", "SKU PARTITIONS"},
+  table(std::cout, {"NODE", "STATE", "FOR", "HTTP", "CAF", "ORDER PARTITIONS", "SKU PARTITIONS",
+                    "HOLDS ORDERS", "HOLDS SKUS"},
         rows);
+  if (c.contains("failover"))
+    std::cout << "failover after " << c["failover"]["after_ms"] << " ms: "
+              << c["failover"]["takeovers"] << " takeover(s) and " << c["failover"]["releases"]
+              << " release(s) at this node\n";
   for (auto& r : reasons)
     std::cout << "  " << r << "\n";
   return 0;
@@ -387,7 +396,7 @@ void usage(std::ostream& out) {
          "  parked                        parked orders, what each holds (money, stock) and why\n"
          "  retry ID [--note TEXT]        resume a parked order from its snapshot (admin token)\n"
          "  compensate ID [--note TEXT]   release, refund if paid, fail a parked order (admin token)\n"
-         "  cluster                       nodes, their state and the partitions each owns\n"
+         "  cluster                       nodes, their state, the partitions each owns and holds\n"
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }
 

@@ -18,6 +18,7 @@ Prints the time from kill -9 to the first success that needed a moved partition 
 the last failure ("serving again"). Usage: test_cluster_failover.py SAGAD"""
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -120,6 +121,13 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
             "every partition has a live holder: %s" % view["holders"])
     c.check(sum(holders(n)["failover"]["takeovers"] for n in survivors) > 0,
             "the survivors count their takeovers: %s" % view["failover"])
+    # sagactl shows the move: what each node holds now, and the takeovers.
+    sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
+    outs = [subprocess.run([sagactl, "--url", "http://127.0.0.1:%d" % n.port, "cluster"],
+                           capture_output=True, text=True, timeout=30).stdout for n in survivors]
+    c.check(all("HOLDS ORDERS" in o for o in outs) and
+            any(" 0 takeover(s)" not in o and "takeover(s)" in o for o in outs),
+            "sagactl cluster shows the holders and a takeover: %r" % outs[:1])
 
     # 2. The dead node comes back: it takes its partitions back, nobody stops.
     log2 = []
