@@ -72,11 +72,11 @@ public:
 
   /// Readiness: set once recovery finished and the node accepts orders.
   std::atomic<bool> ready{false};
-  /// Cluster: one link actor per peer (their state for GET /cluster, reads of their
-  /// orders), by node id. Set before start.
+  /// Cluster: one link actor per peer (their state for GET /cluster). Set before start.
   std::vector<caf::actor> peer_links;
-  std::map<std::string, caf::actor> link_of;
-  caf::actor ownership; // cluster: who holds each partition now (actors/cluster/ownership.hpp)
+  /// Cluster: who holds each partition now (actors/cluster/ownership.hpp); reads of an
+  /// order held elsewhere go through it to the holder.
+  caf::actor ownership;
 
   metrics& stats() { return *ctx_->stats; }
 

@@ -90,7 +90,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   bool clustered = layout.nodes.size() > 1;
   for (size_t i = 0; i < layout.nodes.size(); ++i)
     if (clustered && i != self_index) {
-      h.peers.push_back(peer_handles{layout.nodes[i], {}, {}, {}});
+      h.peers.push_back(peer_handles{layout.nodes[i]});
       if (ctx->stats->peer(layout.nodes[i].id) == nullptr) { // before any actor reads it
         ctx->stats->peers.push_back(std::make_unique<metrics::peer_stats>());
         ctx->stats->peers.back()->id = layout.nodes[i].id;
@@ -110,12 +110,10 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   auto forward_to = [&](peer_handles& peer, const std::string& slot) {
     return sys.spawn(forwarder, peer.member.id, slot, ctx->stats->peer(peer.member.id));
   };
-  // A slot of another node's partition: a local forwarder, listed for that peer's link.
+  // A slot of another node's partition: a local forwarder (the ownership actor routes it).
   auto forward_slot = [&](peer_handles& peer, const std::string& kind, size_t p,
-                          std::vector<std::pair<size_t, caf::actor>>& listed,
                           std::vector<caf::actor>& slots, std::vector<uint8_t>* remote) {
     auto f = forward_to(peer, kind + "/" + std::to_string(p));
-    listed.emplace_back(p, f);
     slots.push_back(f);
     if (remote != nullptr)
       (*remote)[p] = 1;
@@ -126,7 +124,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   }
   for (size_t p = 0; p < n_orders; ++p) {
     if (auto* peer = peer_of(partition_kind::orders, p)) {
-      forward_slot(*peer, "orders", p, peer->orders, h.dir.orders, &h.dir.orders_remote);
+      forward_slot(*peer, "orders", p, h.dir.orders, &h.dir.orders_remote);
       continue;
     }
     h.dir.orders.push_back(sys.spawn(order_supervisor, ctx, seed, p));
@@ -136,7 +134,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   auto n_inv = state.inventory.size();
   for (size_t p = 0; p < n_inv; ++p) {
     if (auto* peer = peer_of(partition_kind::inventory, p)) {
-      forward_slot(*peer, "inventory", p, peer->inventory, h.dir.inventory,
+      forward_slot(*peer, "inventory", p, h.dir.inventory,
                    &h.dir.inventory_remote);
       continue;
     }
@@ -177,7 +175,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   if (clustered)
     for (size_t p = 0; p < n_orders; ++p) {
       if (auto* peer = peer_of(partition_kind::orders, p)) {
-        forward_slot(*peer, "payment", p, peer->payment_by_order, h.dir.payment_by_order,
+        forward_slot(*peer, "payment", p, h.dir.payment_by_order,
                      nullptr);
       } else {
         h.dir.payment_by_order.push_back(h.dir.payment[p % n_pay]);

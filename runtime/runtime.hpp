@@ -71,16 +71,15 @@ loaded_state load_state(const storage::store& db, size_t inventory_workers,
 /// Records in quarantine (meta "quarantine/..."), counted at start for /metrics and /readyz.
 size_t count_quarantined(const storage::store& db);
 
-/// One other node of the cluster and the local forwarders standing for its partitions.
+/// One other node of the cluster.
 struct peer_handles {
   cluster_member member;
-  std::vector<std::pair<size_t, caf::actor>> orders, inventory, payment_by_order;
 };
 
 struct runtime_handles {
   directory dir;
-  /// Cluster: the other nodes (empty on one node). sagad spawns a link per peer that
-  /// routes these forwarders to the peer's actors while it is up.
+  /// Cluster: the other nodes (empty on one node). sagad spawns a link per peer; the
+  /// ownership actor (actors/cluster/ownership.hpp) routes the directory's forwarders.
   std::vector<peer_handles> peers;
   caf::actor sweeper; // retention (actors/plumbing/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
@@ -119,7 +118,7 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
 /// `dir.local_owners()`, each with its own partition's orders (`by_partition`), and the node is ready
 /// when all have answered. With several nodes in cluster.nodes only the partitions that
 /// this node owns (cluster_layout) get actors; every other slot of the directory is a
-/// forwarder to the owner node (actors/cluster/cluster.hpp), listed in `peers`.
+/// forwarder (actors/cluster/cluster.hpp), routed by the ownership actor.
 /// `committers`: cluster.replication = kafka, each local partition's committer
 /// (actors/replication/), handed to the writer; empty otherwise.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,

@@ -364,8 +364,6 @@ int main(int argc, char** argv) {
     api routes{sys, ctx, handles.dir};
     routes.peer_links = links;
     routes.ownership = owners;
-    for (size_t i = 0; i < links.size(); ++i)
-      routes.link_of[handles.peers[i].member.id] = links[i];
     server = std::make_unique<http_server>(routes, ctx->cfg, log);
     if (!cluster_error.empty()) {
       log->critical("{}", cluster_error);
