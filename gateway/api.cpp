@@ -82,7 +82,9 @@ void api::handle(const http_request& req, responder respond) {
                                    {"window", ctx_->cfg.saga_recovery_batch}}}};
       json body;
       int status = 200;
-      if (ctx_->halted.load())
+      if (auto gap = ctx_->unresponsive_ms(); gap > 0 && !ctx_->halted.load())
+        status = 503, body = {{"status", "stopping"}, {"reason", ctx_->unresponsive_reason(gap)}};
+      else if (ctx_->halted.load())
         status = 503, body = {{"status", "stopping"},
                               {"reason", "a storage read or write or a changelog transaction failed, or "
                                          "another owner fenced a partition; the node stops (see its log)"}};
@@ -224,6 +226,13 @@ void api::handle(const http_request& req, responder respond) {
   if (ctx_->halted.load()) {
     auto r = error(503, "node_stopping", "a storage read or write failed; this node stops");
     r.headers["Retry-After"] = "5";
+    return respond(r);
+  }
+  // Failover's lease (runtime/context.hpp): a node that did not run for longer than its
+  // peers wait before they cut it may have lost its partitions; its store may be stale.
+  if (auto gap = ctx_->unresponsive_ms(); gap > 0) {
+    auto r = error(503, "node_stopping", ctx_->unresponsive_reason(gap));
+    r.headers["Retry-After"] = "1";
     return respond(r);
   }
   if (!ready) {

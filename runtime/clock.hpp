@@ -14,6 +14,13 @@ class clock_source {
 public:
   virtual ~clock_source() = default;
   virtual int64_t now_ms() const = 0;
+  /// Monotonic milliseconds, for measuring how long something took or how long the process
+  /// did not run (a freeze): never moved by a wall-clock step.
+  virtual int64_t mono_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+  }
 };
 
 class wall_clock final : public clock_source {
@@ -32,6 +39,9 @@ public:
   int64_t now_ms() const override {
     return epoch_ms_
            + std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start_).count();
+  }
+  int64_t mono_ms() const override {
+    return 1 + std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start_).count();
   }
 
 private:

@@ -2,6 +2,7 @@
 // What every actor of a node shares, read-only: configuration, the store (thread-safe
 // reads; only the writer actor writes) and the clock.
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -33,6 +34,13 @@ struct runtime_context {
   /// actor holding this SKU crashes whenever its payment intent is reported created, so
   /// the order is restarted, then parked, as a poison order would be.
   std::string fault_crash_sku;
+  /// Failover's liveness lease (actors/cluster/ownership.hpp): the clock's mono_ms() at the
+  /// ownership actor's last tick, 0 while no lease is in force (a single node, failover
+  /// off). Peers take a partition only after they have not seen its node for
+  /// cluster.failover_after_ms: a node that itself did not run for longer than `lease_ms()`
+  /// (frozen, stopped, starved) may have lost its partitions meanwhile, so from the moment
+  /// it runs again it answers nothing (`unresponsive_ms`), and its next tick stops it.
+  mutable std::atomic<int64_t> alive_mono_ms{0};
 
   /// Stops the node (first caller wins): memory must never run ahead of the disk.
   void halt(const std::string& why) const {
@@ -44,6 +52,29 @@ struct runtime_context {
   }
 
   int64_t now_ms() const { return clock->now_ms(); }
+  /// How long the lease has lapsed by: 0 while it holds (or none is in force), else the
+  /// milliseconds since the last tick, beyond cluster.connection_timeout_ms.
+  int64_t unresponsive_ms() const {
+    auto at = alive_mono_ms.load(std::memory_order_acquire);
+    if (at == 0)
+      return 0;
+    auto gap = clock->mono_ms() - at;
+    return gap > lease_ms() ? gap : 0;
+  }
+  /// The lease: the shorter of cluster.failover_after_ms and cluster.connection_timeout_ms.
+  int64_t lease_ms() const {
+    return cfg.cluster_failover_after_ms > 0
+             ? std::min(cfg.cluster_failover_after_ms, cfg.cluster_connection_timeout_ms)
+             : cfg.cluster_connection_timeout_ms;
+  }
+  /// Why a node whose lease lapsed answers nothing (and stops).
+  std::string unresponsive_reason(int64_t gap_ms) const {
+    return "this node did not run for " + std::to_string(gap_ms) + " ms (frozen, stopped or "
+           "starved), longer than its lease (" + std::to_string(lease_ms())
+           + " ms, cluster.failover_after_ms): its peers may have "
+           "taken its partitions over meanwhile, so it answers nothing more and stops; start "
+           "it again and it takes its partitions back";
+  }
   std::chrono::milliseconds request_timeout() const {
     return std::chrono::milliseconds(cfg.saga_request_timeout_ms);
   }

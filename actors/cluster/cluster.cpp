@@ -170,7 +170,10 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
     },
     [self, ctx](get_atom, const std::string& order_id) -> caf::result<order_view> {
       // A peer's gateway reads one of this node's orders: a reader actor of its own, so
-      // reads run in parallel and never queue behind the sagas.
+      // reads run in parallel and never queue behind the sagas. Not from a node whose
+      // lease lapsed (a freeze): its store may be stale (ownership.hpp).
+      if (ctx->unresponsive_ms() > 0 || ctx->halted.load())
+        return node_unavailable(ctx->cfg.node_id, "orders (this node stops)");
       auto rp = self->make_response_promise<order_view>();
       rp.delegate(self->spawn(order_reader, ctx), get_atom::value, order_id);
       return rp;

@@ -161,12 +161,38 @@ void announce(own_ptr self, partition_kind k, size_t p) {
                static_cast<uint64_t>(p), s.local, s.local_pay);
 }
 
+bool failover_on(const node_config& cfg) {
+  return cfg.cluster_failover_after_ms > 0 && cfg.cluster_replication == "kafka";
+}
+
+/// Failover's liveness lease (runtime/context.hpp). Peers cut a node they have not heard
+/// from (cluster.connection_timeout_ms) and take its partitions failover_after_ms after
+/// that. A node that did not run for longer than the lease itself (SIGSTOP, a VM pause,
+/// starvation) may have lost them, and its store may be stale: it stops, rather than answer reads from it until
+/// its first commit is fenced. The gateway answers 503 from the moment the process runs
+/// again (it sees the lapsed lease before this tick comes). False when the node stops.
+bool keep_lease(own_ptr self) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  if (!failover_on(ctx.cfg))
+    return true;
+  auto now = ctx.clock->mono_ms();
+  auto gap = st.last_tick_mono == 0 ? 0 : now - st.last_tick_mono;
+  st.last_tick_mono = now;
+  if (gap > ctx.lease_ms()) {
+    ctx.halt("cluster: " + ctx.unresponsive_reason(gap));
+    return false;
+  }
+  ctx.alive_mono_ms.store(std::max<int64_t>(1, now), std::memory_order_release);
+  return true;
+}
+
 /// Failover: takes what no live node has held for cluster.failover_after_ms, when this node
 /// is the live nodes' rendezvous choice for it and sees a majority.
 void check_failover(own_ptr self) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg;
-  if (cfg.cluster_failover_after_ms <= 0 || cfg.cluster_replication != "kafka" || !st.take)
+  if (!failover_on(cfg) || !st.take)
     return;
   std::vector<uint8_t> live(st.layout.nodes.size(), 0);
   size_t n_live = 0;
@@ -250,8 +276,11 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     if (!s.mine)
       s.fw = st.dir.inventory[q];
   }
-  auto period = std::chrono::milliseconds(
-    std::clamp<int64_t>(st.ctx->cfg.cluster_failover_after_ms / 4, 50, 1000));
+  // Ticks often enough for failover_after_ms, and for the lease (the shorter of it and the
+  // connection time-out): a tick's own period never lapses it, only a real freeze.
+  auto period = std::chrono::milliseconds(std::clamp<int64_t>(
+    std::min(st.ctx->cfg.cluster_failover_after_ms, st.ctx->cfg.cluster_connection_timeout_ms) / 4,
+    10, 1000));
   // A stray error (a peer that could not take an announcement) is logged, never our end:
   // CAF's default would stop this actor, and with it every re-route.
   self->set_error_handler([self](caf::error& e) {
@@ -260,6 +289,8 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
   self->send(self, tick_atom::value);
   return {
     [self, period](tick_atom) {
+      if (!keep_lease(self))
+        return; // stopping: nothing taken, nothing answered (gateway/api.cpp)
       check_failover(self);
       self->delayed_send(self, period, tick_atom::value);
     },
@@ -372,8 +403,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       auto& st = self->state;
       auto& cfg = st.ctx->cfg;
       auto rp = self->make_response_promise();
-      if (cfg.cluster_failover_after_ms <= 0 || cfg.cluster_replication != "kafka"
-          || st.entries.empty() || st.minority) {
+      if (!failover_on(cfg) || st.entries.empty() || st.minority) {
         rp.deliver(false); // nobody to hand over to (or failover is off): they wait for us
         return rp;
       }

@@ -20,6 +20,9 @@
 // - Losing: when the partition's own node comes back (its welcome or announcement claims
 //   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
 //   drops the committer, and the forwarder routes to the new holder.
+// - Lease: a node that did not run for longer than cluster.failover_after_ms (frozen,
+//   stopped, starved: its peers may have taken its partitions meanwhile) answers nothing
+//   from the moment it runs again, and stops (runtime/context.hpp `unresponsive_ms`).
 // Safety does not rest on this table: Kafka's producer fencing makes sure only the last
 // opener of a partition commits (a stale holder's steps fail, unacknowledged).
 
@@ -67,6 +70,7 @@ struct ownership_state {
   /// This node is stopping: the answer once peers announced all of its own partitions.
   caf::response_promise handed_off;
   bool stopping = false;
+  int64_t last_tick_mono = 0; // the lease (keep_lease): the clock's mono_ms at the last tick
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

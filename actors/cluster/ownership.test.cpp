@@ -240,3 +240,31 @@ TEST_CASE("ownership: a partition of a node never seen waits for the start grace
   f.advance(2000ms);
   CHECK(f.taken.size() == f.expected("node-3").size());
 }
+
+TEST_CASE("ownership: a node that did not run past its lease (failover_after_ms) answers "
+          "nothing and stops", "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2");
+  f.down("node-3");
+  f.advance(500ms); // ticks keep the lease
+  CHECK(f.ctx->alive_mono_ms.load() > 0);
+  CHECK(f.ctx->unresponsive_ms() == 0);
+  // A freeze: time goes on, nothing runs (SIGSTOP). From the moment the process runs
+  // again, before any actor does, the gateway sees the lease lapsed (it answers 503).
+  CHECK(f.ctx->lease_ms() == 1000); // the shorter of failover_after_ms and the connection time-out
+  f.sched.clock().advance_time(1500ms);
+  CHECK(f.ctx->unresponsive_ms() > 1000);
+  CHECK_FALSE(f.ctx->halted.load());
+  f.run(); // the ownership actor's next tick stops the node, and takes nothing over
+  CHECK(f.ctx->halted.load());
+  CHECK(f.taken.empty());
+}
+
+TEST_CASE("ownership: without failover no lease is kept", "[actors][cluster][failover]") {
+  fixture f;
+  const_cast<runtime_context&>(*f.ctx).cfg.cluster_failover_after_ms = 0;
+  f.advance(100ms);
+  f.sched.clock().advance_time(10s);
+  f.run();
+  CHECK_FALSE(f.ctx->halted.load());
+}

@@ -10,14 +10,21 @@ started by scripts/cluster.sh with cluster.failover_after_ms set:
    that held them, whose steps in flight for them fail unacknowledged), the survivors
    release them, and load through every node succeeds again; nobody stops.
 
+3. Graceful stop (SIGTERM) under load: its peers take its partitions first; no request fails.
+4. Zombie: SIGSTOP a node past the connection time-out, so its partitions move; requests
+   queue at its port; SIGCONT: it answers none of them with data and stops (exit 7).
+
 Then every acknowledged order is there with a terminal status after its verdict, stock
 agrees with the completed orders (committed once each), and a read_committed consumer
 sees each event_id once, with exactly each order's history.
 
 Prints the time from kill -9 to the first success that needed a moved partition and to
 the last failure ("serving again"). Usage: test_cluster_failover.py SAGAD"""
+import json
 import os
 import random
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -103,6 +110,13 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     for x in failures:
         codes[(x[1], x[2])] = codes.get((x[1], x[2]), 0) + 1
     serving = max(last_failure, first_moved or 0.0)
+    # Throughput of the four closed-loop clients (orders acknowledged per second): before the
+    # kill, over the goal's 10 s after it, and after that.
+    def rate(a, b):
+        return sum(1 for x in log if a <= x[0] - t_kill < b and x[1] == 201) / (b - a)
+    end = max(x[0] for x in log) - t_kill
+    print("THROUGHPUT kill -9 %s: %.1f orders/s before, %.1f in the 10 s after, %.1f after that"
+          % (victim, rate(-4.0, 0.0), rate(0.0, GOAL_S), rate(GOAL_S, end)), flush=True)
     print("kill -9 %s: first success on its SKUs after %s s, last failure after %.2f s; "
           "%d requests after the kill, %d failed %s" %
           (victim, "%.2f" % first_moved if first_moved is not None else "never", last_failure,
@@ -207,6 +221,99 @@ def graceful_stop(c, cl, victim, skus, seed, acked, logs):
     return len(failed), ms / 1000.0
 
 
+def queue_request(port, method, path, body=b""):
+    """Sends one request to a (frozen) node's HTTP port and returns the socket: the kernel
+    accepts the connection and keeps the bytes until the process runs again."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" \
+           "Content-Length: %d\r\nConnection: close\r\n\r\n" % (method, path, len(body))
+    s.sendall(head.encode() + body)
+    return s
+
+
+def answer_of(s, timeout_s):
+    """The status code the node answered on `s`, or None for no answer (closed, reset)."""
+    s.settimeout(timeout_s)
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    finally:
+        s.close()
+    line = data.split(b"\r\n", 1)[0].split()
+    return int(line[1]) if len(line) >= 2 and line[1].isdigit() else None
+
+
+def zombie(c, cl, victim, skus, seed, acked, logs):
+    """SIGSTOP `victim` under load over the others, past cluster.connection_timeout_ms and
+    failover_after_ms: its peers cut it and take its partitions. Reads of its orders and new
+    orders queue at its HTTP port meanwhile; then SIGCONT. Its store is stale now: it must
+    answer none of them (503, or nothing) and stop (exit code 7, its lease lapsed), while
+    the others serve. Returns the seconds from SIGSTOP until every request succeeds again."""
+    survivors = [n for nid, n in sorted(cl.nodes.items()) if nid != victim]
+    port, pid = cl.nodes[victim].port, cl.nodes[victim].pid
+    its_orders = [oid for oid in acked if cl.order_owner(oid) == victim][:20]
+    its_sku = next(s for s in skus if cl.sku_owner(s) == victim)
+    log, out = [], {}
+    def freeze():
+        time.sleep(3)
+        out["t"] = time.time()
+        cl.signal(victim, signal.SIGSTOP)
+        deadline = out["t"] + 40
+        while time.time() < deadline:
+            v = holders(survivors[0])["holders"]
+            if all(h and h != victim for h in v["orders"] + v["inventory"]):
+                break
+            time.sleep(0.2)
+        out["moved"] = time.time() - out["t"]
+        body = json.dumps({"customer_id": "zombie",
+                           "items": [{"sku": its_sku, "quantity": 1}]}).encode()
+        out["socks"] = [queue_request(port, "GET", "/orders/" + oid) for oid in its_orders] + \
+            [queue_request(port, "POST", "/orders", body) for _ in range(3)]
+        cl.signal(victim, signal.SIGCONT)
+        out["cont"] = time.time()
+    run_load(survivors, skus, seed, 10, freeze, log, acked)
+    answers = [answer_of(s, 15) for s in out["socks"]]
+    exited = None
+    deadline = time.time() + 30
+    while time.time() < deadline and exited is None:
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        except OSError:
+            exited = time.time() - out["cont"]
+    with open(os.path.join(cl.dir, victim + ".log"), "rb") as f:
+        text = f.read().decode(errors="replace")
+    after = sorted(x for x in log if x[0] >= out["t"])
+    failures = [x for x in after if x[1] != 201]
+    serving = failures[-1][0] - out["t"] if failures else 0.0
+    codes = {}
+    for x in failures:
+        codes[(x[1], x[2])] = codes.get((x[1], x[2]), 0) + 1
+    print("zombie %s: partitions moved %.2f s after SIGSTOP; every request succeeds again "
+          "after %.2f s (%d of %d failed %s); after SIGCONT it answered %s and stopped after %s s"
+          % (victim, out["moved"], serving, len(failures), len(after), codes, answers,
+             "%.2f" % exited if exited is not None else "never"), flush=True)
+    c.check(len(its_orders) >= 5, "reads of %d of its orders queued at the frozen node"
+            % len(its_orders))
+    c.check(all(a in (None, 503) for a in answers),
+            "the woken zombie answers none of its %d queued requests with data: %s"
+            % (len(answers), answers))
+    c.check(exited is not None, "the woken zombie stops")
+    c.check("did not run for" in text and "exit code 7" in text,
+            "its log says why it stopped (lease lapsed, exit code 7): %s" % text[-400:])
+    c.check(not [x for x in after if x[0] - out["t"] > out["moved"] + 3 and x[1] != 201],
+            "the others serve every request 3 s after its partitions moved")
+    cl.start(victim)
+    logs.append(log)
+    return serving
+
+
 def main():
     sagad = sys.argv[1]
     seed = int(os.environ.get("SAGA_SEED", random.randrange(1 << 30)))
@@ -233,6 +340,8 @@ def main():
             v = order[i % len(order)]
             figures.append(kill_and_return(c, cl, v, skus, seed + 1000 * i, acked, logs))
         failed, handoff_s = graceful_stop(c, cl, victim, skus, seed + 5000, acked, logs)
+        frozen_s = zombie(c, cl, victim, skus, seed + 7000, acked, logs)
+        print("FAILOVER zombie_serving_again_s=%.2f" % frozen_s, flush=True)
         print("FAILOVER graceful_stop_failed=%d handoff_s=%.3f" % (failed, handoff_s), flush=True)
         print("FAILOVER kills=%d serving_again_s=%s first_success_s=%s" %
               (len(figures), ",".join("%.2f" % f[1] for f in figures),
