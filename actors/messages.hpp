@@ -67,6 +67,7 @@ using committer_atom = caf::atom_constant<caf::atom("committer")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using welcome_atom = caf::atom_constant<caf::atom("welcome")>;
 using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
+using starting_atom = caf::atom_constant<caf::atom("starting")>;
 
 // ---- errors as values ----
 enum class errc : uint8_t {

@@ -256,30 +256,42 @@ int main(int argc, char** argv) {
               brokers);
     std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
   }
-  // Replicated partitions: topics checked, every local partition opened (older owners
-  // fenced) and the changelog after the store's offsets applied, before the store is read.
   std::vector<std::shared_ptr<txn_producer>> producers;
-  if (cfg.cluster_replication == "kafka") {
-    auto r = start_replication(cfg, brokers, *db, log);
-    if (!r.error.empty()) {
-      log->critical("replication: {}", r.error);
-      std::fprintf(stderr, "sagad: replication: %s\n", r.error.c_str());
-      return 8;
-    }
-    producers = std::move(r.producers);
-    std::printf("REPLICATION kafka partitions=%zu applied=%llu open_ms=%lld restore_ms=%lld\n",
-                local_log_partitions(cfg).size(), static_cast<unsigned long long>(r.applied_records),
-                static_cast<long long>(r.open_ms), static_cast<long long>(r.restore_ms));
-    std::fflush(stdout);
-  }
   int exit_code = 0;
   bool handed_off_done = false; // a graceful stop handed the partitions over (fencing us)
   {
     std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
     sagad_config sys_cfg{cfg};
     caf::actor_system sys{sys_cfg};
+    auto embed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t_kafka).count();
+    // A replicated node with failover tells its peers it starts before it opens its
+    // partitions: a takeover of them under way there must finish first, or it would fence
+    // this node right after its open (actors/cluster/cluster.hpp, announce_start).
+    if (cfg.cluster_replication == "kafka" && cfg.cluster_failover_after_ms > 0
+        && cfg.cluster_members.size() > 1) {
+      auto t_ann = std::chrono::steady_clock::now();
+      auto n = announce_start(sys, cfg, *log);
+      log->info("cluster: {} peer(s) know this node starts; waited {} ms before opening its "
+                "partitions", n, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - t_ann).count());
+    }
+    // Replicated partitions: topics checked, every local partition opened (older owners
+    // fenced) and the changelog after the store's offsets applied, before the store is read.
+    if (cfg.cluster_replication == "kafka") {
+      auto r = start_replication(cfg, brokers, *db, log);
+      if (!r.error.empty()) {
+        log->critical("replication: {}", r.error);
+        std::fprintf(stderr, "sagad: replication: %s\n", r.error.c_str());
+        return 8;
+      }
+      producers = std::move(r.producers);
+      std::printf("REPLICATION kafka partitions=%zu applied=%llu open_ms=%lld restore_ms=%lld\n",
+                  local_log_partitions(cfg).size(), static_cast<unsigned long long>(r.applied_records),
+                  static_cast<long long>(r.open_ms), static_cast<long long>(r.restore_ms));
+      std::fflush(stdout);
+    }
     auto t0 = std::chrono::steady_clock::now();
-    auto embed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_kafka).count();
     // Order partitions of other nodes: rows a takeover left here are not this node's.
     std::vector<uint8_t> foreign;
     if (auto layout = cluster_layout::from(cfg); layout.nodes.size() > 1)
@@ -457,10 +469,10 @@ int main(int argc, char** argv) {
   if (mock_owner != nullptr)
     rd_kafka_destroy(mock_owner);
   if (ctx->halted.load() && !handed_off_done) {
-    log->critical("stopped after a failed storage read or write, or a failed or fenced "
-                  "changelog transaction (see above); exit code 7");
-    std::fprintf(stderr, "sagad: stopped after a failed storage read or write, or a failed or "
-                         "fenced changelog transaction; see the log\n");
+    log->critical("stopped after a failed storage read or write, a failed or fenced "
+                  "changelog transaction, or a lapsed failover lease (see above); exit code 7");
+    std::fprintf(stderr, "sagad: stopped after a failed storage read or write, a failed or "
+                         "fenced changelog transaction, or a lapsed failover lease; see the log\n");
     return 7;
   }
   log->info("stopped cleanly");

@@ -156,6 +156,13 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       rp.delegate(self->state.ownership, welcome_atom::value);
       return rp;
     },
+    // A peer starts (before it opens its partitions): answered by our ownership table once
+    // no takeover of them is under way here.
+    [self](starting_atom a, const std::string& node) {
+      auto rp = self->make_response_promise();
+      rp.delegate(self->state.ownership, a, node);
+      return rp;
+    },
     // A peer is stopping: our ownership table takes its partitions over at once.
     [self](leaving_atom a, const std::string& node) {
       self->send(self->state.ownership, a, node);
@@ -226,6 +233,33 @@ caf::behavior connect_probe(caf::event_based_actor*, std::string /* peer id, for
       return caf::make_message(ok, why);
     },
   };
+}
+
+size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::logger& log) {
+  auto timeout = std::chrono::milliseconds(cfg.cluster_connect_timeout_ms
+                                           + 2 * cfg.saga_request_timeout_ms);
+  size_t answered = 0;
+  for (auto& m : cfg.cluster_members) {
+    if (m.id == cfg.node_id)
+      continue;
+    std::string why;
+    if (!tcp_probe(m.host, static_cast<uint16_t>(m.caf_port), cfg.cluster_connect_timeout_ms, why))
+      continue; // down: it takes nothing over now
+    auto entry = sys.middleman().remote_actor(m.host, static_cast<uint16_t>(m.caf_port));
+    if (!entry) {
+      log.warn("cluster: could not tell {} that this node starts: {}", m.id,
+               sys.render(entry.error()));
+      continue;
+    }
+    caf::scoped_actor self{sys};
+    self->request(*entry, timeout, starting_atom::value, cfg.node_id)
+      .receive([&](bool) { ++answered; },
+               [&](caf::error& e) {
+                 log.warn("cluster: {} did not answer that this node starts: {}", m.id,
+                          sys.render(e));
+               });
+  }
+  return answered;
 }
 
 namespace {

@@ -78,6 +78,14 @@ bool tcp_probe(const std::string& host, uint16_t port, int64_t timeout_ms, std::
 /// A detached actor answering `(probe, host, port, timeout_ms)` with `(bool, why)`.
 caf::behavior connect_probe(caf::event_based_actor* self, std::string peer);
 
+/// Before a node opens its partitions at its start (which fences whoever holds them), it
+/// tells every reachable peer that it is starting (`starting`): they take none of its
+/// partitions from then on, and answer once their takeovers of them under way have
+/// finished (one that opened a partition after this node did would fence it at its start).
+/// Blocking (a TCP probe, CAF's remote_actor, a request): sagad's main thread only, before
+/// start_replication. Returns how many peers answered (a peer that is down takes nothing).
+size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::logger& log);
+
 struct peer_link_state {
   static inline const char* name = "peer_link";
   context_ptr ctx;

@@ -161,6 +161,40 @@ void announce(own_ptr self, partition_kind k, size_t p) {
                static_cast<uint64_t>(p), s.local, s.local_pay);
 }
 
+/// A takeover of one of node `i`'s own partitions is under way here.
+bool taking_of(own_ptr self, size_t i) {
+  auto& st = self->state;
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (size_t p = 0; p < xs.size(); ++p)
+      if (xs[p].taking && st.layout.owner(k, p) == i)
+        return true;
+  }
+  return false;
+}
+
+/// Answers the starting peers that no takeover of their partitions is under way any more.
+void answer_starting(own_ptr self) {
+  auto& st = self->state;
+  for (auto i = st.start_waiters.begin(); i != st.start_waiters.end();) {
+    if (taking_of(self, st.layout.index_of(i->first))) {
+      ++i;
+      continue;
+    }
+    for (auto& rp : i->second)
+      rp.deliver(true);
+    i = st.start_waiters.erase(i);
+  }
+}
+
+/// Node `i` said it is starting, within the start grace: its partitions are not taken.
+bool is_starting(own_ptr self, size_t i) {
+  auto& st = self->state;
+  auto s = st.starting.find(st.layout.nodes[i].id);
+  return s != st.starting.end()
+         && st.ctx->now_ms() - s->second < st.ctx->cfg.cluster_failover_start_grace_ms;
+}
+
 bool failover_on(const node_config& cfg) {
   return cfg.cluster_failover_after_ms > 0 && cfg.cluster_replication == "kafka";
 }
@@ -225,6 +259,8 @@ void check_failover(own_ptr self) {
       auto preferred = st.layout.owner(k, p);
       if (live[preferred] != 0 && !handed)
         continue; // its own node is up: it takes it back (it opens it at its start)
+      if (is_starting(self, preferred))
+        continue; // its own node is starting: it opens it in a moment
       if (st.layout.owner_among(k, p, live) != st.self)
         continue;
       s.taking = true;
@@ -302,6 +338,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       auto& st = self->state;
       st.entries[node] = std::move(entry);
       st.leaving.erase(node);
+      st.starting.erase(node);
       auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
         return p < xs.size() ? xs[p] : caf::actor{};
       };
@@ -344,6 +381,21 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       auto k = kind_of(kind);
       auto& s = slots(self, k)[p];
       s.taking = false;
+      auto own_node = st.layout.owner(k, static_cast<size_t>(p));
+      if (t.error.empty() && s.holder.empty() && is_starting(self, own_node)) {
+        // Its own node started meanwhile and opens it now (it waited for this takeover):
+        // serving it here would only last until that open fences us.
+        st.ctx->log->info("cluster: partition {} is not served here: {} is starting and takes "
+                          "it back", slot_name(k, static_cast<size_t>(p)),
+                          st.layout.nodes[own_node].id);
+        for (auto* a : {&t.main, &t.payment, &t.committer})
+          if (*a)
+            self->send_exit(*a, caf::exit_reason::user_shutdown);
+        drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
+        answer_starting(self);
+        return;
+      }
+      answer_starting(self);
       if (!t.error.empty()) {
         st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
                            slot_name(k, static_cast<size_t>(p)), t.error);
@@ -379,6 +431,26 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       route_slot(self, slots(self, k)[p]);
     },
     [self](welcome_atom) { return welcome_of(self); },
+    // A peer starts and is about to open its partitions (sagad, before start_replication):
+    // none is taken here from now on; answered once no takeover of one is under way here.
+    [self](starting_atom, const std::string& node) -> caf::response_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto i = st.layout.index_of(node);
+      if (i == st.layout.nodes.size() || node == me(self)) {
+        rp.deliver(true);
+        return rp;
+      }
+      st.starting[node] = st.ctx->now_ms();
+      bool busy = taking_of(self, i);
+      st.ctx->log->info("cluster: {} is starting: this node takes none of its partitions{}",
+                        node, busy ? "; it waits for the takeovers under way here" : "");
+      if (busy)
+        st.start_waiters[node].push_back(rp);
+      else
+        rp.deliver(true);
+      return rp;
+    },
     // A peer is stopping: take its partitions now (it serves them until fenced).
     [self](leaving_atom, const std::string& node) {
       auto& st = self->state;

@@ -17,6 +17,10 @@
 // - Graceful stop (`leaving`): a stopping node tells its peers before it stops; they take
 //   its partitions at once, without failover_after_ms, while it still serves them, and it
 //   stops once every one of them is announced by its new holder (or after the time-out).
+// - Starting: a node that starts says so to its peers before it opens its partitions
+//   (`starting`, sagad). They take none of its partitions from then on, and answer once
+//   their takeovers of them under way have finished: a takeover that opened a partition
+//   after the node did would fence the node at its start.
 // - Losing: when the partition's own node comes back (its welcome or announcement claims
 //   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
 //   drops the committer, and the forwarder routes to the new holder.
@@ -71,6 +75,11 @@ struct ownership_state {
   caf::response_promise handed_off;
   bool stopping = false;
   int64_t last_tick_mono = 0; // the lease (keep_lease): the clock's mono_ms at the last tick
+  /// Peers that said they are starting (before they open their partitions), and when: none
+  /// of their partitions is taken here until they are up, or failover_start_grace_ms.
+  std::map<std::string, int64_t> starting;
+  /// Their answers, given once no takeover of their partitions is under way here.
+  std::map<std::string, std::vector<caf::response_promise>> start_waiters;
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

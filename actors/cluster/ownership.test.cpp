@@ -268,3 +268,50 @@ TEST_CASE("ownership: without failover no lease is kept", "[actors][cluster][fai
   f.run();
   CHECK_FALSE(f.ctx->halted.load());
 }
+
+TEST_CASE("ownership: a node that starts waits for the takeovers of its partitions under way, "
+          "and none starts after it said so", "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-3");
+  f.advance(1300ms); // past failover_after_ms: node-1 is taking its share of node-3's
+  auto want = f.expected("node-3");
+  REQUIRE(want.size() >= 2);
+  REQUIRE(f.taken.size() == want.size());
+  // node-3 restarts and says so before it opens its partitions: the answer waits.
+  auto answers = std::make_shared<int>(0);
+  auto ask = [&] {
+    f.sys.spawn([own = f.own, answers](caf::event_based_actor* a) {
+      a->request(own, caf::infinite, starting_atom::value, std::string("node-3"))
+        .then([answers](bool) { ++*answers; });
+    });
+    f.run();
+  };
+  ask();
+  CHECK(*answers == 0);
+  auto mine = f.sys.spawn(named, std::string("taken"));
+  size_t finished = 0;
+  for (auto [kind, p] : want) {
+    taken_partition t;
+    t.main = mine;
+    f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
+    f.run();
+    CHECK(*answers == (++finished == want.size() ? 1 : 0)); // once the last one finished
+    // Not served here: node-3 opens it in a moment (serving it would last until then).
+    auto v = f.view();
+    CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]).empty());
+  }
+  CHECK(*f.drops == static_cast<int>(want.size()));
+  // Nothing under way: a second start is answered at once; no takeover starts meanwhile.
+  ask();
+  CHECK(*answers == 2);
+  f.advance(3000ms);
+  CHECK(f.taken.size() == want.size());
+  f.up("node-3"); // it is up: its partitions are routed to it
+  auto v = f.view();
+  for (auto [kind, p] : want)
+    CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) == "node-3");
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
+}

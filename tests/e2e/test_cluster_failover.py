@@ -10,8 +10,10 @@ started by scripts/cluster.sh with cluster.failover_after_ms set:
    that held them, whose steps in flight for them fail unacknowledged), the survivors
    release them, and load through every node succeeds again; nobody stops.
 
-3. Graceful stop (SIGTERM) under load: its peers take its partitions first; no request fails.
-4. Zombie: SIGSTOP a node past the connection time-out, so its partitions move; requests
+3. Restart during the takeover: kill -9 and start again failover_after_ms later, as the
+   peers begin to take its partitions: it still runs and holds them.
+4. Graceful stop (SIGTERM) under load: its peers take its partitions first; no request fails.
+5. Zombie: SIGSTOP a node past the connection time-out, so its partitions move; requests
    queue at its port; SIGCONT: it answers none of them with data and stops (exit 7).
 
 Then every acknowledged order is there with a terminal status after its verdict, stock
@@ -221,6 +223,45 @@ def graceful_stop(c, cl, victim, skus, seed, acked, logs):
     return len(failed), ms / 1000.0
 
 
+def restart_during_takeover(c, cl, victim, skus, seed, acked, logs):
+    """kill -9 `victim` under load and start it again just as its peers begin to take its
+    partitions over (failover_after_ms after the kill): its start must not be fenced by a
+    takeover that finishes after it opened its partitions. It keeps running, holds its
+    partitions, and every request succeeds again."""
+    log = []
+    def kill_restart():
+        time.sleep(3)
+        cl.kill(victim)
+        t = time.time()
+        time.sleep(max(0.0, FAILOVER_MS / 1000.0 - 0.3))
+        cl.start(victim)
+        return t
+    t_kill = run_load(list(cl.nodes.values()), skus, seed, 12, kill_restart, log, acked)
+    with open(os.path.join(cl.dir, victim + ".log"), "rb") as f:
+        text = f.read().decode(errors="replace")
+    try:
+        os.kill(cl.nodes[victim].pid, 0)
+        alive = True
+    except OSError:
+        alive = False
+    own = next(x for x in cl.layout["nodes"] if x["id"] == victim)["partitions"]
+    v = holders(cl.nodes[victim])["holders"] if alive else {}
+    late = [x for x in log if x[0] - t_kill > GOAL_S and x[1] != 201]
+    waited = [l for l in text.splitlines() if "before opening its partitions" in l]
+    print("restart during the takeover of %s: %s; %s" %
+          (victim, "running" if alive else "stopped", waited[-1][-160:] if waited else "-"),
+          flush=True)
+    c.check(alive and "exit code 7" not in text,
+            "%s started during the takeover still runs: %s" % (victim, text[-300:]))
+    c.check(alive and all(v["orders"][p] == victim for p in own["orders"]) and
+            all(v["inventory"][q] == victim for q in own["inventory"]),
+            "%s holds its partitions: %s" % (victim, v))
+    c.check(not late, "every request succeeds %.0f s after the kill: %s" % (GOAL_S, late[:3]))
+    if not alive:
+        cl.start(victim)
+    logs.append(log)
+
+
 def queue_request(port, method, path, body=b""):
     """Sends one request to a (frozen) node's HTTP port and returns the socket: the kernel
     accepts the connection and keeps the bytes until the process runs again."""
@@ -339,6 +380,7 @@ def main():
         for i in range(KILLS):
             v = order[i % len(order)]
             figures.append(kill_and_return(c, cl, v, skus, seed + 1000 * i, acked, logs))
+        restart_during_takeover(c, cl, victim, skus, seed + 3000, acked, logs)
         failed, handoff_s = graceful_stop(c, cl, victim, skus, seed + 5000, acked, logs)
         frozen_s = zombie(c, cl, victim, skus, seed + 7000, acked, logs)
         print("FAILOVER zombie_serving_again_s=%.2f" % frozen_s, flush=True)
