@@ -140,7 +140,12 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
   self->state.ownership = std::move(ownership);
   return {
     [self, ctx](hello_atom, const cluster_hello& h) -> caf::result<cluster_welcome> {
-      if (auto why = check_hello(ctx->cfg, h); !why.empty()) {
+      // A node that stops (a failed write, or a lapsed lease after a freeze) is not up for
+      // its peers: its welcome would claim its partitions back from whoever took them.
+      auto why = ctx->halted.load() || ctx->unresponsive_ms() > 0
+                   ? std::string("node '") + ctx->cfg.node_id + "' is stopping"
+                   : check_hello(ctx->cfg, h);
+      if (!why.empty()) {
         ctx->log->error("cluster: refused {}: {}", h.node_id, why);
         cluster_welcome no;
         no.refusal = why;
@@ -245,14 +250,22 @@ size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::lo
     std::string why;
     if (!tcp_probe(m.host, static_cast<uint16_t>(m.caf_port), cfg.cluster_connect_timeout_ms, why))
       continue; // down: it takes nothing over now
-    auto entry = sys.middleman().remote_actor(m.host, static_cast<uint16_t>(m.caf_port));
-    if (!entry) {
-      log.warn("cluster: could not tell {} that this node starts: {}", m.id,
-               sys.render(entry.error()));
-      continue;
-    }
+    // Not the blocking `remote_actor`, which waits without a time-out: a frozen peer
+    // accepts the TCP connection but never completes CAF's handshake.
     caf::scoped_actor self{sys};
-    self->request(*entry, timeout, starting_atom::value, cfg.node_id)
+    caf::actor entry;
+    self->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value, m.host,
+                  static_cast<uint16_t>(m.caf_port))
+      .receive(
+        [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+          entry = caf::actor_cast<caf::actor>(ptr);
+        },
+        [&](caf::error& e) {
+          log.warn("cluster: could not tell {} that this node starts: {}", m.id, sys.render(e));
+        });
+    if (!entry)
+      continue;
+    self->request(entry, timeout, starting_atom::value, cfg.node_id)
       .receive([&](bool) { ++answered; },
                [&](caf::error& e) {
                  log.warn("cluster: {} did not answer that this node starts: {}", m.id,

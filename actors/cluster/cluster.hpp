@@ -82,8 +82,10 @@ caf::behavior connect_probe(caf::event_based_actor* self, std::string peer);
 /// tells every reachable peer that it is starting (`starting`): they take none of its
 /// partitions from then on, and answer once their takeovers of them under way have
 /// finished (one that opened a partition after this node did would fence it at its start).
-/// Blocking (a TCP probe, CAF's remote_actor, a request): sagad's main thread only, before
-/// start_replication. Returns how many peers answered (a peer that is down takes nothing).
+/// Blocking (a TCP probe, then a connect and a request with time-outs, so a frozen peer
+/// delays the start by at most cluster.connect_timeout_ms + 2 x saga.request_timeout_ms
+/// each): sagad's main thread only, before start_replication. Returns how many peers
+/// answered (a peer that is down takes nothing over).
 size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::logger& log);
 
 struct peer_link_state {

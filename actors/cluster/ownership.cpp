@@ -202,8 +202,8 @@ bool failover_on(const node_config& cfg) {
 /// Failover's liveness lease (runtime/context.hpp). Peers cut a node they have not heard
 /// from (cluster.connection_timeout_ms) and take its partitions failover_after_ms after
 /// that. A node that did not run for longer than the lease itself (SIGSTOP, a VM pause,
-/// starvation) may have lost them, and its store may be stale: it stops, rather than answer reads from it until
-/// its first commit is fenced. The gateway answers 503 from the moment the process runs
+/// starvation) may have lost them, and its store may be stale: it stops, rather than
+/// answer reads from it until its first commit is fenced. The gateway answers 503 from the moment the process runs
 /// again (it sees the lapsed lease before this tick comes). False when the node stops.
 bool keep_lease(own_ptr self) {
   auto& st = self->state;
