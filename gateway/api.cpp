@@ -229,7 +229,7 @@ void api::handle(const http_request& req, responder respond) {
     return respond(r);
   }
   // Failover's lease (runtime/context.hpp): a node that did not run for longer than its
-  // peers wait before they cut it may have lost its partitions; its store may be stale.
+  // peers wait before they take its partitions may have lost them; its store may be stale.
   if (auto gap = ctx_->unresponsive_ms(); gap > 0) {
     auto r = error(503, "node_stopping", ctx_->unresponsive_reason(gap));
     r.headers["Retry-After"] = "1";

@@ -53,7 +53,7 @@ struct runtime_context {
 
   int64_t now_ms() const { return clock->now_ms(); }
   /// How long the lease has lapsed by: 0 while it holds (or none is in force), else the
-  /// milliseconds since the last tick, beyond cluster.connection_timeout_ms.
+  /// milliseconds since the last tick, once they are beyond `lease_ms()`.
   int64_t unresponsive_ms() const {
     auto at = alive_mono_ms.load(std::memory_order_acquire);
     if (at == 0)
