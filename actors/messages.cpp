@@ -66,6 +66,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<command_kind>("command_kind");
   cfg.add_message_type<order_status>("order_status");
   cfg.add_message_type<storage::batch>("storage::batch");
+  cfg.add_message_type<std::vector<storage::batch>>("std::vector<storage::batch>");
   cfg.add_message_type<std::vector<order_state>>("std::vector<order_state>");
   cfg.add_message_type<saga_step>("saga_step");
   cfg.add_message_type<actor_info>("actor_info");
@@ -85,6 +86,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<input_kind>("input_kind");
   cfg.add_message_type<taken_partition>("taken_partition");
   cfg.add_message_type<ownership_view>("ownership_view");
+  cfg.add_message_type<standby_status>("standby_status");
+  cfg.add_message_type<std::vector<standby_status>>("std::vector<standby_status>");
 }
 
 } // namespace saga

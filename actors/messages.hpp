@@ -68,6 +68,8 @@ using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using welcome_atom = caf::atom_constant<caf::atom("welcome")>;
 using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 using starting_atom = caf::atom_constant<caf::atom("starting")>;
+using standby_atom = caf::atom_constant<caf::atom("standby")>; // standby replicas (replication)
+using catch_up_atom = caf::atom_constant<caf::atom("catchup")>; // a takeover reads to the end
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -342,9 +344,20 @@ struct taken_partition {
 
 /// GET /cluster's "partitions": the holder of each order and SKU partition as this node
 /// sees it ("" none).
+/// One changelog partition this node keeps a standby replica of (cluster.standby_replicas,
+/// actors/replication/standby.hpp): the offset applied to its store, and how far behind the
+/// changelog's end that is (records and transaction markers; -1 while unknown).
+struct standby_status {
+  int32_t log_partition = 0;
+  int64_t applied = -1; // the last changelog offset applied here, -1 none
+  int64_t lag = -1;
+  bool paused = false;  // taken over here meanwhile: the writer applies it, not the standby
+};
+
 struct ownership_view {
   std::vector<std::string> orders, inventory;
   uint64_t takeovers = 0, releases = 0;
+  std::vector<standby_status> standbys; // this node's (empty without standby replicas)
 };
 
 /// One peer as this node sees it (GET /cluster, sagactl cluster).
@@ -502,7 +515,12 @@ typename Inspector::result_type inspect(Inspector& f, taken_partition& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ownership_view& x) {
   return f(caf::meta::type_name("ownership_view"), x.orders, x.inventory, x.takeovers,
-           x.releases);
+           x.releases, x.standbys);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, standby_status& x) {
+  return f(caf::meta::type_name("standby_status"), x.log_partition, x.applied, x.lag,
+           x.paused);
 }
 
 } // namespace saga

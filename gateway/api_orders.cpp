@@ -258,6 +258,20 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
                 {"inventory", layout.owned_by(partition_kind::inventory, i)}}}};
     if (!reason.empty())
       n["reason"] = reason;
+    if (cfg.cluster_replication == "kafka" && cfg.cluster_standby_replicas > 0) {
+      // The partitions it keeps a standby replica of (the layout's choice): it takes them
+      // over first when their owner is down (actors/replication/standby.hpp).
+      auto standby_of = [&](partition_kind k) {
+        std::vector<size_t> out;
+        for (size_t p = 0; p < layout.partitions(k); ++p)
+          for (auto x : layout.standbys(k, p, static_cast<size_t>(cfg.cluster_standby_replicas)))
+            if (x == i)
+              out.push_back(p);
+        return out;
+      };
+      n["standby_of"] = {{"orders", standby_of(partition_kind::orders)},
+                         {"inventory", standby_of(partition_kind::inventory)}};
+    }
     if (owners != nullptr) { // what it holds now, as this node last heard (failover moves them)
       auto held = [&](const std::vector<std::string>& xs) {
         std::vector<size_t> out;
@@ -288,6 +302,18 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
     out["failover"] = {{"after_ms", cfg.cluster_failover_after_ms},
                        {"takeovers", owners->takeovers},
                        {"releases", owners->releases}};
+    // This node's standby replicas: how far each is behind its changelog's end.
+    json standbys = json::array();
+    auto n_orders = static_cast<int32_t>(layout.order_partitions);
+    for (auto& x : owners->standbys) {
+      bool orders = x.log_partition < n_orders;
+      standbys.push_back({{"kind", orders ? "orders" : "inventory"},
+                          {"partition", orders ? x.log_partition : x.log_partition - n_orders},
+                          {"applied_offset", x.applied},
+                          {"lag", x.lag < 0 ? json(nullptr) : json(x.lag)},
+                          {"held_here", x.paused}});
+    }
+    out["standbys"] = standbys;
   }
   return out;
 }

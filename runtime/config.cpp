@@ -111,6 +111,12 @@ const std::vector<key_spec>& specs() {
     INT_KEY("cluster.failover_start_grace_ms", cluster_failover_start_grace_ms, 0, 3600000,
             "a partition of a node not seen since this node started is taken over no earlier "
             "than this after the start (a cluster that starts is not a cluster that failed)"),
+    INT_KEY("cluster.standby_replicas", cluster_standby_replicas, 0, 16,
+            "replication = kafka: other nodes that apply each partition's changelog as it is "
+            "written, so a takeover applies only their lag (0 = none: a takeover applies the "
+            "changelog from where this node last held the partition)"),
+    INT_KEY("cluster.standby_poll_ms", cluster_standby_poll_ms, 1, 60000,
+            "an idle standby replica reads the changelog again after this long"),
     INT_KEY("cluster.reconnect_backoff_ms", cluster_reconnect_backoff_ms, 1, 3600000,
             "first pause before connecting to a down peer again"),
     INT_KEY("cluster.reconnect_backoff_max_ms", cluster_reconnect_backoff_max_ms, 1, 3600000,

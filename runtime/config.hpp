@@ -47,6 +47,10 @@ struct node_config {
   int64_t cluster_failover_after_ms = 3000;
   // ... and a partition of a node not seen since this node started, this long after the start
   int64_t cluster_failover_start_grace_ms = 30000;
+  // replication = kafka: each partition's changelog is also applied by this many other
+  // nodes (the next rendezvous choices), so a takeover applies only their lag
+  int64_t cluster_standby_replicas = 1;
+  int64_t cluster_standby_poll_ms = 100;        // an idle standby reads the changelog again then
   int64_t cluster_commit_interval_ms = 0;       // a partition's first step waits this long for more
   int64_t cluster_max_transaction_bytes = 16 << 20; // records + events in one transaction at most
   std::string http_address = "127.0.0.1";

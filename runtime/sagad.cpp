@@ -25,6 +25,7 @@
 
 #include "actors/cluster/cluster.hpp"
 #include "actors/cluster/ownership.hpp"
+#include "actors/replication/standby.hpp"
 #include "runtime/takeover.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/sink/kafka_relay.hpp"
@@ -345,19 +346,32 @@ int main(int argc, char** argv) {
     // only here), and one link per peer that routes the forwarders while the peer is up.
     caf::actor entry;
     caf::actor owners; // who holds each partition now, and failover (ownership.hpp)
+    caf::actor standby; // replication = kafka: the changelog applier (standby.hpp)
     std::vector<caf::actor> links;
     std::string cluster_error;
     if (!handles.peers.empty()) {
       auto layout = cluster_layout::from(cfg);
       auto& me = layout.nodes[layout.index_of(cfg.node_id)];
       take_fn take;
-      if (cfg.cluster_replication == "kafka")
-        take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}());
+      if (cfg.cluster_replication == "kafka") {
+        // The changelog applier: standby replicas of the partitions this node would take
+        // over, and every takeover's catch-up, written through the writer.
+        std::string sb_error;
+        standby = spawn_standby(sys, ctx, handles.dir.writer, brokers,
+                                standby_log_partitions(cfg), sb_error);
+        if (!standby)
+          cluster_error = "replication: the standby applier: " + sb_error;
+        take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}(), standby);
+      }
       owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
+      if (standby)
+        caf::anon_send(owners, standby_atom::value, standby);
       entry = sys.spawn(node_entry, context_ptr{ctx}, owners);
       auto port = sys.middleman().publish(entry, static_cast<uint16_t>(me.caf_port),
                                           me.host.c_str(), true);
-      if (!port) {
+      if (!cluster_error.empty()) {
+        // (reported below)
+      } else if (!port) {
         cluster_error = "cannot listen for peers on " + me.host + ":"
                         + std::to_string(me.caf_port) + ": " + sys.render(port.error());
       } else {
@@ -455,6 +469,8 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(entry, caf::exit_reason::user_shutdown);
     if (owners)
       caf::anon_send_exit(owners, caf::exit_reason::user_shutdown);
+    if (standby)
+      caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

@@ -7,6 +7,7 @@
 #include "actors/payment/payment_worker.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/replication/replication.hpp"
+#include "actors/replication/standby.hpp"
 #include "runtime/runtime.hpp"
 
 namespace saga {
@@ -15,7 +16,7 @@ namespace {
 
 taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const directory& dir,
                      const std::string& brokers, uint64_t seed, caf::actor router,
-                     partition_kind kind, size_t p) {
+                     caf::actor standby, partition_kind kind, size_t p) {
   taken_partition t;
   auto t0 = std::chrono::steady_clock::now();
   auto& cfg = ctx->cfg;
@@ -25,10 +26,23 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
   int32_t lp = kind == partition_kind::orders
                  ? static_cast<int32_t>(p)
                  : directory::inventory_log_partition(p, cfg.saga_partitions);
-  auto producer = take_partition(cfg, brokers, *ctx->db, lp, ctx->log, t.error, t.applied);
+  // Fencing first: once the producer is open, the old owner commits nothing more, and the
+  // changelog's end is final until this node commits.
+  std::shared_ptr<txn_producer> producer = txn_producer::open(cfg, brokers, lp, ctx->log, t.error);
   if (!producer)
     return t;
+  auto end = producer->end_offset(t.error);
+  if (end < 0)
+    return t;
   auto& sys = self->system();
+  // The changelog after this store's offset, applied by the standby actor through the
+  // writer (a standby replica of it is only its lag behind). Bounded here; the standby
+  // answers sooner (it fails a catch-up that gets nothing for 3 x provision time-out).
+  self->request(standby, std::chrono::seconds(3600), catch_up_atom::value, lp, end)
+    .receive([&](uint64_t n) { t.applied = n; },
+             [&](caf::error& e) { t.error = "applying the changelog: " + sys.render(e); });
+  if (!t.error.empty())
+    return t;
   t.committer = spawn_movable_committer(sys, ctx, producer, router);
   bool registered = false;
   self->request(dir.writer, std::chrono::seconds(10), committer_atom::value, lp, t.committer)
@@ -93,18 +107,19 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
 }
 
 void taker(caf::blocking_actor* self, context_ptr ctx, directory dir, std::string brokers,
-           uint64_t seed, caf::actor router, std::string kind, size_t p) {
+           uint64_t seed, caf::actor router, caf::actor standby, std::string kind, size_t p) {
   auto k = kind == "inventory" ? partition_kind::inventory : partition_kind::orders;
-  auto t = take(self, ctx, dir, brokers, seed, router, k, p);
+  auto t = take(self, ctx, dir, brokers, seed, router, std::move(standby), k, p);
   self->send(router, owns_atom::value, kind, static_cast<uint64_t>(p), std::move(t));
 }
 
 } // namespace
 
 take_fn make_take(caf::actor_system& sys, context_ptr ctx, directory dir, std::string brokers,
-                  uint64_t seed) {
-  return [&sys, ctx, dir, brokers, seed](caf::actor router, partition_kind kind, size_t p) {
-    sys.spawn(taker, ctx, dir, brokers, seed + p, std::move(router),
+                  uint64_t seed, caf::actor standby) {
+  return [&sys, ctx, dir, brokers, seed, standby](caf::actor router, partition_kind kind,
+                                                  size_t p) {
+    sys.spawn(taker, ctx, dir, brokers, seed + p, std::move(router), standby,
               std::string(to_string(kind)), p);
   };
 }

@@ -66,6 +66,23 @@ size_t cluster_layout::owner_among(partition_kind kind, size_t p,
   return best;
 }
 
+std::vector<size_t> cluster_layout::standbys(partition_kind kind, size_t p,
+                                             size_t count) const {
+  std::vector<size_t> out;
+  std::vector<uint8_t> live(nodes.size(), 1);
+  if (nodes.empty())
+    return out;
+  live[owner(kind, p)] = 0;
+  while (out.size() < count) {
+    auto next = owner_among(kind, p, live);
+    if (next == nodes.size())
+      break;
+    out.push_back(next);
+    live[next] = 0;
+  }
+  return out;
+}
+
 std::vector<size_t> cluster_layout::owned_by(partition_kind kind, size_t node) const {
   std::vector<size_t> out;
   for (size_t p = 0; p < partitions(kind); ++p)

@@ -30,6 +30,11 @@ struct cluster_layout {
   /// The same choice among the nodes with `live[i] != 0` only (failover: who takes a
   /// partition of a dead node); nodes.size() when none is live.
   size_t owner_among(partition_kind kind, size_t p, const std::vector<uint8_t>& live) const;
+  /// The nodes that keep a standby replica of partition `p` (cluster.standby_replicas =
+  /// `count`): the next `count` rendezvous choices after its owner, so the first of them is
+  /// the node that takes it over when only its owner is down. Fewer when there are fewer
+  /// other nodes.
+  std::vector<size_t> standbys(partition_kind kind, size_t p, size_t count) const;
   /// The partitions of `kind` that node `node` owns, ascending.
   std::vector<size_t> owned_by(partition_kind kind, size_t node) const;
   size_t partitions(partition_kind kind) const {

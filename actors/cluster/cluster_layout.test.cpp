@@ -135,3 +135,30 @@ TEST_CASE("the layout digest changes with anything that must match, and the diff
   f.sku_partitions = 3;
   CHECK(layout_difference(a, f, "x") == "inventory.workers: 16 here, 3 at x");
 }
+
+TEST_CASE("a partition's first standby is the node that takes it when only its owner is down",
+          "[unit][cluster]") {
+  auto l = layout_of({"node-1", "node-2", "node-3"});
+  std::map<size_t, size_t> standby_count;
+  for (auto k : {partition_kind::orders, partition_kind::inventory})
+    for (size_t p = 0; p < l.partitions(k); ++p) {
+      auto own = l.owner(k, p);
+      auto one = l.standbys(k, p, 1);
+      REQUIRE(one.size() == 1);
+      CHECK(one[0] != own);
+      std::vector<uint8_t> live(3, 1);
+      live[own] = 0;
+      CHECK(one[0] == l.owner_among(k, p, live));
+      auto two = l.standbys(k, p, 2);
+      REQUIRE(two.size() == 2); // every other node
+      CHECK(two[0] == one[0]);
+      CHECK(two[1] != own);
+      CHECK(two[1] != one[0]);
+      CHECK(l.standbys(k, p, 5).size() == 2); // no more nodes than there are
+      CHECK(l.standbys(k, p, 0).empty());
+      ++standby_count[one[0]];
+    }
+  // Spread: each node keeps a standby of some partitions.
+  CHECK(standby_count.size() == 3);
+  CHECK(layout_of({"solo"}).standbys(partition_kind::orders, 0, 1).empty());
+}

@@ -50,9 +50,14 @@ void route_slot(own_ptr self, owned_slot& s) {
 
 /// The writer forgets the partition's committer: its steps fail from now on. A request,
 /// not a plain send: an answer nobody expects would come back as an error and stop us.
+/// Once the writer dropped it, the standby applier applies the partition again (it is a
+/// standby replica here): the writer writes nothing more of it after that answer.
 void drop_committer(own_ptr self, int32_t lp) {
   self->request(self->state.dir.writer, caf::infinite, committer_atom::value, lp, caf::actor{})
-    .then([](bool) {}, [self](caf::error& e) {
+    .then([self, lp](bool) {
+      if (auto& sb = self->state.standby)
+        self->send(sb, standby_atom::value, true, lp);
+    }, [self](caf::error& e) {
       self->state.ctx->log->error("cluster: the writer did not drop a committer: {}",
                                   self->system().render(e));
     });
@@ -397,6 +402,9 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       }
       answer_starting(self);
       if (!t.error.empty()) {
+        if (!t.committer && st.standby) // never given to the writer: a standby again
+          self->send(st.standby, standby_atom::value, true,
+                     log_partition(self, k, static_cast<size_t>(p)));
         st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
                            slot_name(k, static_cast<size_t>(p)), t.error);
         s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
@@ -486,7 +494,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       handed_over(self); // nothing of its own: done
       return st.handed_off;
     },
-    [self](owners_atom) {
+    [self](owners_atom) -> caf::response_promise {
       auto& st = self->state;
       ownership_view v;
       for (auto& s : st.orders)
@@ -495,8 +503,22 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         v.inventory.push_back(s.holder);
       v.takeovers = st.takeovers;
       v.releases = st.releases;
-      return v;
+      auto rp = self->make_response_promise();
+      if (!st.standby) {
+        rp.deliver(std::move(v));
+        return rp;
+      }
+      // With this node's standby replicas and their lags (the applier's own view).
+      self->request(st.standby, std::chrono::seconds(1), get_atom::value, standby_atom::value)
+        .then([rp, v](std::vector<standby_status>& xs) mutable {
+                v.standbys = std::move(xs);
+                rp.deliver(std::move(v));
+              },
+              [rp, v](caf::error&) mutable { rp.deliver(std::move(v)); });
+      return rp;
     },
+    // sagad: this node's changelog applier (actors/replication/standby.hpp).
+    [self](standby_atom, caf::actor& sb) { self->state.standby = std::move(sb); },
     // A gateway's read of an order held elsewhere: through our link to its holder.
     [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {
       auto& st = self->state;

@@ -63,6 +63,9 @@ struct ownership_state {
   size_t self = 0;
   directory dir;
   take_fn take;
+  /// The changelog applier (replication = kafka): a partition released here, or whose
+  /// takeover failed, is applied by it again as a standby replica.
+  caf::actor standby;
   std::vector<owned_slot> orders, inventory;
   std::map<std::string, caf::actor> entries; // live peers' entry actors
   std::map<std::string, caf::actor> links;   // our link to each peer

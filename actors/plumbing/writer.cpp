@@ -240,6 +240,29 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
       }
       return rp;
     },
+    // Several batches that must be one RocksDB write (a changelog record and the offset
+    // mark of its partition, actors/replication/standby.hpp): one answer, once durable.
+    [self](write_atom, std::vector<storage::batch>& bs) -> caf::response_promise {
+      self->state.probe.count();
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (bs.empty())
+        bs.emplace_back(); // still answered after the writes before it
+      for (size_t i = 0; i < bs.size(); ++i) {
+        st.pending.push_back(std::move(bs[i]));
+        // One promise per batch keeps pending and promises aligned; only the last answers.
+        st.promises.push_back(i + 1 == bs.size() ? rp : caf::response_promise{});
+      }
+      if (st.held)
+        return rp;
+      if (!st.ctx->cfg.storage_group_commit) {
+        commit_pending(self);
+      } else if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
     [self](flush_atom) {
       self->state.probe.count();
       self->state.flush_scheduled = false;

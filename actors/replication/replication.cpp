@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "actors/cluster/cluster_layout.hpp"
+#include "actors/replication/changelog_reader.hpp"
 #include "actors/sink/kafka_relay.hpp" // saga_topics
 #include "storage/changelog.hpp"
 
@@ -120,79 +121,25 @@ std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
   return out;
 }
 
-/// The last changelog offset applied to the store for `p`; -1: none.
-int64_t applied_offset(storage::store& db, int32_t p, std::string& error) {
-  std::string v;
-  auto got = db.get(storage::family::meta, storage::changelog_offset_key(p), v);
-  if (got == storage::read_status::failed)
-    error = "cannot read the applied changelog offset of partition " + std::to_string(p);
-  if (got != storage::read_status::found)
-    return -1;
-  int64_t at = -1;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), at);
-  if (ec != std::errc() || end != v.data() + v.size() || at < 0) {
-    error = "the applied changelog offset of partition " + std::to_string(p) + " is not a "
-            "number ('" + v.substr(0, 32) + "'): the data directory is damaged; wipe it to "
-            "rebuild the node from the changelog";
-    return -1;
-  }
-  return at;
-}
-
 /// Applies every committed changelog record after the store's offsets (read_committed:
 /// aborted transactions are skipped, and nothing past an open one is read; the producers
 /// were opened first, so no older owner's transaction is still open).
 std::string restore(const node_config& cfg, const std::string& brokers, storage::store& db,
                     const std::vector<int32_t>& parts, spdlog::logger& log,
                     uint64_t& applied) {
-  char err[512];
-  auto* conf = rd_kafka_conf_new();
-  std::string bad;
-  auto set = [&](const char* k, const std::string& v) {
-    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK && bad.empty())
-      bad = std::string(k) + ": " + err;
-  };
-  set("bootstrap.servers", brokers);
-  set("group.id", cfg.cluster_name + "-restore-" + cfg.node_id); // assign only: never joins
-  set("client.id", "sagad-" + cfg.node_id + "-restore");
-  set("isolation.level", "read_committed");
-  set("enable.auto.commit", "false");
-  set("enable.partition.eof", "true");
-  set("auto.offset.reset", "earliest");
-  set("fetch.max.bytes", std::to_string(std::max<int64_t>(52428800, cfg.kafka_max_message_bytes * 2)));
-  set("log.connection.close", "false");
-  // The end of a partition is known when a fetch comes back empty: the broker holds an
-  // empty fetch for fetch.wait.max.ms (500 by default), which every start paid once.
-  set("fetch.wait.max.ms", "10");
-  if (!bad.empty()) {
-    rd_kafka_conf_destroy(conf);
-    return "changelog reader option " + bad;
-  }
-  auto* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return std::string("cannot create the changelog reader: ") + err;
-  }
+  std::string out;
+  auto* rk = open_changelog_reader(cfg, brokers, "restore", out);
+  if (rk == nullptr)
+    return out;
   auto topic = txn_producer::changelog_topic(cfg);
   auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
   std::set<int32_t> open;
-  std::string out;
   for (auto p : parts) {
-    auto at = applied_offset(db, p, out);
+    auto at = applied_changelog_offset(db, p, out);
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset =
       at < 0 ? RD_KAFKA_OFFSET_BEGINNING : at + 1;
     open.insert(p);
     log.info("replication: partition {} applied up to changelog offset {}; reading the rest", p, at);
-  }
-  // The topic's leaders first: an assignment of a topic the client has no metadata for
-  // waits for librdkafka's one-second metadata scan (restore_ms was 1.0 s for any length).
-  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  if (rkt != nullptr) {
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(cfg.kafka_provision_timeout_ms))
-          == RD_KAFKA_RESP_ERR_NO_ERROR
-        && md != nullptr)
-      rd_kafka_metadata_destroy(md);
   }
   if (out.empty())
     if (auto e = rd_kafka_assign(rk, list); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -214,19 +161,17 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
       open.erase(m->partition);
     } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log.warn("replication: reading the changelog: {}", rd_kafka_message_errstr(m));
-    } else if (!storage::decode_changelog(
-                 std::string_view(static_cast<const char*>(m->payload), m->len), batches)) {
+    } else if (batches.clear();
+               !changelog_record_batches(
+                 std::string_view(static_cast<const char*>(m->payload), m->len), m->partition,
+                 m->offset, batches)) {
       out = "changelog record at partition " + std::to_string(m->partition) + " offset "
             + std::to_string(m->offset) + " does not decode (" + std::to_string(m->len)
             + " bytes)";
     } else {
-      storage::batch mark;
-      mark.ops.push_back({storage::family::meta, storage::changelog_offset_key(m->partition),
-                          std::to_string(m->offset), false});
       std::vector<const storage::batch*> group;
       for (auto& b : batches)
         group.push_back(&b);
-      group.push_back(&mark);
       if (auto e = db.commit(group, false); !e.empty())
         out = "applying the changelog to RocksDB failed: " + e;
       ++applied;
@@ -234,13 +179,89 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
     rd_kafka_message_destroy(m);
   }
   rd_kafka_consumer_close(rk);
-  if (rkt != nullptr)
-    rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   return out;
 }
 
 } // namespace
+
+rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& brokers,
+                                  const std::string& role, std::string& error) {
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  std::string bad;
+  auto set = [&](const char* k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK && bad.empty())
+      bad = std::string(k) + ": " + err;
+  };
+  set("bootstrap.servers", brokers);
+  set("group.id", cfg.cluster_name + "-" + role + "-" + cfg.node_id); // assign only: never joins
+  set("client.id", "sagad-" + cfg.node_id + "-" + role);
+  set("isolation.level", "read_committed");
+  set("enable.auto.commit", "false");
+  set("enable.partition.eof", "true");
+  set("auto.offset.reset", "earliest");
+  set("fetch.max.bytes", std::to_string(std::max<int64_t>(52428800, cfg.kafka_max_message_bytes * 2)));
+  set("log.connection.close", "false");
+  // The end of a partition is known when a fetch comes back empty: the broker holds an
+  // empty fetch for fetch.wait.max.ms (500 by default), which every start paid once.
+  set("fetch.wait.max.ms", "10");
+  if (!bad.empty()) {
+    rd_kafka_conf_destroy(conf);
+    error = "changelog reader option " + bad;
+    return nullptr;
+  }
+  auto* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    error = std::string("cannot create the changelog reader: ") + err;
+    return nullptr;
+  }
+  // The topic's leaders first: an assignment of a topic the client has no metadata for
+  // waits for librdkafka's one-second metadata scan (restore_ms was 1.0 s for any length).
+  auto topic = txn_producer::changelog_topic(cfg);
+  if (auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr); rkt != nullptr) {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(cfg.kafka_provision_timeout_ms))
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+        && md != nullptr)
+      rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+  }
+  return rk;
+}
+
+int64_t applied_changelog_offset(storage::store& db, int32_t p, std::string& error) {
+  std::string v;
+  auto got = db.get(storage::family::meta, storage::changelog_offset_key(p), v);
+  if (got == storage::read_status::failed)
+    error = "cannot read the applied changelog offset of partition " + std::to_string(p);
+  if (got != storage::read_status::found)
+    return -1;
+  int64_t at = -1;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), at);
+  if (ec != std::errc() || end != v.data() + v.size() || at < 0) {
+    error = "the applied changelog offset of partition " + std::to_string(p) + " is not a "
+            "number ('" + v.substr(0, 32) + "'): the data directory is damaged; wipe it to "
+            "rebuild the node from the changelog";
+    return -1;
+  }
+  return at;
+}
+
+bool changelog_record_batches(std::string_view payload, int32_t p, int64_t offset,
+                              std::vector<storage::batch>& out) {
+  std::vector<storage::batch> decoded;
+  if (!storage::decode_changelog(payload, decoded))
+    return false;
+  storage::batch mark;
+  mark.ops.push_back({storage::family::meta, storage::changelog_offset_key(p),
+                      std::to_string(offset), false});
+  for (auto& b : decoded)
+    out.push_back(std::move(b));
+  out.push_back(std::move(mark));
+  return true;
+}
 
 int32_t log_partition_count(const node_config& cfg) {
   return static_cast<int32_t>(cfg.saga_partitions + cfg.inventory_workers);
@@ -299,19 +320,6 @@ replication_start start_replication(const node_config& cfg, const std::string& b
               "changelog records applied in {} ms",
               parts.size(), cfg.cluster_name, r.open_ms, r.applied_records, r.restore_ms);
   return r;
-}
-
-std::shared_ptr<txn_producer> take_partition(const node_config& cfg, const std::string& brokers,
-                                             storage::store& db, int32_t p,
-                                             std::shared_ptr<spdlog::logger> log,
-                                             std::string& error, uint64_t& applied) {
-  std::shared_ptr<txn_producer> prod = txn_producer::open(cfg, brokers, p, log, error);
-  if (!prod)
-    return nullptr;
-  error = restore(cfg, brokers, db, {p}, *log, applied);
-  if (!error.empty())
-    return nullptr;
-  return prod;
 }
 
 } // namespace saga

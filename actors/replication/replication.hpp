@@ -54,13 +54,6 @@ replication_start start_replication(const node_config& cfg, const std::string& b
 caf::actor spawn_movable_committer(caf::actor_system& sys, context_ptr ctx,
                                   std::shared_ptr<txn_producer> producer, caf::actor router);
 
-/// Opens partition `p`'s producer (fencing its older owner) and applies the changelog after
-/// the store's offset for it. Blocking: for a detached or blocking actor. Null and `error`.
-std::shared_ptr<txn_producer> take_partition(const node_config& cfg, const std::string& brokers,
-                                             storage::store& db, int32_t p,
-                                             std::shared_ptr<spdlog::logger> log,
-                                             std::string& error, uint64_t& applied);
-
 std::vector<caf::actor> spawn_committers(caf::actor_system& sys, context_ptr ctx,
                                          const std::vector<std::shared_ptr<txn_producer>>& ps);
 

@@ -249,3 +249,19 @@ txn_producer::outcome txn_producer::commit(const std::vector<std::string>& recor
 }
 
 } // namespace saga
+
+namespace saga {
+
+int64_t txn_producer::end_offset(std::string& error) const {
+  int64_t lo = -1, hi = -1;
+  auto e = rd_kafka_query_watermark_offsets(rk_, topic_.c_str(), partition_, &lo, &hi,
+                                            static_cast<int>(cfg_.kafka_provision_timeout_ms));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = "the end of changelog partition " + std::to_string(partition_) + " is not known: "
+            + rd_kafka_err2str(e);
+    return -1;
+  }
+  return hi;
+}
+
+} // namespace saga

@@ -47,6 +47,12 @@ public:
   /// (cluster.commit_retries times): aborted messages stay invisible to read_committed.
   outcome commit(const std::vector<std::string>& records, const std::vector<std::string>& events);
 
+  /// The end of this partition of the changelog (its high watermark) as the brokers have
+  /// it now, asked with a time-out of kafka.provision_timeout_ms; -1 and `error` when not
+  /// known. Right after open, nothing is open in it any more: the end is final until this
+  /// producer commits (a takeover reads up to it).
+  int64_t end_offset(std::string& error) const;
+
   int32_t log_partition() const { return partition_; }
   const std::string& id() const { return id_; }
   const std::shared_ptr<spdlog::logger>& logger() const { return log_; }

@@ -19,32 +19,14 @@
 #include "actors/sink/kafka_relay.hpp"
 #include "actors/plumbing/writer.hpp"
 #include "actors/sink/event_envelope.hpp"
+#include "tests/mock_kafka.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct mock_kafka {
-  rd_kafka_t* owner = nullptr;
-  rd_kafka_mock_cluster_t* mc = nullptr;
-  std::string bootstraps;
-  mock_kafka() {
-    char err[256];
-    auto* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-    owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    REQUIRE(owner);
-    mc = rd_kafka_mock_cluster_new(owner, 1);
-    REQUIRE(mc);
-    bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
-    rd_kafka_mock_topic_create(mc, "ordercreated", 3, 1);
-  }
-  ~mock_kafka() {
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(owner);
-  }
-};
+using saga_test::mock_kafka;
 
 /// Every message of a topic: (partition, offset) -> envelope.
 std::vector<nlohmann::json> consume_all(const std::string& bootstraps, const std::string& topic,
