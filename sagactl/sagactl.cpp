@@ -366,6 +366,17 @@ int cmd_cluster(const options& o) {
     std::cout << "failover after " << c["failover"]["after_ms"] << " ms: "
               << c["failover"]["takeovers"] << " takeover(s) and " << c["failover"]["releases"]
               << " release(s) at this node\n";
+  if (c.contains("standbys") && !c["standbys"].empty()) {
+    // This node's standby replicas: how far each is behind its changelog.
+    std::vector<std::vector<std::string>> sb;
+    for (auto& x : c["standbys"])
+      sb.push_back({str(x["kind"]), std::to_string(x["partition"].get<int64_t>()),
+                    std::to_string(x["applied_offset"].get<int64_t>()),
+                    x["lag"].is_null() ? "?" : std::to_string(x["lag"].get<int64_t>()),
+                    x["held_here"].get<bool>() ? "held here" : "standby"});
+    std::cout << "standby replicas at this node:\n";
+    table(std::cout, {"KIND", "PARTITION", "APPLIED OFFSET", "LAG", "STATE"}, sb);
+  }
   for (auto& r : reasons)
     std::cout << "  " << r << "\n";
   return 0;

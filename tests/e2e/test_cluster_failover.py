@@ -25,6 +25,7 @@ the last failure ("serving again"). Usage: test_cluster_failover.py SAGAD"""
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -98,7 +99,17 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     it; then start it again under load over every node. Returns (first success on its SKUs,
     serving again), in seconds after the kill."""
     survivors = [n for nid, n in sorted(cl.nodes.items()) if nid != victim]
+    survivor_ids = [nid for nid in sorted(cl.nodes) if nid != victim]
     victim_skus = {s for s in skus if cl.sku_owner(s) == victim}
+    # Standby replicas (cluster.standby_replicas = 1): each survivor reports the partitions
+    # it keeps, with their lag.
+    for nid, n in zip(survivor_ids, survivors):
+        sb = holders(n).get("standbys", [])
+        print("standby replicas at %s: %s" % (nid, [(x["kind"], x["partition"], x["lag"]) for x in sb]),
+              flush=True)
+        c.check(sb and all(x["lag"] is not None and x["lag"] < 200 for x in sb),
+                "%s keeps standby replicas and reports their lag: %s" % (nid, sb))
+    log_sizes = {nid: os.path.getsize(os.path.join(cl.dir, nid + ".log")) for nid in survivor_ids}
     # 1. kill -9 under load, no restart.
     log = []
     t_kill = run_load(survivors, skus, seed, 22,
@@ -132,6 +143,17 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     c.check(len(tail) > 20 and all(x[1] == 201 for x in tail),
             "after the goal every request succeeds: %d of %d" %
             (sum(1 for x in tail if x[1] == 201), len(tail)))
+    # Each takeover applied only its standby's lag, not the partition's changelog.
+    applied = []
+    for nid in survivor_ids:
+        with open(os.path.join(cl.dir, nid + ".log"), "rb") as f:
+            f.seek(log_sizes[nid])
+            text = f.read().decode("utf-8", "replace")
+        applied += [int(x) for x in re.findall(r"is served here now \((\d+) changelog records applied", text)]
+    print("TAKEOVER kill -9 %s: changelog records applied per takeover: %s" % (victim, applied),
+          flush=True)
+    c.check(applied and max(applied) <= 20,
+            "each takeover applied only its standby's lag (at most 20 records): %s" % applied)
     view = holders(survivors[0])
     c.check(all(h and h != victim for h in view["holders"]["orders"] + view["holders"]["inventory"]),
             "every partition has a live holder: %s" % view["holders"])
