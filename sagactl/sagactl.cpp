@@ -382,7 +382,7 @@ int cmd_cluster(const options& o) {
   return 0;
 }
 
-/// An operator's action on a parked order: retry or compensate.
+/// An operator's action on an order: retry (parked) or compensate (parked or waiting).
 int cmd_admin(const options& o, const std::string& action) {
   if (o.args.size() != 1)
     fail(2, "usage: sagactl " + action + " ORDER_ID [--note TEXT]");
@@ -406,7 +406,7 @@ void usage(std::ostream& out) {
          "  top [--interval-ms N] [--iterations N]   live view, refreshed in place\n"
          "  parked                        parked orders, what each holds (money, stock) and why\n"
          "  retry ID [--note TEXT]        resume a parked order from its snapshot (admin token)\n"
-         "  compensate ID [--note TEXT]   release, refund if paid, fail a parked order (admin token)\n"
+         "  compensate ID [--note TEXT]   release, refund if paid, fail a parked or waiting order (admin token)\n"
          "  cluster                       nodes, their state, the partitions each owns and holds\n"
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }

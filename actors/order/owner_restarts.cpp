@@ -150,9 +150,19 @@ caf::result<input_reply> on_admin(self_ptr self, const std::string& id, input_ki
     auto v = load_order_view(*st.ctx->db, id);
     if (v.code != errc::ok)
       return input_reply{v.code, outcome::rejected, v.message, {}};
+    if (kind == input_kind::admin_compensate && !is_terminal(v.state.step)) {
+      // An order that waits (for its payment, or on a partition nobody serves): the
+      // operator gives up on it. It goes to the order like any input (activated if it is
+      // passive); the saga releases, cancels or refunds what it holds and fails it.
+      st.ctx->log->warn("order_id={} admin compensate of a waiting order (step {}) ({})", id,
+                        to_string(v.state.step), note);
+      saga_input in{kind, st.ctx->now_ms(), note};
+      return on_input(self, id, in);
+    }
     return input_reply{errc::conflict, outcome::rejected,
                        "order " + id + " is not parked (step " + to_string(v.state.step)
-                         + "); only parked orders take retry or compensate",
+                         + "); retry takes only parked orders, compensate any order not "
+                           "finished",
                        v.state};
   }
   if (st.live.count(id) != 0 || st.recovering.count(id) != 0)

@@ -260,3 +260,43 @@ TEST_CASE("a success that arrives after an operator compensated an order parked 
   CHECK(check_outbox(n, id) == v.events.size());
   CHECK(n.sku("A").available == 3);
 }
+
+TEST_CASE("an operator's compensate of a waiting order that is not parked releases its stock, "
+          "cancels its payment and fails it; retry stays for parked orders",
+          "[actor][supervision][admin]") {
+  temp_dir d;
+  auto c = test_node_config();
+  c.payment_timeout_ms = 600000; // it would wait for its payment for ten minutes
+  c.inventory_reservation_ttl_ms = 900000;
+  c.saga_passivate_after_ms = 1000;
+  node_fixture n(d.path.string(), c);
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  REQUIRE(n.view(id).state.step == saga_step::awaiting_payment);
+  n.advance(std::chrono::milliseconds(5000)); // passive by now: no actor, a row
+  REQUIRE(n.view(id).state.step == saga_step::awaiting_payment);
+  REQUIRE(n.view(id).parked_reason.empty());
+  CHECK(n.sku("A").reserved == 2);
+  auto retry = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                                  input_kind::admin_retry, std::string());
+  CHECK(retry.code == errc::conflict); // nothing to retry: it is not stuck, it waits
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment);
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                              input_kind::admin_compensate, std::string("customer left"));
+  REQUIRE(r.code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.payment == payment_status::failed); // its intent was cancelled
+  CHECK(n.sku("A").reserved == 0);
+  CHECK(n.sku("A").available == 3);
+  bool recorded = false;
+  for (auto& e : v.events)
+    recorded = recorded || (e.type == event_type::order_admin_action
+                            && e.data.find("customer left") != std::string::npos);
+  CHECK(recorded);
+  // Finished: nothing more to compensate.
+  auto again = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                                  input_kind::admin_compensate, std::string());
+  CHECK(again.code == errc::conflict);
+}

@@ -133,6 +133,24 @@ def main():
         actions = sorted((m["order_id"], m["data"]["action"]) for m in msgs)
         c.check(actions == sorted([(a, "compensate"), (b, "retry"), (b, "compensate")]),
                 "the actions are on Kafka (topic order_admin_action): %s" % actions)
+
+        # An order that waits for its payment, not parked: retry is refused (nothing is
+        # stuck), compensate gives up on it (released, its intent cancelled, FAILED).
+        n.stock("WAIT", 5, 300)
+        st, w = n.place([{"sku": "WAIT", "quantity": 3}])
+        w = w["order_id"]
+        n.wait_for(w, lambda o: o["status"] == "PAYMENT_INITIATED")
+        c.check(n.sku("WAIT")["reserved"] == 3, "the waiting order holds its stock")
+        st, r = n.request("POST", "/admin/orders/%s/retry" % w, None, AUTH)
+        c.check(st == 409, "retry of a waiting order that is not parked is 409 (%d %s)" % (st, r))
+        st, r = n.request("POST", "/admin/orders/%s/compensate" % w, {"note": "customer left"}, AUTH)
+        c.check(st == 200 and r["action"] == "compensate",
+                "compensate of a waiting order is accepted: %s %s" % (st, r))
+        ow = n.wait_for(w, lambda o: o["status"] == "FAILED")
+        c.check(n.sku("WAIT")["reserved"] == 0 and n.sku("WAIT")["available"] == 5,
+                "its stock is back: %s" % n.sku("WAIT"))
+        c.check(any(e["type"] == "order_admin_action" and e["data"].get("note") == "customer left"
+                    for e in ow["events"]), "the action is in its history")
         c.check(n.stop() == 0, "clean stop")
     finally:
         n.cleanup()
