@@ -34,12 +34,22 @@ the run, needs root):
   link_down         the node's link is down: no node, client or broker reaches it
   broker_cut        the node and the broker cannot reach each other
 The two partition kinds need two nodes or more; a single-node run leaves them out.
+With --replication kafka the cluster runs on 3 brokers with every partition replicated
+through the changelog and failover on (cluster.failover_after_ms); `all` is then the node
+kinds and the failover ones (issue 25):
+  kill_failover  kill -9 of a node, not restarted until the others hold all of its
+                 partitions (a takeover, fenced and replayed from the changelog), then
+                 started again (it takes them back)
+  graceful_stop  SIGTERM (cluster.sh stop): its partitions are handed over before it exits;
+                 started again after the pause
+  zombie         as above; a freeze longer than the failover lease stops the node by itself
+                 (exit 7, its partitions moved meanwhile): it is started again
 The same seed gives the same schedule and the same client choices (the timing of real
 processes still differs from run to run, as in Jepsen).
 
 Usage: run_faults.py SAGAD [--seed N] [--seconds S] [--faults all|k1,k2] [--nodes N]
                            [--clients C] [--rounds R] [--keep DIR] [--results FILE]
-                           [--net auto|netns|loopback]
+                           [--net auto|netns|loopback] [--replication none|kafka]
 --net auto (the default) uses namespaces when a network kind is asked for; loopback runs
 everything on 127.0.0.1 (without the network kinds). As `all` without root, the network
 kinds are left out, loudly.
@@ -67,10 +77,16 @@ from sagalib import ROOT, SECRET, TOKEN, sign  # noqa: E402
 NET_KINDS = ["partition", "partition_oneway", "link_down", "broker_cut"]
 PAIR_KINDS = ["partition", "partition_oneway"]  # between nodes: two or more
 KINDS = ["kill9", "killpoint", "zombie", "broker_kill", "broker_pause", "disk", "clock"] + NET_KINDS
+# --replication kafka (3 brokers, failover on): the node kinds, and the failover ones. The
+# broker and network kinds stay with the single-broker runs (they address one broker).
+FAILOVER_KINDS = ["kill_failover", "graceful_stop"]
+REPL_KINDS = ["kill9", "killpoint", "zombie"] + FAILOVER_KINDS
 POINTS = ["before_persist", "after_persist", "after_send"]
 STEPS = ["reserving_inventory", "initiating_payment", "awaiting_payment", "awaiting_completion",
          "committing_inventory", "releasing_inventory", "refunding_payment", "completed", "failed"]
 SCALE = clusterlib.SCALE
+FAILOVER_MS = 3000  # --replication kafka: cluster.failover_after_ms
+LEASE_MS = FAILOVER_MS  # the shorter of it and cluster.connection_timeout_ms (3000 by default)
 
 
 class History:
@@ -330,6 +346,28 @@ class Suite:
         return "; ".join("%s saw %s down after %.1f s" % (o, n, t) for (o, n), t in sorted(seen.items())) \
             or "nobody saw a node down"
 
+    def wait_moved(self, nid, timeout):
+        """Seconds until another node's GET /cluster shows every partition held by a node
+        other than `nid` (None: not within `timeout`)."""
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            for obs in sorted(self.c.nodes):
+                if obs == nid:
+                    continue
+                node = self.c.nodes[obs]
+                try:
+                    c = http.client.HTTPConnection(node.host, node.port, timeout=1)
+                    c.request("GET", "/cluster", headers=clusterlib.AUTH)
+                    view = json.loads(c.getresponse().read())
+                    c.close()
+                    held = view["holders"]["orders"] + view["holders"]["inventory"]
+                    if all(h and h != nid for h in held):
+                        return time.time() - t0
+                except (OSError, http.client.HTTPException, ValueError, KeyError):
+                    pass
+            time.sleep(0.2)
+        return None
+
     def nemesis(self, kinds):
         try:
             self._nemesis(kinds)
@@ -381,6 +419,36 @@ class Suite:
                 os.kill(node.pid, signal.SIGSTOP)
                 time.sleep(hold)
                 os.kill(node.pid, signal.SIGCONT)
+                if self.replicated:
+                    # Frozen past the lease (the shorter of failover_after_ms and the
+                    # connection time-out), it stops by itself: then it is started again.
+                    # (The lease is checked on the ownership actor's tick, a quarter of it:
+                    # a freeze a little shorter may stop it too.)
+                    maybe = hold * 1000 > LEASE_MS - 1000
+                    must = hold * 1000 > LEASE_MS + 500
+                    if self.wait_exit(node.pid, (20 if maybe else 1) * SCALE):
+                        result = "stopped by itself (lease)"
+                        self.start_node(nid)
+                    elif must:
+                        result = "frozen past the lease and still running"
+                        self.errors.append("nemesis: %s was frozen %.1f s (lease %d ms) and did not "
+                                           "stop" % (nid, hold, LEASE_MS))
+            elif f == "kill_failover":
+                self.c.kill(nid)
+                moved = self.wait_moved(nid, 30 * SCALE)
+                result = ("its partitions moved after %.1f s" % moved) if moved is not None \
+                    else "its partitions did not move"
+                if moved is None:
+                    self.errors.append("nemesis: %s's partitions were not taken over within %d s"
+                                       % (nid, 30 * SCALE))
+                time.sleep(hold / 2)
+                self.start_node(nid)
+            elif f == "graceful_stop":
+                t_stop = time.time()
+                self.c.stop(nid)
+                result = "stopped in %.1f s" % (time.time() - t_stop)
+                time.sleep(hold)
+                self.start_node(nid)
             elif f == "broker_kill":
                 self.broker("kill", kdir)
                 time.sleep(hold)
@@ -429,7 +497,11 @@ class Suite:
                  "--set saga.auto_complete_ms=%d" % int(1500 * SCALE)]
         os.environ["SAGA_FAULT_DISK_TRIGGER"] = "fail-writes"  # relative: each node's data dir
         os.environ["SAGA_FAULT_CLOCK_JUMP_MS"] = str(int(20000 * SCALE))
-        self.c = clusterlib.Cluster(a.sagad, nodes=a.nodes, extra=extra, netns=a.inside_netns)
+        self.replicated = a.replication == "kafka"
+        if self.replicated:
+            extra.append("--set cluster.failover_after_ms=%d" % FAILOVER_MS)
+        self.c = clusterlib.Cluster(a.sagad, nodes=a.nodes, extra=extra, netns=a.inside_netns,
+                                    replication=a.replication, brokers=3 if self.replicated else 1)
         self.faults = {}
         self.rounds = self.full_rounds = 0
         t0 = time.time()
@@ -485,6 +557,8 @@ class Suite:
             kafka = "%s:%s" % (open(os.path.join(kdir, "host")).read().strip(),
                                open(os.path.join(kdir, "port")).read().strip()) \
                 if os.path.exists(os.path.join(kdir, "port")) else None
+            if self.replicated:
+                kafka = self.c.kafka  # the 3 brokers' bootstrap list (read_committed)
             urls = ",".join("http://%s:%d" % (self.c.nodes[n].host, self.c.nodes[n].port)
                             for n in sorted(self.c.nodes))
             cmd = [sys.executable, os.path.join(HERE, "check_history.py"), "--history", hpath,
@@ -502,7 +576,7 @@ class Suite:
                 print("the checker gave no summary (exit %d)" % chk.returncode, flush=True)
                 return 1
             row = dict(seed=a.seed, nodes=a.nodes, seconds=a.seconds, duration_s=round(duration),
-                       net="netns" if self.net else "loopback",
+                       net="netns" if self.net else "loopback", replication=a.replication,
                        faults_done=self.faults, **summary)
             for e in self.errors[:10]:
                 print("CLIENT ERROR:", e, flush=True)
@@ -556,12 +630,23 @@ def main():
     ap.add_argument("--results", help="append the summary row (JSON) to this file")
     ap.add_argument("--net", choices=["auto", "netns", "loopback"], default="auto",
                     help="namespaces for the network cuts (auto: when a network kind is asked for)")
+    ap.add_argument("--replication", choices=["none", "kafka"], default="none",
+                    help="kafka: 3 brokers, every partition replicated, failover on (its kinds: %s)"
+                    % ", ".join(REPL_KINDS))
     ap.add_argument("--inside-netns", help=argparse.SUPPRESS)  # the re-run in the clients' namespace
     a = ap.parse_args()
-    kinds = KINDS if a.faults == "all" else [k for k in a.faults.split(",") if k]
-    bad = [k for k in kinds if k not in KINDS]
+    # (kill_failover waits for a takeover: only a replicated cluster has one.)
+    known = REPL_KINDS if a.replication == "kafka" else KINDS + ["graceful_stop"]
+    kinds = (REPL_KINDS if a.replication == "kafka" else KINDS) if a.faults == "all" \
+        else [k for k in a.faults.split(",") if k]
+    bad = [k for k in kinds if k not in known]
     if bad:
-        print("unknown fault kind(s) %s; known: %s" % (bad, ", ".join(KINDS)), file=sys.stderr)
+        print("unknown fault kind(s) %s for --replication %s; known: %s"
+              % (bad, a.replication, ", ".join(known)), file=sys.stderr)
+        return 2
+    if a.replication == "kafka" and a.nodes < 3:
+        print("--replication kafka needs 3 nodes or more (failover needs a majority left)",
+              file=sys.stderr)
         return 2
     if a.nodes < 2 and any(k in PAIR_KINDS for k in kinds):
         print("a single node has no other node to be cut from: leaving out %s"
