@@ -209,6 +209,27 @@ void commit_pending(writer_ptr self) {
   write_and_answer(self, batches, std::move(promises));
 }
 
+/// Queues `n` batches for one group (they are never split over two: a group is all that is
+/// pending), answered through `rp` once durable, and asks for the group's commit.
+void enqueue(writer_ptr self, storage::batch* bs, size_t n, const caf::response_promise& rp) {
+  auto& st = self->state;
+  st.probe.count();
+  for (size_t i = 0; i < n; ++i) {
+    st.pending.push_back(std::move(bs[i]));
+    // One promise per batch keeps pending and promises aligned; only the last answers.
+    st.promises.push_back(i + 1 == n ? rp : caf::response_promise{});
+  }
+  if (st.held)
+    return;
+  if (!st.ctx->cfg.storage_group_commit) {
+    commit_pending(self);
+  } else if (!st.flush_scheduled) {
+    // Everything already in the mailbox is ahead of this flush: one commit for all.
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
 } // namespace
 
 caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr ctx,
@@ -224,43 +245,17 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
                           st.pending.empty() && st.in_flight.empty() ? "idle" : "committing");
     },
     [self](write_atom, storage::batch& b) -> caf::response_promise {
-      self->state.probe.count();
-      auto& st = self->state;
-      st.pending.push_back(std::move(b));
       auto rp = self->make_response_promise();
-      st.promises.push_back(rp);
-      if (st.held)
-        return rp;
-      if (!st.ctx->cfg.storage_group_commit) {
-        commit_pending(self);
-      } else if (!st.flush_scheduled) {
-        // Everything already in the mailbox is ahead of this flush: one commit for all.
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      enqueue(self, &b, 1, rp);
       return rp;
     },
     // Several batches that must be one RocksDB write (a changelog record and the offset
     // mark of its partition, actors/replication/standby.hpp): one answer, once durable.
     [self](write_atom, std::vector<storage::batch>& bs) -> caf::response_promise {
-      self->state.probe.count();
-      auto& st = self->state;
       auto rp = self->make_response_promise();
       if (bs.empty())
         bs.emplace_back(); // still answered after the writes before it
-      for (size_t i = 0; i < bs.size(); ++i) {
-        st.pending.push_back(std::move(bs[i]));
-        // One promise per batch keeps pending and promises aligned; only the last answers.
-        st.promises.push_back(i + 1 == bs.size() ? rp : caf::response_promise{});
-      }
-      if (st.held)
-        return rp;
-      if (!st.ctx->cfg.storage_group_commit) {
-        commit_pending(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      enqueue(self, bs.data(), bs.size(), rp);
       return rp;
     },
     [self](flush_atom) {
