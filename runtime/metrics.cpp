@@ -286,6 +286,14 @@ std::string metrics::render() const {
           std::to_string(replication_transactions.load()));
   w.value("saga_replication_transactions_total", "outcome=\"retried\"",
           std::to_string(replication_retried_transactions.load()));
+  w.head("saga_standby_applied_total", "counter",
+         "Changelog records applied by this node's standby applier (standby replicas and "
+         "takeovers' catch-ups; cluster.replication = kafka).");
+  w.value("saga_standby_applied_total", "", std::to_string(standby_applied.load()));
+  w.head("saga_standby_lag_max", "gauge",
+         "The largest lag of this node's standby replicas behind their changelog's end, in "
+         "records and transaction markers (-1: no standby replica, or not known yet).");
+  w.value("saga_standby_lag_max", "", std::to_string(standby_lag_max.load()));
   for (auto& f : plain_families()) {
     w.head(f.name, f.type, f.help);
     for (auto& s : f.samples)

@@ -86,6 +86,8 @@ struct metrics {
   std::atomic<uint64_t> storage_barriers{0};       // groups of empty batches, no write
   std::atomic<uint64_t> replication_transactions{0};         // committed (one per partition and group)
   std::atomic<uint64_t> replication_retried_transactions{0}; // committed after an abort
+  std::atomic<uint64_t> standby_applied{0};   // changelog records applied by the standby applier
+  std::atomic<int64_t> standby_lag_max{-1};   // its standbys' largest lag (-1: none or unknown)
   std::atomic<int64_t> components_failed{0};   // past their restart budget
 
   /// Components past their restart budget (set by their supervisor, read by /readyz and

@@ -50,6 +50,7 @@ struct standby_state {
   size_t in_flight = 0;
   bool tick_scheduled = false;
   bool failed = false; // a write failed: the node stops (the writer halted it)
+  int64_t lag_published_ms = 0; // saga_standby_lag_max, refreshed once a second
 };
 
 using standby_ptr = caf::stateful_actor<standby_state>*;
@@ -145,6 +146,7 @@ void apply(standby_ptr self, rd_kafka_message_t* m) {
     b.sync = false; // the changelog is the durable copy; the mark is in the same write
   st.next[p] = m->offset + 1;
   ++st.applied_total[p];
+  st.ctx->stats->standby_applied += 1;
   if (auto i = st.catching.find(p); i != st.catching.end()) {
     ++i->second.applied;
     i->second.since_ms = st.ctx->now_ms(); // patience counts from the last record
@@ -168,6 +170,8 @@ void apply(standby_ptr self, rd_kafka_message_t* m) {
         st.catching.clear();
       });
 }
+
+void publish_lag(standby_ptr self);
 
 /// One turn: up to max_per_round records from the consumer, then the next turn at once
 /// when there was something, after cluster.standby_poll_ms when not.
@@ -209,6 +213,7 @@ void poll_round(standby_ptr self) {
   }
   if (st.in_flight < max_in_flight)
     schedule(self, got > 0);
+  publish_lag(self);
 }
 
 std::vector<standby_status> status_of(standby_ptr self) {
@@ -235,6 +240,21 @@ std::vector<standby_status> status_of(standby_ptr self) {
     out.push_back(s);
   }
   return out;
+}
+
+/// saga_standby_lag_max: the largest lag of the standbys applied here (paused ones, held
+/// here, are the writer's).
+void publish_lag(standby_ptr self) {
+  auto& st = self->state;
+  auto now = st.ctx->now_ms();
+  if (now - st.lag_published_ms < 1000 && st.lag_published_ms != 0)
+    return; // once a second is enough for a gauge
+  st.lag_published_ms = now;
+  int64_t worst = -1;
+  for (auto& s : status_of(self))
+    if (!s.paused)
+      worst = std::max(worst, s.lag);
+  st.ctx->stats->standby_lag_max.store(worst, std::memory_order_relaxed);
 }
 
 caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,

@@ -167,6 +167,7 @@ TEST_CASE("a standby replica applies its partition's changelog as it is committe
   CHECK(st[0].applied == more.back());
   CHECK(st[0].lag == 0);
   CHECK_FALSE(st[0].paused);
+  CHECK(f.ctx->stats->standby_applied.load() == 25); // saga_standby_applied_total
   // Nothing of a partition it does not keep.
   auto other = f.producer(2);
   f.write(*other, "x", 3);
