@@ -43,7 +43,8 @@ struct standby_state {
   std::string topic;
   std::shared_ptr<rd_kafka_t> rk; // closed and destroyed with the actor's state
   std::set<int32_t> wanted;          // kept as standby (the layout's choice)
-  std::set<int32_t> paused;          // held here now: the writer applies them
+  std::set<int32_t> paused;          // not applied here now (a takeover is under way, or held)
+  std::set<int32_t> held;            // the writer's since their catch-up: `next` is stale
   std::map<int32_t, catch_up> catching; // takeovers here: read to the end, then answer
   std::map<int32_t, int64_t> next;   // the next offset to apply, by partition
   std::map<int32_t, uint64_t> applied_total;
@@ -102,7 +103,8 @@ void finish_catch_up(standby_ptr self, int32_t p) {
     return;
   auto c = std::move(i->second);
   st.catching.erase(i);
-  st.next.erase(p); // the writer applies it now; read the store again if it comes back
+  st.held.insert(p); // the writer applies it now: read the store again if it comes back
+  st.next.erase(p);
   reassign(self);
   // An empty write is answered after every write sent before it.
   self->request(st.writer, caf::infinite, write_atom::value, std::vector<storage::batch>{})
@@ -286,8 +288,10 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
       }
       if (auto i = st.catching.find(p); i != st.catching.end())
         i->second.rp.deliver(caf::make_error(caf::sec::runtime_error, "a newer catch-up"));
+      // `next` stays: records of p sent to the writer and not written yet are ahead of the
+      // store's mark (reading the mark now would apply them twice). It is absent only when
+      // the writer applied p last (held), then the store's mark is right.
       st.paused.insert(p);
-      st.next.erase(p); // the writer may have applied it since (held here before)
       st.catching[p] = catch_up{rp, end, 0, st.ctx->now_ms()};
       reassign(self);
       schedule(self, true);
@@ -300,7 +304,11 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
         st.paused.insert(p);
       } else {
         st.paused.erase(p);
-        st.next.erase(p); // from the store's offset: the writer applied it meanwhile
+        // Held here until now: the writer applied it (and dropped its committer before this
+        // came): from the store's mark. Never held (a takeover that failed before its
+        // catch-up ended): `next` is still ahead of the store's mark for what is in flight.
+        if (st.held.erase(p) != 0)
+          st.next.erase(p);
       }
       if (st.wanted.count(p) != 0 && st.catching.count(p) == 0)
         reassign(self);
