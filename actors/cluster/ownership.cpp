@@ -402,9 +402,17 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       }
       answer_starting(self);
       if (!t.error.empty()) {
-        if (!t.committer && st.standby) // never given to the writer: a standby again
+        if (t.committer) {
+          // Failed after the writer got the committer (loading the rows): the writer drops
+          // it (and the standby applies the partition again once it did).
+          for (auto* a : {&t.main, &t.payment, &t.committer})
+            if (*a)
+              self->send_exit(*a, caf::exit_reason::user_shutdown);
+          drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
+        } else if (st.standby) { // never given to the writer: a standby again
           self->send(st.standby, standby_atom::value, true,
                      log_partition(self, k, static_cast<size_t>(p)));
+        }
         st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
                            slot_name(k, static_cast<size_t>(p)), t.error);
         s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
@@ -509,7 +517,9 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         return rp;
       }
       // With this node's standby replicas and their lags (the applier's own view).
-      self->request(st.standby, std::chrono::seconds(1), get_atom::value, standby_atom::value)
+      // (Well inside the gateway's own time-out: a slow applier leaves the standbys out.)
+      self->request(st.standby, std::chrono::milliseconds(250), get_atom::value,
+                    standby_atom::value)
         .then([rp, v](std::vector<standby_status>& xs) mutable {
                 v.standbys = std::move(xs);
                 rp.deliver(std::move(v));

@@ -68,9 +68,31 @@ void write_and_answer(writer_ptr self, std::vector<storage::batch>& batches,
     rp.deliver(true);
 }
 
+/// A dropped committer's answer waits for every group that was in flight when it was dropped
+/// (their batches of its partition, already committed, are written with their mark first):
+/// after the answer the partition's mark in the store is final (a standby reads it).
+void answer_drop_waiters(writer_ptr self) {
+  auto& ws = self->state.drop_waiters;
+  for (auto i = ws.begin(); i != ws.end();) {
+    if (i->first <= self->state.first_group) {
+      i->second.deliver(true);
+      i = ws.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void drain_front(writer_ptr self);
+
 /// Writes every group at the front that committed (with the offsets), in order, in one
-/// RocksDB write, then answers their steps.
+/// RocksDB write, then answers their steps (and the drops that waited for them).
 void drain_committed(writer_ptr self) {
+  drain_front(self);
+  answer_drop_waiters(self);
+}
+
+void drain_front(writer_ptr self) {
   auto& st = self->state;
   std::vector<storage::batch> batches;
   std::vector<caf::response_promise> promises;
@@ -114,6 +136,7 @@ void fail_replicated(writer_ptr self, const caf::error& e) {
       rp.deliver(e);
   st.first_group += st.in_flight.size();
   st.in_flight.clear();
+  answer_drop_waiters(self);
 }
 
 /// cluster.replication = kafka: the pending group goes to each partition's committer as
@@ -274,15 +297,25 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
     },
     [self](stats_atom) { self->state.probe.count(); return self->state.stats; },
     // A partition taken over at runtime gets its committer (null: released again).
-    [self](committer_atom, int32_t p, caf::actor& c) {
+    // A drop (null) is answered once the groups in flight now are written (see
+    // answer_drop_waiters).
+    [self](committer_atom, int32_t p, caf::actor& c) -> caf::response_promise {
       auto& st = self->state;
-      if (p < 0)
-        return false;
+      auto rp = self->make_response_promise();
+      if (p < 0) {
+        rp.deliver(false);
+        return rp;
+      }
+      bool drop = !c;
       if (static_cast<size_t>(p) >= st.committers.size())
         st.committers.resize(static_cast<size_t>(p) + 1);
       st.committers[static_cast<size_t>(p)] = std::move(c);
       st.movable.insert(p);
-      return true;
+      if (drop && !st.in_flight.empty())
+        st.drop_waiters.emplace_back(st.next_group, rp);
+      else
+        rp.deliver(true);
+      return rp;
     },
   };
 }

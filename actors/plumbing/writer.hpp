@@ -40,6 +40,8 @@ struct writer_state {
   /// only their steps, never the node. Added and removed with `(committer_atom, p, c)`.
   std::set<int32_t> movable;
   std::deque<replicated_group> in_flight;
+  /// Drops of a committer, answered once every group before the id is written.
+  std::vector<std::pair<uint64_t, caf::response_promise>> drop_waiters;
   uint64_t first_group = 0; // the id of in_flight.front()
   uint64_t next_group = 0;
   writer_stats stats;

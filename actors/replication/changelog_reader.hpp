@@ -17,8 +17,11 @@ namespace saga {
 /// A read_committed, assign-only consumer of the changelog topic (`role` names its
 /// client.id and group.id; it never joins the group), with the topic's leaders already
 /// known. Null and `error` when it cannot be made.
+/// `fetch_wait_ms`: how long the broker holds a fetch with nothing to give (an end is
+/// known from an empty fetch: short for a reader that stops at the end).
 rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& brokers,
-                                  const std::string& role, std::string& error);
+                                  const std::string& role, std::string& error,
+                                  int fetch_wait_ms = 10);
 
 /// The last changelog offset applied to the store for `p`; -1: none (or `error`).
 int64_t applied_changelog_offset(storage::store& db, int32_t p, std::string& error);

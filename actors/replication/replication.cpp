@@ -186,7 +186,8 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
 } // namespace
 
 rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& brokers,
-                                  const std::string& role, std::string& error) {
+                                  const std::string& role, std::string& error,
+                                  int fetch_wait_ms) {
   char err[512];
   auto* conf = rd_kafka_conf_new();
   std::string bad;
@@ -205,7 +206,7 @@ rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& bro
   set("log.connection.close", "false");
   // The end of a partition is known when a fetch comes back empty: the broker holds an
   // empty fetch for fetch.wait.max.ms (500 by default), which every start paid once.
-  set("fetch.wait.max.ms", "10");
+  set("fetch.wait.max.ms", std::to_string(fetch_wait_ms));
   if (!bad.empty()) {
     rd_kafka_conf_destroy(conf);
     error = "changelog reader option " + bad;

@@ -103,7 +103,8 @@ void finish_catch_up(standby_ptr self, int32_t p) {
     return;
   auto c = std::move(i->second);
   st.catching.erase(i);
-  st.held.insert(p); // the writer applies it now: read the store again if it comes back
+  st.paused.insert(p); // (a resume during the catch-up was ignored)
+  st.held.insert(p);   // the writer applies it now: read the store again if it comes back
   st.next.erase(p);
   reassign(self);
   // An empty write is answered after every write sent before it.
@@ -203,16 +204,20 @@ void poll_round(standby_ptr self) {
   // (the takeover is tried again later), as a start's restore does.
   auto now = st.ctx->now_ms();
   auto patience = st.ctx->cfg.kafka_provision_timeout_ms * 3;
+  bool gave_up = false;
   for (auto i = st.catching.begin(); i != st.catching.end();) {
     if (now - i->second.since_ms > patience) {
       i->second.rp.deliver(caf::make_error(
         caf::sec::request_timeout, "the changelog of partition " + std::to_string(i->first)
                                      + " gave no end in " + std::to_string(patience) + " ms"));
       i = st.catching.erase(i);
+      gave_up = true;
     } else {
       ++i;
     }
   }
+  if (gave_up)
+    reassign(self); // (paused until the ownership actor resumes it)
   if (st.in_flight < max_in_flight)
     schedule(self, got > 0);
   publish_lag(self);
@@ -269,6 +274,14 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
   st.wanted.insert(parts.begin(), parts.end());
   reassign(self);
   schedule(self, true);
+  // Stopping (the node's shutdown): a takeover waiting for its catch-up is told, so its
+  // taker does not wait for its time-out and hold up the actor system's end.
+  self->set_exit_handler([self](caf::exit_msg& m) {
+    for (auto& [p, c] : self->state.catching)
+      c.rp.deliver(caf::make_error(caf::sec::runtime_error, "the node is stopping"));
+    self->state.catching.clear();
+    self->quit(m.reason);
+  });
   ctx->log->info("standby: applying the changelog of partitions [{}] as it is written "
                  "(cluster.standby_replicas = {})",
                  fmt::join(parts, ","), ctx->cfg.cluster_standby_replicas);
@@ -300,6 +313,8 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
     // `p` is not held here any more (or its takeover failed): apply it again as a standby.
     [self](standby_atom, bool on, int32_t p) {
       auto& st = self->state;
+      if (st.catching.count(p) != 0)
+        return; // a takeover here is under way: the ownership actor resumes it after
       if (!on) {
         st.paused.insert(p);
       } else {
@@ -340,7 +355,9 @@ std::vector<int32_t> standby_log_partitions(const node_config& cfg) {
 
 caf::actor spawn_standby(caf::actor_system& sys, context_ptr ctx, caf::actor writer,
                          std::string brokers, std::vector<int32_t> parts, std::string& error) {
-  auto* rk = open_changelog_reader(ctx->cfg, brokers, "standby", error);
+  // An idle standby's fetch waits at the broker for 50 ms (the restore's 10 ms would be 100
+  // fetches a second per broker for ever); a takeover's catch-up pays it once at the end.
+  auto* rk = open_changelog_reader(ctx->cfg, brokers, "standby", error, 50);
   if (rk == nullptr)
     return caf::actor{};
   return sys.spawn<caf::detached>(standby, std::move(ctx), std::move(writer),

@@ -240,3 +240,40 @@ TEST_CASE("replicated: a partition taken over and lost again fails only its own 
                      [](const sink_journal::txn& x) { return x.partition == 0; }));
   CHECK_FALSE(n.ctx->halted.load());
 }
+
+TEST_CASE("replicated: dropping a committer is answered only once the groups in flight are "
+          "written, so the partition's mark in the store is final",
+          "[actor][replication][durability][failover]") {
+  temp_dir d;
+  replicated_node r(d.path.string());
+  auto& n = r.n;
+  // Order partition 0 was taken over here (movable); partition 1 is this node's own.
+  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
+  n.run();
+  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  n.self->send(r.sinks[1], hold_atom::value, true); // partition 1 commits only when released
+  n.run();
+  auto write = [&](int32_t p, const std::string& key) {
+    storage::batch b;
+    b.ops.push_back({storage::family::orders, key, "v", false});
+    b.log_partition = p;
+    caf::anon_send(n.dir.writer, write_atom::value, std::move(b));
+  };
+  write(0, "drop-test-0"); // one group: partition 0 commits at once, partition 1 waits
+  write(1, "drop-test-1");
+  n.run();
+  CHECK(r.applied(0).empty()); // nothing of the group is written before all of it committed
+  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, caf::actor{});
+  n.run();
+  bool answered = false;
+  n.self->receive([&](bool) { answered = true; }, caf::after(0s) >> [] {});
+  CHECK_FALSE(answered); // its committed batch is still to be written, with its mark
+  n.self->send(r.sinks[1], hold_atom::value, false);
+  n.run();
+  n.self->receive([&](bool) { answered = true; }, caf::after(0s) >> [] {});
+  CHECK(answered);
+  CHECK_FALSE(r.applied(0).empty()); // the mark a standby starts from after the drop
+  std::string raw;
+  CHECK(n.db->get(storage::family::orders, "drop-test-0", raw) == storage::read_status::found);
+  CHECK_FALSE(n.ctx->halted.load());
+}
