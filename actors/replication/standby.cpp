@@ -47,7 +47,6 @@ struct standby_state {
   std::set<int32_t> held;            // the writer's since their catch-up: `next` is stale
   std::map<int32_t, catch_up> catching; // takeovers here: read to the end, then answer
   std::map<int32_t, int64_t> next;   // the next offset to apply, by partition
-  std::map<int32_t, uint64_t> applied_total;
   size_t in_flight = 0;
   bool tick_scheduled = false;
   bool failed = false; // a write failed: the node stops (the writer halted it)
@@ -148,7 +147,6 @@ void apply(standby_ptr self, rd_kafka_message_t* m) {
   for (auto& b : batches)
     b.sync = false; // the changelog is the durable copy; the mark is in the same write
   st.next[p] = m->offset + 1;
-  ++st.applied_total[p];
   st.ctx->stats->standby_applied += 1;
   if (auto i = st.catching.find(p); i != st.catching.end()) {
     ++i->second.applied;
