@@ -412,6 +412,16 @@ int main(int argc, char** argv) {
                    [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });
       log->info("{} orders in flight over {} partitions (mid-step ones re-activated in the "
                 "background, waiting ones passive)", in_flight, n_parts);
+      // Peers' partitions answer 503 until their link is up: wait for each link's first
+      // attempt (a peer that is down ends it at once), so a restarted node does not answer
+      // 503 for a peer that serves.
+      if (!links.empty()) {
+        auto t_peers = std::chrono::steady_clock::now();
+        auto up = await_peers(sys, links, cfg.cluster_connect_timeout_ms);
+        log->info("cluster: {} of {} peer(s) up before this node reports ready (waited {} ms)",
+                  up, links.size(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - t_peers).count());
+      }
       routes.ready = true;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "actors/order/order_store.hpp"
 
@@ -275,6 +276,34 @@ size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::lo
   return answered;
 }
 
+size_t await_peers(caf::actor_system& sys, const std::vector<caf::actor>& links,
+                   int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::vector<bool> settled(links.size(), false);
+  size_t up = 0;
+  caf::scoped_actor self{sys};
+  for (;;) {
+    size_t open = 0;
+    for (size_t i = 0; i < links.size(); ++i) {
+      if (settled[i])
+        continue;
+      self->request(links[i], std::chrono::milliseconds(500), peers_atom::value)
+        .receive(
+          [&](const peer_status& s) {
+            if (s.state == "down" && s.reason == not_connected_yet)
+              return;
+            settled[i] = true;
+            up += s.state == "up" ? 1 : 0;
+          },
+          [&](caf::error&) {});
+      open += settled[i] ? 0 : 1;
+    }
+    if (open == 0 || std::chrono::steady_clock::now() >= deadline)
+      return up;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 namespace {
 
 using link_ptr = caf::stateful_actor<peer_link_state>*;
@@ -302,6 +331,8 @@ void retry(link_ptr self, const std::string& why) {
   auto delay = st.backoff_ms / 2 + (st.backoff_ms / 2) * jitter / 100;
   st.ctx->log->debug("cluster: {} not reached ({}); next attempt in {} ms", st.peer.id, why,
                      delay);
+  if (st.status.state == "down" && st.status.reason == not_connected_yet)
+    set_state(self, "down", why); // the first attempt is over (await_peers)
   self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value, ++st.attempt);
 }
 
@@ -401,7 +432,7 @@ caf::behavior peer_link(caf::stateful_actor<peer_link_state>* self, context_ptr 
   st.stats = st.ctx->stats->peer(st.peer.id);
   st.status.node_id = st.peer.id;
   st.status.state = "down";
-  st.status.reason = "not connected yet";
+  st.status.reason = not_connected_yet;
   st.status.since_ms = st.ctx->now_ms();
   // The probe blocks (poll with a time-out): it gets a thread of its own, and ends with us.
   // (CAF 0.17 spawns a function actor without arguments through a null pointer: give it one.)

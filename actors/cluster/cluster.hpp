@@ -88,6 +88,15 @@ caf::behavior connect_probe(caf::event_based_actor* self, std::string peer);
 /// answered (a peer that is down takes nothing over).
 size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::logger& log);
 
+/// A link's state and reason before its first connection attempt ended.
+inline constexpr const char* not_connected_yet = "not connected yet";
+
+/// Waits (at most `timeout_ms`) until every link's first connection attempt has ended, up or
+/// not, so a node that starts does not answer 503 for a peer it simply has not reached yet.
+/// Blocking: sagad's main thread only, before it reports ready. Returns how many are up.
+size_t await_peers(caf::actor_system& sys, const std::vector<caf::actor>& links,
+                   int64_t timeout_ms);
+
 struct peer_link_state {
   static inline const char* name = "peer_link";
   context_ptr ctx;

@@ -373,6 +373,11 @@ def zombie(c, cl, victim, skus, seed, acked, logs):
     c.check(not [x for x in after if x[0] - out["t"] > out["moved"] + 3 and x[1] != 201],
             "the others serve every request 3 s after its partitions moved")
     cl.start(victim)
+    # Ready means its peers were reached: reads of their orders through it succeed at once.
+    st, view = cl.nodes[victim].request("GET", "/cluster", headers=AUTH)
+    c.check(st == 200 and all(n["state"] == "up" for n in view["nodes"] if n["id"] != victim),
+            "the restarted %s is ready only once it reached its peers: %s" % (
+                victim, [(n["id"], n["state"], n.get("reason")) for n in view.get("nodes", [])]))
     logs.append(log)
     return serving
 
