@@ -287,7 +287,11 @@ size_t await_peers(caf::actor_system& sys, const std::vector<caf::actor>& links,
     for (size_t i = 0; i < links.size(); ++i) {
       if (settled[i])
         continue;
-      self->request(links[i], std::chrono::milliseconds(500), peers_atom::value)
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return up;
+      self->request(links[i], std::min(left, std::chrono::milliseconds(500)), peers_atom::value)
         .receive(
           [&](const peer_status& s) {
             if (s.state == "down" && s.reason == not_connected_yet)
@@ -295,7 +299,7 @@ size_t await_peers(caf::actor_system& sys, const std::vector<caf::actor>& links,
             settled[i] = true;
             up += s.state == "up" ? 1 : 0;
           },
-          [&](caf::error&) {});
+          [&](caf::error& e) { settled[i] = e != caf::sec::request_timeout; }); // a dead link
       open += settled[i] ? 0 : 1;
     }
     if (open == 0 || std::chrono::steady_clock::now() >= deadline)

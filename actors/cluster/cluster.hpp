@@ -91,8 +91,9 @@ size_t announce_start(caf::actor_system& sys, const node_config& cfg, spdlog::lo
 /// A link's state and reason before its first connection attempt ended.
 inline constexpr const char* not_connected_yet = "not connected yet";
 
-/// Waits (at most `timeout_ms`) until every link's first connection attempt has ended, up or
-/// not, so a node that starts does not answer 503 for a peer it simply has not reached yet.
+/// Waits until every link's first connection attempt has ended, up or not, so a node that
+/// starts does not answer 503 for a peer it simply has not reached yet. At most `timeout_ms`
+/// (an attempt on a peer that drops packets can take longer: that link is left connecting).
 /// Blocking: sagad's main thread only, before it reports ready. Returns how many are up.
 size_t await_peers(caf::actor_system& sys, const std::vector<caf::actor>& links,
                    int64_t timeout_ms);
