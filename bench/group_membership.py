@@ -9,6 +9,7 @@ moved, and whether a partition was ever assigned to two live members at once.
       [--session-ms 6000] [--heartbeat-ms 1000]
 (scripts/bench-group.sh starts the brokers and runs it.)"""
 import argparse
+import signal
 import subprocess
 import threading
 import time
@@ -115,6 +116,32 @@ class Run:
             self.members = [x for x in self.members if x.id != mid] + [m]
         return m
 
+    def start_and_wait(self, mid):
+        """Starts member `mid`; (it, seconds until its first partitions), once quiet again."""
+        self.mark()
+        t = time.time()
+        m = self.add(mid)
+        while not m.owned and time.time() - t < 60:
+            time.sleep(0.01)
+        took = time.time() - t
+        self.wait_quiet()
+        return m, took
+
+    def stop_and_wait(self, m, sig):
+        """Signals member `m` to stop (SIGTERM: leave, SIGINT: close only); seconds until every
+        partition is assigned to the others, once quiet again."""
+        self.mark()
+        t = time.time()
+        m.p.send_signal(sig)
+        m.p.wait()
+        with LOCK:
+            m.live = False
+            m.owned = set()
+            self.covered_at = None
+        took = self.wait_covered(t)
+        self.wait_quiet()
+        return took
+
     def kill(self, m):
         m.p.kill()
         m.p.wait()
@@ -155,13 +182,7 @@ def main():
           % (figures["kill9_s"], r.moves, r.layout()), flush=True)
 
     # The same static member back after its expiry: a rebalance gives it a share.
-    r.mark()
-    t = time.time()
-    m3 = r.add("m3")
-    while not m3.owned and time.time() - t < 60:
-        time.sleep(0.01)
-    figures["rejoin_s"] = time.time() - t
-    r.wait_quiet()
+    m3, figures["rejoin_s"] = r.start_and_wait("m3")
     print("m3 started again: its first partitions after %.2f s; %d partitions moved; %s"
           % (figures["rejoin_s"], r.moves, r.layout()), flush=True)
 
@@ -182,43 +203,17 @@ def main():
           flush=True)
 
     # A fourth member joins (cooperative: the others keep what they keep).
-    r.mark()
-    t = time.time()
-    m4 = r.add("m4")
-    while not m4.owned and time.time() - t < 60:
-        time.sleep(0.01)
-    figures["join_s"] = time.time() - t
-    r.wait_quiet()
+    m4, figures["join_s"] = r.start_and_wait("m4")
     print("m4 joins: its first partitions after %.2f s; %d partitions moved; %s"
           % (figures["join_s"], r.moves, r.layout()), flush=True)
 
     # Graceful leave: unsubscribe (LeaveGroup), then close.
-    r.mark()
-    t = time.time()
-    leaver = ms[0]
-    leaver.p.terminate()
-    leaver.p.wait()
-    with LOCK:
-        leaver.live = False
-        leaver.owned = set()
-        r.covered_at = None
-    figures["leave_s"] = r.wait_covered(t)
-    r.wait_quiet()
+    figures["leave_s"] = r.stop_and_wait(ms[0], signal.SIGTERM)
     print("m1 leaves (unsubscribe, then close): every partition assigned again after %.2f s; "
           "%d partitions moved; %s" % (figures["leave_s"], r.moves, r.layout()), flush=True)
 
     # Close only: a static member sends no LeaveGroup.
-    r.mark()
-    t = time.time()
-    closer = ms[1]
-    closer.p.send_signal(2)
-    closer.p.wait()
-    with LOCK:
-        closer.live = False
-        closer.owned = set()
-        r.covered_at = None
-    figures["close_only_s"] = r.wait_covered(t)
-    r.wait_quiet()
+    figures["close_only_s"] = r.stop_and_wait(ms[1], signal.SIGINT)
     print("m2 closes without leaving: every partition assigned again after %.2f s; %s"
           % (figures["close_only_s"], r.layout()), flush=True)
 
