@@ -8,16 +8,9 @@
 #   BENCH_SESSION_MS=45000 BENCH_HEARTBEAT_MS=3000 bash scripts/bench-group.sh  # librdkafka's defaults
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh --tests >/dev/null
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
-cmake --build build -j2 --target bench_group >/dev/null
-work=$(mktemp -d /tmp/saga-bench-group-XXXXXX)
-cleanup() {
-  bash scripts/kafka-cluster.sh stop "$work/kafka" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-brokers=$(bash scripts/kafka-cluster.sh start "$work/kafka" --brokers 3 | sed -n 's/^KAFKA READY //p')
+. scripts/bench-lib.sh
+bench_build bench_group
+bench_kafka kafka-cluster.sh --brokers 3
 python3 bench/group_membership.py build/bin/bench_group "$brokers" \
   --session-ms "${BENCH_SESSION_MS:-6000}" --heartbeat-ms "${BENCH_HEARTBEAT_MS:-1000}" \
   --partitions "${BENCH_PARTITIONS:-12}"
