@@ -136,7 +136,57 @@ void fail_replicated(writer_ptr self, const caf::error& e) {
       rp.deliver(e);
   st.first_group += st.in_flight.size();
   st.in_flight.clear();
+  st.asked.clear();
   answer_drop_waiters(self);
+}
+
+/// A committer's answer for group `gid`, partition `part` (ignored when the group failed
+/// meanwhile, or when the committer's stop already answered it).
+void on_committed(writer_ptr self, uint64_t gid, int32_t part, int64_t offset) {
+  auto& st = self->state;
+  if (st.asked.erase({gid, part}) == 0 || gid < st.first_group)
+    return;
+  auto& g = st.in_flight[gid - st.first_group];
+  g.offsets[part] = offset;
+  if (--g.remaining == 0)
+    drain_committed(self);
+}
+
+void on_commit_failed(writer_ptr self, uint64_t gid, int32_t part, const caf::error& e) {
+  auto& st = self->state;
+  if (st.asked.erase({gid, part}) == 0 || gid < st.first_group)
+    return;
+  if (st.movable.count(part) != 0) { // lost to another node: only its steps fail
+    auto& g = st.in_flight[gid - st.first_group];
+    g.lost.insert(part);
+    if (--g.remaining == 0)
+      drain_committed(self);
+    return;
+  }
+  fail_replicated(self, e);
+}
+
+/// A committer stopped: what it was asked and did not answer fails (a partition taken
+/// over here: only its steps; one of the node's own: the node stops, as on a fenced
+/// commit). Without this the writer waited for ever (CAF 0.17 sends nothing for a promise
+/// dropped with its actor), and so did every later write of the node.
+void on_committer_down(writer_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  std::vector<std::pair<uint64_t, int32_t>> unanswered;
+  for (auto& [key, addr] : st.asked)
+    if (addr == dm.source)
+      unanswered.push_back(key);
+  if (unanswered.empty())
+    return;
+  st.ctx->log->warn("a changelog committer stopped ({}) before it answered {} commit(s)",
+                    self->system().render(dm.reason), unanswered.size());
+  for (auto& [gid, part] : unanswered)
+    on_commit_failed(self, gid, part,
+                     caf::make_error(caf::sec::runtime_error,
+                                     "the committer of changelog partition "
+                                       + std::to_string(part) + " stopped ("
+                                       + self->system().render(dm.reason)
+                                       + ") before it answered"));
 }
 
 /// cluster.replication = kafka: the pending group goes to each partition's committer as
@@ -190,32 +240,11 @@ void replicate_pending(writer_ptr self) {
     }
     if (!chunk.empty())
       records.push_back(storage::encode_changelog(chunk));
-    auto part = p;
+    st.asked[{gid, p}] = st.committers[p].address();
     self->request(st.committers[p], caf::infinite, changelog_atom::value, std::move(records),
                   std::move(events))
-      .then(
-        [self, gid, part](int64_t offset) {
-          auto& st = self->state;
-          if (gid < st.first_group) // failed meanwhile
-            return;
-          auto& g = st.in_flight[gid - st.first_group];
-          g.offsets[part] = offset;
-          if (--g.remaining == 0)
-            drain_committed(self);
-        },
-        [self, gid, part](caf::error& e) {
-          auto& st = self->state;
-          if (gid < st.first_group)
-            return;
-          if (st.movable.count(part) != 0) { // lost to the node that came back: only its steps fail
-            auto& g = st.in_flight[gid - st.first_group];
-            g.lost.insert(part);
-            if (--g.remaining == 0)
-              drain_committed(self);
-            return;
-          }
-          fail_replicated(self, e);
-        });
+      .then([self, gid, p](int64_t offset) { on_committed(self, gid, p, offset); },
+            [self, gid, p](caf::error& e) { on_commit_failed(self, gid, p, e); });
   }
   if (g.remaining == 0)
     drain_committed(self);
@@ -260,6 +289,10 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
   self->state.ctx = ctx;
   self->state.committers = std::move(committers);
   self->state.probe = {"writer", "0", ctx->now_ms(), 0};
+  for (auto& c : self->state.committers)
+    if (c)
+      self->monitor(c);
+  self->set_down_handler([self](caf::down_msg& dm) { on_committer_down(self, dm); });
   return {
     [self](inspect_atom) {
       auto& st = self->state;
@@ -307,6 +340,8 @@ caf::behavior writer_actor(caf::stateful_actor<writer_state>* self, context_ptr 
         return rp;
       }
       bool drop = !c;
+      if (c)
+        self->monitor(c);
       if (static_cast<size_t>(p) >= st.committers.size())
         st.committers.resize(static_cast<size_t>(p) + 1);
       st.committers[static_cast<size_t>(p)] = std::move(c);

@@ -42,6 +42,11 @@ struct writer_state {
   std::deque<replicated_group> in_flight;
   /// Drops of a committer, answered once every group before the id is written.
   std::vector<std::pair<uint64_t, caf::response_promise>> drop_waiters;
+  /// Commits asked of a committer and not answered yet, by (group, partition), with the
+  /// committer asked. The writer monitors its committers: one that stops without answering
+  /// (killed, an exception, stopped before the writer) fails these as a fenced commit
+  /// would, instead of leaving its group, and every later one, waiting for ever.
+  std::map<std::pair<uint64_t, int32_t>, caf::actor_addr> asked;
   uint64_t first_group = 0; // the id of in_flight.front()
   uint64_t next_group = 0;
   writer_stats stats;

@@ -277,3 +277,55 @@ TEST_CASE("replicated: dropping a committer is answered only once the groups in 
   CHECK(n.db->get(storage::family::orders, "drop-test-0", raw) == storage::read_status::found);
   CHECK_FALSE(n.ctx->halted.load());
 }
+
+TEST_CASE("replicated: a committer that stops without answering fails only its steps; later "
+          "writes of the node go on", "[actor][replication][durability][failover]") {
+  temp_dir d;
+  replicated_node r(d.path.string());
+  auto& n = r.n;
+  n.stock("A", 10, 100);
+  // Order partition 0 was taken over here (movable).
+  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
+  n.run();
+  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  n.self->send(r.sinks[0], hold_atom::value, true);
+  n.run();
+  std::vector<order_item> items{{"A", 1, 100}};
+  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
+               std::string());
+  n.run();
+  CHECK(drain(n).total() == 0);
+  // Its committer dies with the step in hand (killed: no exit handler runs, its promise is
+  // dropped, and CAF 0.17 sends nothing for it).
+  n.self->send_exit(r.sinks[0], caf::exit_reason::kill);
+  n.run();
+  CHECK(drain(n).creates.empty()); // never acknowledged
+  CHECK_FALSE(n.ctx->halted.load());
+  // Before, the writer waited for that answer for ever, and every later group behind it:
+  // a write of another partition is answered now.
+  n.self->send(n.dir.inventory_for("A"), stock_atom::value, std::string("A"), int64_t{7},
+               int64_t{100});
+  n.run();
+  auto after = drain(n);
+  REQUIRE(after.skus.size() == 1);
+  CHECK(n.sku("A").on_hand() == 7);
+}
+
+TEST_CASE("replicated: a committer of the node's own partition that stops without answering "
+          "stops the node, acknowledging nothing", "[actor][replication][durability]") {
+  temp_dir d;
+  replicated_node r(d.path.string());
+  auto& n = r.n;
+  n.stock("A", 10, 100);
+  r.hold(true);
+  std::vector<order_item> items{{"A", 1, 100}};
+  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
+               std::string());
+  n.run();
+  REQUIRE_FALSE(r.journal->txns.empty());
+  auto p = r.journal->txns.back().partition;
+  n.self->send_exit(r.sinks[static_cast<size_t>(p)], caf::exit_reason::kill);
+  n.run();
+  CHECK(drain(n).creates.empty());
+  CHECK(n.ctx->halted.load());
+}
