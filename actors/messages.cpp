@@ -87,6 +87,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<taken_partition>("taken_partition");
   cfg.add_message_type<ownership_view>("ownership_view");
   cfg.add_message_type<standby_status>("standby_status");
+  cfg.add_message_type<partition_claim>("partition_claim");
+  cfg.add_message_type<std::vector<partition_claim>>("std::vector<partition_claim>");
   cfg.add_message_type<std::vector<standby_status>>("std::vector<standby_status>");
 }
 

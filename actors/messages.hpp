@@ -70,6 +70,7 @@ using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 using starting_atom = caf::atom_constant<caf::atom("starting")>;
 using standby_atom = caf::atom_constant<caf::atom("standby")>; // standby replicas (replication)
 using catch_up_atom = caf::atom_constant<caf::atom("catchup")>; // a takeover reads to the end
+using claim_atom = caf::atom_constant<caf::atom("claim")>; // a committed claim (owners_reader.hpp)
 
 // ---- errors as values ----
 enum class errc : uint8_t {
@@ -354,10 +355,23 @@ struct standby_status {
   bool paused = false;  // taken over here meanwhile: the writer applies it, not the standby
 };
 
+/// A committed claim of one changelog partition (actors/replication/owners_reader.hpp): the
+/// node that last opened it (fencing every node before it), read from the owners topic.
+/// `offset` orders the claims of a partition (a later one is a later fence).
+struct partition_claim {
+  int32_t log_partition = 0;
+  std::string node_id;
+  std::string http; // "http://host:port" ("" for a node without a cluster address)
+  std::string caf;  // "host:port"
+  int64_t offset = -1;
+  int64_t at_ms = 0; // the claimer's wall clock when it claimed
+};
+
 struct ownership_view {
   std::vector<std::string> orders, inventory;
   uint64_t takeovers = 0, releases = 0;
   std::vector<standby_status> standbys; // this node's (empty without standby replicas)
+  std::vector<partition_claim> claims;  // the last committed claim per partition read here
 };
 
 /// One peer as this node sees it (GET /cluster, sagactl cluster).
@@ -515,7 +529,12 @@ typename Inspector::result_type inspect(Inspector& f, taken_partition& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ownership_view& x) {
   return f(caf::meta::type_name("ownership_view"), x.orders, x.inventory, x.takeovers,
-           x.releases, x.standbys);
+           x.releases, x.standbys, x.claims);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_claim& x) {
+  return f(caf::meta::type_name("partition_claim"), x.log_partition, x.node_id, x.http, x.caf,
+           x.offset, x.at_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, standby_status& x) {

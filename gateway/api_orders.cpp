@@ -314,6 +314,21 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
                           {"held_here", x.paused}});
     }
     out["standbys"] = standbys;
+    if (cfg.cluster_replication == "kafka") {
+      // Who claimed each partition last in the owners topic (owners_reader.hpp).
+      json claims = json::array();
+      for (auto& c : owners->claims) {
+        bool orders = c.log_partition < n_orders;
+        claims.push_back({{"kind", orders ? "orders" : "inventory"},
+                          {"partition", orders ? c.log_partition : c.log_partition - n_orders},
+                          {"node", c.node_id},
+                          {"http", c.http},
+                          {"caf", c.caf},
+                          {"offset", c.offset},
+                          {"at_ms", c.at_ms}});
+      }
+      out["claims"] = claims;
+    }
   }
   return out;
 }

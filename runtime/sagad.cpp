@@ -25,6 +25,7 @@
 
 #include "actors/cluster/cluster.hpp"
 #include "actors/cluster/ownership.hpp"
+#include "actors/replication/owners_reader.hpp"
 #include "actors/replication/standby.hpp"
 #include "runtime/takeover.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
@@ -280,7 +281,7 @@ int main(int argc, char** argv) {
     // Replicated partitions: topics checked, every local partition opened (older owners
     // fenced) and the changelog after the store's offsets applied, before the store is read.
     if (cfg.cluster_replication == "kafka") {
-      auto r = start_replication(cfg, brokers, *db, log);
+      auto r = start_replication(cfg, brokers, *db, log, ctx->now_ms());
       if (!r.error.empty()) {
         log->critical("replication: {}", r.error);
         std::fprintf(stderr, "sagad: replication: %s\n", r.error.c_str());
@@ -347,6 +348,7 @@ int main(int argc, char** argv) {
     caf::actor entry;
     caf::actor owners; // who holds each partition now, and failover (ownership.hpp)
     caf::actor standby; // replication = kafka: the changelog applier (standby.hpp)
+    caf::actor claims;  // replication = kafka: the owners reader (owners_reader.hpp)
     std::vector<caf::actor> links;
     std::string cluster_error;
     if (!handles.peers.empty()) {
@@ -366,6 +368,13 @@ int main(int argc, char** argv) {
       owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
       if (standby)
         caf::anon_send(owners, standby_atom::value, standby);
+      if (cfg.cluster_replication == "kafka" && cluster_error.empty()) {
+        // Who holds each partition, as committed to the owners topic (GET /cluster "claims").
+        std::string or_error;
+        claims = spawn_owners_reader(sys, ctx, brokers, owners, or_error);
+        if (!claims)
+          cluster_error = "replication: the owners reader: " + or_error;
+      }
       entry = sys.spawn(node_entry, context_ptr{ctx}, owners);
       auto port = sys.middleman().publish(entry, static_cast<uint16_t>(me.caf_port),
                                           me.host.c_str(), true);
@@ -481,6 +490,8 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(owners, caf::exit_reason::user_shutdown);
     if (standby)
       caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
+    if (claims)
+      caf::anon_send_exit(claims, caf::exit_reason::user_shutdown);
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

@@ -43,6 +43,10 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
              [&](caf::error& e) { t.error = "applying the changelog: " + sys.render(e); });
   if (!t.error.empty())
     return t;
+  // The claim (owners_reader.hpp), before the committer owns the producer: it commits only
+  // if no node fenced this one meanwhile.
+  if (t.error = claim_partition(*producer, cfg, ctx->now_ms()); !t.error.empty())
+    return t;
   t.committer = spawn_movable_committer(sys, ctx, producer, router);
   bool registered = false;
   self->request(dir.writer, std::chrono::seconds(10), committer_atom::value, lp, t.committer)

@@ -511,6 +511,8 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         v.inventory.push_back(s.holder);
       v.takeovers = st.takeovers;
       v.releases = st.releases;
+      for (auto& [p, c] : st.claims)
+        v.claims.push_back(c);
       auto rp = self->make_response_promise();
       if (!st.standby) {
         rp.deliver(std::move(v));
@@ -529,6 +531,15 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     },
     // sagad: this node's changelog applier (actors/replication/standby.hpp).
     [self](standby_atom, caf::actor& sb) { self->state.standby = std::move(sb); },
+    // A committed claim read from the owners topic (actors/replication/owners_reader.hpp):
+    // shown in GET /cluster; routing does not follow claims yet (docs/membership-design.md,
+    // step 2). A partition's later claim has the higher offset; an older one read again
+    // (a reader that started over) is ignored.
+    [self](claim_atom, partition_claim& c) {
+      auto& cur = self->state.claims[c.log_partition];
+      if (c.offset > cur.offset)
+        cur = std::move(c);
+    },
     // A gateway's read of an order held elsewhere: through our link to its holder.
     [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {
       auto& st = self->state;

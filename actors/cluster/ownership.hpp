@@ -83,6 +83,8 @@ struct ownership_state {
   std::map<std::string, int64_t> starting;
   /// Their answers, given once no takeover of their partitions is under way here.
   std::map<std::string, std::vector<caf::response_promise>> start_waiters;
+  /// The last committed claim of each changelog partition, from the owners reader.
+  std::map<int32_t, partition_claim> claims;
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

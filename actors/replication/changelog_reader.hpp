@@ -18,10 +18,11 @@ namespace saga {
 /// client.id and group.id; it never joins the group), with the topic's leaders already
 /// known. Null and `error` when it cannot be made.
 /// `fetch_wait_ms`: how long the broker holds a fetch with nothing to give (an end is
-/// known from an empty fetch: short for a reader that stops at the end).
+/// known from an empty fetch: short for a reader that stops at the end). `topic`: another
+/// topic read the same way (the owners topic, owners_reader.hpp); empty: the changelog.
 rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& brokers,
                                   const std::string& role, std::string& error,
-                                  int fetch_wait_ms = 10);
+                                  int fetch_wait_ms = 10, const std::string& topic = {});
 
 /// The last changelog offset applied to the store for `p`; -1: none (or `error`).
 int64_t applied_changelog_offset(storage::store& db, int32_t p, std::string& error);

@@ -10,6 +10,7 @@
 
 #include "actors/cluster/cluster_layout.hpp"
 #include "actors/replication/changelog_reader.hpp"
+#include "actors/replication/owners_reader.hpp"
 #include "actors/sink/kafka_relay.hpp" // saga_topics
 #include "storage/changelog.hpp"
 
@@ -49,6 +50,10 @@ std::string provision(rd_kafka_t* rk, const node_config& cfg, spdlog::logger& lo
   if (!add(txn_producer::changelog_topic(cfg), log_partition_count(cfg),
            {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}, {"retention.bytes", "-1"}}))
     return "cannot describe the changelog topic: " + std::string(err);
+  // Who holds each partition (owners_reader.hpp): only the last claim per key matters.
+  if (!add(txn_producer::owners_topic(cfg), log_partition_count(cfg),
+           {{"cleanup.policy", "compact"}}))
+    return "cannot describe the owners topic: " + std::string(err);
   auto* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   auto timeout = static_cast<int>(cfg.kafka_provision_timeout_ms);
   rd_kafka_AdminOptions_set_request_timeout(opts, timeout, err, sizeof(err));
@@ -82,9 +87,10 @@ std::string provision(rd_kafka_t* rk, const node_config& cfg, spdlog::logger& lo
   return out;
 }
 
-/// "" when the changelog topic has at least log_partition_count partitions.
-std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
-  auto name = txn_producer::changelog_topic(cfg);
+/// "" when `name` (the changelog or the owners topic, `what`) has at least
+/// log_partition_count partitions.
+std::string check_partitioned(rd_kafka_t* rk, const node_config& cfg, const std::string& name,
+                              const std::string& what) {
   auto* topic = rd_kafka_topic_new(rk, name.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   std::string out;
@@ -95,7 +101,7 @@ std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
         && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       auto have = md->topics[0].partition_cnt;
       if (have < log_partition_count(cfg))
-        out = "the changelog topic " + name + " has " + std::to_string(have)
+        out = "the " + what + " topic " + name + " has " + std::to_string(have)
               + " partitions; this cluster needs " + std::to_string(log_partition_count(cfg))
               + " (saga.partitions " + std::to_string(cfg.saga_partitions)
               + " + inventory.workers " + std::to_string(cfg.inventory_workers)
@@ -110,7 +116,7 @@ std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
       rd_kafka_metadata_destroy(md);
     md = nullptr;
     if (steady::now() > deadline) {
-      out = "the changelog topic " + name + " is not available: " + why;
+      out = "the " + what + " topic " + name + " is not available: " + why;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -118,6 +124,13 @@ std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
   if (md != nullptr)
     rd_kafka_metadata_destroy(md);
   rd_kafka_topic_destroy(topic);
+  return out;
+}
+
+std::string check_changelog(rd_kafka_t* rk, const node_config& cfg) {
+  auto out = check_partitioned(rk, cfg, txn_producer::changelog_topic(cfg), "changelog");
+  if (out.empty())
+    out = check_partitioned(rk, cfg, txn_producer::owners_topic(cfg), "owners");
   return out;
 }
 
@@ -187,7 +200,7 @@ std::string restore(const node_config& cfg, const std::string& brokers, storage:
 
 rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& brokers,
                                   const std::string& role, std::string& error,
-                                  int fetch_wait_ms) {
+                                  int fetch_wait_ms, const std::string& read_topic) {
   char err[512];
   auto* conf = rd_kafka_conf_new();
   std::string bad;
@@ -220,7 +233,7 @@ rd_kafka_t* open_changelog_reader(const node_config& cfg, const std::string& bro
   }
   // The topic's leaders first: an assignment of a topic the client has no metadata for
   // waits for librdkafka's one-second metadata scan (restore_ms was 1.0 s for any length).
-  auto topic = txn_producer::changelog_topic(cfg);
+  auto topic = read_topic.empty() ? txn_producer::changelog_topic(cfg) : read_topic;
   if (auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr); rkt != nullptr) {
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(cfg.kafka_provision_timeout_ms))
@@ -281,8 +294,20 @@ std::vector<int32_t> local_log_partitions(const node_config& cfg) {
   return out;
 }
 
+std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms) {
+  auto o = producer.claim(encode_claim(cfg, producer.log_partition(), at_ms));
+  if (o.error.empty())
+    return {};
+  return "claiming partition " + std::to_string(producer.log_partition()) + " in "
+         + txn_producer::owners_topic(cfg) + " failed"
+         + (o.fenced ? " (another node opened it meanwhile, or its producer failed for good)"
+                     : " after " + std::to_string(o.attempts) + " attempt(s)")
+         + ": " + o.error;
+}
+
 replication_start start_replication(const node_config& cfg, const std::string& brokers,
-                                    storage::store& db, std::shared_ptr<spdlog::logger> log) {
+                                    storage::store& db, std::shared_ptr<spdlog::logger> log,
+                                    int64_t claim_at_ms) {
   replication_start r;
   auto t0 = steady::now();
   {
@@ -310,6 +335,8 @@ replication_start start_replication(const node_config& cfg, const std::string& b
     auto prod = txn_producer::open(cfg, brokers, p, log, r.error);
     if (!prod)
       return r;
+    if (r.error = claim_partition(*prod, cfg, claim_at_ms); !r.error.empty())
+      return r;
     r.producers[static_cast<size_t>(p)] = std::move(prod);
   }
   r.open_ms = ms_since(t0);
@@ -317,7 +344,7 @@ replication_start start_replication(const node_config& cfg, const std::string& b
   r.error = restore(cfg, brokers, db, parts, *log, r.applied_records);
   r.restore_ms = ms_since(t1);
   if (r.error.empty())
-    log->info("replication: {} partitions opened as {}-p<N> (older owners fenced) in {} ms; {} "
+    log->info("replication: {} partitions opened as {}-p<N> (older owners fenced) and claimed in {} ms; {} "
               "changelog records applied in {} ms",
               parts.size(), cfg.cluster_name, r.open_ms, r.applied_records, r.restore_ms);
   return r;

@@ -32,7 +32,7 @@ struct replication_start {
   /// By changelog partition; null where another node owns it.
   std::vector<std::shared_ptr<txn_producer>> producers;
   uint64_t applied_records = 0; // changelog records applied to the store at this start
-  int64_t open_ms = 0;          // provisioning and init_transactions (fencing)
+  int64_t open_ms = 0;          // provisioning, init_transactions (fencing) and the claims
   int64_t restore_ms = 0;       // reading and applying the changelog
 };
 
@@ -42,8 +42,14 @@ struct replication_start {
 /// producer (init_transactions: an older owner is fenced, its open transaction aborted),
 /// then applies every committed changelog record after the store's offset for that
 /// partition. A store whose directory was lost starts from offset 0: it is rebuilt.
+/// Each partition opened is claimed for this node right after its fence (owners_reader.hpp;
+/// `claim_at_ms`, the node clock's time, is written in the claims).
 replication_start start_replication(const node_config& cfg, const std::string& brokers,
-                                    storage::store& db, std::shared_ptr<spdlog::logger> log);
+                                    storage::store& db, std::shared_ptr<spdlog::logger> log,
+                                    int64_t claim_at_ms);
+
+/// Claims `producer`'s partition for this node (txn_producer::claim); "" or why not.
+std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms);
 
 /// One committer per local partition (a detached actor: its commits block), by changelog
 /// partition, null elsewhere. `(changelog_atom, records, events) -> last offset`. A failed

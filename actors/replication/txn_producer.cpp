@@ -61,6 +61,10 @@ std::string txn_producer::changelog_topic(const node_config& cfg) {
   return cfg.kafka_topic_prefix + "saga_changelog";
 }
 
+std::string txn_producer::owners_topic(const node_config& cfg) {
+  return cfg.kafka_topic_prefix + "saga_owners";
+}
+
 std::unique_ptr<txn_producer> txn_producer::open(const node_config& cfg, const std::string& brokers,
                                                  int32_t log_partition,
                                                  std::shared_ptr<spdlog::logger> log,
@@ -132,6 +136,7 @@ void txn_producer::warm_metadata() {
   // answered in 0.9-1.0 s). Known topics and one metadata request now, at open.
   std::vector<std::string> names = saga_topics(cfg_.kafka_topic_prefix);
   names.push_back(topic_);
+  names.push_back(owners_topic(cfg_)); // the claim right after open
   for (auto& t : names)
     if (auto* rkt = rd_kafka_topic_new(rk_, t.c_str(), nullptr))
       topics_.push_back(rkt);
@@ -153,10 +158,11 @@ txn_producer::~txn_producer() {
 }
 
 txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& records,
-                                               const std::vector<std::string>& events) {
+                                               const std::vector<std::string>& events,
+                                               const std::string* claim) {
   outcome out;
   reports_ = {};
-  reports_.offsets.assign(records.size(), -1);
+  reports_.offsets.assign(records.size() + (claim != nullptr ? 1 : 0), -1);
   auto timeout = static_cast<int>(cfg_.cluster_transaction_timeout_ms);
   auto fail = [&](std::string what, bool fatal) {
     char buf[256];
@@ -190,6 +196,19 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       return fail(std::string("producing a changelog record: ") + rd_kafka_err2name(err), false);
   }
+  if (claim != nullptr) {
+    auto topic = owners_topic(cfg_);
+    auto key = "p" + std::to_string(partition_);
+    auto err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                 RD_KAFKA_V_PARTITION(partition_),
+                                 RD_KAFKA_V_KEY(key.data(), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(claim->data()), claim->size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_OPAQUE(record_opaque(records.size())), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return fail(std::string("producing the claim to ") + topic + ": " + rd_kafka_err2name(err),
+                  false);
+  }
   for (auto& v : events) {
     envelope_head head;
     if (!read_head(v, head))
@@ -217,7 +236,7 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
                   + reports_.first_error, false);
   for (auto o : reports_.offsets)
     if (o < 0)
-      return fail("a changelog record has no delivery report", false);
+      return fail("a changelog record or claim has no delivery report", false);
   for (int i = 0;; ++i) {
     txn_error e(rd_kafka_commit_transaction(rk_, timeout));
     if (e.ok())
@@ -234,9 +253,19 @@ txn_producer::outcome txn_producer::try_commit(const std::vector<std::string>& r
 
 txn_producer::outcome txn_producer::commit(const std::vector<std::string>& records,
                                            const std::vector<std::string>& events) {
+  return with_retries(records, events, nullptr);
+}
+
+txn_producer::outcome txn_producer::claim(const std::string& value) {
+  return with_retries({}, {}, &value);
+}
+
+txn_producer::outcome txn_producer::with_retries(const std::vector<std::string>& records,
+                                                 const std::vector<std::string>& events,
+                                                 const std::string* claim) {
   int64_t backoff_ms = 100;
   for (int attempt = 1;; ++attempt) {
-    auto o = try_commit(records, events);
+    auto o = try_commit(records, events, claim);
     o.attempts = attempt;
     if (o.error.empty() || o.fenced || attempt > cfg_.cluster_commit_retries)
       return o;

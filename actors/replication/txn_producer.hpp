@@ -25,6 +25,9 @@ public:
   static std::string transactional_id(const node_config& cfg, int32_t log_partition);
   /// The changelog topic: "<kafka.topic_prefix>saga_changelog".
   static std::string changelog_topic(const node_config& cfg);
+  /// The claims topic: "<kafka.topic_prefix>saga_owners", compacted, one partition per
+  /// changelog partition (owners_reader.hpp).
+  static std::string owners_topic(const node_config& cfg);
 
   /// Creates the producer and calls init_transactions (fencing any older owner). Null and
   /// `error` set when that fails within kafka.provision_timeout_ms x 3.
@@ -47,6 +50,13 @@ public:
   /// (cluster.commit_retries times): aborted messages stay invisible to read_committed.
   outcome commit(const std::vector<std::string>& records, const std::vector<std::string>& events);
 
+  /// A transaction of its own with one record, `value` (a claim: who holds this partition
+  /// now, owners_reader.hpp), to this partition of the owners topic, key "p<N>". Called right
+  /// after open and before any commit: a claim commits only while this producer is the
+  /// partition's newest, so the committed claims of a partition come in the order their
+  /// nodes fenced each other, and the last one names the holder. `offsets[0]`: its offset.
+  outcome claim(const std::string& value);
+
   /// The end of this partition of the changelog (its high watermark) as the brokers have
   /// it now, asked with a time-out of kafka.provision_timeout_ms; -1 and `error` when not
   /// known. Right after open, nothing is open in it any more: the end is final until this
@@ -61,7 +71,9 @@ private:
   txn_producer() = default;
   void warm_metadata();
   outcome try_commit(const std::vector<std::string>& records,
-                     const std::vector<std::string>& events);
+                     const std::vector<std::string>& events, const std::string* claim = nullptr);
+  outcome with_retries(const std::vector<std::string>& records,
+                       const std::vector<std::string>& events, const std::string* claim);
 
   rd_kafka_t* rk_ = nullptr;
   // Handles of the changelog and every event topic, held open with their metadata, so a

@@ -94,6 +94,25 @@ def holders(node):
     return c
 
 
+def claims_of(view):
+    """GET /cluster "claims": (kind, partition) -> (node, offset)."""
+    return {(x["kind"], x["partition"]): (x["node"], x["offset"]) for x in view.get("claims", [])}
+
+
+def claims_settle(node, want, timeout_s=10.0):
+    """Waits until `node`'s claims name want[(kind, p)] for every partition; the last view."""
+    deadline = time.time() + timeout_s
+    while True:
+        got = claims_of(holders(node))
+        if all(got.get(k, (None,))[0] == v for k, v in want.items()) or time.time() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def holder_map(view):
+    return {(k, p): h for k in ("orders", "inventory") for p, h in enumerate(view["holders"][k])}
+
+
 def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     """kill -9 `victim` under load over the others and every node's SKUs, without restarting
     it; then start it again under load over every node. Returns (first success on its SKUs,
@@ -110,6 +129,11 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
         c.check(sb and all(x["lag"] is not None and x["lag"] < 200 for x in sb),
                 "%s keeps standby replicas and reports their lag: %s" % (nid, sb))
     log_sizes = {nid: os.path.getsize(os.path.join(cl.dir, nid + ".log")) for nid in survivor_ids}
+    # Claims (owners topic): every partition is claimed by the node that holds it.
+    before = holder_map(holders(survivors[0]))
+    claims0 = claims_settle(survivors[0], before)
+    c.check(set(claims0) == set(before) and all(claims0[k][0] == before[k] for k in before),
+            "every partition's last claim names its holder: %s" % claims0)
     # 1. kill -9 under load, no restart.
     log = []
     t_kill = run_load(survivors, skus, seed, 22,
@@ -159,6 +183,15 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
             "every partition has a live holder: %s" % view["holders"])
     c.check(sum(holders(n)["failover"]["takeovers"] for n in survivors) > 0,
             "the survivors count their takeovers: %s" % view["failover"])
+    # Each takeover claimed its partition after it fenced the victim: the claims every
+    # survivor reads name the new holders, at higher offsets than the victim's claims.
+    moved = {k: h for k, h in holder_map(view).items() if before.get(k) == victim}
+    for nid, n in zip(survivor_ids, survivors):
+        got = claims_settle(n, moved)
+        c.check(moved and all(got.get(k, (None,))[0] == h and got[k][1] > claims0.get(k, (None, -1))[1]
+                              for k, h in moved.items()),
+                "%s reads the takers' claims of %s's partitions, each after the victim's: %s"
+                % (nid, victim, {k: got.get(k) for k in moved}))
     # sagactl shows the move: what each node holds now, and the takeovers.
     sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
     outs = [subprocess.run([sagactl, "--url", "http://127.0.0.1:%d" % n.port, "cluster"],
@@ -186,6 +219,11 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     c.check(all(v["holders"]["orders"][p] == victim for p in own["orders"]) and
             all(v["holders"]["inventory"][q] == victim for q in own["inventory"]),
             "%s holds its partitions again: %s" % (victim, v["holders"]))
+    back_claims = claims_settle(survivors[0], {k: victim for k in moved})
+    c.check(all(back_claims.get(k, (None,))[0] == victim and back_claims[k][1] > claims0.get(k, (None, -1))[1]
+                for k in moved),
+            "%s claimed its partitions again (the last claims name it): %s"
+            % (victim, {k: back_claims.get(k) for k in moved}))
     back_fail = [x for x in log2 if x[0] >= t_back and x[1] != 201]
     codes2 = {}
     for x in back_fail:
