@@ -341,6 +341,8 @@ struct taken_partition {
   caf::actor payment; // orders: the payment worker of that partition
   uint64_t applied = 0;
   int64_t took_ms = 0;
+  int64_t claim_offset = -1; // its claim in the owners topic (owners_reader.hpp)
+  int64_t claim_ms = 0;      // how long committing that claim took
 };
 
 /// GET /cluster's "partitions": the holder of each order and SKU partition as this node
@@ -524,7 +526,7 @@ void register_message_types(caf::actor_system_config& cfg);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, taken_partition& x) {
   return f(caf::meta::type_name("taken_partition"), x.error, x.committer, x.main, x.payment,
-           x.applied, x.took_ms);
+           x.applied, x.took_ms, x.claim_offset, x.claim_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ownership_view& x) {

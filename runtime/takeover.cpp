@@ -45,8 +45,11 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
     return t;
   // The claim (owners_reader.hpp), before the committer owns the producer: it commits only
   // if no node fenced this one meanwhile.
-  if (t.error = claim_partition(*producer, cfg, ctx->now_ms()); !t.error.empty())
+  auto t_claim = std::chrono::steady_clock::now();
+  if (t.error = claim_partition(*producer, cfg, ctx->now_ms(), &t.claim_offset); !t.error.empty())
     return t;
+  t.claim_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - t_claim).count();
   t.committer = spawn_movable_committer(sys, ctx, producer, router);
   bool registered = false;
   self->request(dir.writer, std::chrono::seconds(10), committer_atom::value, lp, t.committer)

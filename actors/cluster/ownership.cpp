@@ -418,7 +418,12 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
         return;
       }
-      if (!s.holder.empty() && st.leaving.count(s.holder) == 0) {
+      auto lp = log_partition(self, k, static_cast<size_t>(p));
+      auto newer = st.claims.find(lp);
+      bool claimed_after = t.claim_offset >= 0 && newer != st.claims.end()
+                           && newer->second.node_id != me(self)
+                           && newer->second.offset > t.claim_offset;
+      if ((!s.holder.empty() && st.leaving.count(s.holder) == 0) || claimed_after) {
         // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
         for (auto* a : {&t.main, &t.payment, &t.committer})
           if (*a)
@@ -430,11 +435,13 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       s.local = t.main;
       s.local_pay = t.payment;
       s.committer = t.committer;
+      s.claim = t.claim_offset;
       route_slot(self, s);
       announce(self, k, static_cast<size_t>(p));
       st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "
-                        "applied; took {} ms)", slot_name(k, static_cast<size_t>(p)),
-                        t.applied, t.took_ms);
+                        "applied; took {} ms, {} ms of it the claim at owners offset {})",
+                        slot_name(k, static_cast<size_t>(p)), t.applied, t.took_ms, t.claim_ms,
+                        t.claim_offset);
     },
     // The committer of a partition taken over here was fenced: another node opened it.
     [self](lost_atom, int32_t lp) {
@@ -536,9 +543,25 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     // step 2). A partition's later claim has the higher offset; an older one read again
     // (a reader that started over) is ignored.
     [self](claim_atom, partition_claim& c) {
-      auto& cur = self->state.claims[c.log_partition];
-      if (c.offset > cur.offset)
-        cur = std::move(c);
+      auto& st = self->state;
+      auto& cur = st.claims[c.log_partition];
+      if (c.offset <= cur.offset)
+        return;
+      cur = c;
+      // A later claim by another node of a partition taken over here: it opened it after
+      // us (so we are fenced): release it now rather than at its next failed commit.
+      auto n = static_cast<int32_t>(st.layout.order_partitions);
+      auto k = c.log_partition < n ? partition_kind::orders : partition_kind::inventory;
+      auto p = static_cast<size_t>(c.log_partition < n ? c.log_partition : c.log_partition - n);
+      if (c.log_partition < 0 || p >= slots(self, k).size())
+        return;
+      auto& s = slots(self, k)[p];
+      if (!s.mine && s.holder == me(self) && s.claim >= 0 && c.node_id != me(self)
+          && c.offset > s.claim) {
+        release(self, k, p, c.node_id + " claimed it after this node (owners offset "
+                              + std::to_string(c.offset) + ")");
+        route_slot(self, s);
+      }
     },
     // A gateway's read of an order held elsewhere: through our link to its holder.
     [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {

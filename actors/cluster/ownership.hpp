@@ -24,6 +24,11 @@
 // - Losing: when the partition's own node comes back (its welcome or announcement claims
 //   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
 //   drops the committer, and the forwarder routes to the new holder.
+// - Claims (owners_reader.hpp): a partition taken over here is released as soon as a claim
+//   of it by another node at a later offset than this node's own is read: that node opened
+//   it after us, so we are fenced, and an idle partition would otherwise go on answering
+//   reads from here until its next commit failed. A takeover that finishes after such a
+//   claim is not served.
 // - Lease: a node that did not run for longer than cluster.failover_after_ms (frozen,
 //   stopped, starved: its peers may have taken its partitions meanwhile) answers nothing
 //   from the moment it runs again, and stops (runtime/context.hpp `unresponsive_ms`).
@@ -54,6 +59,7 @@ struct owned_slot {
   caf::actor fw, pay_fw;  // local forwarders (null for this node's own partitions)
   caf::actor remote, remote_pay;           // the holder's handles (a peer)
   caf::actor local, local_pay, committer;  // taken over here
+  int64_t claim = -1;     // taken over here: the offset of this node's claim of it
 };
 
 struct ownership_state {

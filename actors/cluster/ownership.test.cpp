@@ -317,3 +317,81 @@ TEST_CASE("ownership: a node that starts waits for the takeovers of its partitio
   f.self->send_exit(mine, caf::exit_reason::user_shutdown);
   f.run();
 }
+
+TEST_CASE("ownership: a partition taken over here is released when another node's later claim "
+          "is read; an older claim changes nothing", "[actors][cluster][failover][claims]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-3");
+  f.advance(1300ms);
+  auto want = f.expected("node-3");
+  REQUIRE_FALSE(want.empty());
+  auto [kind, p] = *want.begin();
+  auto lp = static_cast<int32_t>(kind == partition_kind::orders ? p : f.layout.order_partitions + p);
+  auto mine = f.sys.spawn(named, std::string("taken"));
+  taken_partition t;
+  t.main = mine;
+  t.payment = mine;
+  t.claim_offset = 10; // this node's claim, after node-3's own (at its start)
+  f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
+  f.run();
+  auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
+  REQUIRE(f.via(slot) == "taken:x");
+  auto claim = [&](const std::string& node, int64_t offset) {
+    partition_claim c;
+    c.log_partition = lp;
+    c.node_id = node;
+    c.offset = offset;
+    f.self->send(f.own, claim_atom::value, c);
+    f.run();
+  };
+  claim("node-3", 4);  // node-3's claim at its start, read late: older than ours
+  claim("node-1", 10); // our own
+  CHECK(f.via(slot) == "taken:x");
+  CHECK(*f.drops == 0);
+  // node-3 came back and opened it (its welcome not here yet): its claim is later than ours.
+  claim("node-3", 12);
+  CHECK(*f.drops == 1); // the writer dropped the committer: steps fail, unacknowledged
+  CHECK(f.view().releases == 1);
+  CHECK(f.via(slot) == "unavailable"); // until node-3's welcome routes it there
+  auto v = f.view();
+  REQUIRE(v.claims.size() == 1);
+  CHECK(v.claims[0].node_id == "node-3");
+  CHECK(v.claims[0].offset == 12);
+  f.up("node-3");
+  CHECK(f.via(slot) == "node-3:x");
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
+}
+
+TEST_CASE("ownership: a takeover that finishes after another node's later claim is not served",
+          "[actors][cluster][failover][claims]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-3");
+  f.advance(1300ms);
+  auto want = f.expected("node-3");
+  REQUIRE_FALSE(want.empty());
+  auto [kind, p] = *want.begin();
+  auto lp = static_cast<int32_t>(kind == partition_kind::orders ? p : f.layout.order_partitions + p);
+  partition_claim c;
+  c.log_partition = lp;
+  c.node_id = "node-2"; // opened after our takeover's claim (offset 10)
+  c.offset = 11;
+  f.self->send(f.own, claim_atom::value, c);
+  f.run();
+  auto mine = f.sys.spawn(named, std::string("taken"));
+  taken_partition t;
+  t.main = mine;
+  t.payment = mine;
+  t.claim_offset = 10;
+  f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
+  f.run();
+  auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
+  CHECK(f.via(slot) != "taken:x");
+  CHECK(*f.drops == 1);
+  auto v = f.view();
+  CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) != "node-1");
+}

@@ -294,10 +294,14 @@ std::vector<int32_t> local_log_partitions(const node_config& cfg) {
   return out;
 }
 
-std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms) {
+std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms,
+                            int64_t* offset) {
   auto o = producer.claim(encode_claim(cfg, producer.log_partition(), at_ms));
-  if (o.error.empty())
+  if (o.error.empty()) {
+    if (offset != nullptr)
+      *offset = o.offsets.empty() ? -1 : o.offsets.back();
     return {};
+  }
   return "claiming partition " + std::to_string(producer.log_partition()) + " in "
          + txn_producer::owners_topic(cfg) + " failed"
          + (o.fenced ? " (another node opened it meanwhile, or its producer failed for good)"

@@ -49,7 +49,9 @@ replication_start start_replication(const node_config& cfg, const std::string& b
                                     int64_t claim_at_ms);
 
 /// Claims `producer`'s partition for this node (txn_producer::claim); "" or why not.
-std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms);
+/// `offset`, when given: the claim's offset in the owners topic.
+std::string claim_partition(txn_producer& producer, const node_config& cfg, int64_t at_ms,
+                            int64_t* offset = nullptr);
 
 /// One committer per local partition (a detached actor: its commits block), by changelog
 /// partition, null elsewhere. `(changelog_atom, records, events) -> last offset`. A failed

@@ -168,14 +168,15 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
             "after the goal every request succeeds: %d of %d" %
             (sum(1 for x in tail if x[1] == 201), len(tail)))
     # Each takeover applied only its standby's lag, not the partition's changelog.
-    applied = []
+    applied, claim_ms = [], []
     for nid in survivor_ids:
         with open(os.path.join(cl.dir, nid + ".log"), "rb") as f:
             f.seek(log_sizes[nid])
             text = f.read().decode("utf-8", "replace")
         applied += [int(x) for x in re.findall(r"is served here now \((\d+) changelog records applied", text)]
-    print("TAKEOVER kill -9 %s: changelog records applied per takeover: %s" % (victim, applied),
-          flush=True)
+        claim_ms += [int(x) for x in re.findall(r"(\d+) ms of it the claim at owners offset", text)]
+    print("TAKEOVER kill -9 %s: changelog records applied per takeover: %s; its claim took %s ms"
+          % (victim, applied, claim_ms), flush=True)
     c.check(applied and max(applied) <= 20,
             "each takeover applied only its standby's lag (at most 20 records): %s" % applied)
     view = holders(survivors[0])
