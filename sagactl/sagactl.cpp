@@ -377,6 +377,18 @@ int cmd_cluster(const options& o) {
     std::cout << "standby replicas at this node:\n";
     table(std::cout, {"KIND", "PARTITION", "APPLIED OFFSET", "LAG", "STATE"}, sb);
   }
+  if (c.contains("claims") && !c["claims"].empty()) {
+    // The last claim of each partition in the owners topic: who opened it last.
+    std::vector<std::vector<std::string>> cl;
+    for (auto& x : c["claims"]) {
+      auto at = x["at_ms"].get<int64_t>();
+      cl.push_back({str(x["kind"]), std::to_string(x["partition"].get<int64_t>()), str(x["node"]),
+                    std::to_string(x["offset"].get<int64_t>()),
+                    at <= 0 ? "-" : std::to_string(std::max<int64_t>(0, now_ms - at) / 1000) + "s"});
+    }
+    std::cout << "claims (owners topic):\n";
+    table(std::cout, {"KIND", "PARTITION", "CLAIMED BY", "OFFSET", "AGO"}, cl);
+  }
   for (auto& r : reasons)
     std::cout << "  " << r << "\n";
   return 0;

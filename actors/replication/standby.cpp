@@ -21,6 +21,9 @@ namespace {
 
 constexpr size_t max_in_flight = 1024; // records sent to the writer, not yet written
 constexpr int max_per_round = 256;     // records taken from the consumer per turn
+constexpr int64_t min_assign_gap_ms = 50; // between two assignments of the consumer (reassign)
+
+using reassign_atom = caf::atom_constant<caf::atom("reassign")>;
 
 struct consumer_closer {
   void operator()(rd_kafka_t* rk) const {
@@ -51,6 +54,8 @@ struct standby_state {
   bool tick_scheduled = false;
   bool failed = false; // a write failed: the node stops (the writer halted it)
   int64_t lag_published_ms = 0; // saga_standby_lag_max, refreshed once a second
+  int64_t last_assign_mono = 0;  // the clock's mono_ms at the last rd_kafka_assign (0: none)
+  bool assign_scheduled = false; // a reassign waits for min_assign_gap_ms
 };
 
 using standby_ptr = caf::stateful_actor<standby_state>*;
@@ -73,7 +78,7 @@ int64_t next_of(standby_ptr self, int32_t p) {
 
 /// Assigns every active partition from its next offset (a fresh fetch of each: a partition
 /// caught up reports its end again, which a catch-up waits for).
-void reassign(standby_ptr self) {
+void assign_now(standby_ptr self) {
   auto& st = self->state;
   std::set<int32_t> parts;
   for (auto p : st.wanted)
@@ -87,10 +92,30 @@ void reassign(standby_ptr self) {
     rd_kafka_topic_partition_list_add(list, st.topic.c_str(), p)->offset =
       at <= 0 ? RD_KAFKA_OFFSET_BEGINNING : at;
   }
+  st.last_assign_mono = std::max<int64_t>(1, st.ctx->clock->mono_ms());
   if (auto e = rd_kafka_assign(st.rk.get(), list); e != RD_KAFKA_RESP_ERR_NO_ERROR)
     st.ctx->log->error("standby: cannot assign the changelog partitions: {}",
                        rd_kafka_err2str(e));
   rd_kafka_topic_partition_list_destroy(list);
+}
+
+/// Asks for assign_now: at once when the last assignment is at least min_assign_gap_ms old,
+/// else once, that long after it (the changes meanwhile coalesce). librdkafka 2.8.0 aborts
+/// the process when an assignment removes a partition whose stop from the assignment before
+/// is still unanswered (`rd_kafka_assignment_partition_stopped: Assertion rktp_started`,
+/// librdkafka #5573, fixed after 2.15): three assignments in a row did it here, when three
+/// partitions taken over were released within 0.1 s of each other (a failover test run).
+void reassign(standby_ptr self) {
+  auto& st = self->state;
+  if (st.assign_scheduled)
+    return;
+  auto wait = st.last_assign_mono + min_assign_gap_ms - st.ctx->clock->mono_ms();
+  if (st.last_assign_mono == 0 || wait <= 0) {
+    assign_now(self);
+    return;
+  }
+  st.assign_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds(wait), reassign_atom::value);
 }
 
 /// A takeover's catch-up reached the end of its partition: once everything sent is written,
@@ -287,6 +312,10 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
     [self](tick_atom) {
       self->state.tick_scheduled = false;
       poll_round(self);
+    },
+    [self](reassign_atom) {
+      self->state.assign_scheduled = false;
+      assign_now(self);
     },
     // A takeover here: read `p` up to `end` (its end once the old owner was fenced), answer
     // with the records applied once they are written; from then on the writer applies it.

@@ -200,6 +200,8 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     c.check(all("HOLDS ORDERS" in o for o in outs) and
             any(" 0 takeover(s)" not in o and "takeover(s)" in o for o in outs),
             "sagactl cluster shows the holders and a takeover: %r" % outs[:1])
+    c.check(all("CLAIMED BY" in o for o in outs),
+            "sagactl cluster lists the claims: %r" % outs[:1])
 
     # 2. The dead node comes back: it takes its partitions back, nobody stops.
     log2 = []
