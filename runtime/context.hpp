@@ -41,6 +41,15 @@ struct runtime_context {
   /// (frozen, stopped, starved) may have lost its partitions meanwhile, so from the moment
   /// it runs again it answers nothing (`unresponsive_ms`), and its next tick stops it.
   mutable std::atomic<int64_t> alive_mono_ms{0};
+  /// The process's own liveness (runtime/lease_ticker.hpp), a thread of its own beside the
+  /// actors: the clock's mono_ms at its last tick (0: no ticker runs, as in actor tests),
+  /// and the gap it saw when it found the process had not run for longer than the lease
+  /// (0: never; once set, for good). The ownership actor's ticks alone cannot tell a frozen
+  /// process (its peers may have cut it) from a scheduler that was busy for a while (the
+  /// middleman kept the connections alive): a late tick with a fresh process ticker is not a
+  /// freeze.
+  mutable std::atomic<int64_t> process_alive_mono_ms{0};
+  mutable std::atomic<int64_t> process_frozen_ms{0};
 
   /// Stops the node (first caller wins): memory must never run ahead of the disk.
   void halt(const std::string& why) const {
@@ -55,11 +64,21 @@ struct runtime_context {
   /// How long the lease has lapsed by: 0 while it holds (or none is in force), else the
   /// milliseconds since the last tick, once they are beyond `lease_ms()`.
   int64_t unresponsive_ms() const {
+    if (auto frozen = process_frozen_ms.load(std::memory_order_acquire); frozen > 0)
+      return frozen;
     auto at = alive_mono_ms.load(std::memory_order_acquire);
     if (at == 0)
       return 0;
-    auto gap = clock->mono_ms() - at;
-    return gap > lease_ms() ? gap : 0;
+    auto now = clock->mono_ms();
+    auto gap = now - at;
+    if (gap <= lease_ms())
+      return 0;
+    // The ownership actor is late; if the process ticker ran meanwhile, the process was not
+    // frozen (the actors were only busy): not a lapse.
+    auto p = process_alive_mono_ms.load(std::memory_order_acquire);
+    if (p != 0 && now - p <= lease_ms())
+      return 0;
+    return gap;
   }
   /// The lease: the shorter of cluster.failover_after_ms and cluster.connection_timeout_ms.
   int64_t lease_ms() const {

@@ -27,6 +27,7 @@
 #include "actors/cluster/ownership.hpp"
 #include "actors/replication/owners_reader.hpp"
 #include "actors/replication/standby.hpp"
+#include "runtime/lease_ticker.hpp"
 #include "runtime/takeover.hpp"
 #include "actors/plumbing/component_supervisor.hpp"
 #include "actors/sink/kafka_relay.hpp"
@@ -349,6 +350,7 @@ int main(int argc, char** argv) {
     caf::actor owners; // who holds each partition now, and failover (ownership.hpp)
     caf::actor standby; // replication = kafka: the changelog applier (standby.hpp)
     caf::actor claims;  // replication = kafka: the owners reader (owners_reader.hpp)
+    std::unique_ptr<lease_ticker> ticker; // failover: the process's liveness (lease_ticker.hpp)
     std::vector<caf::actor> links;
     std::string cluster_error;
     if (!handles.peers.empty()) {
@@ -366,6 +368,8 @@ int main(int argc, char** argv) {
         take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}(), standby);
       }
       owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
+      if (cfg.cluster_replication == "kafka" && cfg.cluster_failover_after_ms > 0)
+        ticker = std::make_unique<lease_ticker>(ctx);
       if (standby)
         caf::anon_send(owners, standby_atom::value, standby);
       if (cfg.cluster_replication == "kafka" && cluster_error.empty()) {
@@ -492,6 +496,7 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
     if (claims)
       caf::anon_send_exit(claims, caf::exit_reason::user_shutdown);
+    ticker.reset();
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

@@ -11,6 +11,7 @@
 
 #include "actors/cluster/cluster.hpp"
 #include "actors/cluster/ownership.hpp"
+#include "runtime/lease_ticker.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
@@ -256,6 +257,36 @@ TEST_CASE("ownership: a node that did not run past its lease (failover_after_ms)
   CHECK(f.ctx->unresponsive_ms() > 1000);
   CHECK_FALSE(f.ctx->halted.load());
   f.run(); // the ownership actor's next tick stops the node, and takes nothing over
+  CHECK(f.ctx->halted.load());
+  CHECK(f.taken.empty());
+}
+
+TEST_CASE("ownership: a late tick while the process ran (a busy scheduler) is not a freeze; "
+          "a freeze the process ticker saw stops the node", "[actors][cluster][failover]") {
+  fixture f;
+  f.up("node-2");
+  f.down("node-3");
+  f.advance(500ms);
+  int64_t last = 0;
+  REQUIRE(lease_tick(*f.ctx, last)); // the process ticker runs (runtime/lease_ticker.hpp)
+  // The actors do not run for 1.5 s (lease 1 s) while the ticker thread goes on.
+  for (int i = 0; i < 15; ++i) {
+    f.sched.clock().advance_time(100ms);
+    REQUIRE(lease_tick(*f.ctx, last));
+  }
+  CHECK(f.ctx->unresponsive_ms() == 0); // the gateway serves
+  f.run();
+  CHECK_FALSE(f.ctx->halted.load()); // before: stopped with exit 7, though nobody cut it
+  // A real freeze: the ticker too did not run for longer than the lease.
+  f.advance(200ms);
+  REQUIRE(lease_tick(*f.ctx, last));
+  f.sched.clock().advance_time(1500ms);
+  CHECK(f.ctx->unresponsive_ms() > 1000); // before any thread ran again
+  CHECK_FALSE(lease_tick(*f.ctx, last));  // the ticker records the freeze
+  CHECK(f.ctx->process_frozen_ms.load() >= 1500);
+  CHECK_FALSE(lease_tick(*f.ctx, last)); // and renews nothing more
+  CHECK(f.ctx->unresponsive_ms() > 1000);
+  f.run();
   CHECK(f.ctx->halted.load());
   CHECK(f.taken.empty());
 }
