@@ -8,6 +8,9 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "runtime/context.hpp"
 
 namespace saga_test {
 
@@ -33,5 +36,19 @@ struct mock_kafka {
   mock_kafka(const mock_kafka&) = delete;
   mock_kafka& operator=(const mock_kafka&) = delete;
 };
+
+/// A context for the replication actors against `k` (cluster.replication = kafka, the wall
+/// clock, a silent log), under cluster.name `name`.
+inline std::shared_ptr<saga::runtime_context> replication_context(const mock_kafka& k, const std::string& name) {
+  auto ctx = std::make_shared<saga::runtime_context>();
+  auto& c = ctx->cfg;
+  c.cluster_replication = "kafka";
+  c.cluster_name = name;
+  c.kafka_brokers = k.bootstraps;
+  c.kafka_provision_timeout_ms = 5000;
+  ctx->clock = std::make_shared<saga::wall_clock>();
+  ctx->log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return ctx;
+}
 
 } // namespace saga_test

@@ -158,6 +158,30 @@ struct fixture {
           out.emplace(k, p);
     return out;
   }
+  /// node-3 dies and node-1 takes the first of its partitions the rendezvous gives it:
+  /// (kind, partition, changelog partition); the takeover is not finished yet.
+  std::tuple<partition_kind, size_t, int32_t> lose_node3() {
+    up("node-2");
+    up("node-3");
+    down("node-3");
+    advance(1300ms);
+    auto want = expected("node-3");
+    REQUIRE_FALSE(want.empty());
+    auto [kind, p] = *want.begin();
+    return {kind, p,
+            static_cast<int32_t>(kind == partition_kind::orders ? p : layout.order_partitions + p)};
+  }
+  /// The takeover of (kind, p) finishes here with this claim offset; its stand-in actor.
+  caf::actor finish_take(partition_kind kind, size_t p, int64_t claim_offset) {
+    auto mine = sys.spawn(named, std::string("taken"));
+    taken_partition t;
+    t.main = mine;
+    t.payment = mine;
+    t.claim_offset = claim_offset;
+    self->send(own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
+    run();
+    return mine;
+  }
   ownership_view view() {
     ownership_view v;
     auto h = self->request(own, caf::infinite, owners_atom::value);
@@ -352,26 +376,14 @@ TEST_CASE("ownership: a node that starts waits for the takeovers of its partitio
 TEST_CASE("ownership: a partition taken over here is released when another node's later claim "
           "is read; an older claim changes nothing", "[actors][cluster][failover][claims]") {
   fixture f;
-  f.up("node-2");
-  f.up("node-3");
-  f.down("node-3");
-  f.advance(1300ms);
-  auto want = f.expected("node-3");
-  REQUIRE_FALSE(want.empty());
-  auto [kind, p] = *want.begin();
-  auto lp = static_cast<int32_t>(kind == partition_kind::orders ? p : f.layout.order_partitions + p);
-  auto mine = f.sys.spawn(named, std::string("taken"));
-  taken_partition t;
-  t.main = mine;
-  t.payment = mine;
-  t.claim_offset = 10; // this node's claim, after node-3's own (at its start)
-  f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
-  f.run();
+  auto [kind, p, lp] = f.lose_node3();
+  const int32_t claimed = lp; // (a lambda cannot capture a structured binding in C++17)
+  auto mine = f.finish_take(kind, p, 10); // this node's claim, after node-3's own (at its start)
   auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
   REQUIRE(f.via(slot) == "taken:x");
   auto claim = [&](const std::string& node, int64_t offset) {
     partition_claim c;
-    c.log_partition = lp;
+    c.log_partition = claimed;
     c.node_id = node;
     c.offset = offset;
     f.self->send(f.own, claim_atom::value, c);
@@ -399,30 +411,19 @@ TEST_CASE("ownership: a partition taken over here is released when another node'
 TEST_CASE("ownership: a takeover that finishes after another node's later claim is not served",
           "[actors][cluster][failover][claims]") {
   fixture f;
-  f.up("node-2");
-  f.up("node-3");
-  f.down("node-3");
-  f.advance(1300ms);
-  auto want = f.expected("node-3");
-  REQUIRE_FALSE(want.empty());
-  auto [kind, p] = *want.begin();
-  auto lp = static_cast<int32_t>(kind == partition_kind::orders ? p : f.layout.order_partitions + p);
+  auto [kind, p, lp] = f.lose_node3();
   partition_claim c;
   c.log_partition = lp;
   c.node_id = "node-2"; // opened after our takeover's claim (offset 10)
   c.offset = 11;
   f.self->send(f.own, claim_atom::value, c);
   f.run();
-  auto mine = f.sys.spawn(named, std::string("taken"));
-  taken_partition t;
-  t.main = mine;
-  t.payment = mine;
-  t.claim_offset = 10;
-  f.self->send(f.own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
-  f.run();
+  auto mine = f.finish_take(kind, p, 10);
   auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
   CHECK(f.via(slot) != "taken:x");
   CHECK(*f.drops == 1);
   auto v = f.view();
   CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) != "node-1");
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
 }

@@ -17,15 +17,9 @@ TEST_CASE("a released committer answers the steps still waiting for its transact
           "[committer]") {
   saga_test::mock_kafka k;
   rd_kafka_mock_topic_create(k.mc, "saga_changelog", 2, 1);
-  auto ctx = std::make_shared<runtime_context>();
+  auto ctx = saga_test::replication_context(k, "committer-test");
   auto& c = ctx->cfg;
-  c.cluster_replication = "kafka";
-  c.cluster_name = "committer-test";
-  c.kafka_brokers = k.bootstraps;
-  c.kafka_provision_timeout_ms = 5000;
   c.cluster_commit_interval_ms = 60000; // the step waits for the next flush
-  ctx->clock = std::make_shared<wall_clock>();
-  ctx->log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
   sys_cfg.set("logger.file-verbosity", caf::atom("quiet"));

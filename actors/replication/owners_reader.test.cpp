@@ -47,17 +47,11 @@ TEST_CASE("the owners reader hands every committed claim to its sink, in each pa
   saga_test::mock_kafka k;
   rd_kafka_mock_topic_create(k.mc, "saga_changelog", 2, 1);
   rd_kafka_mock_topic_create(k.mc, "saga_owners", 2, 1);
-  auto ctx = std::make_shared<runtime_context>();
+  auto ctx = saga_test::replication_context(k, "claims-test");
   auto& c = ctx->cfg;
-  c.cluster_replication = "kafka";
-  c.cluster_name = "claims-test";
   c.saga_partitions = 1;
   c.inventory_workers = 1; // two changelog partitions, two owners partitions
-  c.kafka_brokers = k.bootstraps;
-  c.kafka_provision_timeout_ms = 5000;
   c.cluster_standby_poll_ms = 20;
-  ctx->clock = std::make_shared<wall_clock>();
-  ctx->log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
   sys_cfg.set("logger.file-verbosity", caf::atom("quiet"));

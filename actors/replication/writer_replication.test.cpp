@@ -86,6 +86,21 @@ struct replicated_node {
       n.self->send(s, hold_atom::value, on);
     n.run();
   }
+  /// An order for one "A" through order partition 0's actor, run until it waits.
+  void place(const std::string& customer) {
+    std::vector<order_item> items{{"A", 1, 100}};
+    n.self->send(n.dir.orders[0], create_atom::value, customer, items, std::string(), std::string());
+    n.run();
+  }
+  /// Changelog partition `p` was taken over at runtime: its sink is a movable committer
+  /// (ownership.hpp); true once the writer took it.
+  bool take(int32_t p) {
+    n.self->send(n.dir.writer, committer_atom::value, p, sinks[static_cast<size_t>(p)]);
+    n.run();
+    bool registered = false;
+    n.self->receive([&](bool ok) { registered = ok; }, caf::after(0s) >> [] {});
+    return registered;
+  }
   std::string applied(int32_t p) {
     std::string v;
     (void)n.db->get(storage::family::meta, storage::changelog_offset_key(p), v);
@@ -108,10 +123,7 @@ TEST_CASE("replicated: a step is answered only after its partition's transaction
   r.journal->txns.clear();
   auto outbox = n.db->outbox_next_seq();
   r.hold(true);
-  std::vector<order_item> items{{"A", 1, 100}};
-  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
-               std::string());
-  n.run();
+  r.place("cust");
   n.advance(2000ms); // time passes: nothing is released by a timer either
   auto early = drain(n);
   CHECK(early.total() == 0);
@@ -159,10 +171,7 @@ TEST_CASE("replicated: a fenced transaction answers no step with success and sto
   auto& n = r.n;
   n.stock("A", 10, 100);
   r.hold(true);
-  std::vector<order_item> items{{"A", 1, 100}};
-  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
-               std::string());
-  n.run();
+  r.place("cust");
   CHECK(drain(n).total() == 0);
   for (auto& s : r.sinks)
     n.self->send(s, fence_atom::value);
@@ -194,11 +203,7 @@ TEST_CASE("replicated: a partition taken over and lost again fails only its own 
   auto& n = r.n;
   n.stock("A", 10, 100);
   // Order partition 0 was taken over at runtime: its committer may lose it (ownership.hpp).
-  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
-  n.run();
-  bool registered = false;
-  n.self->receive([&](bool ok) { registered = ok; }, caf::after(0s) >> [] {});
-  REQUIRE(registered);
+  REQUIRE(r.take(0));
   r.hold(true);
   std::vector<order_item> items{{"A", 1, 100}};
   n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
@@ -248,9 +253,7 @@ TEST_CASE("replicated: dropping a committer is answered only once the groups in 
   replicated_node r(d.path.string());
   auto& n = r.n;
   // Order partition 0 was taken over here (movable); partition 1 is this node's own.
-  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
-  n.run();
-  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  REQUIRE(r.take(0));
   n.self->send(r.sinks[1], hold_atom::value, true); // partition 1 commits only when released
   n.run();
   auto write = [&](int32_t p, const std::string& key) {
@@ -284,16 +287,10 @@ TEST_CASE("replicated: a committer that stops without answering fails only its s
   replicated_node r(d.path.string());
   auto& n = r.n;
   n.stock("A", 10, 100);
-  // Order partition 0 was taken over here (movable).
-  n.self->send(n.dir.writer, committer_atom::value, int32_t{0}, r.sinks[0]);
-  n.run();
-  n.self->receive([](bool) {}, caf::after(0s) >> [] {});
+  REQUIRE(r.take(0)); // order partition 0 was taken over here (movable)
   n.self->send(r.sinks[0], hold_atom::value, true);
   n.run();
-  std::vector<order_item> items{{"A", 1, 100}};
-  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
-               std::string());
-  n.run();
+  r.place("cust");
   CHECK(drain(n).total() == 0);
   // Its committer dies with the step in hand (killed: no exit handler runs, its promise is
   // dropped, and CAF 0.17 sends nothing for it).
@@ -318,10 +315,7 @@ TEST_CASE("replicated: a committer of the node's own partition that stops withou
   auto& n = r.n;
   n.stock("A", 10, 100);
   r.hold(true);
-  std::vector<order_item> items{{"A", 1, 100}};
-  n.self->send(n.dir.orders[0], create_atom::value, std::string("cust"), items, std::string(),
-               std::string());
-  n.run();
+  r.place("cust");
   REQUIRE_FALSE(r.journal->txns.empty());
   auto p = r.journal->txns.back().partition;
   n.self->send_exit(r.sinks[static_cast<size_t>(p)], caf::exit_reason::kill);
