@@ -264,6 +264,9 @@ int main(int argc, char** argv) {
   bool handed_off_done = false; // a graceful stop handed the partitions over (fencing us)
   {
     std::unique_ptr<http_server> server; // destroyed after the actor system (see below)
+    // Failover: the process's liveness (lease_ticker.hpp). Stopped after the actor system
+    // (every actor gone): a late ownership tick at the stop must still see it running.
+    std::unique_ptr<lease_ticker> ticker;
     sagad_config sys_cfg{cfg};
     caf::actor_system sys{sys_cfg};
     auto embed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -350,7 +353,6 @@ int main(int argc, char** argv) {
     caf::actor owners; // who holds each partition now, and failover (ownership.hpp)
     caf::actor standby; // replication = kafka: the changelog applier (standby.hpp)
     caf::actor claims;  // replication = kafka: the owners reader (owners_reader.hpp)
-    std::unique_ptr<lease_ticker> ticker; // failover: the process's liveness (lease_ticker.hpp)
     std::vector<caf::actor> links;
     std::string cluster_error;
     if (!handles.peers.empty()) {
@@ -496,7 +498,6 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(standby, caf::exit_reason::user_shutdown);
     if (claims)
       caf::anon_send_exit(claims, caf::exit_reason::user_shutdown);
-    ticker.reset();
     if (relay)
       caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     stop_runtime(handles);

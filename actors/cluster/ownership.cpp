@@ -84,6 +84,24 @@ void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
   s.since_ms = st.ctx->now_ms();
 }
 
+/// The committer of a partition taken over here stopped on its own (an exception, killed):
+/// nothing of the partition commits here any more (the writer fails its steps), so it is
+/// released, and failover takes it again (here or elsewhere) after failover_after_ms.
+/// A committer stopped by release() has left its slot first: nothing matches then.
+void its_committer_down(own_ptr self, const caf::down_msg& dm) {
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (size_t p = 0; p < xs.size(); ++p) {
+      auto& s = xs[p];
+      if (s.committer && s.committer.address() == dm.source && s.holder == me(self)) {
+        s.committer = caf::actor{}; // gone already
+        release(self, k, p, "its committer stopped (" + self->system().render(dm.reason) + ")");
+        route_slot(self, s);
+      }
+    }
+  }
+}
+
 /// Stopping: answers the stop once every partition of this node has a new holder.
 void handed_over(own_ptr self) {
   auto& st = self->state;
@@ -305,6 +323,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
   st.self = st.layout.index_of(st.ctx->cfg.node_id);
   st.dir = std::move(dir);
   st.take = std::move(take);
+  self->set_down_handler([self](caf::down_msg& dm) { its_committer_down(self, dm); });
   // A partition whose node was not seen since this start counts as unheld from the end of
   // the start grace on (minus failover_after_ms, which check_failover adds).
   auto now = st.ctx->now_ms() + std::max<int64_t>(0, st.ctx->cfg.cluster_failover_start_grace_ms
@@ -438,6 +457,14 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
                            && newer->second.offset > t.claim_offset;
       if ((!s.holder.empty() && st.leaving.count(s.holder) == 0) || claimed_after) {
         // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
+        if (claimed_after) {
+          st.ctx->log->info("cluster: partition {} is not served here: {} claimed it after "
+                            "this node's takeover (owners offset {} > {})",
+                            slot_name(k, static_cast<size_t>(p)), newer->second.node_id,
+                            newer->second.offset, t.claim_offset);
+          if (s.holder.empty())
+            s.since_ms = st.ctx->now_ms(); // not taken again before failover_after_ms
+        }
         for (auto* a : {&t.main, &t.payment, &t.committer})
           if (*a)
             self->send_exit(*a, caf::exit_reason::user_shutdown);
@@ -449,6 +476,8 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       s.local_pay = t.payment;
       s.committer = t.committer;
       s.claim = t.claim_offset;
+      if (s.committer)
+        self->monitor(s.committer); // (its_committer_down)
       route_slot(self, s);
       announce(self, k, static_cast<size_t>(p));
       st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "

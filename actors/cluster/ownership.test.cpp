@@ -172,12 +172,14 @@ struct fixture {
             static_cast<int32_t>(kind == partition_kind::orders ? p : layout.order_partitions + p)};
   }
   /// The takeover of (kind, p) finishes here with this claim offset; its stand-in actor.
-  caf::actor finish_take(partition_kind kind, size_t p, int64_t claim_offset) {
+  caf::actor finish_take(partition_kind kind, size_t p, int64_t claim_offset,
+                         caf::actor committer = {}) {
     auto mine = sys.spawn(named, std::string("taken"));
     taken_partition t;
     t.main = mine;
     t.payment = mine;
     t.claim_offset = claim_offset;
+    t.committer = std::move(committer);
     self->send(own, owns_atom::value, std::string(to_string(kind)), static_cast<uint64_t>(p), t);
     run();
     return mine;
@@ -424,6 +426,27 @@ TEST_CASE("ownership: a takeover that finishes after another node's later claim 
   CHECK(*f.drops == 1);
   auto v = f.view();
   CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) != "node-1");
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
+}
+
+TEST_CASE("ownership: a partition taken over here whose committer stops on its own is "
+          "released, and taken again after failover_after_ms", "[actors][cluster][failover]") {
+  fixture f;
+  auto [kind, p, lp] = f.lose_node3();
+  (void)lp;
+  auto committer = f.sys.spawn(named, std::string("committer"));
+  auto mine = f.finish_take(kind, p, 10, committer);
+  auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
+  REQUIRE(f.via(slot) == "taken:x");
+  auto before = f.taken.size();
+  f.self->send_exit(committer, caf::exit_reason::kill); // an exception, a kill
+  f.run();
+  CHECK(f.view().releases == 1);
+  CHECK(*f.drops == 1); // the writer forgets it: its steps fail at once, unacknowledged
+  CHECK(f.via(slot) == "unavailable");
+  f.advance(1300ms); // nobody holds it: failover takes it again
+  CHECK(f.taken.size() == before + 1);
   f.self->send_exit(mine, caf::exit_reason::user_shutdown);
   f.run();
 }

@@ -206,7 +206,11 @@ void poll_round(standby_ptr self) {
   if (st.failed)
     return;
   int got = 0;
-  while (got < max_per_round && st.in_flight < max_in_flight) {
+  // Nothing is read while an assignment change waits (reassign): a record fetched under the
+  // old assignment of a partition paused and resumed meanwhile would be applied past the
+  // ones dropped while it was paused. The change re-fetches every partition from `next`,
+  // and its ends (which a catch-up waits for) are reported again.
+  while (!st.assign_scheduled && got < max_per_round && st.in_flight < max_in_flight) {
     auto* m = rd_kafka_consumer_poll(st.rk.get(), 0);
     if (m == nullptr)
       break;
@@ -316,6 +320,7 @@ caf::behavior standby(standby_ptr self, context_ptr ctx, caf::actor writer,
     [self](reassign_atom) {
       self->state.assign_scheduled = false;
       assign_now(self);
+      schedule(self, true);
     },
     // A takeover here: read `p` up to `end` (its end once the old owner was fenced), answer
     // with the records applied once they are written; from then on the writer applies it.
