@@ -20,6 +20,31 @@ bool lease_tick(const runtime_context& ctx, int64_t& last_mono) {
   return true;
 }
 
+bool renew_lease(const runtime_context& ctx, int64_t& last_tick_mono) {
+  auto now = ctx.clock->mono_ms();
+  auto gap = last_tick_mono == 0 ? 0 : now - last_tick_mono;
+  last_tick_mono = now;
+  if (auto frozen = ctx.process_frozen_ms.load(std::memory_order_acquire); frozen > 0) {
+    ctx.halt("cluster: " + ctx.unresponsive_reason(frozen));
+    return false;
+  }
+  if (gap > ctx.lease_ms()) {
+    auto p = ctx.process_alive_mono_ms.load(std::memory_order_acquire);
+    if (p == 0 || now - p > ctx.lease_ms()) {
+      ctx.halt("cluster: " + ctx.unresponsive_reason(gap));
+      return false;
+    }
+    // Only the actors were late (a busy scheduler): the process ran, its connections were
+    // kept alive, so no peer cut it for that.
+    ctx.log->warn("cluster: the ownership actor did not run for {} ms (longer than the "
+                  "lease, {} ms), but the process did (its ticker ran {} ms ago): the "
+                  "actors were busy, the node was not frozen; it goes on",
+                  gap, ctx.lease_ms(), now - p);
+  }
+  ctx.alive_mono_ms.store(std::max<int64_t>(1, now), std::memory_order_release);
+  return true;
+}
+
 lease_ticker::lease_ticker(context_ptr ctx) : ctx_(std::move(ctx)) {
   auto period = std::chrono::milliseconds(std::max<int64_t>(10, ctx_->lease_ms() / 10));
   thread_ = std::thread([this, period] {

@@ -2,6 +2,7 @@
 
 #include "actors/cluster/cluster.hpp"
 #include "actors/order/order_store.hpp"
+#include "runtime/lease_ticker.hpp"
 
 namespace saga {
 
@@ -222,39 +223,11 @@ bool failover_on(const node_config& cfg) {
   return cfg.cluster_failover_after_ms > 0 && cfg.cluster_replication == "kafka";
 }
 
-/// Failover's liveness lease (runtime/context.hpp). Peers cut a node they have not heard
-/// from (cluster.connection_timeout_ms) and take its partitions failover_after_ms after
-/// that. A node that did not run for longer than the lease itself (SIGSTOP, a VM pause,
-/// starvation) may have lost them, and its store may be stale: it stops, rather than
-/// answer reads from it until its first commit is fenced. The gateway answers 503 from the moment the process runs
-/// again (it sees the lapsed lease before this tick comes). False when the node stops.
+/// Failover's liveness lease (runtime/lease_ticker.hpp, renew_lease). False when the node
+/// stops.
 bool keep_lease(own_ptr self) {
   auto& st = self->state;
-  auto& ctx = *st.ctx;
-  if (!failover_on(ctx.cfg))
-    return true;
-  auto now = ctx.clock->mono_ms();
-  auto gap = st.last_tick_mono == 0 ? 0 : now - st.last_tick_mono;
-  st.last_tick_mono = now;
-  if (auto frozen = ctx.process_frozen_ms.load(std::memory_order_acquire); frozen > 0) {
-    ctx.halt("cluster: " + ctx.unresponsive_reason(frozen));
-    return false;
-  }
-  if (gap > ctx.lease_ms()) {
-    auto p = ctx.process_alive_mono_ms.load(std::memory_order_acquire);
-    if (p == 0 || now - p > ctx.lease_ms()) {
-      ctx.halt("cluster: " + ctx.unresponsive_reason(gap));
-      return false;
-    }
-    // Only this actor was late (a busy scheduler): the process ran, its connections were
-    // kept alive, so no peer cut it for that.
-    ctx.log->warn("cluster: the ownership actor did not run for {} ms (longer than the "
-                  "lease, {} ms), but the process did (its ticker ran {} ms ago): the "
-                  "actors were busy, the node was not frozen; it goes on",
-                  gap, ctx.lease_ms(), now - p);
-  }
-  ctx.alive_mono_ms.store(std::max<int64_t>(1, now), std::memory_order_release);
-  return true;
+  return !failover_on(st.ctx->cfg) || renew_lease(*st.ctx, st.last_tick_mono);
 }
 
 /// Failover: takes what no live node has held for cluster.failover_after_ms, when this node
