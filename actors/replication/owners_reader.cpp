@@ -5,7 +5,6 @@
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/cluster/cluster_layout.hpp"
 #include "actors/replication/changelog_reader.hpp"
 #include "actors/replication/replication.hpp"
 #include "actors/replication/txn_producer.hpp"
@@ -64,7 +63,6 @@ struct owners_reader_state {
   context_ptr ctx;
   std::shared_ptr<rd_kafka_t> rk;
   caf::actor sink;
-  uint64_t claims = 0, refused = 0;
 };
 
 using reader_ptr = caf::stateful_actor<owners_reader_state>*;
@@ -95,12 +93,11 @@ caf::behavior owners_reader(reader_ptr self, context_ptr ctx, std::shared_ptr<rd
                               error)) {
             c.log_partition = m->partition;
             c.offset = m->offset;
-            ++st.claims;
             st.ctx->log->debug("owners: partition {} claimed by {} (offset {})",
                                c.log_partition, c.node_id, c.offset);
             self->send(st.sink, claim_atom::value, std::move(c));
           } else {
-            ++st.refused; // not ours to trust: shown in the log, never routed on
+            // Not ours to trust: shown in the log, never handed on.
             st.ctx->log->warn("owners: record at partition {} offset {} is not a claim ({}); "
                               "ignored", m->partition, m->offset, error);
           }
