@@ -329,6 +329,10 @@ struct cluster_welcome {
   std::vector<caf::actor> orders;           // order partition owners
   std::vector<caf::actor> inventory;        // SKU partition workers
   std::vector<caf::actor> payment_by_order; // payment worker per order partition
+  /// The offset of the welcomer's claim (owners topic) of each partition it holds, -1
+  /// where it holds none or knows none (replication = none): a holder announced with a
+  /// lower offset than one already known is stale (ownership.hpp, "Sequence").
+  std::vector<int64_t> order_seqs, inventory_seqs;
 };
 
 // ---- partition ownership (actors/cluster/ownership.hpp) ----
@@ -479,7 +483,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_welcome& x) {
   return f(caf::meta::type_name("cluster_welcome"), x.ok, x.refusal, x.node_id,
-           x.orders, x.inventory, x.payment_by_order);
+           x.orders, x.inventory, x.payment_by_order, x.order_seqs, x.inventory_seqs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_status& x) {

@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
     std::printf("KAFKA EMBEDDED bootstrap=%s\n", brokers.c_str());
   }
   std::vector<std::shared_ptr<txn_producer>> producers;
+  std::map<int32_t, int64_t> start_claims; // this start's claims (owners topic offsets)
   int exit_code = 0;
   bool handed_off_done = false; // a graceful stop handed the partitions over (fencing us)
   {
@@ -292,6 +293,7 @@ int main(int argc, char** argv) {
         return 8;
       }
       producers = std::move(r.producers);
+      start_claims = std::move(r.claims);
       std::printf("REPLICATION kafka partitions=%zu applied=%llu open_ms=%lld restore_ms=%lld\n",
                   local_log_partitions(cfg).size(), static_cast<unsigned long long>(r.applied_records),
                   static_cast<long long>(r.open_ms), static_cast<long long>(r.restore_ms));
@@ -370,6 +372,15 @@ int main(int argc, char** argv) {
         take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}(), standby);
       }
       owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
+      // The sequence of this node's own partitions (its start's claims), before any peer
+      // asks for its welcome: a peer ignores a holder announced with an older claim.
+      for (auto& [lp, offset] : start_claims) {
+        partition_claim c;
+        c.log_partition = lp;
+        c.node_id = cfg.node_id;
+        c.offset = offset;
+        caf::anon_send(owners, claim_atom::value, std::move(c));
+      }
       if (cfg.cluster_replication == "kafka" && cfg.cluster_failover_after_ms > 0)
         ticker = std::make_unique<lease_ticker>(ctx);
       if (standby)
@@ -436,6 +447,23 @@ int main(int argc, char** argv) {
         log->info("cluster: {} of {} peer(s) up before this node reports ready (waited {} ms)",
                   up, links.size(), std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::steady_clock::now() - t_peers).count());
+      }
+      // Every claim committed before this start is known (the holders' sequence, GET
+      // /cluster "claims") before this node answers: bounded like the peers' wait.
+      if (claims) {
+        auto t_claims = std::chrono::steady_clock::now();
+        bool read = false;
+        self->request(owners, std::chrono::milliseconds(cfg.cluster_connect_timeout_ms),
+                      get_atom::value, claim_atom::value)
+          .receive([&](bool) { read = true; }, [&](caf::error&) {});
+        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t_claims).count();
+        if (read)
+          log->info("cluster: the owners topic was read to its end before ready (waited {} ms)",
+                    waited);
+        else
+          log->warn("cluster: the owners topic was not read to its end within {} ms "
+                    "(cluster.connect_timeout_ms); claims may show late", waited);
       }
       routes.ready = true;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -175,8 +175,8 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
     },
     // A peer took a partition over: our ownership table routes to it.
     [self](owns_atom a, const std::string& node, const std::string& kind, uint64_t p,
-           caf::actor& h, caf::actor& pay) {
-      self->send(self->state.ownership, a, node, kind, p, std::move(h), std::move(pay));
+           caf::actor& h, caf::actor& pay, int64_t seq) {
+      self->send(self->state.ownership, a, node, kind, p, std::move(h), std::move(pay), seq);
     },
     [self](register_atom, const std::string& id, caf::actor& link) {
       self->state.links[id] = std::move(link);

@@ -1,14 +1,13 @@
 #include "actors/cluster/ownership.hpp"
 
 #include "actors/cluster/cluster.hpp"
+#include "actors/cluster/ownership_detail.hpp"
 #include "actors/order/order_store.hpp"
 #include "runtime/lease_ticker.hpp"
 
 namespace saga {
 
-namespace {
-
-using own_ptr = caf::stateful_actor<ownership_state>*;
+namespace ownership_detail {
 
 partition_kind kind_of(const std::string& k) {
   return k == "inventory" ? partition_kind::inventory : partition_kind::orders;
@@ -85,6 +84,29 @@ void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
   s.since_ms = st.ctx->now_ms();
 }
 
+bool slot_of(own_ptr self, int32_t lp, partition_kind& k, size_t& p) {
+  auto n = static_cast<int32_t>(self->state.layout.order_partitions);
+  if (lp < 0)
+    return false;
+  k = lp < n ? partition_kind::orders : partition_kind::inventory;
+  p = static_cast<size_t>(lp < n ? lp : lp - n);
+  return p < slots(self, k).size();
+}
+
+void announce(own_ptr self, partition_kind k, size_t p) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  for (auto& [id, entry] : st.entries)
+    self->send(entry, owns_atom::value, me(self), std::string(to_string(k)),
+               static_cast<uint64_t>(p), s.local, s.local_pay, s.seq);
+}
+
+} // namespace ownership_detail
+
+namespace {
+
+using namespace ownership_detail;
+
 /// The committer of a partition taken over here stopped on its own (an exception, killed):
 /// nothing of the partition commits here any more (the writer fails its steps), so it is
 /// released, and failover takes it again (here or elsewhere) after failover_after_ms.
@@ -116,10 +138,19 @@ void handed_over(own_ptr self) {
   st.handed_off.deliver(true);
 }
 
-/// `node` holds the slot now, with these handles.
+/// `node` holds the slot now, with these handles, from its claim at `seq` (-1: unknown);
+/// ignored when that is older than what this node knows (stale).
 void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
-             caf::actor h, caf::actor pay) {
+             caf::actor h, caf::actor pay, int64_t seq = -1) {
   auto& s = slots(self, k)[p];
+  if (!node.empty() && stale(s, seq)) {
+    self->state.ctx->log->info("cluster: ignored a stale report that {} holds partition {} "
+                               "(its claim at owners offset {}; {} is known)", node,
+                               slot_name(k, p), seq, s.seq);
+    return;
+  }
+  if (!node.empty() && seq >= 0)
+    s.seq = seq;
   if (s.mine) {
     // This node's own: it holds it while it runs (another claim is fenced), unless it is
     // stopping and handing it over.
@@ -164,6 +195,7 @@ cluster_welcome welcome_of(own_ptr self) {
     auto& s = st.orders[p];
     bool local = s.mine || s.holder == me(self);
     w.orders.push_back(!local ? caf::actor{} : s.mine ? st.dir.orders[p] : s.local);
+    w.order_seqs.push_back(local ? s.seq : -1);
     w.payment_by_order.push_back(!local ? caf::actor{}
                                  : s.mine ? (st.dir.payment_by_order.empty()
                                                ? caf::actor{} : st.dir.payment_by_order[p])
@@ -173,17 +205,14 @@ cluster_welcome welcome_of(own_ptr self) {
     auto& s = st.inventory[q];
     bool local = s.mine || s.holder == me(self);
     w.inventory.push_back(!local ? caf::actor{} : s.mine ? st.dir.inventory[q] : s.local);
+    w.inventory_seqs.push_back(local ? s.seq : -1);
   }
   return w;
 }
 
-void announce(own_ptr self, partition_kind k, size_t p) {
-  auto& st = self->state;
-  auto& s = slots(self, k)[p];
-  for (auto& [id, entry] : st.entries)
-    self->send(entry, owns_atom::value, me(self), std::string(to_string(k)),
-               static_cast<uint64_t>(p), s.local, s.local_pay);
-}
+} // namespace
+
+namespace ownership_detail {
 
 /// A takeover of one of node `i`'s own partitions is under way here.
 bool taking_of(own_ptr self, size_t i) {
@@ -218,6 +247,10 @@ bool is_starting(own_ptr self, size_t i) {
   return s != st.starting.end()
          && st.ctx->now_ms() - s->second < st.ctx->cfg.cluster_failover_start_grace_ms;
 }
+
+} // namespace ownership_detail
+
+namespace {
 
 bool failover_on(const node_config& cfg) {
   return cfg.cluster_failover_after_ms > 0 && cfg.cluster_replication == "kafka";
@@ -290,6 +323,7 @@ void check_failover(own_ptr self) {
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,
                         directory dir, take_fn take) {
+  using namespace ownership_detail;
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.layout = cluster_layout::from(st.ctx->cfg);
@@ -352,17 +386,21 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
         return p < xs.size() ? xs[p] : caf::actor{};
       };
+      auto seq = [](const std::vector<int64_t>& xs, size_t p) {
+        return p < xs.size() ? xs[p] : int64_t{-1};
+      };
       for (size_t p = 0; p < st.orders.size(); ++p) {
         auto h = pick(w.orders, p);
         if (h)
-          held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p));
+          held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p),
+                  seq(w.order_seqs, p));
         else if (st.orders[p].holder == node)
           held_by(self, partition_kind::orders, p, {}, {}, {});
       }
       for (size_t q = 0; q < st.inventory.size(); ++q) {
         auto h = pick(w.inventory, q);
         if (h)
-          held_by(self, partition_kind::inventory, q, node, h, {});
+          held_by(self, partition_kind::inventory, q, node, h, {}, seq(w.inventory_seqs, q));
         else if (st.inventory[q].holder == node)
           held_by(self, partition_kind::inventory, q, {}, {}, {});
       }
@@ -373,90 +411,24 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
           if (!xs[p].mine && xs[p].holder == me(self))
             self->send(st.entries[node], owns_atom::value, me(self),
                        std::string(to_string(k)), static_cast<uint64_t>(p), xs[p].local,
-                       xs[p].local_pay);
+                       xs[p].local_pay, xs[p].seq);
       }
     },
     [self](member_down_atom, const std::string& node) { member_down(self, node); },
-    // A peer's announcement (through our entry): it took a partition over.
+    // A peer's announcement (through our entry): it took a partition over, claimed at
+    // owners offset `seq`.
     [self](owns_atom, const std::string& node, const std::string& kind, uint64_t p,
-           caf::actor& h, caf::actor& pay) {
+           caf::actor& h, caf::actor& pay, int64_t seq) {
       auto k = kind_of(kind);
       if (p >= slots(self, k).size() || node == me(self))
         return;
-      held_by(self, k, static_cast<size_t>(p), node, std::move(h), std::move(pay));
+      held_by(self, k, static_cast<size_t>(p), node, std::move(h), std::move(pay), seq);
     },
     // Our own takeover finished (runtime/takeover.cpp).
     [self](owns_atom, const std::string& kind, uint64_t p, taken_partition& t) {
-      auto& st = self->state;
       auto k = kind_of(kind);
-      auto& s = slots(self, k)[p];
-      s.taking = false;
-      auto own_node = st.layout.owner(k, static_cast<size_t>(p));
-      if (t.error.empty() && s.holder.empty() && is_starting(self, own_node)) {
-        // Its own node started meanwhile and opens it now (it waited for this takeover):
-        // serving it here would only last until that open fences us.
-        st.ctx->log->info("cluster: partition {} is not served here: {} is starting and takes "
-                          "it back", slot_name(k, static_cast<size_t>(p)),
-                          st.layout.nodes[own_node].id);
-        for (auto* a : {&t.main, &t.payment, &t.committer})
-          if (*a)
-            self->send_exit(*a, caf::exit_reason::user_shutdown);
-        drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
-        answer_starting(self);
-        return;
-      }
-      answer_starting(self);
-      if (!t.error.empty()) {
-        if (t.committer) {
-          // Failed after the writer got the committer (loading the rows): the writer drops
-          // it (and the standby applies the partition again once it did).
-          for (auto* a : {&t.main, &t.payment, &t.committer})
-            if (*a)
-              self->send_exit(*a, caf::exit_reason::user_shutdown);
-          drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
-        } else if (st.standby) { // never given to the writer: a standby again
-          self->send(st.standby, standby_atom::value, true,
-                     log_partition(self, k, static_cast<size_t>(p)));
-        }
-        st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
-                           slot_name(k, static_cast<size_t>(p)), t.error);
-        s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
-        return;
-      }
-      auto lp = log_partition(self, k, static_cast<size_t>(p));
-      auto newer = st.claims.find(lp);
-      bool claimed_after = t.claim_offset >= 0 && newer != st.claims.end()
-                           && newer->second.node_id != me(self)
-                           && newer->second.offset > t.claim_offset;
-      if ((!s.holder.empty() && st.leaving.count(s.holder) == 0) || claimed_after) {
-        // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
-        if (claimed_after) {
-          st.ctx->log->info("cluster: partition {} is not served here: {} claimed it after "
-                            "this node's takeover (owners offset {} > {})",
-                            slot_name(k, static_cast<size_t>(p)), newer->second.node_id,
-                            newer->second.offset, t.claim_offset);
-          if (s.holder.empty())
-            s.since_ms = st.ctx->now_ms(); // not taken again before failover_after_ms
-        }
-        for (auto* a : {&t.main, &t.payment, &t.committer})
-          if (*a)
-            self->send_exit(*a, caf::exit_reason::user_shutdown);
-        drop_committer(self, log_partition(self, k, static_cast<size_t>(p)));
-        return;
-      }
-      s.holder = me(self);
-      s.local = t.main;
-      s.local_pay = t.payment;
-      s.committer = t.committer;
-      s.claim = t.claim_offset;
-      if (s.committer)
-        self->monitor(s.committer); // (its_committer_down)
-      route_slot(self, s);
-      announce(self, k, static_cast<size_t>(p));
-      st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "
-                        "applied; took {} ms, {} ms of it the claim at owners offset {})",
-                        slot_name(k, static_cast<size_t>(p)), t.applied, t.took_ms, t.claim_ms,
-                        t.claim_offset);
+      if (p < slots(self, k).size())
+        on_taken(self, k, static_cast<size_t>(p), t);
     },
     // The committer of a partition taken over here was fenced: another node opened it.
     [self](lost_atom, int32_t lp) {
@@ -553,30 +525,25 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     },
     // sagad: this node's changelog applier (actors/replication/standby.hpp).
     [self](standby_atom, caf::actor& sb) { self->state.standby = std::move(sb); },
-    // A committed claim read from the owners topic (actors/replication/owners_reader.hpp):
-    // shown in GET /cluster; routing does not follow claims yet (docs/membership-design.md,
-    // step 2). A partition's later claim has the higher offset; an older one read again
-    // (a reader that started over) is ignored.
-    [self](claim_atom, partition_claim& c) {
+    // A committed claim read from the owners topic (actors/replication/owners_reader.hpp).
+    [self](claim_atom, partition_claim& c) { on_claim(self, c); },
+    // The owners reader reached the topic's end: every claim committed before is known.
+    [self](catch_up_atom, claim_atom) {
       auto& st = self->state;
-      auto& cur = st.claims[c.log_partition];
-      if (c.offset <= cur.offset)
-        return;
-      cur = c;
-      // A later claim by another node of a partition taken over here: it opened it after
-      // us (so we are fenced): release it now rather than at its next failed commit.
-      auto n = static_cast<int32_t>(st.layout.order_partitions);
-      auto k = c.log_partition < n ? partition_kind::orders : partition_kind::inventory;
-      auto p = static_cast<size_t>(c.log_partition < n ? c.log_partition : c.log_partition - n);
-      if (c.log_partition < 0 || p >= slots(self, k).size())
-        return;
-      auto& s = slots(self, k)[p];
-      if (!s.mine && s.holder == me(self) && s.claim >= 0 && c.node_id != me(self)
-          && c.offset > s.claim) {
-        release(self, k, p, c.node_id + " claimed it after this node (owners offset "
-                              + std::to_string(c.offset) + ")");
-        route_slot(self, s);
-      }
+      st.claims_read = true;
+      for (auto& rp : st.claims_waiters)
+        rp.deliver(true);
+      st.claims_waiters.clear();
+    },
+    // sagad, before it reports ready: answered once the owners topic was read to its end.
+    [self](get_atom, claim_atom) -> caf::response_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.claims_read)
+        rp.deliver(true);
+      else
+        st.claims_waiters.push_back(rp);
+      return rp;
     },
     // A gateway's read of an order held elsewhere: through our link to its holder.
     [self](get_atom, const std::string& order_id) -> caf::result<caf::message> {

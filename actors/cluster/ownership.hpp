@@ -24,11 +24,15 @@
 // - Losing: when the partition's own node comes back (its welcome or announcement claims
 //   it), or the committer reports it fenced (`lost`), the local actors stop, the writer
 //   drops the committer, and the forwarder routes to the new holder.
-// - Claims (owners_reader.hpp): a partition taken over here is released as soon as a claim
-//   of it by another node at a later offset than this node's own is read: that node opened
-//   it after us, so we are fenced, and an idle partition would otherwise go on answering
-//   reads from here until its next commit failed. A takeover that finishes after such a
-//   claim is not served.
+// - Claims (owners_reader.hpp) and sequence (ownership_claims.cpp): every report of a
+//   holder (a welcome, an `owns`) carries the offset of the holder's claim of the partition
+//   in the owners topic. Claims commit in fence order, so the highest offset names the
+//   holder: a report with a lower one than known is stale and ignored (CAF may deliver an
+//   old announcement after a newer one, across reconnects). A claim read from the topic
+//   that names another node than the holder here routes away from that holder at once
+//   (it is fenced): requests wait in the forwarders for the claimant's `owns` while it is
+//   a live peer, else get 503. A partition taken over here is released then, and a
+//   takeover that finishes after a later claim is not served.
 // - Lease: a node that did not run for longer than cluster.failover_after_ms (frozen,
 //   stopped, starved: its peers may have taken its partitions meanwhile) answers nothing
 //   from the moment it runs again, and stops (runtime/context.hpp `unresponsive_ms`).
@@ -59,7 +63,10 @@ struct owned_slot {
   caf::actor fw, pay_fw;  // local forwarders (null for this node's own partitions)
   caf::actor remote, remote_pay;           // the holder's handles (a peer)
   caf::actor local, local_pay, committer;  // taken over here
-  int64_t claim = -1;     // taken over here: the offset of this node's claim of it
+  /// Sequence: the offset of the holder's claim of it (owners topic) as known here, -1
+  /// while none is. Claims commit in fence order, so a report of a holder with a lower
+  /// one is stale: it is ignored (ownership_claims.cpp).
+  int64_t seq = -1;
 };
 
 struct ownership_state {
@@ -91,6 +98,10 @@ struct ownership_state {
   std::map<std::string, std::vector<caf::response_promise>> start_waiters;
   /// The last committed claim of each changelog partition, from the owners reader.
   std::map<int32_t, partition_claim> claims;
+  /// The owners reader reached the topic's end once (sagad waits for it before ready),
+  /// and who waits for that.
+  bool claims_read = false;
+  std::vector<caf::response_promise> claims_waiters;
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

@@ -63,6 +63,8 @@ struct owners_reader_state {
   context_ptr ctx;
   std::shared_ptr<rd_kafka_t> rk;
   caf::actor sink;
+  std::vector<bool> at_end; // by partition: its end was reached once
+  size_t ends = 0;          // how many have (all: `(catch_up_atom, claim_atom)` was sent)
 };
 
 using reader_ptr = caf::stateful_actor<owners_reader_state>*;
@@ -72,6 +74,7 @@ constexpr int max_per_round = 256;
 caf::behavior owners_reader(reader_ptr self, context_ptr ctx, std::shared_ptr<rd_kafka_t> rk,
                             caf::actor sink) {
   auto& st = self->state;
+  st.at_end.assign(static_cast<size_t>(log_partition_count(ctx->cfg)), false);
   st.ctx = ctx;
   st.rk = std::move(rk);
   st.sink = std::move(sink);
@@ -101,7 +104,16 @@ caf::behavior owners_reader(reader_ptr self, context_ptr ctx, std::shared_ptr<rd
             st.ctx->log->warn("owners: record at partition {} offset {} is not a claim ({}); "
                               "ignored", m->partition, m->offset, error);
           }
-        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          auto p = static_cast<size_t>(m->partition);
+          if (p < st.at_end.size() && !st.at_end[p]) {
+            st.at_end[p] = true;
+            if (++st.ends == st.at_end.size()) {
+              st.ctx->log->info("owners: read every partition of the owners topic to its end");
+              self->send(st.sink, catch_up_atom::value, claim_atom::value);
+            }
+          }
+        } else {
           st.ctx->log->warn("owners: reading the owners topic: {}", rd_kafka_message_errstr(m));
         }
         rd_kafka_message_destroy(m);

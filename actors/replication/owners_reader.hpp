@@ -11,7 +11,9 @@
 // The owners reader: one detached actor per node with an assign-only `read_committed`
 // consumer over every partition of the topic, from the beginning. Each committed claim goes
 // to `sink` as `(claim_atom, partition_claim)`; the ownership actor keeps the last per
-// partition and shows them in GET /cluster ("claims"). Routing does not follow them yet.
+// partition, routes by them (ownership.hpp, "Sequence") and shows them in GET /cluster
+// ("claims"). Once every partition's end was reached, `(catch_up_atom, claim_atom)` goes to
+// `sink` (sagad reports ready after it: the claims committed before the start are known).
 // It polls without waiting, then ticks after cluster.standby_poll_ms when nothing came.
 
 #include <string>

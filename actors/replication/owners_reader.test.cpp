@@ -81,6 +81,11 @@ TEST_CASE("the owners reader hands every committed claim to its sink, in each pa
   CHECK(got[0].node_id == "node-1");
   CHECK(got[1].node_id == "node-2");
   CHECK(got[0].offset < got[1].offset);
+  // Both partitions read to their end (the empty one too): said once, after the claims.
+  int caught_up = 0;
+  self->receive([&](catch_up_atom, claim_atom) { ++caught_up; },
+                caf::after(10s) >> [] { FAIL("the reader never said it reached the end"); });
+  CHECK(caught_up == 1);
   // A record that is not a claim is skipped (logged), never handed on.
   {
     auto nc = c;
@@ -96,5 +101,8 @@ TEST_CASE("the owners reader hands every committed claim to its sink, in each pa
   CHECK(last.log_partition == 0);
   CHECK(last.node_id == "node-3");
   CHECK(last.at_ms == 2000);
+  self->receive([&](catch_up_atom, claim_atom) { ++caught_up; },
+                caf::after(300ms) >> [] {});
+  CHECK(caught_up == 1); // not again at the next end
   self->send_exit(reader, caf::exit_reason::user_shutdown);
 }

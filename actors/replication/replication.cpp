@@ -339,8 +339,10 @@ replication_start start_replication(const node_config& cfg, const std::string& b
     auto prod = txn_producer::open(cfg, brokers, p, log, r.error);
     if (!prod)
       return r;
-    if (r.error = claim_partition(*prod, cfg, claim_at_ms); !r.error.empty())
+    int64_t offset = -1;
+    if (r.error = claim_partition(*prod, cfg, claim_at_ms, &offset); !r.error.empty())
       return r;
+    r.claims[p] = offset;
     r.producers[static_cast<size_t>(p)] = std::move(prod);
   }
   r.open_ms = ms_since(t0);

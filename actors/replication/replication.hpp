@@ -10,6 +10,7 @@
 // The writer (actors/plumbing/writer.hpp) groups batches, asks each partition's committer,
 // and writes RocksDB and answers only after every transaction of the group committed.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct replication_start {
   uint64_t applied_records = 0; // changelog records applied to the store at this start
   int64_t open_ms = 0;          // provisioning, init_transactions (fencing) and the claims
   int64_t restore_ms = 0;       // reading and applying the changelog
+  /// The offset of this node's claim of each partition it opened (owners topic), by
+  /// changelog partition.
+  std::map<int32_t, int64_t> claims;
 };
 
 /// Runs before the store is loaded, on the main thread (it blocks): provisions the event

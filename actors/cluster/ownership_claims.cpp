@@ -1,0 +1,127 @@
+// Claims and sequence (ownership.hpp): which report of a partition's holder is the newest,
+// and the end of a takeover here. The claims of a partition commit in fence order (a fenced
+// producer commits nothing), so a higher offset in the owners topic names a later holder.
+#include "actors/cluster/ownership_detail.hpp"
+
+namespace saga::ownership_detail {
+
+bool stale(const owned_slot& s, int64_t seq) {
+  return seq >= 0 && s.seq >= 0 && seq < s.seq;
+}
+
+void on_claim(own_ptr self, partition_claim& c) {
+  auto& st = self->state;
+  auto& cur = st.claims[c.log_partition];
+  if (c.offset <= cur.offset)
+    return; // an older one read again (a reader that started over)
+  cur = c;
+  partition_kind k;
+  size_t p = 0;
+  if (!slot_of(self, c.log_partition, k, p))
+    return;
+  auto& s = slots(self, k)[p];
+  if (c.offset <= s.seq)
+    return; // known already (its holder's announcement came first)
+  if (s.mine) {
+    // This node's own: held while it runs (a later claim by another node fences its
+    // committer, which stops the node at its next commit).
+    if (c.node_id == me(self))
+      s.seq = c.offset;
+    return;
+  }
+  s.seq = c.offset;
+  if (c.node_id == me(self) || s.holder == c.node_id)
+    return; // our own takeover's (on_taken routes it), or the holder routed already
+  if (s.holder == me(self)) {
+    // Taken over here, and opened after us by another node: we are fenced. Released now
+    // rather than at its next failed commit (an idle partition would answer reads).
+    release(self, k, p, c.node_id + " claimed it after this node (owners offset "
+                          + std::to_string(c.offset) + ")");
+  } else if (!s.holder.empty()) {
+    st.ctx->log->info("cluster: partition {} is no longer routed to {}: {} claimed it at "
+                      "owners offset {}", slot_name(k, p), s.holder, c.node_id, c.offset);
+    s.holder.clear();
+    s.since_ms = st.ctx->now_ms();
+  }
+  s.remote = s.remote_pay = caf::actor{};
+  // The claimant serves it once its takeover finished and announces it then (`owns`):
+  // while it is a live peer, requests wait for that in the forwarders (at most the request
+  // time-out) instead of getting 503.
+  if (st.entries.count(c.node_id) != 0)
+    for (auto* fw : {&s.fw, &s.pay_fw})
+      if (*fw)
+        self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);
+  route_slot(self, s);
+}
+
+namespace {
+
+/// The actors a takeover made, which are not served: stopped, the committer dropped.
+void discard(own_ptr self, partition_kind k, size_t p, taken_partition& t) {
+  for (auto* a : {&t.main, &t.payment, &t.committer})
+    if (*a)
+      self->send_exit(*a, caf::exit_reason::user_shutdown);
+  drop_committer(self, log_partition(self, k, p));
+}
+
+} // namespace
+
+void on_taken(own_ptr self, partition_kind k, size_t p, taken_partition& t) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  s.taking = false;
+  auto own_node = st.layout.owner(k, p);
+  if (t.error.empty() && s.holder.empty() && is_starting(self, own_node)) {
+    // Its own node started meanwhile and opens it now (it waited for this takeover):
+    // serving it here would only last until that open fences us.
+    st.ctx->log->info("cluster: partition {} is not served here: {} is starting and takes "
+                      "it back", slot_name(k, p), st.layout.nodes[own_node].id);
+    discard(self, k, p, t);
+    answer_starting(self);
+    return;
+  }
+  answer_starting(self);
+  if (!t.error.empty()) {
+    if (t.committer) {
+      // Failed after the writer got the committer (loading the rows): the writer drops
+      // it (and the standby applies the partition again once it did).
+      discard(self, k, p, t);
+    } else if (st.standby) { // never given to the writer: a standby again
+      self->send(st.standby, standby_atom::value, true, log_partition(self, k, p));
+    }
+    st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
+                       slot_name(k, p), t.error);
+    s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
+    return;
+  }
+  // Another node's claim (read from the topic, or its announcement) later than ours.
+  bool claimed_after = t.claim_offset >= 0 && s.seq > t.claim_offset;
+  if ((!s.holder.empty() && st.leaving.count(s.holder) == 0) || claimed_after) {
+    // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
+    if (claimed_after) {
+      auto c = st.claims.find(log_partition(self, k, p));
+      st.ctx->log->info("cluster: partition {} is not served here: {} claimed it after this "
+                        "node's takeover (owners offset {} > {})", slot_name(k, p),
+                        c != st.claims.end() ? c->second.node_id : s.holder, s.seq,
+                        t.claim_offset);
+      if (s.holder.empty())
+        s.since_ms = st.ctx->now_ms(); // not taken again before failover_after_ms
+    }
+    discard(self, k, p, t);
+    return;
+  }
+  s.holder = me(self);
+  s.local = t.main;
+  s.local_pay = t.payment;
+  s.committer = t.committer;
+  s.seq = std::max(s.seq, t.claim_offset);
+  if (s.committer)
+    self->monitor(s.committer); // (its_committer_down)
+  route_slot(self, s);
+  announce(self, k, p);
+  st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "
+                    "applied; took {} ms, {} ms of it the claim at owners offset {})",
+                    slot_name(k, p), t.applied, t.took_ms, t.claim_ms, t.claim_offset);
+}
+
+} // namespace saga::ownership_detail

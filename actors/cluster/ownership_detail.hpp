@@ -1,0 +1,40 @@
+#pragma once
+// The ownership actor's own helpers, shared by its two files (not an interface for others):
+// ownership.cpp (the table, links, failover, hand-offs) and ownership_claims.cpp (claims
+// and sequence: which report of a holder is the newest; a takeover here finishing).
+
+#include "actors/cluster/ownership.hpp"
+
+namespace saga::ownership_detail {
+
+using own_ptr = caf::stateful_actor<ownership_state>*;
+
+std::vector<owned_slot>& slots(own_ptr self, partition_kind k);
+std::string slot_name(partition_kind k, size_t p);
+int32_t log_partition(own_ptr self, partition_kind k, size_t p);
+/// The slot of changelog partition `lp`; false when there is none.
+bool slot_of(own_ptr self, int32_t lp, partition_kind& k, size_t& p);
+const std::string& me(own_ptr self);
+
+/// Points the slot's forwarders at whoever holds it now.
+void route_slot(own_ptr self, owned_slot& s);
+/// The writer forgets the partition's committer; the standby applies it again afterwards.
+void drop_committer(own_ptr self, int32_t lp);
+/// A partition taken over here is held elsewhere now: its actors stop, the slot is unheld.
+void release(own_ptr self, partition_kind k, size_t p, const std::string& why);
+/// Tells every peer that this node holds (k, p) now.
+void announce(own_ptr self, partition_kind k, size_t p);
+/// A starting node's own partition: not served by a takeover here.
+bool is_starting(own_ptr self, size_t i);
+/// Answers the starting peers once no takeover of their partitions is under way here.
+void answer_starting(own_ptr self);
+
+/// True when a report of the slot's holder, from its claim at `seq`, is older than what
+/// this node knows already (a later claim): it is ignored. -1 (unknown) is never stale.
+bool stale(const owned_slot& s, int64_t seq);
+/// A committed claim read from the owners topic (owners_reader.hpp).
+void on_claim(own_ptr self, partition_claim& c);
+/// This node's own takeover of (k, p) finished (runtime/takeover.cpp).
+void on_taken(own_ptr self, partition_kind k, size_t p, taken_partition& t);
+
+} // namespace saga::ownership_detail
