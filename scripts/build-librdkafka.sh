@@ -9,6 +9,10 @@
 # deb-src line for that release on the archive this machine's apt already uses (read from
 # /etc/apt); the system's own sources are left alone. SAGA_DEBIAN_ARCHIVE=URI overrides the
 # archive; a copy of the two files in .deps/src skips the download.
+#
+# After Debian's own patches, the project's (scripts/librdkafka-patches/*.patch, in name
+# order; each says what it fixes and which test shows it). Their SHA-256 is part of the
+# stamp: changing one rebuilds the library.
 set -euo pipefail
 version=2.8.0
 debian_rev=1
@@ -20,7 +24,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$here/.deps"
 prefix="$deps/librdkafka"
 stamp="$prefix/.installed"
-want="librdkafka $version-$debian_rev $orig_sha256"
+patches=("$here"/scripts/librdkafka-patches/*.patch)
+want="librdkafka $version-$debian_rev $orig_sha256 patches $(cat "${patches[@]}" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$prefix/lib/librdkafka.so.1" ]; then
   exit 0
 fi
@@ -76,6 +81,10 @@ if [ -f "$work/debian/patches/series" ]; then # Debian's own patches, in its ord
     patch -d "$srcdir" -p1 -s < "$work/debian/patches/$p"
   done < "$work/debian/patches/series"
 fi
+for p in "${patches[@]}"; do # the project's own, after Debian's
+  echo "build-librdkafka: applying $(basename "$p")"
+  patch -d "$srcdir" -p1 -s < "$p"
+done
 (
   cd "$srcdir"
   ./configure --prefix="$prefix" --disable-curl --disable-gssapi > "$work/configure.log" 2>&1 \
