@@ -100,11 +100,12 @@ void assign_now(standby_ptr self) {
 }
 
 /// Asks for assign_now: at once when the last assignment is at least min_assign_gap_ms old,
-/// else once, that long after it (the changes meanwhile coalesce). librdkafka 2.8.0 aborts
-/// the process when an assignment removes a partition whose stop from the assignment before
-/// is still unanswered (`rd_kafka_assignment_partition_stopped: Assertion rktp_started`,
-/// librdkafka #5573, fixed after 2.15): three assignments in a row did it here, when three
-/// partitions taken over were released within 0.1 s of each other (a failover test run).
+/// else once, that long after it (the changes meanwhile coalesce: one re-fetch of every
+/// partition instead of several). Unpatched librdkafka 2.8.0 aborted the process when an
+/// assignment removed a partition whose stop from the assignment before was still
+/// unanswered (#5573): three assignments in a row did it here, when three partitions taken
+/// over were released within 0.1 s of each other. The project's build patches that
+/// (scripts/librdkafka-patches/, actors/replication/assign_churn.test.cpp); the gap stays.
 void reassign(standby_ptr self) {
   auto& st = self->state;
   if (st.assign_scheduled)
