@@ -162,6 +162,19 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       rp.delegate(self->state.ownership, welcome_atom::value);
       return rp;
     },
+    // A peer's ownership table asks what this node holds now: a claim of this node is the
+    // newest of a partition it serves nowhere yet (our announcement may have been lost).
+    [self, ctx](welcome_atom) -> caf::result<cluster_welcome> {
+      if (ctx->halted.load() || ctx->unresponsive_ms() > 0) {
+        cluster_welcome no;
+        no.refusal = std::string("node '") + ctx->cfg.node_id + "' is stopping";
+        no.node_id = ctx->cfg.node_id;
+        return no;
+      }
+      auto rp = self->make_response_promise<cluster_welcome>();
+      rp.delegate(self->state.ownership, welcome_atom::value);
+      return rp;
+    },
     // A peer starts (before it opens its partitions): answered by our ownership table once
     // no takeover of them is under way here.
     [self](starting_atom a, const std::string& node) {

@@ -138,10 +138,14 @@ void handed_over(own_ptr self) {
   st.handed_off.deliver(true);
 }
 
+} // namespace
+
+namespace ownership_detail {
+
 /// `node` holds the slot now, with these handles, from its claim at `seq` (-1: unknown);
 /// ignored when that is older than what this node knows (stale).
 void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
-             caf::actor h, caf::actor pay, int64_t seq = -1) {
+             caf::actor h, caf::actor pay, int64_t seq) {
   auto& s = slots(self, k)[p];
   if (!node.empty() && stale(s, seq)) {
     self->state.ctx->log->info("cluster: ignored a stale report that {} holds partition {} "
@@ -169,6 +173,44 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
   s.remote_pay = std::move(pay);
   route_slot(self, s);
 }
+
+} // namespace ownership_detail
+
+namespace {
+
+} // namespace
+
+namespace ownership_detail {
+
+void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
+                   bool complete) {
+  auto& st = self->state;
+  auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
+    return p < xs.size() ? xs[p] : caf::actor{};
+  };
+  auto seq = [](const std::vector<int64_t>& xs, size_t p) {
+    return p < xs.size() ? xs[p] : int64_t{-1};
+  };
+  for (size_t p = 0; p < st.orders.size(); ++p) {
+    auto h = pick(w.orders, p);
+    if (h)
+      held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p),
+              seq(w.order_seqs, p));
+    else if (complete && st.orders[p].holder == node)
+      held_by(self, partition_kind::orders, p, {}, {}, {});
+  }
+  for (size_t q = 0; q < st.inventory.size(); ++q) {
+    auto h = pick(w.inventory, q);
+    if (h)
+      held_by(self, partition_kind::inventory, q, node, h, {}, seq(w.inventory_seqs, q));
+    else if (complete && st.inventory[q].holder == node)
+      held_by(self, partition_kind::inventory, q, {}, {}, {});
+  }
+}
+
+} // namespace ownership_detail
+
+namespace {
 
 void member_down(own_ptr self, const std::string& node) {
   auto& st = self->state;
@@ -372,6 +414,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       if (!keep_lease(self))
         return; // stopping: nothing taken, nothing answered (gateway/api.cpp)
       check_failover(self);
+      ask_claimants(self);
       self->delayed_send(self, period, tick_atom::value);
     },
     [self](register_atom, const std::string& node, caf::actor& link) {
@@ -383,27 +426,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       st.entries[node] = std::move(entry);
       st.leaving.erase(node);
       st.starting.erase(node);
-      auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
-        return p < xs.size() ? xs[p] : caf::actor{};
-      };
-      auto seq = [](const std::vector<int64_t>& xs, size_t p) {
-        return p < xs.size() ? xs[p] : int64_t{-1};
-      };
-      for (size_t p = 0; p < st.orders.size(); ++p) {
-        auto h = pick(w.orders, p);
-        if (h)
-          held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p),
-                  seq(w.order_seqs, p));
-        else if (st.orders[p].holder == node)
-          held_by(self, partition_kind::orders, p, {}, {}, {});
-      }
-      for (size_t q = 0; q < st.inventory.size(); ++q) {
-        auto h = pick(w.inventory, q);
-        if (h)
-          held_by(self, partition_kind::inventory, q, node, h, {}, seq(w.inventory_seqs, q));
-        else if (st.inventory[q].holder == node)
-          held_by(self, partition_kind::inventory, q, {}, {}, {});
-      }
+      apply_welcome(self, node, w, true);
       // It learns what this node took over (its welcome to us is its own view).
       for (auto k : {partition_kind::orders, partition_kind::inventory}) {
         auto& xs = slots(self, k);

@@ -102,6 +102,8 @@ struct ownership_state {
   /// and who waits for that.
   bool claims_read = false;
   std::vector<caf::response_promise> claims_waiters;
+  /// Peers asked for their welcome (ask_claimants), until they answer.
+  std::set<std::string> asked;
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,

@@ -521,6 +521,47 @@ TEST_CASE("ownership: a claim read from the owners topic routes away from a fenc
   CHECK(f.via(slot) == "unavailable");
 }
 
+TEST_CASE("ownership: a claimant whose announcement never came is asked for its welcome, "
+          "which routes the partition to it", "[actors][cluster][failover][claims]") {
+  fixture f;
+  // node-2's entry answers what it holds now (the welcome it would give).
+  auto holds = std::make_shared<cluster_welcome>(f.welcome_of("node-2"));
+  auto asked = std::make_shared<int>(0);
+  auto entry = f.sys.spawn([holds, asked](caf::event_based_actor* a) -> caf::behavior {
+    a->set_default_handler(caf::drop); // (its announcements from node-1)
+    return {
+      [holds, asked](welcome_atom) {
+        ++*asked;
+        return *holds;
+      },
+    };
+  });
+  f.self->send(f.own, member_up_atom::value, std::string("node-2"), entry, *holds);
+  f.run();
+  f.up("node-3");
+  f.down("node-3");
+  auto p = f.own_of("node-3");
+  auto& slot = f.dir.orders[p];
+  // node-2 took it over: its claim is read, its `owns` is lost on the way.
+  f.claim("node-2", static_cast<int32_t>(p), 12);
+  CHECK(f.view().orders[p].empty());
+  f.advance(300ms); // node-2 still loads it: asked, and its welcome does not list it yet
+  CHECK(*asked >= 1);
+  CHECK(f.view().orders[p].empty());
+  holds->orders[p] = f.peer_actor["node-2"];
+  holds->payment_by_order[p] = f.peer_actor["node-2"];
+  holds->order_seqs.assign(holds->orders.size(), -1);
+  holds->order_seqs[p] = 12;
+  f.advance(300ms); // it serves it now: the next answer routes it
+  CHECK(f.view().orders[p] == "node-2");
+  CHECK(f.via(slot) == "node-2:x");
+  auto n = *asked;
+  f.advance(1000ms); // nothing left to ask about
+  CHECK(*asked == n);
+  for (auto& t : f.taken) // (node-1 takes its share of node-3's others)
+    CHECK_FALSE((t.first == partition_kind::orders && t.second == p)); // not this one
+}
+
 TEST_CASE("ownership: this node's welcome carries its claims' offsets; ready waits for the "
           "owners topic's end", "[actors][cluster][claims]") {
   fixture f;

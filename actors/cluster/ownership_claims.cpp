@@ -3,6 +3,8 @@
 // producer commits nothing), so a higher offset in the owners topic names a later holder.
 #include "actors/cluster/ownership_detail.hpp"
 
+#include <set>
+
 namespace saga::ownership_detail {
 
 bool stale(const owned_slot& s, int64_t seq) {
@@ -52,6 +54,46 @@ void on_claim(own_ptr self, partition_claim& c) {
       if (*fw)
         self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);
   route_slot(self, s);
+}
+
+void ask_claimants(own_ptr self) {
+  auto& st = self->state;
+  std::set<std::string> nodes;
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (size_t p = 0; p < xs.size(); ++p) {
+      auto& s = xs[p];
+      if (s.mine || s.taking || !s.holder.empty() || s.seq < 0)
+        continue;
+      auto c = st.claims.find(log_partition(self, k, p));
+      if (c == st.claims.end() || c->second.offset != s.seq || c->second.node_id == me(self)
+          || st.entries.count(c->second.node_id) == 0)
+        continue;
+      nodes.insert(c->second.node_id);
+    }
+  }
+  for (auto& node : nodes) {
+    if (!st.asked.insert(node).second)
+      continue; // its answer is still on the way
+    st.ctx->log->debug("cluster: asking {} what it holds (its claim is the newest of a "
+                       "partition nobody serves here)", node);
+    self->request(st.entries[node], std::chrono::milliseconds(st.ctx->cfg.cluster_connection_timeout_ms),
+                  welcome_atom::value)
+      .then(
+        [self, node](const cluster_welcome& w) {
+          auto& st = self->state;
+          st.asked.erase(node);
+          // Only what it holds counts (a welcome made before an announcement of ours
+          // arrived there could leave a partition out that it serves now).
+          if (w.ok && w.node_id == node && st.entries.count(node) != 0)
+            apply_welcome(self, node, w, false);
+        },
+        [self, node](caf::error& e) {
+          self->state.asked.erase(node);
+          self->state.ctx->log->debug("cluster: {} did not say what it holds: {}", node,
+                                      self->system().render(e));
+        });
+  }
 }
 
 namespace {

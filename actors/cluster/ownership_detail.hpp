@@ -32,6 +32,17 @@ void answer_starting(own_ptr self);
 /// True when a report of the slot's holder, from its claim at `seq`, is older than what
 /// this node knows already (a later claim): it is ignored. -1 (unknown) is never stale.
 bool stale(const owned_slot& s, int64_t seq);
+/// `node` holds the slot now (its handles, its claim at `seq`; -1: unknown), unless stale.
+void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
+             caf::actor h, caf::actor pay, int64_t seq = -1);
+/// What a peer's welcome says it holds; `complete` (its link's welcome): a partition it
+/// does not list is no longer held by it.
+void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
+                   bool complete);
+/// Asks each live peer whose claim is the newest of a partition that nobody serves here yet
+/// for its welcome (its announcement may have been lost): routes the partition once it
+/// serves it. One request per peer at a time (ownership's tick).
+void ask_claimants(own_ptr self);
 /// A committed claim read from the owners topic (owners_reader.hpp).
 void on_claim(own_ptr self, partition_claim& c);
 /// This node's own takeover of (k, p) finished (runtime/takeover.cpp).
