@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::shared_ptr<txn_producer>> producers;
   std::map<int32_t, int64_t> start_claims; // this start's claims (owners topic offsets)
+  int64_t claim_at_ms = 0;                  // and the time written in them
   int exit_code = 0;
   bool handed_off_done = false; // a graceful stop handed the partitions over (fencing us)
   {
@@ -286,7 +287,8 @@ int main(int argc, char** argv) {
     // Replicated partitions: topics checked, every local partition opened (older owners
     // fenced) and the changelog after the store's offsets applied, before the store is read.
     if (cfg.cluster_replication == "kafka") {
-      auto r = start_replication(cfg, brokers, *db, log, ctx->now_ms());
+      claim_at_ms = ctx->now_ms();
+      auto r = start_replication(cfg, brokers, *db, log, claim_at_ms);
       if (!r.error.empty()) {
         log->critical("replication: {}", r.error);
         std::fprintf(stderr, "sagad: replication: %s\n", r.error.c_str());
@@ -375,9 +377,10 @@ int main(int argc, char** argv) {
       // The sequence of this node's own partitions (its start's claims), before any peer
       // asks for its welcome: a peer ignores a holder announced with an older claim.
       for (auto& [lp, offset] : start_claims) {
-        partition_claim c;
+        partition_claim c; // as the owners reader will read it
+        std::string ignored;
+        decode_claim(encode_claim(cfg, lp, claim_at_ms), c, ignored);
         c.log_partition = lp;
-        c.node_id = cfg.node_id;
         c.offset = offset;
         caf::anon_send(owners, claim_atom::value, std::move(c));
       }

@@ -125,6 +125,10 @@ void its_committer_down(own_ptr self, const caf::down_msg& dm) {
   }
 }
 
+} // namespace
+
+namespace ownership_detail {
+
 /// Stopping: answers the stop once every partition of this node has a new holder.
 void handed_over(own_ptr self) {
   auto& st = self->state;
@@ -138,9 +142,23 @@ void handed_over(own_ptr self) {
   st.handed_off.deliver(true);
 }
 
-} // namespace
-
-namespace ownership_detail {
+void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
+                           int64_t seq) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  if (node.empty() || node == me(self) || s.holder == node)
+    return;
+  if (st.stopping) { // handed over (a graceful stop)
+    s.holder = node;
+    s.seq = std::max(s.seq, seq);
+    handed_over(self);
+    return;
+  }
+  if (seq >= 0 && s.seq >= 0 && seq > s.seq) // it opened it after this node did
+    st.ctx->halt("cluster: " + node + " opened partition " + slot_name(k, p) + " of this node "
+                 "after it (its claim at owners offset " + std::to_string(seq) + ", this "
+                 "node's at " + std::to_string(s.seq) + "): this node is fenced");
+}
 
 /// `node` holds the slot now, with these handles, from its claim at `seq` (-1: unknown);
 /// ignored when that is older than what this node knows (stale).
@@ -153,17 +171,12 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
                                slot_name(k, p), seq, s.seq);
     return;
   }
-  if (!node.empty() && seq >= 0)
-    s.seq = seq;
   if (s.mine) {
-    // This node's own: it holds it while it runs (another claim is fenced), unless it is
-    // stopping and handing it over.
-    if (self->state.stopping && !node.empty() && s.holder != node) {
-      s.holder = node;
-      handed_over(self);
-    }
+    own_partition_claimed(self, k, p, node, seq);
     return;
   }
+  if (!node.empty() && seq >= 0)
+    s.seq = seq;
   if (s.holder == me(self))
     release(self, k, p, node + " holds it now");
   if (node.empty() && !s.holder.empty())
@@ -174,13 +187,6 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
   route_slot(self, s);
 }
 
-} // namespace ownership_detail
-
-namespace {
-
-} // namespace
-
-namespace ownership_detail {
 
 void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
                    bool complete) {
@@ -218,13 +224,22 @@ void member_down(own_ptr self, const std::string& node) {
   st.leaving.erase(node);
   for (auto k : {partition_kind::orders, partition_kind::inventory}) {
     auto& xs = slots(self, k);
-    for (auto& s : xs)
+    for (size_t p = 0; p < xs.size(); ++p) {
+      auto& s = xs[p];
       if (s.holder == node) {
         s.holder.clear();
         s.remote = s.remote_pay = caf::actor{};
         s.since_ms = st.ctx->now_ms();
         route_slot(self, s);
+      } else if (auto c = st.claims.find(log_partition(self, k, p));
+                 !s.mine && s.holder.empty() && c != st.claims.end()
+                 && c->second.node_id == node && c->second.offset == s.seq) {
+        // Requests waiting for its announcement (on_claim) get 503 now, not at the hold's end.
+        for (auto* fw : {&s.fw, &s.pay_fw})
+          if (*fw)
+            self->send(*fw, hold_atom::value, false, int64_t{0});
       }
+    }
   }
 }
 
@@ -235,7 +250,7 @@ cluster_welcome welcome_of(own_ptr self) {
   w.node_id = me(self);
   for (size_t p = 0; p < st.orders.size(); ++p) {
     auto& s = st.orders[p];
-    bool local = s.mine || s.holder == me(self);
+    bool local = s.holder == me(self); // (an own partition handed over is not)
     w.orders.push_back(!local ? caf::actor{} : s.mine ? st.dir.orders[p] : s.local);
     w.order_seqs.push_back(local ? s.seq : -1);
     w.payment_by_order.push_back(!local ? caf::actor{}
@@ -245,7 +260,7 @@ cluster_welcome welcome_of(own_ptr self) {
   }
   for (size_t q = 0; q < st.inventory.size(); ++q) {
     auto& s = st.inventory[q];
-    bool local = s.mine || s.holder == me(self);
+    bool local = s.holder == me(self); // (an own partition handed over is not)
     w.inventory.push_back(!local ? caf::actor{} : s.mine ? st.dir.inventory[q] : s.local);
     w.inventory_seqs.push_back(local ? s.seq : -1);
   }

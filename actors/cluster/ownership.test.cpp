@@ -201,6 +201,16 @@ struct fixture {
                static_cast<uint64_t>(p), peer_actor[node], peer_actor[node], seq);
     run();
   }
+  /// node-3 dies and node-2 announces it took node-3's first order partition, claimed at
+  /// `seq`: that partition.
+  size_t node2_takes_from_node3(int64_t seq) {
+    up("node-2");
+    up("node-3");
+    down("node-3");
+    auto p = own_of("node-3");
+    announce("node-2", partition_kind::orders, p, seq);
+    return p;
+  }
   /// A claim read from the owners topic.
   void claim(const std::string& node, int32_t lp, int64_t offset) {
     partition_claim c;
@@ -461,12 +471,8 @@ TEST_CASE("ownership: a takeover that finishes after another node's later claim 
 TEST_CASE("ownership: a holder reported with an older claim than one known is stale and "
           "ignored, from an announcement or a welcome", "[actors][cluster][failover][claims]") {
   fixture f;
-  f.up("node-2");
-  f.up("node-3");
-  f.down("node-3");
-  auto p = f.own_of("node-3");
+  auto p = f.node2_takes_from_node3(12);
   auto& slot = f.dir.orders[p];
-  f.announce("node-2", partition_kind::orders, p, 12); // node-2 took it over
   CHECK(f.via(slot) == "node-2:x");
   // An announcement of an older holder, delivered late (CAF orders nothing across links).
   f.announce("node-3", partition_kind::orders, p, 10);
@@ -492,12 +498,8 @@ TEST_CASE("ownership: a claim read from the owners topic routes away from a fenc
           "requests wait for a live claimant's announcement, 503 for a claimant not up",
           "[actors][cluster][failover][claims]") {
   fixture f;
-  f.up("node-2");
-  f.up("node-3");
-  f.down("node-3");
-  auto p = f.own_of("node-3");
+  auto p = f.node2_takes_from_node3(12);
   auto& slot = f.dir.orders[p];
-  f.announce("node-2", partition_kind::orders, p, 12);
   REQUIRE(f.via(slot) == "node-2:x");
   f.claim("node-2", static_cast<int32_t>(p), 12); // its own claim, read after its announcement
   CHECK(f.via(slot) == "node-2:x");
@@ -560,6 +562,48 @@ TEST_CASE("ownership: a claimant whose announcement never came is asked for its 
   CHECK(*asked == n);
   for (auto& t : f.taken) // (node-1 takes its share of node-3's others)
     CHECK_FALSE((t.first == partition_kind::orders && t.second == p)); // not this one
+}
+
+TEST_CASE("ownership: a report of this node's own partition by another node never changes "
+          "what this node advertises; a later one than its own claim stops it (fenced)",
+          "[actors][cluster][failover][claims]") {
+  fixture f;
+  f.up("node-2");
+  size_t mine = 0;
+  while (f.layout.owner(partition_kind::orders, mine) != 0)
+    ++mine;
+  f.claim("node-1", static_cast<int32_t>(mine), 7); // its start's claim
+  auto welcome = [&] {
+    cluster_welcome w;
+    auto h = f.self->request(f.own, caf::infinite, welcome_atom::value);
+    f.run();
+    std::move(h).receive([&](cluster_welcome& x) { w = std::move(x); },
+                         [&](caf::error& e) { FAIL(f.sys.render(e)); });
+    return w;
+  };
+  f.announce("node-2", partition_kind::orders, mine, 5); // from before this node's start
+  CHECK(welcome().order_seqs[mine] == 7);
+  CHECK_FALSE(f.ctx->halted.load());
+  // node-2 opened it after this node (a split healed): this node is fenced.
+  f.announce("node-2", partition_kind::orders, mine, 9);
+  CHECK(f.ctx->halted.load());
+}
+
+TEST_CASE("ownership: a takeover whose claim is later than the holder reported meanwhile is "
+          "served", "[actors][cluster][failover][claims]") {
+  fixture f;
+  auto [kind, p, lp] = f.lose_node3();
+  (void)lp;
+  f.announce("node-2", kind, p, 10); // node-2's, read here before ours (it is fenced by ours)
+  auto mine = f.finish_take(kind, p, 12);
+  auto v = f.view();
+  CHECK((kind == partition_kind::orders ? v.orders[p] : v.inventory[p]) == "node-1");
+  auto& slot = kind == partition_kind::orders ? f.dir.orders[p] : f.dir.inventory[p];
+  CHECK(f.via(slot) == "taken:x");
+  f.announce("node-2", kind, p, 10); // late again: stale
+  CHECK(f.via(slot) == "taken:x");
+  f.self->send_exit(mine, caf::exit_reason::user_shutdown);
+  f.run();
 }
 
 TEST_CASE("ownership: this node's welcome carries its claims' offsets; ready waits for the "

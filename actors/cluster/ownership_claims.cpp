@@ -25,15 +25,26 @@ void on_claim(own_ptr self, partition_claim& c) {
   if (c.offset <= s.seq)
     return; // known already (its holder's announcement came first)
   if (s.mine) {
-    // This node's own: held while it runs (a later claim by another node fences its
-    // committer, which stops the node at its next commit).
     if (c.node_id == me(self))
       s.seq = c.offset;
+    else
+      own_partition_claimed(self, k, p, c.node_id, c.offset);
     return;
   }
   s.seq = c.offset;
-  if (c.node_id == me(self) || s.holder == c.node_id)
-    return; // our own takeover's (on_taken routes it), or the holder routed already
+  if (c.node_id == me(self)) {
+    // Our own takeover's claim: on_taken routes it. One that failed after its claim
+    // (loading the rows) fenced the holder known here all the same: routed away from.
+    if (!s.taking && !s.holder.empty() && s.holder != me(self)) {
+      s.holder.clear();
+      s.remote = s.remote_pay = caf::actor{};
+      s.since_ms = st.ctx->now_ms();
+      route_slot(self, s);
+    }
+    return;
+  }
+  if (s.holder == c.node_id)
+    return; // the holder routed already
   if (s.holder == me(self)) {
     // Taken over here, and opened after us by another node: we are fenced. Released now
     // rather than at its next failed commit (an idle partition would answer reads).
@@ -134,11 +145,22 @@ void on_taken(own_ptr self, partition_kind k, size_t p, taken_partition& t) {
     st.ctx->log->error("cluster: taking over partition {} failed: {}; trying again",
                        slot_name(k, p), t.error);
     s.since_ms = st.ctx->now_ms() - st.ctx->cfg.cluster_failover_after_ms / 2;
+    if (t.claim_offset >= 0 && t.claim_offset >= s.seq) {
+      // It failed after its claim: the holder known here is fenced all the same.
+      s.seq = t.claim_offset;
+      if (!s.holder.empty() && s.holder != me(self)) {
+        s.holder.clear();
+        s.remote = s.remote_pay = caf::actor{};
+        route_slot(self, s);
+      }
+    }
     return;
   }
-  // Another node's claim (read from the topic, or its announcement) later than ours.
+  // Another node's claim (read from the topic, or its announcement) later than ours; with
+  // no claim of ours (replication without claims), any holder other than a leaving one.
   bool claimed_after = t.claim_offset >= 0 && s.seq > t.claim_offset;
-  if ((!s.holder.empty() && st.leaving.count(s.holder) == 0) || claimed_after) {
+  bool held_else = t.claim_offset < 0 && !s.holder.empty() && st.leaving.count(s.holder) == 0;
+  if (claimed_after || held_else) {
     // Someone claimed it meanwhile (its own node came back and opened it): drop ours.
     if (claimed_after) {
       auto c = st.claims.find(log_partition(self, k, p));

@@ -24,6 +24,13 @@ void drop_committer(own_ptr self, int32_t lp);
 void release(own_ptr self, partition_kind k, size_t p, const std::string& why);
 /// Tells every peer that this node holds (k, p) now.
 void announce(own_ptr self, partition_kind k, size_t p);
+/// Stopping: answers the stop once every partition of this node has a new holder.
+void handed_over(own_ptr self);
+/// Another node reports (welcome, `owns`) or claims (owners topic) one of this node's own
+/// partitions at `seq`: handed over while this node stops; else, when later than this
+/// node's own claim, this node is fenced and stops (as its committer's next commit would).
+void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
+                           int64_t seq);
 /// A starting node's own partition: not served by a takeover here.
 bool is_starting(own_ptr self, size_t i);
 /// Answers the starting peers once no takeover of their partitions is under way here.
