@@ -380,6 +380,7 @@ int main(int argc, char** argv) {
         partition_claim c; // as the owners reader will read it
         std::string ignored;
         decode_claim(encode_claim(cfg, lp, claim_at_ms), c, ignored);
+        c.node_id = cfg.node_id; // (whatever the decode gave: the fence rule needs it)
         c.log_partition = lp;
         c.offset = offset;
         caf::anon_send(owners, claim_atom::value, std::move(c));
@@ -468,19 +469,24 @@ int main(int argc, char** argv) {
           log->warn("cluster: the owners topic was not read to its end within {} ms "
                     "(cluster.connect_timeout_ms); claims may show late", waited);
       }
-      routes.ready = true;
+      // A node halted meanwhile (fenced at its start, a failed write) never reports ready:
+      // the signal its halt raised stops it below.
+      if (!ctx->halted.load())
+        routes.ready = true;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)
                   .count();
       auto total = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - t_open)
                      .count();
-      log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, layout "
-                "check {} ms, embedded Kafka and actor system {} ms, load {} ms, then {} ms "
-                "to start)", cfg.http_address, server->port(), cfg.data_dir(), total, open_ms,
-                layout_ms, embed_ms, load_ms, ms - load_ms);
-      std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
-      std::fflush(stdout);
+      if (routes.ready) {
+        log->info("ready: http://{}:{} data={} (recovery took {} ms: store open {} ms, layout "
+                  "check {} ms, embedded Kafka and actor system {} ms, load {} ms, then {} ms "
+                  "to start)", cfg.http_address, server->port(), cfg.data_dir(), total, open_ms,
+                  layout_ms, embed_ms, load_ms, ms - load_ms);
+        std::printf("SAGAD READY http_port=%u\n", static_cast<unsigned>(server->port()));
+        std::fflush(stdout);
+      }
       int sig = 0;
       sigwait(&signals, &sig);
       while (sig == SIGUSR2) {
