@@ -142,24 +142,6 @@ void handed_over(own_ptr self) {
   st.handed_off.deliver(true);
 }
 
-void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
-                           int64_t seq) {
-  auto& st = self->state;
-  auto& s = slots(self, k)[p];
-  if (node.empty() || node == me(self) || s.holder == node)
-    return;
-  if (st.stopping) { // handed over (a graceful stop)
-    s.holder = node;
-    s.seq = std::max(s.seq, seq);
-    handed_over(self);
-    return;
-  }
-  if (seq >= 0 && s.seq >= 0 && seq > s.seq) // it opened it after this node did
-    st.ctx->halt("cluster: " + node + " opened partition " + slot_name(k, p) + " of this node "
-                 "after it (its claim at owners offset " + std::to_string(seq) + ", this "
-                 "node's at " + std::to_string(s.seq) + "): this node is fenced");
-}
-
 /// `node` holds the slot now, with these handles, from its claim at `seq` (-1: unknown);
 /// ignored when that is older than what this node knows (stale).
 void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
@@ -186,7 +168,6 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
   s.remote_pay = std::move(pay);
   route_slot(self, s);
 }
-
 
 void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
                    bool complete) {

@@ -11,6 +11,24 @@ bool stale(const owned_slot& s, int64_t seq) {
   return seq >= 0 && s.seq >= 0 && seq < s.seq;
 }
 
+void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
+                           int64_t seq) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  if (node.empty() || node == me(self) || s.holder == node)
+    return;
+  if (st.stopping) { // handed over (a graceful stop)
+    s.holder = node;
+    s.seq = std::max(s.seq, seq);
+    handed_over(self);
+    return;
+  }
+  if (seq >= 0 && s.seq >= 0 && seq > s.seq) // it opened it after this node did
+    st.ctx->halt("cluster: " + node + " opened partition " + slot_name(k, p) + " of this node "
+                 "after it (its claim at owners offset " + std::to_string(seq) + ", this "
+                 "node's at " + std::to_string(s.seq) + "): this node is fenced");
+}
+
 void on_claim(own_ptr self, partition_claim& c) {
   auto& st = self->state;
   auto& cur = st.claims[c.log_partition];
