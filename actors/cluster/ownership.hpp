@@ -92,7 +92,8 @@ struct ownership_state {
   bool stopping = false;
   int64_t last_tick_mono = 0; // the lease (keep_lease): the clock's mono_ms at the last tick
   /// Peers that said they are starting (before they open their partitions), and when: none
-  /// of their partitions is taken here until they are up, or failover_start_grace_ms.
+  /// of their partitions is taken here until they are up, or failover_start_grace_ms (from
+  /// their latest claim read, once they opened: ownership_claims.cpp, on_claim).
   std::map<std::string, int64_t> starting;
   /// Their answers, given once no takeover of their partitions is under way here.
   std::map<std::string, std::vector<caf::response_promise>> start_waiters;

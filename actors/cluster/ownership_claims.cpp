@@ -3,6 +3,7 @@
 // producer commits nothing), so a higher offset in the owners topic names a later holder.
 #include "actors/cluster/ownership_detail.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace saga::ownership_detail {
@@ -35,6 +36,12 @@ void on_claim(own_ptr self, partition_claim& c) {
   if (c.offset <= cur.offset)
     return; // an older one read again (a reader that started over)
   cur = c;
+  // A starting peer's claim: it opened its partitions (fenced, claimed) and is loading them.
+  // Its start grace counts from here, not from its `starting`: waiting on a busy or frozen
+  // peer before the open must not let the grace lapse and fence a node that is about to
+  // serve (a takeover now would; the grace still bounds a start that hangs after its open).
+  if (auto s = st.starting.find(c.node_id); s != st.starting.end())
+    s->second = std::max(s->second, st.ctx->now_ms());
   partition_kind k;
   size_t p = 0;
   if (!slot_of(self, c.log_partition, k, p))

@@ -229,3 +229,30 @@ TEST_CASE("ownership: this node's welcome carries its claims' offsets; ready wai
   CHECK(*answered == 1);
 }
 
+
+TEST_CASE("ownership: a starting peer's claim restarts its start grace: a start slowed before "
+          "its open is not taken over", "[actors][cluster][failover][claims]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-3");
+  auto want = f.expected("node-3");
+  REQUIRE_FALSE(want.empty());
+  // node-3 restarts at once and says so (before its failover_after_ms lapsed here).
+  f.self->send(f.own, starting_atom::value, std::string("node-3"));
+  f.run();
+  f.advance(4000ms); // it waits on a slow peer before its open (grace: 5 s)
+  auto [kind, p] = *want.begin();
+  partition_claim c; // its open: fenced and claimed, now loading
+  c.log_partition = static_cast<int32_t>(kind == partition_kind::orders
+                                           ? p : f.layout.order_partitions + p);
+  c.node_id = "node-3";
+  c.offset = 7;
+  f.self->send(f.own, claim_atom::value, c);
+  f.run();
+  f.advance(3000ms); // 7 s after its `starting`, 3 s after its claim
+  CHECK(f.taken.empty());
+  // A start that hangs after its open is still bounded: the grace from its claim.
+  f.advance(2500ms);
+  CHECK(f.taken.size() == want.size());
+}
