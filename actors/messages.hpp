@@ -54,6 +54,7 @@ using busy_atom = caf::atom_constant<caf::atom("busy")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 // cluster (actors/cluster/cluster.hpp): handshake, forwarder re-routing, link status
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using protocol_atom = caf::atom_constant<caf::atom("protocol")>; // before the hello (cluster.hpp)
 using route_atom = caf::atom_constant<caf::atom("route")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;

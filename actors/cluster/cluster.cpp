@@ -31,6 +31,17 @@ bool is_node_unavailable(const caf::error& e, std::string& node, std::string& sl
   return true;
 }
 
+std::string protocol_difference(uint32_t theirs, const std::string& node) {
+  if (theirs == cluster_protocol)
+    return {};
+  auto here = std::to_string(cluster_protocol);
+  if (theirs == 0)
+    return "cluster protocol: " + here + " here, none at " + node + " (an older sagad): every "
+           "node of a cluster runs the same protocol; upgrade " + node;
+  return "cluster protocol: " + here + " here, " + std::to_string(theirs) + " at " + node
+         + ": every node of a cluster runs the same protocol";
+}
+
 cluster_hello make_hello(const node_config& cfg) {
   cluster_hello h;
   h.node_id = cfg.node_id;
@@ -140,12 +151,22 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
                          caf::actor ownership) {
   self->state.ownership = std::move(ownership);
   return {
+    // A peer's link says its protocol before its hello: answered with ours (it refuses a
+    // difference on its side, we on ours at its hello).
+    [self](protocol_atom, uint32_t theirs, const std::string& node) {
+      self->state.protocols[node] = theirs;
+      return cluster_protocol;
+    },
     [self, ctx](hello_atom, const cluster_hello& h) -> caf::result<cluster_welcome> {
       // A node that stops (a failed write, or a lapsed lease after a freeze) is not up for
       // its peers: its welcome would claim its partitions back from whoever took them.
+      auto said = self->state.protocols.find(h.node_id);
       auto why = ctx->halted.load() || ctx->unresponsive_ms() > 0
                    ? std::string("node '") + ctx->cfg.node_id + "' is stopping"
-                   : check_hello(ctx->cfg, h);
+                   : protocol_difference(said == self->state.protocols.end() ? 0 : said->second,
+                                         h.node_id);
+      if (why.empty())
+        why = check_hello(ctx->cfg, h);
       if (!why.empty()) {
         ctx->log->error("cluster: refused {}: {}", h.node_id, why);
         cluster_welcome no;
@@ -353,6 +374,9 @@ void retry(link_ptr self, const std::string& why) {
   self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value, ++st.attempt);
 }
 
+void refused(link_ptr self, const std::string& why);
+void say_hello(link_ptr self, caf::actor entry);
+
 void welcomed(link_ptr self, caf::actor entry, const cluster_welcome& w) {
   auto& st = self->state;
   st.entry = std::move(entry);
@@ -408,33 +432,64 @@ void connect(link_ptr self) {
         if (!ptr)
           return retry(self, "nothing published on its CAF port");
         auto entry = caf::actor_cast<caf::actor>(ptr);
-        self->request(entry, timeout, hello_atom::value, make_hello(st.ctx->cfg))
+        // Our protocol first (its shape never changes): a peer that runs another one, or
+        // an older sagad without one, is refused with that reason, not with a hello it
+        // cannot read.
+        self->request(entry, timeout, protocol_atom::value, cluster_protocol, st.ctx->cfg.node_id)
           .then(
-            [self, gen, entry](const cluster_welcome& w) {
-              auto& st = self->state;
-              if (gen != st.attempt)
+            [self, gen, entry](uint32_t theirs) {
+              if (gen != self->state.attempt)
                 return;
-              if (!w.ok || w.node_id != st.peer.id) {
-                auto why = !w.ok ? w.refusal
-                                 : "the node at " + st.peer.host + ":"
-                                     + std::to_string(st.peer.caf_port) + " is '" + w.node_id
-                                     + "', not '" + st.peer.id + "'";
-                if (st.status.state != "refused" || st.status.reason != why)
-                  st.ctx->log->error("cluster: {} refused the connection: {}", st.peer.id, why);
-                ++st.stats->refused;
-                set_state(self, "refused", why);
-                return retry(self, why);
-              }
-              welcomed(self, entry, w);
+              if (auto why = protocol_difference(theirs, self->state.peer.id); !why.empty())
+                return refused(self, why);
+              say_hello(self, entry);
             },
             [self, gen](caf::error& e) {
-              if (gen == self->state.attempt)
-                retry(self, "hello: " + self->system().render(e));
+              if (gen != self->state.attempt)
+                return;
+              if (e == caf::sec::unexpected_message) // it does not know the message
+                return refused(self, protocol_difference(0, self->state.peer.id));
+              retry(self, "protocol: " + self->system().render(e));
             });
       },
       [self, gen](caf::error& e) {
         if (gen == self->state.attempt)
           retry(self, self->system().render(e));
+      });
+}
+
+/// The peer refused us (or we it): logged once per reason, counted, and tried again later
+/// (its configuration or version may change with a restart).
+void refused(link_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.status.state != "refused" || st.status.reason != why)
+    st.ctx->log->error("cluster: {} refused the connection: {}", st.peer.id, why);
+  ++st.stats->refused;
+  set_state(self, "refused", why);
+  retry(self, why);
+}
+
+void say_hello(link_ptr self, caf::actor entry) {
+  auto& st = self->state;
+  auto gen = st.attempt;
+  auto timeout = std::chrono::milliseconds(st.ctx->cfg.cluster_connect_timeout_ms);
+  self->request(entry, timeout, hello_atom::value, make_hello(st.ctx->cfg))
+    .then(
+      [self, gen, entry](const cluster_welcome& w) {
+        auto& st = self->state;
+        if (gen != st.attempt)
+          return;
+        if (!w.ok)
+          return refused(self, w.refusal);
+        if (w.node_id != st.peer.id)
+          return refused(self, "the node at " + st.peer.host + ":"
+                                 + std::to_string(st.peer.caf_port) + " is '" + w.node_id
+                                 + "', not '" + st.peer.id + "'");
+        welcomed(self, entry, w);
+      },
+      [self, gen](caf::error& e) {
+        if (gen == self->state.attempt)
+          retry(self, "hello: " + self->system().render(e));
       });
 }
 

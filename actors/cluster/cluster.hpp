@@ -39,6 +39,15 @@ caf::error node_unavailable(const std::string& node, const std::string& slot);
 /// The node and partition named by such an error; false for any other error.
 bool is_node_unavailable(const caf::error& e, std::string& node, std::string& slot);
 
+/// The shape of the messages nodes exchange (hello, welcome, owns, starting, ...). A link
+/// says it (`protocol`, a message whose shape never changes) before its hello; a peer with
+/// another one, or an older sagad that does not know the message, is refused with a reason
+/// instead of failing on a message it cannot read. Raise it whenever a cross-node message
+/// changes shape: nodes of a cluster run one protocol (no rolling upgrade across it).
+inline constexpr uint32_t cluster_protocol = 1; // 1: `owns` and welcomes carry claim offsets
+/// The refusal for a peer that said protocol `theirs` (0: it said none), "" when it matches.
+std::string protocol_difference(uint32_t theirs, const std::string& node);
+
 /// This node's hello, from its configuration.
 cluster_hello make_hello(const node_config& cfg);
 /// "" when a peer's hello matches this node's layout, replication and cluster name, else
@@ -68,6 +77,7 @@ struct node_entry_state {
   static inline const char* name = "node_entry";
   caf::actor ownership; // answers hellos with what this node holds now (ownership.hpp)
   std::map<std::string, caf::actor> links; // peer id -> our link to it (nudged on hello)
+  std::map<std::string, uint32_t> protocols; // peer id -> the protocol it said before hello
 };
 caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
                          caf::actor ownership);

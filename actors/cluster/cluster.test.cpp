@@ -4,6 +4,8 @@
 // answers node_unavailable while its node is down.
 #include <catch2/catch.hpp>
 
+#include <spdlog/sinks/null_sink.h>
+
 #include "actors/cluster/cluster.hpp"
 
 using namespace saga;
@@ -109,6 +111,8 @@ TEST_CASE("every cross-node message and reply survives CAF's serializer",
     caf::make_message(order_view{errc::ok, "", s, {ev}, ""}),
     caf::make_message(oi),
     // the handshake, link status, and the error a forwarder answers
+    caf::make_message(protocol_atom::value, cluster_protocol, std::string("node-1")),
+    caf::make_message(cluster_protocol),
     caf::make_message(hello_atom::value, hello),
     caf::make_message(welcome),
     caf::make_message(peer_status{"node-2", "up", 123, ""}),
@@ -164,6 +168,75 @@ TEST_CASE("a hello that differs in layout, replication, cluster name or identity
   auto stranger = there;
   stranger.node_id = "node-9";
   CHECK(check_hello(here, make_hello(stranger)) == "node 'node-9' is not in cluster.nodes here");
+}
+
+TEST_CASE("a node's entry welcomes only a peer that said its cluster protocol first, and the same one",
+          "[actors][cluster]") {
+  cluster_test_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto run = [&] {
+    while (sched.try_run_once()) {
+    }
+  };
+  auto ctx = std::make_shared<runtime_context>();
+  ctx->cfg.node_id = "node-1";
+  ctx->cfg.cluster_members = {{"node-1", "127.0.0.1", 4101, 8081},
+                              {"node-2", "127.0.0.1", 4102, 8082}};
+  ctx->cfg.cluster_nodes = {"node-1", "node-2"};
+  ctx->clock = std::make_shared<actor_clock_source>(sys.clock(), 1'000'000);
+  ctx->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto owner = sys.spawn([](caf::event_based_actor*, int) -> caf::behavior {
+    return {[](welcome_atom) {
+      cluster_welcome w;
+      w.ok = true;
+      w.node_id = "node-1";
+      return w;
+    }};
+  }, 0);
+  auto entry = sys.spawn(node_entry, ctx, owner);
+  caf::scoped_actor self{sys, true};
+  auto there = ctx->cfg;
+  there.node_id = "node-2";
+  auto hello = [&] {
+    auto h = self->request(entry, caf::infinite, hello_atom::value, make_hello(there));
+    run();
+    cluster_welcome got;
+    std::move(h).receive([&](cluster_welcome& w) { got = std::move(w); },
+                         [&](caf::error& e) { FAIL(sys.render(e)); });
+    return got;
+  };
+  auto say = [&](uint32_t protocol) {
+    uint32_t got = 0;
+    auto h = self->request(entry, caf::infinite, protocol_atom::value, protocol,
+                           std::string("node-2"));
+    run();
+    std::move(h).receive([&](uint32_t p) { got = p; }, [&](caf::error& e) { FAIL(sys.render(e)); });
+    return got;
+  };
+  // An older sagad says hello without its protocol: refused, naming why.
+  auto w = hello();
+  CHECK_FALSE(w.ok);
+  CHECK(w.refusal == "cluster protocol: " + std::to_string(cluster_protocol)
+                       + " here, none at node-2 (an older sagad): every node of a cluster runs "
+                         "the same protocol; upgrade node-2");
+  // Another protocol: the entry answers its own (the link refuses on its side too).
+  CHECK(say(cluster_protocol + 1) == cluster_protocol);
+  w = hello();
+  CHECK_FALSE(w.ok);
+  CHECK(w.refusal.find("cluster protocol: " + std::to_string(cluster_protocol) + " here, "
+                       + std::to_string(cluster_protocol + 1) + " at node-2")
+        == 0);
+  CHECK(protocol_difference(cluster_protocol + 1, "node-2") == w.refusal);
+  // The same one: welcomed with what the ownership actor says this node holds.
+  CHECK(say(cluster_protocol) == cluster_protocol);
+  w = hello();
+  CHECK(w.ok);
+  CHECK(w.node_id == "node-1");
+  CHECK(protocol_difference(cluster_protocol, "node-2").empty());
+  self->send_exit(entry, caf::exit_reason::user_shutdown);
+  self->send_exit(owner, caf::exit_reason::user_shutdown);
+  run();
 }
 
 TEST_CASE("a forwarder answers node_unavailable while its node is down and hands requests "
