@@ -50,8 +50,8 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
   // The orders in flight are read on a second thread while this one reads the SKUs and the
   // deadline index (the halves share nothing; RocksDB reads are thread-safe).
   // Returning early still waits for it (std::async's future).
-  auto orders = std::async(std::launch::async, [&db, quarantine] {
-    return scan_orders(db, quarantine);
+  auto orders = std::async(std::launch::async, [&db, quarantine, &foreign, order_partitions] {
+    return scan_orders(db, quarantine, foreign, order_partitions);
   });
   loaded_state out;
   out.inventory.resize(inventory_workers);

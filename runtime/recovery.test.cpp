@@ -256,3 +256,49 @@ TEST_CASE("start reads only the index of orders in flight; stored orders per sta
   CHECK(n.db->counter(saga::order_status_counter(order_status::completed)) == 2);
   CHECK(n.db->counter(saga::order_status_counter(order_status::payment_initiated)) == 0);
 }
+
+TEST_CASE("a load for some partitions reads only their orders in flight: another partition's "
+          "rows (a standby copy) are not read, even a corrupt one",
+          "[actor][recovery][partitions]") {
+  temp_dir d;
+  std::vector<std::string> ids;
+  {
+    node_fixture n(d.path.string(), passivating_config());
+    n.stock("A", 20, 100);
+    for (int i = 0; i < 12; ++i)
+      ids.push_back(n.create({{"A", 1, 0}}));
+  }
+  const size_t parts = 4;
+  std::string err;
+  auto db = storage::store::open(d.path.string(), err);
+  REQUIRE(db);
+  auto all = load_state(*db, 2, 2, parts);
+  REQUIRE(all.error.empty());
+  REQUIRE(all.passive.size() + all.resume.size() == ids.size());
+  // Keep partition `mine` only (a takeover's load); one order of another partition is corrupt.
+  size_t mine = directory::order_partition(ids[0], parts);
+  std::string other;
+  size_t in_mine = 0;
+  for (auto& id : ids) {
+    if (directory::order_partition(id, parts) == mine)
+      ++in_mine;
+    else if (other.empty())
+      other = id;
+  }
+  REQUIRE_FALSE(other.empty());
+  storage::batch b;
+  b.ops.push_back({storage::family::orders, other, "not an order record", false});
+  REQUIRE(db->commit({&b}, true).empty());
+  CHECK_FALSE(load_state(*db, 2, 2, parts).error.empty()); // the whole store: refused
+  std::vector<uint8_t> foreign(parts, 1);
+  foreign[mine] = 0;
+  auto one = load_state(*db, 2, 2, parts, false, foreign);
+  CHECK(one.error.empty());
+  CHECK(one.corrupt.empty());
+  CHECK(one.passive.size() + one.resume.size() == in_mine);
+  for (auto& s : one.passive)
+    CHECK(directory::order_partition(s.order_id, parts) == mine);
+  for (auto& s : one.resume)
+    CHECK(directory::order_partition(s.order_id, parts) == mine);
+  CHECK(one.orders_total == all.orders_total); // the counters stay the store's
+}

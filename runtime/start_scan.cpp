@@ -81,7 +81,8 @@ void scan_pending_payments(const storage::store& db, const std::vector<std::stri
   }
 }
 
-order_scan scan_orders(const storage::store& db, bool quarantine) {
+order_scan scan_orders(const storage::store& db, bool quarantine,
+                       const std::vector<uint8_t>& foreign, size_t order_partitions) {
   // Only the orders in flight are read (the index, then point reads); the stored orders
   // per status are the store's counters, kept in the same writes.
   order_scan o;
@@ -95,7 +96,13 @@ order_scan scan_orders(const storage::store& db, bool quarantine) {
   const std::string prefix = "inflight/";
   std::vector<std::string> candidates;
   (void)db.scan(storage::family::meta, prefix, [&](std::string_view k, std::string_view) {
-    candidates.emplace_back(k.substr(prefix.size()));
+    std::string id(k.substr(prefix.size()));
+    if (order_partitions > 0) {
+      auto op = directory::order_partition(id, order_partitions);
+      if (op < foreign.size() && foreign[op] != 0)
+        return true; // another node's partition (a standby copy): not read
+    }
+    candidates.push_back(std::move(id));
     return true;
   });
   std::unordered_set<std::string> parked;

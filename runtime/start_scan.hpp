@@ -40,7 +40,12 @@ void scan_reserved(const storage::store& db, const std::vector<std::string>& ids
 void scan_pending_payments(const storage::store& db, const std::vector<std::string>& ids,
                            order_scan& o, bool quarantine);
 /// The orders in flight (the index, then point reads) and the counters of stored orders.
-order_scan scan_orders(const storage::store& db, bool quarantine);
+/// `foreign` (indexed by order partition of `order_partitions`): the in-flight entries of a
+/// partition marked 1 are skipped before their rows are read (a takeover reads one
+/// partition's, not the whole store's; a start skips the standby copies it keeps). Their
+/// rows are neither read nor checked: a corrupt one is found by whoever loads its partition.
+order_scan scan_orders(const storage::store& db, bool quarantine,
+                       const std::vector<uint8_t>& foreign = {}, size_t order_partitions = 0);
 
 /// Visits the deadline index entries of one kind ('r' reservations, 'p' payments), earliest
 /// first. A malformed key is corrupt (reported, or quarantined). Returns false when the

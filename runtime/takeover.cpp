@@ -71,8 +71,8 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
     };
     t.main = spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, dir.writer);
   } else {
-    // The orders of this partition in flight: the whole store is read and this partition's
-    // kept (a partition-only scan is a next step: BENCHMARKS has what it costs).
+    // The orders of this partition in flight: the index of every order in flight is read
+    // (keys only), the rows of this partition's alone (BENCHMARKS, "a takeover's load").
     std::vector<uint8_t> foreign(n_orders, 1);
     foreign[p] = 0;
     auto state = load_state(*ctx->db, n_inv, n_pay, n_orders, true, foreign);
