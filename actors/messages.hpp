@@ -51,6 +51,10 @@ using hold_atom = caf::atom_constant<caf::atom("hold")>; // tests: the writer ho
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using busy_atom = caf::atom_constant<caf::atom("busy")>;
+// An order's command found a partition nobody serves: it waits passive (order_supervisor.hpp)
+using unserved_atom = caf::atom_constant<caf::atom("unserved")>;
+// That partition is served again: its waiting orders are re-activated (ownership.hpp)
+using served_atom = caf::atom_constant<caf::atom("served")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 // cluster (actors/cluster/cluster.hpp): handshake, forwarder re-routing, link status
 using hello_atom = caf::atom_constant<caf::atom("hello")>;

@@ -31,6 +31,21 @@ const std::string& me(own_ptr self) { return self->state.ctx->cfg.node_id; }
 
 /// Points the slot's forwarders at whoever holds it now (nothing while nobody does: a
 /// request is answered node_unavailable at once).
+/// Tells this node's order owners (its own order partitions and those taken over here)
+/// that SKU partition `q` is served again: the orders that wait passive for it re-send
+/// (order_supervisor.hpp, `unserved`).
+void tell_served(own_ptr self, size_t q) {
+  auto& st = self->state;
+  auto slot = slot_name(partition_kind::inventory, q);
+  for (size_t p = 0; p < st.orders.size(); ++p) {
+    auto& o = st.orders[p];
+    if (o.mine && p < st.dir.orders.size())
+      self->send(st.dir.orders[p], served_atom::value, slot);
+    else if (o.holder == me(self) && o.local)
+      self->send(o.local, served_atom::value, slot);
+  }
+}
+
 void route_slot(own_ptr self, owned_slot& s) {
   if (s.mine)
     return;
@@ -46,6 +61,11 @@ void route_slot(own_ptr self, owned_slot& s) {
     self->send(s.fw, route_atom::value, to);
   if (s.pay_fw)
     self->send(s.pay_fw, route_atom::value, pay);
+  // A SKU partition served again (after the forwarder's route: messages from one actor
+  // arrive in order, so the re-sent commands find it routed).
+  auto& inv = self->state.inventory;
+  if (to && !inv.empty() && &s >= inv.data() && &s < inv.data() + inv.size())
+    tell_served(self, static_cast<size_t>(&s - inv.data()));
 }
 
 /// The writer forgets the partition's committer: its steps fail from now on. A request,

@@ -204,3 +204,22 @@ TEST_CASE("ownership: a partition taken over here whose committer stops on its o
   f.self->send_exit(mine, caf::exit_reason::user_shutdown);
   f.run();
 }
+
+TEST_CASE("ownership: a SKU partition routed again is announced to this node's order owners "
+          "(orders waiting passive for it re-send)", "[actors][cluster]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  std::set<std::string> of2;
+  for (size_t q = 0; q < f.layout.sku_partitions; ++q)
+    if (f.layout.owner(partition_kind::inventory, q) == f.layout.index_of("node-2"))
+      of2.insert("inventory/" + std::to_string(q));
+  REQUIRE_FALSE(of2.empty());
+  f.served->clear();
+  f.down("node-2");
+  CHECK(f.served->empty()); // routed nowhere: nothing is served
+  f.up("node-2");
+  CHECK(std::set<std::string>(f.served->begin(), f.served->end()) == of2);
+  for (auto& s : *f.served)
+    CHECK(s.rfind("inventory/", 0) == 0); // order partitions are not commands' targets
+}

@@ -32,6 +32,16 @@ caf::behavior named(caf::event_based_actor*, std::string name) {
   };
 }
 
+/// This node's own partitions' stand-in: it also records the SKU partitions it is told are
+/// served again (`served`, for the orders waiting on them).
+caf::behavior local_owner(caf::event_based_actor*, std::string name,
+                          std::shared_ptr<std::vector<std::string>> served) {
+  return {
+    [name](get_atom, const std::string& id) { return name + ":" + id; },
+    [served](served_atom, const std::string& slot) { served->push_back(slot); },
+  };
+}
+
 /// Answers the committer changes the ownership actor asks for, and counts the drops.
 caf::behavior fake_writer(caf::event_based_actor*, std::shared_ptr<int> drops) {
   return {
@@ -53,6 +63,8 @@ struct fixture {
   cluster_layout layout;
   directory dir;
   std::shared_ptr<int> drops = std::make_shared<int>(0);
+  /// What this node's order owners were told is served again, in order.
+  std::shared_ptr<std::vector<std::string>> served = std::make_shared<std::vector<std::string>>();
   std::vector<std::pair<partition_kind, size_t>> taken; // what take_fn was asked for
   caf::actor own;
   std::map<std::string, caf::actor> peer_actor; // a stand-in for each peer's partitions
@@ -77,7 +89,7 @@ struct fixture {
       peer_actor[id] = sys.spawn(named, std::string(id));
     dir.writer = sys.spawn(fake_writer, drops);
     // This node's own partitions: a local stand-in; every other slot: a forwarder.
-    auto local = sys.spawn(named, std::string("node-1"));
+    auto local = sys.spawn(local_owner, std::string("node-1"), served);
     for (size_t p = 0; p < layout.order_partitions; ++p) {
       bool remote = layout.owner(partition_kind::orders, p) != 0;
       dir.orders_remote.push_back(remote);

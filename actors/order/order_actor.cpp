@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/cluster/cluster.hpp"
 #include "actors/order/idempotency.hpp"
 #include "actors/inspect/introspection.hpp"
 #include "actors/plumbing/writer.hpp"
@@ -42,8 +43,17 @@ void replied(self_ptr self) {
 /// cut-off node keeps the saga waiting in its step, never failed or parked for it; the
 /// saga's own deadlines (reservation TTL, payment time-out) still apply at the owners.
 void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err,
-                 bool remote = false) {
+                 bool remote = false, int64_t sent_ms = 0) {
   auto& st = self->state;
+  std::string node, slot;
+  if (remote && is_node_unavailable(err, node, slot)) {
+    // Nobody serves that partition now: the order waits as a passive row at its owner, not
+    // as a live actor re-sending, until the partition is routed again (`served`). The
+    // re-send below stays armed in case the owner keeps it live (it was busy).
+    st.unserved = true;
+    self->send(st.dir.owner_for(st.s.order_id), unserved_atom::value, st.s.order_id, slot,
+               sent_ms);
+  }
   if (remote) {
     ++st.ctx->stats->cross_node_resends;
     auto attempt = std::min<int64_t>(st.remote_retries++, 20);
@@ -105,14 +115,15 @@ void scatter(self_ptr self, const saga_command& cmd,
       if (--g->remaining == 0)
         done(g->ok, g->reason);
     };
-    auto on_error = [self, g, cmd, remote](caf::error& err) {
+    auto sent_ms = st.ctx->now_ms();
+    auto on_error = [self, g, cmd, remote, sent_ms](caf::error& err) {
       replied(self);
       if (remote)
         ++self->state.ctx->stats->cross_node_failures;
       if (g->failed)
         return;
       g->failed = true;
-      retry_later(self, cmd, err, remote);
+      retry_later(self, cmd, err, remote, sent_ms);
     };
     auto& worker = st.dir.inventory[p];
     auto timeout = st.ctx->request_timeout();
@@ -319,6 +330,7 @@ void persist(self_ptr self, decision d, std::function<void()> then,
   st.s = d.next;
   st.retries = 0;
   st.remote_retries = 0;
+  st.unserved = false;
   st.history.insert(st.history.end(), d.events.begin(), d.events.end());
   storage::batch b;
   b.log_partition = directory::order_log_partition(st.s.order_id, st.ctx->cfg.saga_partitions);
@@ -546,6 +558,14 @@ caf::behavior order_actor(self_ptr self, context_ptr ctx, directory dir, order_s
       ++st.processed;
       if (idle(st)) {
         st.ctx->log->debug("order_id={} passive at step={}", st.s.order_id, to_string(st.s.step));
+        return self->quit();
+      }
+      // Waiting on a partition nobody serves: nothing of it is unwritten; a reply still
+      // outstanding is given up (the re-activated order re-sends its step's command, and
+      // receivers are idempotent).
+      if (st.unserved && st.inflight_writes == 0) {
+        st.ctx->log->debug("order_id={} passive at step={} (a partition it needs is not "
+                           "served)", st.s.order_id, to_string(st.s.step));
         return self->quit();
       }
       self->send(st.dir.owner_for(st.s.order_id), busy_atom::value, st.s.order_id);

@@ -23,6 +23,9 @@ struct order_actor_state {
   int64_t retries = 0;      // re-sends of commands since the last applied input
   int64_t remote_retries = 0; // re-sends to another node's partition (unbounded: it waits)
   int64_t awaiting = 0;     // requests sent, not answered yet (passivation waits for none)
+  /// A command found a partition nobody serves (node_unavailable): the order asked its
+  /// owner to let it wait passive (`unserved`); cleared by the next persisted decision.
+  bool unserved = false;
   // introspection (actors/inspect/introspection.hpp)
   uint64_t processed = 0;   // messages and replies handled
   int64_t spawned_at_ms = 0;

@@ -21,6 +21,11 @@ caf::behavior running(self_ptr self) {
     // idle when `passivate` reaches it (else it answers `busy`).
     [self](idle_atom) { on_idle_sweep(self); },
     [self](busy_atom, const std::string& id) { on_busy(self, id); },
+    // An order's command found a partition nobody serves; that partition is served again.
+    [self](unserved_atom, const std::string& id, const std::string& slot, int64_t sent_ms) {
+      on_unserved(self, id, slot, sent_ms);
+    },
+    [self](served_atom, const std::string& slot) { on_served(self, slot); },
     [self](create_atom, const std::string& customer_id, std::vector<order_item>& items,
            const std::string& idempotency_key,
            const std::string& request_digest) -> caf::result<create_reply> {

@@ -52,6 +52,7 @@ struct order_supervisor_state {
     uint64_t processed = 0;  // as last reported by the order actor
     int64_t mailbox = 0;
     uint64_t restarts = 0;
+    std::string waits_on; // passive for a partition nobody serves ("inventory/3"), in `unserved`
   };
   std::map<std::string, order_row> live;
   /// Stuck-saga detector: (deadline, order id) of every live order.
@@ -81,6 +82,13 @@ struct order_supervisor_state {
   /// so a large recovery never queues more commands than the pools answer in time.
   std::unordered_set<std::string> recovery_active;
   bool recover_scheduled = false;
+  /// Orders waiting passive for a partition nobody serves (their command was answered
+  /// node_unavailable), by partition ("inventory/3"): re-activated when the ownership actor
+  /// says it is served again (`served`), not re-sending meanwhile. And when each partition
+  /// was last said served: an order whose failed request was sent before that stays live
+  /// (its re-send finds the new holder).
+  std::unordered_map<std::string, std::set<std::string>> unserved;
+  std::unordered_map<std::string, int64_t> served_at_ms;
   size_t passive = 0; // rows without an actor
   /// Idempotency keys of orders whose actor is alive (older ones are read from the store).
   /// Keys are scoped by customer (the gateway's scoped_idempotency_key); each is bound to

@@ -71,6 +71,12 @@ void on_idle_sweep(self_ptr self);
 void on_busy(self_ptr self, const std::string& id);
 caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_input& in);
 void on_payment_update(self_ptr self, const std::string& id, payment_status status);
+/// An order's command found partition `slot` unserved (its request sent at `sent_ms`): it
+/// goes passive and waits there for `served`.
+void on_unserved(self_ptr self, const std::string& id, const std::string& slot, int64_t sent_ms);
+/// Partition `slot` is served again: the orders waiting for it are re-activated in the
+/// background (the recovery's window), each re-sending its step's command.
+void on_served(self_ptr self, const std::string& slot);
 
 // ---- restarts and parking (owner_restarts.cpp) ----
 /// What a parked order holds: the customer's money and stock.
@@ -105,6 +111,8 @@ caf::result<create_reply> on_create(self_ptr self, const std::string& customer_i
 uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resume,
                   std::vector<order_state>& passive);
 void on_recover_batch(self_ptr self);
+/// Re-activates passive orders in the background, in the recovery's bounded window.
+void recover_later(self_ptr self, const std::vector<std::string>& ids);
 /// Publishes the recovery's backlog and window (saga_recovery_pending / _active, /readyz).
 void publish_recovery(order_supervisor_state& st);
 /// An order re-activated by the recovery settled (or ended): its slot in the window is free.

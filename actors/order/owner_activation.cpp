@@ -177,8 +177,57 @@ void on_busy(self_ptr self, const std::string& id) {
   if (i == st.live.end() || !i->second.passivating)
     return;
   i->second.passivating = false;
+  if (auto& w = i->second.waits_on; !w.empty()) { // it moved on: live again
+    st.unserved[w].erase(id);
+    w.clear();
+  }
   index_idle(st, id, i->second); // asked again at the next sweep
   release_held(self, id, i->second.handle);
+}
+
+void on_unserved(self_ptr self, const std::string& id, const std::string& slot, int64_t sent_ms) {
+  auto& st = self->state;
+  st.probe.count();
+  auto i = st.live.find(id);
+  if (i == st.live.end() || !i->second.handle || i->second.passivating
+      || i->second.handle.address() != self->current_sender())
+    return; // gone, passive, already letting go, or an older actor of it
+  if (auto s = st.served_at_ms.find(slot); s != st.served_at_ms.end() && s->second >= sent_ms)
+    return; // served again since its request was sent: its re-send finds the holder
+  auto& row = i->second;
+  row.waits_on = slot;
+  st.unserved[slot].insert(id);
+  row.passivating = true;
+  if (row.idle_key >= 0)
+    index_idle(st, id, row); // leaves the sweep's index
+  st.recovering[id];
+  st.ctx->log->info("order_id={} waits passive at step={}: nobody serves partition {} (it is "
+                    "re-activated when it is served again)", id, to_string(row.step), slot);
+  self->send(row.handle, passivate_atom::value);
+}
+
+void on_served(self_ptr self, const std::string& slot) {
+  auto& st = self->state;
+  st.probe.count();
+  st.served_at_ms[slot] = st.ctx->now_ms();
+  auto u = st.unserved.find(slot);
+  if (u == st.unserved.end())
+    return;
+  std::vector<std::string> ids;
+  for (auto& id : u->second) {
+    auto i = st.live.find(id);
+    if (i == st.live.end())
+      continue;
+    i->second.waits_on.clear();
+    if (!i->second.handle && st.recovering.count(id) == 0)
+      ids.push_back(id); // passive: re-activated (a live one re-sends on its own)
+  }
+  st.unserved.erase(u);
+  if (ids.empty())
+    return;
+  st.ctx->log->info("partition {} is served again: {} waiting orders of partition {} are "
+                    "re-activated", slot, ids.size(), st.partition);
+  recover_later(self, ids);
 }
 
 caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_input& in) {

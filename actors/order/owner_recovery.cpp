@@ -110,6 +110,13 @@ void on_recover_batch(self_ptr self) {
   schedule_recovery(self);
 }
 
+void recover_later(self_ptr self, const std::vector<std::string>& ids) {
+  auto& st = self->state;
+  st.to_recover.insert(st.to_recover.end(), ids.begin(), ids.end());
+  publish_recovery(st);
+  schedule_recovery(self);
+}
+
 void recovery_settled(self_ptr self, const std::string& id) {
   auto& st = self->state;
   if (st.recovery_active.erase(id) == 0)

@@ -106,6 +106,9 @@ void untrack(order_supervisor_state& st, std::map<std::string,
     st.idle.erase({i->second.idle_key, i->first});
   if (i->second.wake_ms != 0)
     st.wakes.remove(i->second.wake_ms, i->first);
+  if (!i->second.waits_on.empty())
+    if (auto u = st.unserved.find(i->second.waits_on); u != st.unserved.end())
+      u->second.erase(i->first);
   st.live.erase(i);
   publish_rows(st);
 }

@@ -1,5 +1,6 @@
 // Actor tests on CAF's deterministic test coordinator over a real RocksDB directory.
 // Passive orders: waiting ones are rows at the owner, activated on demand.
+#include "actors/cluster/cluster.hpp"
 #include "tests/node_fixture.hpp"
 
 TEST_CASE("an order waiting for its payment becomes passive; the verdict activates it",
@@ -206,4 +207,48 @@ TEST_CASE("a passive order whose intent expires is told even when the payment pa
   CHECK(v.state.status == order_status::failed);
   CHECK(v.state.reason == failure_reason::payment_expired);
   CHECK(n.sku("A").available == 10);
+}
+
+TEST_CASE("an order whose command finds a SKU partition nobody serves waits passive, "
+          "re-sending nothing, until that partition is served again", "[actor][passive][cluster]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config(), 1'000'000, false);
+  // The SKU's partition is another node's, down: its slot is a forwarder routed nowhere.
+  auto q = n.dir.inventory_partition("A");
+  auto real = n.dir.inventory[q];
+  static metrics::peer_stats peer;
+  auto fw = n.sys.spawn(forwarder, std::string("node-2"), "inventory/" + std::to_string(q), &peer);
+  auto dir = n.dir;
+  dir.inventory[q] = fw;
+  dir.inventory_remote.assign(dir.inventory.size(), 0);
+  dir.inventory_remote[q] = 1;
+  for (size_t p = 0; p < dir.orders.size(); ++p)
+    n.self->send(dir.orders[p], start_atom::value, dir, std::vector<order_state>{},
+                 std::vector<order_state>{});
+  n.run();
+  for (size_t p = 0; p < dir.orders.size(); ++p)
+    n.self->receive([](uint64_t) {}, caf::after(0s) >> [] {});
+  n.stock("A", 10, 100); // (through the real worker)
+  auto id = n.create({{"A", 2, 0}});
+  // Its reserve was answered node_unavailable: no actor, a passive row, no re-sends.
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.ctx->stats->passive_orders.load() == 1);
+  auto resends = n.ctx->stats->cross_node_resends.load();
+  CHECK(resends == 1); // the one armed before it let go
+  n.advance(20s);
+  CHECK(n.ctx->stats->cross_node_resends.load() == resends);
+  CHECK(n.view(id).state.step == saga_step::reserving_inventory);
+  CHECK(n.sku("A").reserved == 0);
+  // Another partition served again changes nothing.
+  n.self->send(n.dir.owner_for(id), served_atom::value, std::string("inventory/999"));
+  n.run();
+  CHECK(n.ctx->stats->passive_orders.load() == 1);
+  // Its partition is routed (the ownership actor routes the forwarder, then says so).
+  n.self->send(fw, route_atom::value, real);
+  n.self->send(n.dir.owner_for(id), served_atom::value, "inventory/" + std::to_string(q));
+  n.run();
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment);
+  CHECK(n.sku("A").reserved == 2);
+  CHECK(n.ctx->stats->cross_node_resends.load() == resends); // re-activated, not re-sent
+  n.self->send_exit(fw, caf::exit_reason::user_shutdown);
 }
