@@ -219,7 +219,9 @@ void on_served(self_ptr self, const std::string& slot) {
     if (i == st.live.end())
       continue;
     i->second.waits_on.clear();
-    if (!i->second.handle && st.recovering.count(id) == 0)
+    if (i->second.handle && i->second.passivating)
+      st.recovering[id].push_back([](const caf::actor&) {}); // activated again once it let go
+    else if (!i->second.handle && st.recovering.count(id) == 0)
       ids.push_back(id); // passive: re-activated (a live one re-sends on its own)
   }
   st.unserved.erase(u);

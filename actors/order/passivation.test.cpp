@@ -209,26 +209,41 @@ TEST_CASE("a passive order whose intent expires is told even when the payment pa
   CHECK(n.sku("A").available == 10);
 }
 
+namespace {
+
+/// A node whose SKU "A" lives in another node's partition, down: its slot in the owners'
+/// directory is a forwarder routed nowhere (the real worker still answers the test).
+struct remote_sku {
+  size_t q = 0;
+  caf::actor real, fw;
+  std::string slot;
+  explicit remote_sku(node_fixture& n) {
+    static metrics::peer_stats peer;
+    q = n.dir.inventory_partition("A");
+    real = n.dir.inventory[q];
+    slot = "inventory/" + std::to_string(q);
+    fw = n.sys.spawn(forwarder, std::string("node-2"), slot, &peer);
+    auto dir = n.dir;
+    dir.inventory[q] = fw;
+    dir.inventory_remote.assign(dir.inventory.size(), 0);
+    dir.inventory_remote[q] = 1;
+    for (size_t p = 0; p < dir.orders.size(); ++p)
+      n.self->send(dir.orders[p], start_atom::value, dir, std::vector<order_state>{},
+                   std::vector<order_state>{});
+    n.run();
+    for (size_t p = 0; p < dir.orders.size(); ++p)
+      n.self->receive([](uint64_t) {}, caf::after(0s) >> [] {});
+    n.stock("A", 10, 100); // (through the real worker)
+  }
+};
+
+} // namespace
+
 TEST_CASE("an order whose command finds a SKU partition nobody serves waits passive, "
           "re-sending nothing, until that partition is served again", "[actor][passive][cluster]") {
   temp_dir d;
   node_fixture n(d.path.string(), passivating_config(), 1'000'000, false);
-  // The SKU's partition is another node's, down: its slot is a forwarder routed nowhere.
-  auto q = n.dir.inventory_partition("A");
-  auto real = n.dir.inventory[q];
-  static metrics::peer_stats peer;
-  auto fw = n.sys.spawn(forwarder, std::string("node-2"), "inventory/" + std::to_string(q), &peer);
-  auto dir = n.dir;
-  dir.inventory[q] = fw;
-  dir.inventory_remote.assign(dir.inventory.size(), 0);
-  dir.inventory_remote[q] = 1;
-  for (size_t p = 0; p < dir.orders.size(); ++p)
-    n.self->send(dir.orders[p], start_atom::value, dir, std::vector<order_state>{},
-                 std::vector<order_state>{});
-  n.run();
-  for (size_t p = 0; p < dir.orders.size(); ++p)
-    n.self->receive([](uint64_t) {}, caf::after(0s) >> [] {});
-  n.stock("A", 10, 100); // (through the real worker)
+  remote_sku r(n);
   auto id = n.create({{"A", 2, 0}});
   // Its reserve was answered node_unavailable: no actor, a passive row, no re-sends.
   CHECK(n.ctx->stats->live_order_actors.load() == 0);
@@ -244,11 +259,34 @@ TEST_CASE("an order whose command finds a SKU partition nobody serves waits pass
   n.run();
   CHECK(n.ctx->stats->passive_orders.load() == 1);
   // Its partition is routed (the ownership actor routes the forwarder, then says so).
-  n.self->send(fw, route_atom::value, real);
-  n.self->send(n.dir.owner_for(id), served_atom::value, "inventory/" + std::to_string(q));
+  n.self->send(r.fw, route_atom::value, r.real);
+  n.self->send(n.dir.owner_for(id), served_atom::value, r.slot);
   n.run();
   CHECK(n.view(id).state.step == saga_step::awaiting_payment);
   CHECK(n.sku("A").reserved == 2);
   CHECK(n.ctx->stats->cross_node_resends.load() == resends); // re-activated, not re-sent
-  n.self->send_exit(fw, caf::exit_reason::user_shutdown);
+  n.self->send_exit(r.fw, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a partition served again while its waiting order is letting go: the order is "
+          "activated again once it let go", "[actor][passive][cluster]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config(), 1'000'000, false);
+  remote_sku r(n);
+  auto& owner = n.dir.orders[0];
+  n.self->send(owner, create_atom::value, std::string("cust"),
+               std::vector<order_item>{{"A", 2, 100}}, std::string(), std::string());
+  // Up to its reserve's failure: `unserved` is on its way to the owner, not handled yet.
+  while (n.ctx->stats->cross_node_resends.load() == 0 && n.sched.try_run_once()) {
+  }
+  REQUIRE(n.ctx->stats->cross_node_resends.load() == 1);
+  n.self->send(r.fw, route_atom::value, r.real);
+  n.self->send(owner, served_atom::value, r.slot); // behind `unserved`, before it let go
+  n.run();
+  std::string id;
+  n.self->receive([&](create_reply& x) { id = x.state.order_id; }, caf::after(0s) >> [] {});
+  REQUIRE_FALSE(id.empty());
+  CHECK(n.view(id).state.step == saga_step::awaiting_payment);
+  CHECK(n.sku("A").reserved == 2);
+  n.self->send_exit(r.fw, caf::exit_reason::user_shutdown);
 }
