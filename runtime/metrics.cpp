@@ -111,7 +111,8 @@ const std::vector<family>& plain_families() {
     {"saga_inspect_stream_clients", "gauge", "Open /inspect/stream connections.",
      {{"", [](const m& x) { return num(x.stream_clients); }}}},
     {"saga_recovery_pending", "gauge",
-     "Orders mid-step at start that wait for their turn to be re-activated.",
+     "Orders that wait for their turn to be re-activated: mid-step at start, or waiting for "
+     "a SKU partition that is served again.",
      {{"", [](const m& x) { return num(x.recovery_pending); }}}},
     {"saga_recovery_active", "gauge",
      "Re-activated orders not settled yet (at most saga.recovery_batch).",

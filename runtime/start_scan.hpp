@@ -43,7 +43,8 @@ void scan_pending_payments(const storage::store& db, const std::vector<std::stri
 /// `foreign` (indexed by order partition of `order_partitions`): the in-flight entries of a
 /// partition marked 1 are skipped before their rows are read (a takeover reads one
 /// partition's, not the whole store's; a start skips the standby copies it keeps). Their
-/// rows are neither read nor checked: a corrupt one is found by whoever loads its partition.
+/// rows are neither read nor checked here: a corrupt one is found (and logged) by the
+/// takeover that loads its partition, or by this node's start once it owns it.
 order_scan scan_orders(const storage::store& db, bool quarantine,
                        const std::vector<uint8_t>& foreign = {}, size_t order_partitions = 0);
 

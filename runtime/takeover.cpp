@@ -80,6 +80,13 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
       t.error = state.error;
       return t;
     }
+    // A record that does not decode is not loaded. It stays where it is: only the writer
+    // writes, and moving it aside is the start's job (storage.quarantine_corrupt).
+    for (auto& x : state.corrupt)
+      ctx->log->error("takeover of partition orders/{}: record '{}' in column family '{}' does "
+                      "not decode ({} bytes): not loaded (a start with "
+                      "storage.quarantine_corrupt = true moves it aside)", p,
+                      printable_key(x.key), storage::family_name(x.cf), x.value.size());
     auto resume = by_partition(std::move(state.resume), n_orders);
     auto passive = by_partition(std::move(state.passive), n_orders);
     t.main = sys.spawn(order_supervisor, ctx, seed, p);

@@ -160,11 +160,16 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
     [self, ctx](hello_atom, const cluster_hello& h) -> caf::result<cluster_welcome> {
       // A node that stops (a failed write, or a lapsed lease after a freeze) is not up for
       // its peers: its welcome would claim its partitions back from whoever took them.
-      auto said = self->state.protocols.find(h.node_id);
+      // What it said before this hello, used once: a peer restarted as an older sagad under
+      // the same id says nothing, and is refused for that.
+      uint32_t said = 0;
+      if (auto i = self->state.protocols.find(h.node_id); i != self->state.protocols.end()) {
+        said = i->second;
+        self->state.protocols.erase(i);
+      }
       auto why = ctx->halted.load() || ctx->unresponsive_ms() > 0
                    ? std::string("node '") + ctx->cfg.node_id + "' is stopping"
-                   : protocol_difference(said == self->state.protocols.end() ? 0 : said->second,
-                                         h.node_id);
+                   : protocol_difference(said, h.node_id);
       if (why.empty())
         why = check_hello(ctx->cfg, h);
       if (!why.empty()) {

@@ -234,6 +234,10 @@ TEST_CASE("a node's entry welcomes only a peer that said its cluster protocol fi
   CHECK(w.ok);
   CHECK(w.node_id == "node-1");
   CHECK(protocol_difference(cluster_protocol, "node-2").empty());
+  // What it said counts for that hello only: node-2 restarted as an older sagad says none.
+  w = hello();
+  CHECK_FALSE(w.ok);
+  CHECK(w.refusal.find("none at node-2") != std::string::npos);
   self->send_exit(entry, caf::exit_reason::user_shutdown);
   self->send_exit(owner, caf::exit_reason::user_shutdown);
   run();

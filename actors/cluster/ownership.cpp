@@ -29,8 +29,6 @@ int32_t log_partition(own_ptr self, partition_kind k, size_t p) {
 
 const std::string& me(own_ptr self) { return self->state.ctx->cfg.node_id; }
 
-/// Points the slot's forwarders at whoever holds it now (nothing while nobody does: a
-/// request is answered node_unavailable at once).
 /// Tells this node's order owners (its own order partitions and those taken over here)
 /// that SKU partition `q` is served again: the orders that wait passive for it re-send
 /// (order_supervisor.hpp, `unserved`).
@@ -46,6 +44,8 @@ void tell_served(own_ptr self, size_t q) {
   }
 }
 
+/// Points the slot's forwarders at whoever holds it now (nothing while nobody does: a
+/// request is answered node_unavailable at once).
 void route_slot(own_ptr self, owned_slot& s) {
   if (s.mine)
     return;
@@ -63,9 +63,12 @@ void route_slot(own_ptr self, owned_slot& s) {
     self->send(s.pay_fw, route_atom::value, pay);
   // A SKU partition served again (after the forwarder's route: messages from one actor
   // arrive in order, so the re-sent commands find it routed).
+  if (!to)
+    return;
   auto& inv = self->state.inventory;
-  if (to && !inv.empty() && &s >= inv.data() && &s < inv.data() + inv.size())
-    tell_served(self, static_cast<size_t>(&s - inv.data()));
+  for (size_t q = 0; q < inv.size(); ++q)
+    if (&inv[q] == &s)
+      return tell_served(self, q);
 }
 
 /// The writer forgets the partition's committer: its steps fail from now on. A request,

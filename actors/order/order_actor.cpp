@@ -46,7 +46,7 @@ void retry_later(self_ptr self, const saga_command& cmd, const caf::error& err,
                  bool remote = false, int64_t sent_ms = 0) {
   auto& st = self->state;
   std::string node, slot;
-  if (remote && is_node_unavailable(err, node, slot)) {
+  if (remote && is_node_unavailable(err, node, slot) && slot.rfind("inventory/", 0) == 0) {
     // Nobody serves that partition now: the order waits as a passive row at its owner, not
     // as a live actor re-sending, until the partition is routed again (`served`). The
     // re-send below stays armed in case the owner keeps it live (it was busy).

@@ -189,17 +189,21 @@ void on_unserved(self_ptr self, const std::string& id, const std::string& slot, 
   auto& st = self->state;
   st.probe.count();
   auto i = st.live.find(id);
-  if (i == st.live.end() || !i->second.handle || i->second.passivating
+  if (i == st.live.end() || !i->second.handle
       || i->second.handle.address() != self->current_sender())
-    return; // gone, passive, already letting go, or an older actor of it
+    return; // gone, passive, or an older actor of it
   if (auto s = st.served_at_ms.find(slot); s != st.served_at_ms.end() && s->second >= sent_ms)
     return; // served again since its request was sent: its re-send finds the holder
   auto& row = i->second;
+  if (!row.waits_on.empty() && row.waits_on != slot)
+    st.unserved[row.waits_on].erase(id);
   row.waits_on = slot;
   st.unserved[slot].insert(id);
+  // Already letting go (the idle sweep asked first): it quits waiting, and `served` finds it.
+  if (row.passivating)
+    return;
   row.passivating = true;
-  if (row.idle_key >= 0)
-    index_idle(st, id, row); // leaves the sweep's index
+  index_idle(st, id, row); // leaves the sweep's index
   st.recovering[id];
   st.ctx->log->info("order_id={} waits passive at step={}: nobody serves partition {} (it is "
                     "re-activated when it is served again)", id, to_string(row.step), slot);
