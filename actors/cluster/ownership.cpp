@@ -29,21 +29,6 @@ int32_t log_partition(own_ptr self, partition_kind k, size_t p) {
 
 const std::string& me(own_ptr self) { return self->state.ctx->cfg.node_id; }
 
-/// Tells this node's order owners (its own order partitions and those taken over here)
-/// that SKU partition `q` is served again: the orders that wait passive for it re-send
-/// (order_supervisor.hpp, `unserved`).
-void tell_served(own_ptr self, size_t q) {
-  auto& st = self->state;
-  auto slot = slot_name(partition_kind::inventory, q);
-  for (size_t p = 0; p < st.orders.size(); ++p) {
-    auto& o = st.orders[p];
-    if (o.mine && p < st.dir.orders.size())
-      self->send(st.dir.orders[p], served_atom::value, slot);
-    else if (o.holder == me(self) && o.local)
-      self->send(o.local, served_atom::value, slot);
-  }
-}
-
 /// Points the slot's forwarders at whoever holds it now (nothing while nobody does: a
 /// request is answered node_unavailable at once).
 void route_slot(own_ptr self, owned_slot& s) {

@@ -8,6 +8,21 @@
 
 namespace saga::ownership_detail {
 
+/// Tells this node's order owners (its own order partitions and those taken over here)
+/// that SKU partition `q` is served again: the orders that wait passive for it re-send
+/// (order_supervisor.hpp, `unserved`).
+void tell_served(own_ptr self, size_t q) {
+  auto& st = self->state;
+  auto slot = slot_name(partition_kind::inventory, q);
+  for (size_t p = 0; p < st.orders.size(); ++p) {
+    auto& o = st.orders[p];
+    if (o.mine && p < st.dir.orders.size())
+      self->send(st.dir.orders[p], served_atom::value, slot);
+    else if (o.holder == me(self) && o.local)
+      self->send(o.local, served_atom::value, slot);
+  }
+}
+
 bool stale(const owned_slot& s, int64_t seq) {
   return seq >= 0 && s.seq >= 0 && seq < s.seq;
 }

@@ -15,6 +15,8 @@ int32_t log_partition(own_ptr self, partition_kind k, size_t p);
 /// The slot of changelog partition `lp`; false when there is none.
 bool slot_of(own_ptr self, int32_t lp, partition_kind& k, size_t& p);
 const std::string& me(own_ptr self);
+/// Tells this node's order owners that SKU partition `q` is served again (`served`).
+void tell_served(own_ptr self, size_t q);
 
 /// Points the slot's forwarders at whoever holds it now.
 void route_slot(own_ptr self, owned_slot& s);
