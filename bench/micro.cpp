@@ -260,8 +260,13 @@ BENCHMARK(BM_rocksdb_step_write_synced)->Arg(1)->Arg(16)->Arg(128)->UseRealTime(
 /// What a takeover of one order partition reads before it serves (runtime/takeover.cpp,
 /// load_state): 50,000 orders in flight over 8 order partitions in a real RocksDB;
 /// range(0) = 0: the whole store (as before the per-partition read), 1: one partition's.
+// A takeover's load of one order partition (runtime/takeover.cpp) against a start's load of
+// the whole store: 50,000 orders in flight over 8 partitions, each with a reservation
+// deadline, and 20,000 SKUs. Arg 0: the whole store; 1: one partition's orders, the SKUs
+// and reservation deadlines still read (a takeover until the tenth session); 2: one
+// partition's orders without the SKU side (a takeover now).
 void BM_load_order_partition(benchmark::State& state) {
-  constexpr size_t orders = 50000, parts = 8;
+  constexpr size_t orders = 50000, parts = 8, skus = 20000;
   auto dir = std::filesystem::temp_directory_path() / "saga-bench-micro-load";
   std::filesystem::remove_all(dir);
   std::string err;
@@ -278,6 +283,21 @@ void BM_load_order_partition(benchmark::State& state) {
       s.order_id = "ord_" + std::to_string(1000000 + i);
       b.ops.push_back({storage::family::orders, s.order_id, saga::encode(s, history), false});
       b.ops.push_back({storage::family::meta, storage::inflight_key(s.order_id), {}, false});
+      b.ops.push_back({storage::family::meta,
+                       storage::due_reservation_key(1000000 + static_cast<int64_t>(i),
+                                                    s.order_id, "SKU-" + std::to_string(i % skus)),
+                       {}, false});
+    }
+    if (!db->commit({&b}, false).empty()) {
+      state.SkipWithError("commit failed");
+      return;
+    }
+  }
+  for (size_t i = 0; i < skus;) {
+    storage::batch b;
+    for (size_t j = 0; j < 1000 && i < skus; ++j, ++i) {
+      sku_record r{"SKU-" + std::to_string(i), 100, 3, 7, 1999, 110};
+      b.ops.push_back({storage::family::inventory, r.sku, saga::encode(r), false});
     }
     if (!db->commit({&b}, false).empty()) {
       state.SkipWithError("commit failed");
@@ -285,13 +305,13 @@ void BM_load_order_partition(benchmark::State& state) {
     }
   }
   std::vector<uint8_t> foreign;
-  if (state.range(0) == 1) {
+  if (state.range(0) >= 1) {
     foreign.assign(parts, 1);
     foreign[3] = 0;
   }
   size_t loaded = 0;
   for (auto _ : state) {
-    auto x = load_state(*db, 4, 2, parts, false, foreign);
+    auto x = load_state(*db, 4, 2, parts, false, foreign, state.range(0) != 2);
     loaded = x.resume.size() + x.passive.size();
     benchmark::DoNotOptimize(loaded);
   }
@@ -299,7 +319,7 @@ void BM_load_order_partition(benchmark::State& state) {
   db.reset();
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_load_order_partition)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_load_order_partition)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace
 

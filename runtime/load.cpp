@@ -46,7 +46,7 @@ namespace {
 
 loaded_state read_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions, bool quarantine,
-                        const std::vector<uint8_t>& foreign) {
+                        const std::vector<uint8_t>& foreign, bool skus) {
   // The orders in flight are read on a second thread while this one reads the SKUs and the
   // deadline index (the halves share nothing; RocksDB reads are thread-safe).
   // Returning early still waits for it (std::async's future).
@@ -62,13 +62,14 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
   auto corrupt = [&](storage::family cf, std::string_view k, std::string_view v) {
     return note_corrupt(out.corrupt, out.error, quarantine, cf, k, v);
   };
-  (void)db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
-    sku_record rec;
-    if (!saga::decode(std::string(v), rec))
-      return corrupt(storage::family::inventory, k, v);
-    out.inventory[inv_part(rec.sku)].load_sku(std::move(rec));
-    return true;
-  });
+  if (skus)
+    (void)db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
+      sku_record rec;
+      if (!saga::decode(std::string(v), rec))
+        return corrupt(storage::family::inventory, k, v);
+      out.inventory[inv_part(rec.sku)].load_sku(std::move(rec));
+      return true;
+    });
   if (!out.error.empty())
     return out;
   auto o = orders.get();
@@ -100,7 +101,7 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
       .emplace_back(e.deadline_ms, e.id);
     pending_payment.insert(std::move(oid));
   };
-  if (!scan_due(db, 'r', out.corrupt, out.error, quarantine, inv_due)
+  if ((skus && !scan_due(db, 'r', out.corrupt, out.error, quarantine, inv_due))
       || !scan_due(db, 'p', out.corrupt, out.error, quarantine, pay_due))
     return out;
   for (auto& s : o.in_flight) {
@@ -117,9 +118,9 @@ loaded_state read_state(const storage::store& db, size_t inventory_workers,
 
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions, bool quarantine,
-                        std::vector<uint8_t> foreign) {
+                        std::vector<uint8_t> foreign, bool skus) {
   auto out = read_state(db, inventory_workers, payment_workers, order_partitions, quarantine,
-                        foreign);
+                        foreign, skus);
   // A read that failed may have cut a scan short: a start that serves without every order
   // in flight would never resume the ones it missed. Nothing is loaded instead.
   if (db.read_failed() && out.error.empty())
@@ -223,7 +224,10 @@ inventory_book load_inventory_partition(const storage::store& db, size_t partiti
                                         size_t p, const spdlog::logger& log, due_list& due) {
   inventory_book book;
   auto mine = [&](const std::string& sku) { return directory::hash(sku) % partitions == p; };
+  // A SKU's key is the SKU: another partition's rows are skipped before they are decoded.
   (void)db.scan(storage::family::inventory, "", [&](std::string_view k, std::string_view v) {
+    if (!mine(std::string(k)))
+      return true;
     sku_record rec;
     if (!saga::decode(std::string(v), rec))
       const_cast<spdlog::logger&>(log).error("inventory record '{}' does not decode; skipped",

@@ -301,4 +301,18 @@ TEST_CASE("a load for some partitions reads only their orders in flight: another
   for (auto& s : one.resume)
     CHECK(directory::order_partition(s.order_id, parts) == mine);
   CHECK(one.orders_total == all.orders_total); // the counters stay the store's
+  CHECK_FALSE(one.inventory.at(directory::hash("A") % 2).skus().empty());
+  // A takeover of an order partition reads no SKU: not even a corrupt one stops it, and
+  // no book or reservation deadline is loaded.
+  storage::batch bad_sku;
+  bad_sku.ops.push_back({storage::family::inventory, "B", "not a SKU record", false});
+  REQUIRE(db->commit({&bad_sku}, true).empty());
+  CHECK_FALSE(load_state(*db, 2, 2, parts, false, foreign).error.empty());
+  auto orders_only = load_state(*db, 2, 2, parts, false, foreign, /*skus=*/false);
+  CHECK(orders_only.error.empty());
+  CHECK(orders_only.passive.size() + orders_only.resume.size() == in_mine);
+  for (auto& book : orders_only.inventory)
+    CHECK(book.skus().empty());
+  for (auto& due : orders_only.inventory_due)
+    CHECK(due.empty());
 }

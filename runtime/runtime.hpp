@@ -52,9 +52,13 @@ struct loaded_state {
 /// key, unless `quarantine`: then it is listed in `corrupt` and skipped.
 /// `foreign`: order partitions another node holds (1), whose rows this store may keep from
 /// a takeover: their payments' deadlines are not this node's to run.
+/// `skus = false` (a takeover of an order partition): the SKU family and the reservation
+/// deadlines are not read (`inventory` and `inventory_due` stay empty); only the orders in
+/// flight and the payment deadlines are.
 loaded_state load_state(const storage::store& db, size_t inventory_workers,
                         size_t payment_workers, size_t order_partitions,
-                        bool quarantine = false, std::vector<uint8_t> foreign = {});
+                        bool quarantine = false, std::vector<uint8_t> foreign = {},
+                        bool skus = true);
 
 /// The data directory's layout: the number of order partitions and the ids of cluster.nodes
 /// are recorded (meta "layout/order_partitions", "layout/cluster_nodes") when the directory

@@ -72,10 +72,11 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
     t.main = spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, dir.writer);
   } else {
     // The orders of this partition in flight: the index of every order in flight is read
-    // (keys only), the rows of this partition's alone (BENCHMARKS, "a takeover's load").
+    // (keys only), the rows of this partition's alone, and no SKU (BENCHMARKS, "a
+    // takeover's load").
     std::vector<uint8_t> foreign(n_orders, 1);
     foreign[p] = 0;
-    auto state = load_state(*ctx->db, n_inv, n_pay, n_orders, true, foreign);
+    auto state = load_state(*ctx->db, n_inv, n_pay, n_orders, true, foreign, /*skus=*/false);
     if (!state.error.empty()) {
       t.error = state.error;
       return t;

@@ -47,9 +47,14 @@ void route_slot(own_ptr self, owned_slot& s) {
   if (s.pay_fw)
     self->send(s.pay_fw, route_atom::value, pay);
   // A SKU partition served again (after the forwarder's route: messages from one actor
-  // arrive in order, so the re-sent commands find it routed).
-  if (!to)
+  // arrive in order, so the re-sent commands find it routed). Only when its route changed
+  // from none or another actor: a repeated welcome of the same holder announces nothing
+  // (an order waits only after its forwarder had no route).
+  if (!to || to == s.served_to) {
+    s.served_to = to;
     return;
+  }
+  s.served_to = to;
   auto& inv = self->state.inventory;
   for (size_t q = 0; q < inv.size(); ++q)
     if (&inv[q] == &s)

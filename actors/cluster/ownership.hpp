@@ -63,6 +63,7 @@ struct owned_slot {
   caf::actor fw, pay_fw;  // local forwarders (null for this node's own partitions)
   caf::actor remote, remote_pay;           // the holder's handles (a peer)
   caf::actor local, local_pay, committer;  // taken over here
+  caf::actor served_to; // the route last announced as served (route_slot), null while none
   /// Sequence: the offset of the holder's claim of it (owners topic) as known here, -1
   /// while none is. Claims commit in fence order, so a report of a holder with a lower
   /// one is stale: it is ignored (ownership_claims.cpp).

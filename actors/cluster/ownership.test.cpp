@@ -222,4 +222,9 @@ TEST_CASE("ownership: a SKU partition routed again is announced to this node's o
   CHECK(std::set<std::string>(f.served->begin(), f.served->end()) == of2);
   for (auto& s : *f.served)
     CHECK(s.rfind("inventory/", 0) == 0); // order partitions are not commands' targets
+  // A repeated welcome of the same holders changes no route: nothing is announced again.
+  f.served->clear();
+  f.up("node-2");
+  f.up("node-3");
+  CHECK(f.served->empty());
 }
