@@ -154,7 +154,8 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
     // A peer's link says its protocol before its hello: answered with ours (it refuses a
     // difference on its side, we on ours at its hello).
     [self](protocol_atom, uint32_t theirs, const std::string& node) {
-      self->state.protocols[node] = theirs;
+      self->state.protocols[node] = {theirs,
+                                     caf::actor_cast<caf::actor_addr>(self->current_sender())};
       return cluster_protocol;
     },
     [self, ctx](hello_atom, const cluster_hello& h) -> caf::result<cluster_welcome> {
@@ -164,7 +165,8 @@ caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_pt
       // the same id says nothing, and is refused for that.
       uint32_t said = 0;
       if (auto i = self->state.protocols.find(h.node_id); i != self->state.protocols.end()) {
-        said = i->second;
+        if (i->second.second == caf::actor_cast<caf::actor_addr>(self->current_sender()))
+          said = i->second.first;
         self->state.protocols.erase(i);
       }
       auto why = ctx->halted.load() || ctx->unresponsive_ms() > 0

@@ -77,7 +77,10 @@ struct node_entry_state {
   static inline const char* name = "node_entry";
   caf::actor ownership; // answers hellos with what this node holds now (ownership.hpp)
   std::map<std::string, caf::actor> links; // peer id -> our link to it (nudged on hello)
-  std::map<std::string, uint32_t> protocols; // peer id -> the protocol it said before hello
+  /// peer id -> the protocol it said before its hello, and who said it: only a hello from
+  /// that same sender (the peer's link) counts it, so a peer that died in between and came
+  /// back as an older sagad under the same id says nothing.
+  std::map<std::string, std::pair<uint32_t, caf::actor_addr>> protocols;
 };
 caf::behavior node_entry(caf::stateful_actor<node_entry_state>* self, context_ptr ctx,
                          caf::actor ownership);

@@ -238,6 +238,18 @@ TEST_CASE("a node's entry welcomes only a peer that said its cluster protocol fi
   w = hello();
   CHECK_FALSE(w.ok);
   CHECK(w.refusal.find("none at node-2") != std::string::npos);
+  // Said by one link that died before its hello; node-2 came back as an older sagad whose
+  // link says hello without it: what the dead one said does not count.
+  {
+    caf::scoped_actor dead_link{sys, true};
+    auto h = dead_link->request(entry, caf::infinite, protocol_atom::value, cluster_protocol,
+                                std::string("node-2"));
+    run();
+    std::move(h).receive([](uint32_t) {}, [&](caf::error& e) { FAIL(sys.render(e)); });
+  }
+  w = hello();
+  CHECK_FALSE(w.ok);
+  CHECK(w.refusal.find("none at node-2") != std::string::npos);
   self->send_exit(entry, caf::exit_reason::user_shutdown);
   self->send_exit(owner, caf::exit_reason::user_shutdown);
   run();

@@ -228,3 +228,31 @@ TEST_CASE("ownership: a SKU partition routed again is announced to this node's o
   f.up("node-3");
   CHECK(f.served->empty());
 }
+
+TEST_CASE("ownership: an order partition taken over here is told which SKU partitions are "
+          "routed already (an order it re-activated may have found one unserved just before)",
+          "[actors][cluster]") {
+  fixture f;
+  f.up("node-2");
+  f.up("node-3");
+  f.down("node-3");
+  f.advance(1300ms);
+  size_t p = f.layout.order_partitions;
+  for (auto& [k, x] : f.expected("node-3"))
+    if (k == partition_kind::orders) {
+      p = x;
+      break;
+    }
+  REQUIRE(p < f.layout.order_partitions);
+  f.served->clear();
+  f.finish_take(partition_kind::orders, p, 10);
+  // node-2's SKU partitions are routed (to node-2); node-3's are not yet (their takeovers
+  // have not finished), and this node's own never wait.
+  std::set<std::string> of2;
+  for (size_t q = 0; q < f.layout.sku_partitions; ++q)
+    if (f.layout.owner(partition_kind::inventory, q) == f.layout.index_of("node-2"))
+      of2.insert("inventory/" + std::to_string(q));
+  REQUIRE_FALSE(of2.empty());
+  CHECK(std::set<std::string>(f.taken_served->begin(), f.taken_served->end()) == of2);
+  CHECK(f.served->empty()); // the owners serving already were told when they were routed
+}

@@ -23,6 +23,13 @@ void tell_served(own_ptr self, size_t q) {
   }
 }
 
+void tell_served_to(own_ptr self, const caf::actor& owner) {
+  auto& inv = self->state.inventory;
+  for (size_t q = 0; q < inv.size(); ++q)
+    if (inv[q].served_to)
+      self->send(owner, served_atom::value, slot_name(partition_kind::inventory, q));
+}
+
 bool stale(const owned_slot& s, int64_t seq) {
   return seq >= 0 && s.seq >= 0 && seq < s.seq;
 }
@@ -222,6 +229,8 @@ void on_taken(own_ptr self, partition_kind k, size_t p, taken_partition& t) {
   if (s.committer)
     self->monitor(s.committer); // (its_committer_down)
   route_slot(self, s);
+  if (k == partition_kind::orders)
+    tell_served_to(self, t.main);
   announce(self, k, p);
   st.ctx->log->warn("cluster: partition {} is served here now ({} changelog records "
                     "applied; took {} ms, {} ms of it the claim at owners offset {})",

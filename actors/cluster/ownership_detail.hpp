@@ -17,6 +17,10 @@ bool slot_of(own_ptr self, int32_t lp, partition_kind& k, size_t& p);
 const std::string& me(own_ptr self);
 /// Tells this node's order owners that SKU partition `q` is served again (`served`).
 void tell_served(own_ptr self, size_t q);
+/// Tells an order owner that starts here (a takeover) which SKU partitions are routed now:
+/// an order it re-activated may have had its command answered `node_unavailable` before
+/// one of them was routed, and `tell_served` reached only the owners already serving.
+void tell_served_to(own_ptr self, const caf::actor& owner);
 
 /// Points the slot's forwarders at whoever holds it now.
 void route_slot(own_ptr self, owned_slot& s);

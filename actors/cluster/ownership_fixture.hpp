@@ -65,6 +65,9 @@ struct fixture {
   std::shared_ptr<int> drops = std::make_shared<int>(0);
   /// What this node's order owners were told is served again, in order.
   std::shared_ptr<std::vector<std::string>> served = std::make_shared<std::vector<std::string>>();
+  /// The same for the owners of partitions taken over here (finish_take's stand-ins).
+  std::shared_ptr<std::vector<std::string>> taken_served =
+    std::make_shared<std::vector<std::string>>();
   std::vector<std::pair<partition_kind, size_t>> taken; // what take_fn was asked for
   caf::actor own;
   std::map<std::string, caf::actor> peer_actor; // a stand-in for each peer's partitions
@@ -189,7 +192,7 @@ struct fixture {
   /// The takeover of (kind, p) finishes here with this claim offset; its stand-in actor.
   caf::actor finish_take(partition_kind kind, size_t p, int64_t claim_offset,
                          caf::actor committer = {}) {
-    auto mine = sys.spawn(named, std::string("taken"));
+    auto mine = sys.spawn(local_owner, std::string("taken"), taken_served);
     taken_partition t;
     t.main = mine;
     t.payment = mine;

@@ -115,7 +115,7 @@ void scatter(self_ptr self, const saga_command& cmd,
       if (--g->remaining == 0)
         done(g->ok, g->reason);
     };
-    auto sent_ms = st.ctx->now_ms();
+    auto sent_ms = st.ctx->clock->mono_ms(); // (compared with `served` here: one process)
     auto on_error = [self, g, cmd, remote, sent_ms](caf::error& err) {
       replied(self);
       if (remote)

@@ -71,7 +71,8 @@ void on_idle_sweep(self_ptr self);
 void on_busy(self_ptr self, const std::string& id);
 caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_input& in);
 void on_payment_update(self_ptr self, const std::string& id, payment_status status);
-/// An order's command found partition `slot` unserved (its request sent at `sent_ms`): it
+/// An order's command found partition `slot` unserved (its request sent at `sent_ms`, the
+/// clock's mono_ms, as `served_at_ms`: a wall-clock step must not order the two): it
 /// goes passive and waits there for `served`.
 void on_unserved(self_ptr self, const std::string& id, const std::string& slot, int64_t sent_ms);
 /// Partition `slot` is served again: the orders waiting for it are re-activated in the

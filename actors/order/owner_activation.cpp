@@ -213,7 +213,7 @@ void on_unserved(self_ptr self, const std::string& id, const std::string& slot, 
 void on_served(self_ptr self, const std::string& slot) {
   auto& st = self->state;
   st.probe.count();
-  st.served_at_ms[slot] = st.ctx->now_ms();
+  st.served_at_ms[slot] = st.ctx->clock->mono_ms(); // as the orders' sent_ms: no wall step
   auto u = st.unserved.find(slot);
   if (u == st.unserved.end())
     return;

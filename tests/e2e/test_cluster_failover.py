@@ -113,7 +113,50 @@ def holder_map(view):
     return {(k, p): h for k in ("orders", "inventory") for p, h in enumerate(view["holders"][k])}
 
 
-def kill_and_return(c, cl, victim, skus, seed, acked, logs):
+CONSOLE_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
+                          "console_cluster.js")
+
+
+def watch_console(node, seconds):
+    """Opens `node`'s live console in headless Chromium for `seconds` (console_cluster.js);
+    returns the process once the page shows the cluster table."""
+    w = subprocess.Popen(["node", CONSOLE_JS, "http://127.0.0.1:%d" % node.port, str(seconds)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = w.stdout.readline()  # CONSOLE-OPEN, or why not
+    if not first.startswith("CONSOLE-OPEN"):
+        print("console watcher: %s%s" % (first, w.stdout.read()), flush=True)
+    return w
+
+
+def console_seen(c, w, victim, moved):
+    """Checks what the console showed against the moves GET /cluster reports (`moved`:
+    (kind, p) -> its new holder): each move listed, to its taker; the takers' rows mark the
+    partitions taken over, the victim's row strikes its own through."""
+    out, _ = w.communicate(timeout=120)
+    line = next((x for x in out.splitlines() if x.startswith("CONSOLE ")), None)
+    c.check(line is not None, "the console could be read: %s" % out[-400:])
+    if line is None:
+        return
+    seen = json.loads(line[len("CONSOLE "):])
+    c.check(not seen["errors"], "the console ran without page errors: %s" % seen["errors"])
+    newest = {}
+    for m in seen["moves"]:
+        newest.setdefault(m["slot"], m["to"])
+    want = {"%s/%d" % k: h for k, h in moved.items()}
+    print("console moves: %s" % seen["moves"], flush=True)
+    c.check(want and all(newest.get(slot) == h for slot, h in want.items()),
+            "the console lists each move of %s's partitions, to its taker: %s (want %s)"
+            % (victim, newest, want))
+    rows = seen["rows"]
+    c.check(all(slot in rows.get(h, {}).get("moved", []) and
+                int(slot.split("/")[1]) in (rows.get(h, {}).get(slot.split("/")[0]) or [])
+                for slot, h in want.items()),
+            "the takers' rows show the partitions they took over: %s" % rows)
+    c.check(set(want) <= set(rows.get(victim, {}).get("away", [])),
+            "%s's row strikes its own partitions through: %s" % (victim, rows.get(victim)))
+
+
+def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
     """kill -9 `victim` under load over the others and every node's SKUs, without restarting
     it; then start it again under load over every node. Returns (first success on its SKUs,
     serving again), in seconds after the kill."""
@@ -134,6 +177,9 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
     claims0 = claims_settle(survivors[0], before)
     c.check(set(claims0) == set(before) and all(claims0[k][0] == before[k] for k in before),
             "every partition's last claim names its holder: %s" % claims0)
+    # The live console of a survivor stays open across the kill (first kill only: Chromium
+    # takes CPU from the nodes on two cores).
+    watcher = watch_console(survivors[0], 26) if console else None
     # 1. kill -9 under load, no restart.
     log = []
     t_kill = run_load(survivors, skus, seed, 22,
@@ -193,6 +239,8 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs):
                               for k, h in moved.items()),
                 "%s reads the takers' claims of %s's partitions, each after the victim's: %s"
                 % (nid, victim, {k: got.get(k) for k in moved}))
+    if watcher is not None:
+        console_seen(c, watcher, victim, moved)
     # sagactl shows the move: what each node holds now, and the takeovers.
     sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
     outs = [subprocess.run([sagactl, "--url", "http://127.0.0.1:%d" % n.port, "cluster"],
@@ -454,7 +502,8 @@ def main():
         order = [victim] + [n for n in sorted(cl.nodes) if n != victim]
         for i in range(KILLS):
             v = order[i % len(order)]
-            figures.append(kill_and_return(c, cl, v, skus, seed + 1000 * i, acked, logs))
+            figures.append(kill_and_return(c, cl, v, skus, seed + 1000 * i, acked, logs,
+                                           console=i == 0))
         restart_during_takeover(c, cl, victim, skus, seed + 3000, acked, logs)
         failed, handoff_s = graceful_stop(c, cl, victim, skus, seed + 5000, acked, logs)
         frozen_s = zombie(c, cl, victim, skus, seed + 7000, acked, logs)
