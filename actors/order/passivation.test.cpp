@@ -217,8 +217,10 @@ struct remote_sku {
   size_t q = 0;
   caf::actor real, fw;
   std::string slot;
+  metrics::peer_stats* stats = nullptr; // the forwarder's: `unavailable` counts its answers
   explicit remote_sku(node_fixture& n) {
     static metrics::peer_stats peer;
+    stats = &peer;
     q = n.dir.inventory_partition("A");
     real = n.dir.inventory[q];
     slot = "inventory/" + std::to_string(q);
@@ -288,5 +290,46 @@ TEST_CASE("a partition served again while its waiting order is letting go: the o
   REQUIRE_FALSE(id.empty());
   CHECK(n.view(id).state.step == saga_step::awaiting_payment);
   CHECK(n.sku("A").reserved == 2);
+  n.self->send_exit(r.fw, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an order whose command finds its SKU partition unserved while the idle sweep is "
+          "already letting it go waits passive, and is activated when it is served",
+          "[actor][passive][cluster]") {
+  temp_dir d;
+  auto cfg = passivating_config();
+  cfg.inspect_enabled = false; // its owner hears of no step without a status change
+  node_fixture n(d.path.string(), cfg, 1'000'000, false);
+  remote_sku r(n);
+  n.self->send(r.fw, route_atom::value, r.real);
+  n.run();
+  auto id = n.create({{"A", 2, 0}});
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  REQUIRE(n.view(id).state.step == saga_step::awaiting_completion);
+  REQUIRE(n.ctx->stats->live_order_actors.load() == 1);
+  // Its SKU partition's node goes down; the order is asked to complete: its commit is
+  // answered node_unavailable (by the forwarder, not yet handled by the order).
+  n.self->send(r.fw, route_atom::value, caf::actor{});
+  n.run();
+  auto answered = r.stats->unavailable.load();
+  n.self->send(n.dir.owner_for(id), input_atom::value, id,
+               saga_input{input_kind::complete_requested, 0, {}});
+  while (r.stats->unavailable.load() == answered && n.sched.try_run_once()) {
+  }
+  REQUIRE(r.stats->unavailable.load() == answered + 1);
+  // Now the idle sweep comes due (its owner still has the order at a waiting step, no step
+  // was reported): the sweep's `passivate` and the order's `unserved` cross.
+  n.sched.clock().advance_time(std::chrono::milliseconds(cfg.saga_passivate_after_ms + 100));
+  n.run();
+  CHECK(n.ctx->stats->live_order_actors.load() == 0);
+  CHECK(n.ctx->stats->passive_orders.load() == 1);
+  CHECK(n.view(id).state.step == saga_step::committing_inventory);
+  // Served again: it is activated and commits.
+  n.self->send(r.fw, route_atom::value, r.real);
+  n.self->send(n.dir.owner_for(id), served_atom::value, r.slot);
+  n.run();
+  n.advance(std::chrono::milliseconds(200));
+  CHECK(n.view(id).state.step == saga_step::completed);
+  CHECK(n.sku("A").committed == 2);
   n.self->send_exit(r.fw, caf::exit_reason::user_shutdown);
 }
