@@ -258,13 +258,11 @@ void BM_rocksdb_step_write_synced(benchmark::State& state) {
 BENCHMARK(BM_rocksdb_step_write_synced)->Arg(1)->Arg(16)->Arg(128)->UseRealTime();
 
 /// What a takeover of one order partition reads before it serves (runtime/takeover.cpp,
-/// load_state): 50,000 orders in flight over 8 order partitions in a real RocksDB;
-/// range(0) = 0: the whole store (as before the per-partition read), 1: one partition's.
-// A takeover's load of one order partition (runtime/takeover.cpp) against a start's load of
-// the whole store: 50,000 orders in flight over 8 partitions, each with a reservation
-// deadline, and 20,000 SKUs. Arg 0: the whole store; 1: one partition's orders, the SKUs
-// and reservation deadlines still read (a takeover until the tenth session); 2: one
-// partition's orders without the SKU side (a takeover now).
+/// load_state), against a start's load of the whole store: 50,000 orders in flight over 8
+/// partitions, each with a reservation deadline, and 20,000 SKUs, in a real RocksDB.
+/// range(0) = 0: the whole store; 1: one partition's orders, the SKUs and reservation
+/// deadlines still read (a takeover until the tenth session); 2: one partition's orders
+/// without the SKU side (a takeover now).
 void BM_load_order_partition(benchmark::State& state) {
   constexpr size_t orders = 50000, parts = 8, skus = 20000;
   auto dir = std::filesystem::temp_directory_path() / "saga-bench-micro-load";
