@@ -117,22 +117,40 @@ CONSOLE_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bro
                           "console_cluster.js")
 
 
+WATCHERS = []  # console watchers still running: main() ends them if the test fails early
+
+
 def watch_console(node, seconds):
-    """Opens `node`'s live console in headless Chromium for `seconds` (console_cluster.js);
-    returns the process once the page shows the cluster table."""
+    """Opens `node`'s live console in headless Chromium (console_cluster.js), at most
+    `seconds`; returns (the process, what it printed before) once the page shows the cluster
+    table, or once it said why not."""
     w = subprocess.Popen(["node", CONSOLE_JS, "http://127.0.0.1:%d" % node.port, str(seconds)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    first = w.stdout.readline()  # CONSOLE-OPEN, or why not
-    if not first.startswith("CONSOLE-OPEN"):
-        print("console watcher: %s%s" % (first, w.stdout.read()), flush=True)
-    return w
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    WATCHERS.append(w)
+    before = []
+    for line in w.stdout:  # (it ends by itself: its own deadline)
+        before.append(line)
+        if line.startswith("CONSOLE-OPEN") or line.startswith("CONSOLE-FAIL"):
+            break
+    if not before or not before[-1].startswith("CONSOLE-OPEN"):
+        print("console watcher: %s" % "".join(before), flush=True)
+    return w, before
 
 
-def console_seen(c, w, victim, moved):
-    """Checks what the console showed against the moves GET /cluster reports (`moved`:
-    (kind, p) -> its new holder): each move listed, to its taker; the takers' rows mark the
-    partitions taken over, the victim's row strikes its own through."""
-    out, _ = w.communicate(timeout=120)
+def console_seen(c, watcher, victim, moved):
+    """Tells the watcher to read the page now and checks what the console showed against the
+    moves GET /cluster reports (`moved`: (kind, p) -> its new holder): each move listed, to
+    its taker; the takers' rows mark the partitions taken over, the victim's row strikes its
+    own through (the victim held only its own partitions: the first kill)."""
+    w, before = watcher
+    try:
+        w.stdin.write("read\n")
+        w.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # it ended already (it says why)
+    out = "".join(before) + w.stdout.read()  # to its end (bounded by its own deadline)
+    w.wait(timeout=30)
     line = next((x for x in out.splitlines() if x.startswith("CONSOLE ")), None)
     c.check(line is not None, "the console could be read: %s" % out[-400:])
     if line is None:
@@ -179,7 +197,7 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
             "every partition's last claim names its holder: %s" % claims0)
     # The live console of a survivor stays open across the kill (first kill only: Chromium
     # takes CPU from the nodes on two cores).
-    watcher = watch_console(survivors[0], 26) if console else None
+    watcher = watch_console(survivors[0], 90) if console else None
     # 1. kill -9 under load, no restart.
     log = []
     t_kill = run_load(survivors, skus, seed, 22,
@@ -523,6 +541,10 @@ def main():
         cl.dump_logs()
         raise
     finally:
+        for w in WATCHERS:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
         cl.down()
     return c.done("cluster failover")
 
