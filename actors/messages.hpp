@@ -31,6 +31,9 @@ using get_atom = caf::atom_constant<caf::atom("get")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using payment_update_atom = caf::atom_constant<caf::atom("payupdate")>;
+// A late capture the payment worker refunded: its order records it before the verification
+// is answered (payment worker -> order owner, answered with an input_reply)
+using late_refund_atom = caf::atom_constant<caf::atom("laterefund")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

@@ -44,7 +44,8 @@ bool is_node_unavailable(const caf::error& e, std::string& node, std::string& sl
 /// another one, or an older sagad that does not know the message, is refused with a reason
 /// instead of failing on a message it cannot read. Raise it whenever a cross-node message
 /// changes shape: nodes of a cluster run one protocol (no rolling upgrade across it).
-inline constexpr uint32_t cluster_protocol = 1; // 1: `owns` and welcomes carry claim offsets
+inline constexpr uint32_t cluster_protocol = 2; // 1: `owns` and welcomes carry claim offsets;
+                                                // 2: `late_refund` (payment worker -> order owner)
 /// The refusal for a peer that said protocol `theirs` (0: it said none), "" when it matches.
 std::string protocol_difference(uint32_t theirs, const std::string& node);
 

@@ -127,6 +127,39 @@ TEST_CASE("a provider's success after the intent expired is recorded on the fail
   CHECK(n.sku("A").available == 3);
 }
 
+TEST_CASE("a late capture is answered once the failed order's record of the refund is "
+          "durable, not once the payment's is", "[actor][late_payment]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(1100ms); // payment.timeout_ms = 1000: expired, the order failed
+  REQUIRE(n.view(id).state.payment == payment_status::expired);
+  // The payment's write is let through, then every write after it is held: the order's
+  // record of the capture and its refund waits at the writer, and so does the answer.
+  hold_writer(n, true);
+  auto pid = "pay_" + id;
+  n.self->send(n.dir.payment_for(id), verify_atom::value, id, pid, std::string("succeeded"),
+               payment_signature("k", id, pid, "succeeded"));
+  n.run();
+  n.self->send(n.dir.writer, hold_atom::value, false);
+  n.self->send(n.dir.writer, hold_atom::value, true);
+  n.run();
+  bool answered = false;
+  n.self->receive([&](payment_reply&) { answered = true; }, caf::after(0s) >> [] {});
+  CHECK_FALSE(answered);
+  hold_writer(n, false);
+  payment_reply r;
+  n.self->receive([&](payment_reply& x) { r = std::move(x); answered = true; },
+                  caf::after(0s) >> [] {});
+  REQUIRE(answered);
+  CHECK(r.code == errc::ok);
+  CHECK(r.intent.status == payment_status::refunded);
+  auto v = n.view(id);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(v.events.back().type == event_type::payment_refunded);
+}
+
 TEST_CASE("an expired reservation makes the commit fail, and the payment is refunded", "[actor]") {
   temp_dir d;
   auto nc = test_node_config();

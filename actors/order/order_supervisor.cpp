@@ -37,6 +37,10 @@ caf::behavior running(self_ptr self) {
     [self](payment_update_atom, const std::string& id, payment_status status) {
       on_payment_update(self, id, status);
     },
+    [self](late_refund_atom, const std::string& id) -> caf::result<input_reply> {
+      self->state.probe.count();
+      return on_late_refund(self, id);
+    },
     [self](get_atom, const std::string& id) -> order_view {
       self->state.probe.count();
       return load_order_view(*self->state.ctx->db, id);

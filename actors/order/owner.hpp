@@ -71,6 +71,9 @@ void on_idle_sweep(self_ptr self);
 void on_busy(self_ptr self, const std::string& id);
 caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_input& in);
 void on_payment_update(self_ptr self, const std::string& id, payment_status status);
+/// A late capture the payment worker refunded: recorded on the order whatever its step (a
+/// finished one too), answered once durable; a repeat answers what the order holds.
+caf::result<input_reply> on_late_refund(self_ptr self, const std::string& id);
 /// An order's command found partition `slot` unserved (its request sent at `sent_ms`, the
 /// clock's mono_ms, as `served_at_ms`: a wall-clock step must not order the two): it
 /// goes passive and waits there for `served`.

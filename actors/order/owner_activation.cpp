@@ -256,27 +256,6 @@ caf::result<input_reply> on_input(self_ptr self, const std::string& id, saga_inp
   return answer_from_store(self, id, std::move(in));
 }
 
-namespace {
-
-/// A late capture refunded by the payment worker, for an order that has already failed: its
-/// actor is gone, so one starts from the snapshot for this input, records the capture and
-/// its refund (saga.cpp, late_refund), and ends.
-void record_late_refund(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  order_state s;
-  std::vector<saga_event> history;
-  if (!read_order(*st.ctx->db, id, s, history) || s.step != saga_step::failed
-      || s.payment_id.empty() || s.payment == payment_status::succeeded
-      || s.payment == payment_status::refunded)
-    return; // unknown, unreadable (the node stops), or nothing new for it
-  st.ctx->log->warn("order_id={} payment_id={} a late payment was refunded: recorded on the "
-                    "failed order", id, s.payment_id);
-  auto a = resume_order(self, std::move(s), std::move(history));
-  self->send(a, payment_update_atom::value, payment_status::refunded);
-}
-
-} // namespace
-
 void on_payment_update(self_ptr self, const std::string& id, payment_status status) {
   auto& st = self->state;
   st.probe.count();
@@ -287,10 +266,43 @@ void on_payment_update(self_ptr self, const std::string& id, payment_status stat
     });
     return;
   }
+  // A verdict for an order in flight: a plain message (a waiting order that misses it asks
+  // the payment partition itself). A late capture comes as `late_refund`, answered.
   if (auto a = find_or_resume(self, id))
     self->send(a, payment_update_atom::value, status);
-  else if (status == payment_status::refunded && st.live.count(id) == 0)
-    record_late_refund(self, id);
+}
+
+caf::result<input_reply> on_late_refund(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  saga_input in{input_kind::payment_refunded, 0, "late"};
+  // In flight (live, passive or recovering): its actor records it and answers once durable.
+  // An actor that is ending meanwhile bounces the request (request_receiver_down); the
+  // worker asks again after a pause, when its row is gone.
+  if (st.recovering.count(id) != 0 || st.live.count(id) != 0)
+    return on_input(self, id, in);
+  // Finished: an actor starts from the snapshot for this input, records the capture and
+  // its refund (saga.cpp, late_refund), answers, and ends.
+  order_state s;
+  std::vector<saga_event> history;
+  if (read_order(*st.ctx->db, id, s, history) && s.step == saga_step::failed
+      && !s.payment_id.empty() && s.payment != payment_status::succeeded
+      && s.payment != payment_status::refunded) {
+    st.ctx->log->warn("order_id={} payment_id={} a late payment was refunded: recorded on the "
+                      "failed order", id, s.payment_id);
+    auto a = resume_order(self, std::move(s), std::move(history));
+    self->delegate(a, input_atom::value, std::move(in));
+    return caf::delegated<input_reply>{};
+  }
+  // A parked order records it when an operator compensates it (its cancel finds the
+  // payment refunded): the worker need not ask again.
+  if (st.parked.count(id) != 0) {
+    auto r = answer_from_store(self, id, in);
+    return input_reply{errc::ok, outcome::rejected,
+                       "the order is parked: its compensation records the refund", r.state};
+  }
+  // Recorded already (a repeat), unknown, or unreadable (the node stops): the snapshot's
+  // answer.
+  return answer_from_store(self, id, std::move(in));
 }
 
 } // namespace saga::owner

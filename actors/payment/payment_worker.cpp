@@ -130,6 +130,57 @@ caf::result<payment_reply> persist_and_reply(self_ptr self, const payment_book::
   return rp;
 }
 
+/// Times a late capture's order is asked again after its actor ended under the request
+/// (CAF answers request_receiver_down), a pause apart: the row is gone by then and the
+/// order's owner starts an actor from the snapshot.
+constexpr int late_ask_attempts = 3;
+constexpr auto late_ask_pause = std::chrono::milliseconds(50);
+
+/// A late capture (payment_book::verify), refunded and durable: its order records the
+/// capture and the refund (`late_refund`) before the verification is answered, so a client
+/// that hears REFUNDED finds it on the order. When its order cannot record it now (its
+/// partition is not served, a time-out) the verification answers 503: the provider's
+/// repeat finds the payment refunded and asks the order again.
+void ask_order_then_reply(self_ptr self, payment_reply reply, caf::response_promise rp,
+                          int attempt) {
+  auto& st = self->state;
+  auto& id = reply.intent.order_id;
+  auto sup = st.owners[directory::order_partition(id, st.owners.size())];
+  self->request(sup, st.ctx->request_timeout(), late_refund_atom::value, id)
+    .then(
+      [self, reply, rp](const input_reply& ir) mutable {
+        if (ir.code == errc::ok || ir.state.payment == payment_status::refunded)
+          return rp.deliver(reply);
+        if (ir.code == errc::not_found) { // no order any more (retention): nothing to tell
+          self->state.ctx->log->warn("order_id={} payment_id={} a late capture was refunded; "
+                                     "its order is not stored here any more",
+                                     reply.intent.order_id, reply.intent.payment_id);
+          return rp.deliver(reply);
+        }
+        rp.deliver(payment_reply{errc::unavailable,
+                                 "the late capture is refunded; its order has not recorded the "
+                                 "refund yet (" + ir.message + "): retry",
+                                 reply.intent});
+      },
+      [self, reply, rp, attempt](caf::error& e) mutable {
+        auto& st = self->state;
+        if (e == caf::sec::request_receiver_down && attempt + 1 < late_ask_attempts) {
+          auto token = ++st.next_late_ask;
+          st.late_asks[token] = {std::move(reply), std::move(rp), attempt + 1};
+          self->delayed_send(self, late_ask_pause, late_refund_atom::value, token);
+          return;
+        }
+        st.ctx->log->warn("order_id={} payment_id={} a late capture is refunded; its order "
+                          "did not record it yet ({}): the verification answers 503",
+                          reply.intent.order_id, reply.intent.payment_id,
+                          self->system().render(e));
+        rp.deliver(payment_reply{errc::unavailable,
+                                 "the late capture is refunded; its order has not recorded the "
+                                 "refund yet (" + self->system().render(e) + "): retry",
+                                 reply.intent});
+      });
+}
+
 } // namespace
 
 caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
@@ -193,7 +244,25 @@ caf::behavior payment_worker(self_ptr self, context_ptr ctx, caf::actor writer,
       }
       if (r.code == verify_code::not_found)
         return payment_reply{errc::not_found, r.message, {}};
-      return persist_and_reply(self, r, *st.book.find(payment_id), true);
+      auto& p = *st.book.find(payment_id);
+      if (r.code == verify_code::ok && p.status == payment_status::refunded) {
+        // A late capture, new or repeated: answered once its order has recorded it too.
+        auto rp = self->make_response_promise<payment_reply>();
+        apply_change(self, r, p, false, [self, rp](const payment_reply& reply) mutable {
+          ask_order_then_reply(self, reply, rp, 0);
+        });
+        return rp;
+      }
+      return persist_and_reply(self, r, p, true);
+    },
+    [self](late_refund_atom, uint64_t token) { // the pause before asking the order again
+      auto& st = self->state;
+      auto i = st.late_asks.find(token);
+      if (i == st.late_asks.end())
+        return;
+      auto ask = std::move(i->second);
+      st.late_asks.erase(i);
+      ask_order_then_reply(self, std::move(ask.reply), std::move(ask.rp), ask.attempt);
     },
     [self](timer_atom, int64_t at) {
       self->state.probe.count();

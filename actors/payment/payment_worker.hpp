@@ -7,6 +7,7 @@
 #include "actors/plumbing/deadline_index.hpp"
 #include "actors/inspect/introspection.hpp"
 #include "actors/messages.hpp"
+#include <map>
 #include <unordered_map>
 
 #include "actors/payment/payment_book.hpp"
@@ -24,6 +25,15 @@ struct payment_worker_state {
   /// Writes of each intent queued at the writer and not yet durable: an intent leaves
   /// memory only when none is, or a read from the store would find an older version.
   std::unordered_map<std::string, int> writing;
+  /// Verifications of a late capture waiting to ask its order again (`late_refund`): by
+  /// token, with the answer they give once the order has recorded the refund.
+  struct late_ask {
+    payment_reply reply;
+    caf::response_promise rp;
+    int attempt = 0;
+  };
+  std::map<uint64_t, late_ask> late_asks;
+  uint64_t next_late_ask = 0;
   deadline_index deadlines; // intent expiries behind one timer (actors/plumbing/deadline_index.hpp)
   int64_t counted = 0; // intents in memory as last published to the metrics
   actor_probe probe;
