@@ -38,7 +38,6 @@ caf::behavior running(self_ptr self) {
       on_payment_update(self, id, status);
     },
     [self](late_refund_atom, const std::string& id) -> caf::result<input_reply> {
-      self->state.probe.count();
       return on_late_refund(self, id);
     },
     [self](get_atom, const std::string& id) -> order_view {

@@ -272,16 +272,14 @@ void on_payment_update(self_ptr self, const std::string& id, payment_status stat
     self->send(a, payment_update_atom::value, status);
 }
 
-caf::result<input_reply> on_late_refund(self_ptr self, const std::string& id) {
+namespace {
+
+/// A late refund for an order without an actor (finished, parked, unknown): a failed
+/// order that has not recorded it gets an actor from its snapshot for it, which records
+/// the capture and its refund (saga.cpp, late_refund), answers once durable, and ends.
+void late_refund_stored(self_ptr self, const std::string& id, caf::response_promise rp) {
   auto& st = self->state;
   saga_input in{input_kind::payment_refunded, 0, "late"};
-  // In flight (live, passive or recovering): its actor records it and answers once durable.
-  // An actor that is ending meanwhile bounces the request (request_receiver_down); the
-  // worker asks again after a pause, when its row is gone.
-  if (st.recovering.count(id) != 0 || st.live.count(id) != 0)
-    return on_input(self, id, in);
-  // Finished: an actor starts from the snapshot for this input, records the capture and
-  // its refund (saga.cpp, late_refund), answers, and ends.
   order_state s;
   std::vector<saga_event> history;
   if (read_order(*st.ctx->db, id, s, history) && s.step == saga_step::failed
@@ -290,19 +288,46 @@ caf::result<input_reply> on_late_refund(self_ptr self, const std::string& id) {
     st.ctx->log->warn("order_id={} payment_id={} a late payment was refunded: recorded on the "
                       "failed order", id, s.payment_id);
     auto a = resume_order(self, std::move(s), std::move(history));
-    self->delegate(a, input_atom::value, std::move(in));
-    return caf::delegated<input_reply>{};
+    rp.delegate(a, input_atom::value, std::move(in));
+    return;
   }
   // A parked order records it when an operator compensates it (its cancel finds the
   // payment refunded): the worker need not ask again.
   if (st.parked.count(id) != 0) {
     auto r = answer_from_store(self, id, in);
-    return input_reply{errc::ok, outcome::rejected,
-                       "the order is parked: its compensation records the refund", r.state};
+    rp.deliver(input_reply{errc::ok, outcome::rejected,
+                           "the order is parked: its compensation records the refund", r.state});
+    return;
   }
   // Recorded already (a repeat), unknown, or unreadable (the node stops): the snapshot's
-  // answer.
-  return answer_from_store(self, id, std::move(in));
+  // answer, which records nothing.
+  rp.deliver(answer_from_store(self, id, std::move(in)));
+}
+
+} // namespace
+
+caf::result<input_reply> on_late_refund(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  st.probe.count();
+  saga_input in{input_kind::payment_refunded, 0, "late"};
+  auto rp = self->make_response_promise<input_reply>();
+  // In flight: its actor records it and answers once durable. An actor that is ending
+  // meanwhile bounces the request (request_receiver_down); the worker asks again after a
+  // pause, when its row is gone.
+  if (auto r = st.recovering.find(id); r != st.recovering.end()) {
+    r->second.push_back([self, rp, id, in](const caf::actor& a) mutable {
+      if (a)
+        rp.delegate(a, input_atom::value, std::move(in));
+      else
+        late_refund_stored(self, id, rp);
+    });
+    return rp;
+  }
+  if (auto a = find_or_resume(self, id))
+    rp.delegate(a, input_atom::value, std::move(in));
+  else
+    late_refund_stored(self, id, rp);
+  return rp;
 }
 
 } // namespace saga::owner

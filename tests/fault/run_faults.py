@@ -7,7 +7,8 @@ Clients (threads, each with its own RNG from the seed) drive orders through the 
 HTTP API only, on a random node each time: place (one or two SKUs, with an Idempotency-Key;
 an indeterminate one is retried with the same key), read until the payment is initiated,
 then verify succeeded (and complete, or leave it to the auto-complete), verify failed, or
-let the payment expire. Every call is a history line: invoke, then ok / fail / info
+let the payment expire (for half of those, a success arrives a second after the expiry: a
+late capture, which the order must show refunded). Every call is a history line: invoke, then ok / fail / info
 (indeterminate: time-out, reset, 5xx).
 
 The nemesis injects one fault at a time, every few seconds, each kind once per round in
@@ -85,6 +86,7 @@ POINTS = ["before_persist", "after_persist", "after_send"]
 STEPS = ["reserving_inventory", "initiating_payment", "awaiting_payment", "awaiting_completion",
          "committing_inventory", "releasing_inventory", "refunding_payment", "completed", "failed"]
 SCALE = clusterlib.SCALE
+PAYMENT_TIMEOUT_S = 4.0 * SCALE  # payment.timeout_ms of every node
 FAILOVER_MS = 3000  # --replication kafka: cluster.failover_after_ms
 LEASE_MS = FAILOVER_MS  # the shorter of it and cluster.connection_timeout_ms (3000 by default)
 
@@ -156,7 +158,10 @@ class Suite:
         nodes = sorted(self.c.nodes)
         pick = lambda: self.c.nodes[rng.choice(nodes)]  # noqa: E731
         H = self.hist
+        late = []  # (due time, order id): a success the provider sends after the expiry
         while not self.stop.is_set():
+            while late and late[0][0] <= time.time() and not self.stop.is_set():
+                self.verify(idx, pick, late.pop(0)[1], "succeeded")  # a late capture
             n_items = 1 if rng.random() < 0.6 else 2
             items = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(self.skus, n_items)]
             key = str(uuid.UUID(int=rng.getrandbits(128)))
@@ -195,26 +200,13 @@ class Suite:
                 continue
             r = rng.random()
             if r < 0.2:
-                continue  # let the payment expire
+                # Let the payment expire; for half of these the provider's success comes
+                # after the expiry (a late capture: refunded, recorded on the failed order).
+                if rng.random() < 0.5:
+                    late.append((time.time() + PAYMENT_TIMEOUT_S + 1.0, oid))
+                continue
             verdict = "succeeded" if r < 0.85 else "failed"
-            pid = "pay_" + oid
-            ok = False
-            for attempt in range(5):
-                if self.stop.is_set():
-                    break
-                node = pick()
-                i = H.invoke(idx, "verify", order_id=oid, status=verdict, node=node.id, attempt=attempt)
-                kind, st, body = self.call(node, "POST", "/payment/verify",
-                                           {"order_id": oid, "payment_id": pid, "status": verdict,
-                                            "signature": sign(oid, pid, verdict)})
-                H.done(i, idx, "verify", kind, status=st,
-                       payment_status=body.get("payment_status") if isinstance(body, dict) else None)
-                if kind == "ok":
-                    ok = True
-                    break
-                if kind == "fail" and st is not None:
-                    break
-                time.sleep(0.3 * (attempt + 1))
+            ok = self.verify(idx, pick, oid, verdict)
             if ok and verdict == "succeeded" and rng.random() < 0.5:
                 for attempt in range(3):
                     node = pick()
@@ -224,6 +216,28 @@ class Suite:
                     if kind != "info":
                         break
                     time.sleep(0.3)
+
+    def verify(self, idx, pick, oid, verdict):
+        """The provider's signed verdict, repeated on an indeterminate answer or a 503 (as a
+        provider's webhook is); True once answered 2xx."""
+        H = self.hist
+        pid = "pay_" + oid
+        for attempt in range(5):
+            if self.stop.is_set():
+                break
+            node = pick()
+            i = H.invoke(idx, "verify", order_id=oid, status=verdict, node=node.id, attempt=attempt)
+            kind, st, body = self.call(node, "POST", "/payment/verify",
+                                       {"order_id": oid, "payment_id": pid, "status": verdict,
+                                        "signature": sign(oid, pid, verdict)})
+            H.done(i, idx, "verify", kind, status=st,
+                   payment_status=body.get("payment_status") if isinstance(body, dict) else None)
+            if kind == "ok":
+                return True
+            if kind == "fail" and st is not None:
+                return False
+            time.sleep(0.3 * (attempt + 1))
+        return False
 
     # ---- nemesis ----
     def pid_alive(self, pid):
@@ -492,7 +506,7 @@ class Suite:
     def run(self, kinds):
         a = self.a
         self.net = netns.Net(a.inside_netns, netns.cluster_members(a.nodes)) if a.inside_netns else None
-        extra = ["--set payment.timeout_ms=%d" % int(4000 * SCALE),
+        extra = ["--set payment.timeout_ms=%d" % int(PAYMENT_TIMEOUT_S * 1000),
                  "--set inventory.reservation_ttl_ms=%d" % int(15000 * SCALE),
                  "--set saga.auto_complete_ms=%d" % int(1500 * SCALE)]
         os.environ["SAGA_FAULT_DISK_TRIGGER"] = "fail-writes"  # relative: each node's data dir
