@@ -9,7 +9,14 @@ bash scripts/install-deps.sh --tests
 jobs=2
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure --no-tests=error -j1)
+# The unit and actor tests two at a time (2 cores); the end-to-end ones, which start real
+# processes, brokers and Chromium, one at a time. Together they are every test
+# (`--no-tests=error` on each half).
+run_tests() {
+  ctest --output-on-failure --no-tests=error -LE e2e -j"$jobs"
+  ctest --output-on-failure --no-tests=error -L e2e -j1
+}
+(cd build && run_tests)
 if [ "${SAGA_SANITIZE:-1}" != "0" ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAGA_SANITIZE=ON -DBUILD_TESTING=ON >/dev/null
@@ -18,7 +25,7 @@ if [ "${SAGA_SANITIZE:-1}" != "0" ]; then
   # not ours to fix, so leak detection is off; every other ASan/UBSan finding fails.
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  (cd build-asan && ctest --output-on-failure --no-tests=error -j1)
+  (cd build-asan && run_tests)
 fi
 # A short coverage-guided fuzz run of the request parsers (longer: bash scripts/fuzz.sh 600).
 if [ "${SAGA_FUZZ_SECONDS:-60}" != "0" ]; then
