@@ -4,7 +4,7 @@
 //   sagactl ... actors [--kind K] [--state S] [--limit N] [--cursor C] [--all]
 //   sagactl ... order ID
 //   sagactl ... top [--interval-ms N] [--iterations N]
-//   sagactl ... cluster
+//   sagactl ... cluster [--watch [--interval-ms N] [--iterations N]]
 //
 // URL defaults to $SAGA_URL or http://127.0.0.1:8080; the token (needed when the node
 // listens on a non-loopback address) to $SAGA_ADMIN_TOKEN. Exit codes: 0 ok, 1 the node
@@ -394,6 +394,82 @@ int cmd_cluster(const options& o) {
   return 0;
 }
 
+/// Wall-clock time of day with milliseconds, for the watch's lines.
+std::string clock_now() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(ms));
+  return buf;
+}
+
+/// `cluster --watch`: ownership moving, as it happens. Reads GET /cluster every interval
+/// and prints one line per partition whose holder changed ("orders/4: node-1 -> nobody",
+/// then "nobody -> node-3"); with --json one object per move. A node that does not answer
+/// is said once per outage, and the watch goes on. Needs replication = kafka (`holders`).
+int cmd_cluster_watch(const options& o) {
+  auto interval = std::chrono::milliseconds(
+    o.flags.count("interval-ms") ? std::stoll(o.flags.at("interval-ms")) : 1000);
+  long iterations = o.flags.count("iterations") ? std::stol(o.flags.at("iterations")) : -1;
+  auto name = [](const json& h) { return h.is_string() ? h.get<std::string>() : std::string("nobody"); };
+  json last;
+  bool down = false;
+  if (!o.raw_json)
+    std::cout << "sagactl cluster --watch - http://" << o.ep.host << ":" << o.ep.port
+              << " - every " << interval.count() << " ms" << std::endl;
+  for (long i = 0; iterations < 0 || i < iterations; ++i) {
+    if (i > 0)
+      std::this_thread::sleep_for(interval);
+    json c;
+    try {
+      c = get(o, "/cluster");
+    } catch (const failure& f) {
+      if (f.exit_code == 1 && f.message.find("error 404") == 0)
+        throw; // an older node: not a passing outage
+      if (!down && !o.raw_json)
+        std::cout << clock_now() << " " << f.message << " (still watching)" << std::endl;
+      down = true;
+      continue;
+    }
+    if (down && !o.raw_json)
+      std::cout << clock_now() << " answering again" << std::endl;
+    down = false;
+    if (!c.contains("holders"))
+      fail(1, "this node reports no holders (cluster.replication = none: partitions never move)");
+    auto& h = c["holders"];
+    if (last.is_null()) {
+      if (!o.raw_json)
+        for (auto kind : {"orders", "inventory"}) {
+          std::string line;
+          for (size_t p = 0; p < h[kind].size(); ++p)
+            line += (p ? " " : "") + std::to_string(p) + "=" + name(h[kind][p]);
+          std::cout << clock_now() << " " << kind << " held by: " << line << std::endl;
+        }
+      last = h;
+      continue;
+    }
+    for (auto kind : {"orders", "inventory"})
+      for (size_t p = 0; p < h[kind].size() && p < last[kind].size(); ++p) {
+        if (h[kind][p] == last[kind][p])
+          continue;
+        auto slot = std::string(kind) + "/" + std::to_string(p);
+        if (o.raw_json)
+          std::cout << json{{"at", clock_now()}, {"slot", slot}, {"from", last[kind][p]},
+                            {"to", h[kind][p]}}.dump()
+                    << std::endl;
+        else
+          std::cout << clock_now() << " " << slot << ": " << name(last[kind][p]) << " -> "
+                    << name(h[kind][p]) << std::endl;
+      }
+    last = h;
+  }
+  return 0;
+}
+
 /// An operator's action on an order: retry (parked) or compensate (parked or waiting).
 int cmd_admin(const options& o, const std::string& action) {
   if (o.args.size() != 1)
@@ -420,6 +496,7 @@ void usage(std::ostream& out) {
          "  retry ID [--note TEXT]        resume a parked order from its snapshot (admin token)\n"
          "  compensate ID [--note TEXT]   release, refund if paid, fail a parked or waiting order (admin token)\n"
          "  cluster                       nodes, their state, the partitions each owns and holds\n"
+         "  cluster --watch [--interval-ms N] [--iterations N]   ownership moving: a line per move\n"
          "URL defaults to $SAGA_URL or http://127.0.0.1:8080; TOKEN to $SAGA_ADMIN_TOKEN.\n";
 }
 
@@ -453,7 +530,7 @@ options parse(int argc, char** argv) {
     {"parked", {}, {}},
     {"retry", {"--note"}, {}},
     {"compensate", {"--note"}, {}},
-    {"cluster", {}, {}},
+    {"cluster", {"--interval-ms", "--iterations"}, {"--watch"}},
   };
   std::map<std::string, std::string> values;
   std::map<std::string, bool> flags;
@@ -531,7 +608,7 @@ int main(int argc, char** argv) {
     if (o.command == "parked")
       return cmd_parked(o);
     if (o.command == "cluster")
-      return cmd_cluster(o);
+      return o.flags.count("watch") ? cmd_cluster_watch(o) : cmd_cluster(o);
     if (o.command == "retry" || o.command == "compensate")
       return cmd_admin(o, o.command);
     usage(std::cerr);

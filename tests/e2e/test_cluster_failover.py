@@ -198,6 +198,14 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
     # The live console of a survivor stays open across the kill (first kill only: Chromium
     # takes CPU from the nodes on two cores).
     watcher = watch_console(survivors[0], 90) if console else None
+    # So does `sagactl cluster --watch` at the other survivor: a line per move.
+    sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
+    watch = subprocess.Popen([sagactl, "--url", "http://127.0.0.1:%d" % survivors[-1].port, "cluster",
+                              "--watch", "--interval-ms", "200"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) \
+        if console else None
+    if watch is not None:
+        WATCHERS.append(watch)
     # 1. kill -9 under load, no restart.
     log = []
     t_kill = run_load(survivors, skus, seed, 22,
@@ -259,8 +267,18 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
                 % (nid, victim, {k: got.get(k) for k in moved}))
     if watcher is not None:
         console_seen(c, watcher, victim, moved)
+    if watch is not None:
+        watch.terminate()
+        out = watch.communicate(timeout=30)[0]
+        print("sagactl cluster --watch:\n%s" % out, flush=True)
+        last = {}
+        for m in re.finditer(r"^\S+ ((?:orders|inventory)/\d+): (\S+) -> (\S+)$", out, re.M):
+            last[m.group(1)] = m.group(3)
+        want = {"%s/%d" % k: h for k, h in moved.items()}
+        c.check(want and all(last.get(slot) == h for slot, h in want.items()),
+                "sagactl cluster --watch printed each move of %s's partitions, to its taker: %s "
+                "(want %s)" % (victim, last, want))
     # sagactl shows the move: what each node holds now, and the takeovers.
-    sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")
     outs = [subprocess.run([sagactl, "--url", "http://127.0.0.1:%d" % n.port, "cluster"],
                            capture_output=True, text=True, timeout=30).stdout for n in survivors]
     c.check(all("HOLDS ORDERS" in o for o in outs) and

@@ -257,6 +257,10 @@ def sagactl_checks(c, n, sagactl, ids):
     rc, out, err = run("--url", url, "cluster")
     c.check(rc == 0 and "cluster: 1 node(s)" in out and "node-1" in out and "self" in out
             and "0,1,2" in out, "sagactl cluster: %r" % out[:400])
+    # One node without replication: nothing ever moves, and the watch says why it stops.
+    rc, out, err = run("--url", url, "cluster", "--watch", "--iterations", "2", "--interval-ms", "10")
+    c.check(rc == 1 and "partitions never move" in err, "sagactl cluster --watch on an unreplicated "
+            "node: %r %r" % (out, err))
     rc, out, err = run("--url", url, "actors", "--kind", "order")
     c.check(rc == 0 and ids["waiting1"] in out and ids["waiting2"] in out and "(STUCK)" in out
             and "2 actor(s)" in out, "sagactl actors --kind order: %r" % out)
