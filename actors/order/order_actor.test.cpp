@@ -93,13 +93,21 @@ TEST_CASE("payment expiry, driven by the test clock, fails the order and release
   CHECK(n.verify(id, "failed").code == errc::conflict); // a decline after expiry changes nothing
 }
 
+namespace {
+/// An order of two "A" (of 3 in stock) whose payment expired: FAILED, stock back.
+std::string expired_order(node_fixture& n) {
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(1100ms); // payment.timeout_ms = 1000
+  return id;
+}
+} // namespace
+
 TEST_CASE("a provider's success after the intent expired is recorded on the failed order and "
           "refunded, once", "[actor][late_payment]") {
   temp_dir d;
   node_fixture n(d.path.string());
-  n.stock("A", 3, 100);
-  auto id = n.create({{"A", 2, 0}});
-  n.advance(1100ms); // payment.timeout_ms = 1000
+  auto id = expired_order(n);
   auto before = n.view(id);
   REQUIRE(before.state.status == order_status::failed);
   REQUIRE(before.state.payment == payment_status::expired);
@@ -131,9 +139,7 @@ TEST_CASE("a late capture is answered once the failed order's record of the refu
           "durable, not once the payment's is", "[actor][late_payment]") {
   temp_dir d;
   node_fixture n(d.path.string());
-  n.stock("A", 3, 100);
-  auto id = n.create({{"A", 2, 0}});
-  n.advance(1100ms); // payment.timeout_ms = 1000: expired, the order failed
+  auto id = expired_order(n);
   REQUIRE(n.view(id).state.payment == payment_status::expired);
   // The payment's write is let through, then every write after it is held: the order's
   // record of the capture and its refund waits at the writer, and so does the answer.
