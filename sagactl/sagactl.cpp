@@ -428,8 +428,10 @@ int cmd_cluster_watch(const options& o) {
     try {
       c = get(o, "/cluster");
     } catch (const failure& f) {
-      if (f.exit_code == 1 && f.message.find("error 404") == 0)
-        throw; // an older node: not a passing outage
+      // Not answering, or a 5xx (a node stopping or starting): a passing outage. Anything
+      // else (a missing token, an older node without /cluster) does not pass by itself.
+      if (f.exit_code != 2 && f.message.find("error 5") != 0)
+        throw;
       if (!down && !o.raw_json)
         std::cout << clock_now() << " " << f.message << " (still watching)" << std::endl;
       down = true;
@@ -442,7 +444,9 @@ int cmd_cluster_watch(const options& o) {
       fail(1, "this node reports no holders (cluster.replication = none: partitions never move)");
     auto& h = c["holders"];
     if (last.is_null()) {
-      if (!o.raw_json)
+      if (o.raw_json)
+        std::cout << json{{"at", clock_now()}, {"holders", h}}.dump() << std::endl;
+      else
         for (auto kind : {"orders", "inventory"}) {
           std::string line;
           for (size_t p = 0; p < h[kind].size(); ++p)
@@ -581,7 +585,8 @@ options parse(int argc, char** argv) {
   for (auto key : {"limit", "interval-ms", "iterations"})
     if (o.flags.count(key)
         && (o.flags[key].empty() || o.flags[key].size() > 9
-            || o.flags[key].find_first_not_of("0123456789") != std::string::npos))
+            || o.flags[key].find_first_not_of("0123456789") != std::string::npos
+            || std::stoll(o.flags[key]) == 0))
       fail(2, std::string("--") + key + " must be a positive integer");
   return o;
 }

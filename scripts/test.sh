@@ -12,9 +12,12 @@ cmake --build build -j"$jobs"
 # The unit and actor tests two at a time (2 cores); the end-to-end ones, which start real
 # processes, brokers and Chromium, one at a time. Together they are every test
 # (`--no-tests=error` on each half).
+# A failure in the first half does not skip the second: every failing test is reported.
 run_tests() {
-  ctest --output-on-failure --no-tests=error -LE e2e -j"$jobs"
-  ctest --output-on-failure --no-tests=error -L e2e -j1
+  local rc=0
+  ctest --output-on-failure --no-tests=error -LE e2e -j"$jobs" || rc=1
+  ctest --output-on-failure --no-tests=error -L e2e -j1 || rc=1
+  return "$rc"
 }
 (cd build && run_tests)
 if [ "${SAGA_SANITIZE:-1}" != "0" ]; then

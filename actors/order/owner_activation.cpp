@@ -291,17 +291,29 @@ void late_refund_stored(self_ptr self, const std::string& id, caf::response_prom
     rp.delegate(a, input_atom::value, std::move(in));
     return;
   }
-  // A parked order records it when an operator compensates it (its cancel finds the
-  // payment refunded): the worker need not ask again.
+  auto r = answer_from_store(self, id, in);
+  // A parked order whose payment is still open records it when an operator acts: its
+  // compensation's cancel, or its retry's intent request, finds the payment refunded. One
+  // whose payment is decided (expired, failed) would not: it answers 503 until an
+  // operator's action lets its actor run again.
   if (st.parked.count(id) != 0) {
-    auto r = answer_from_store(self, id, in);
-    rp.deliver(input_reply{errc::ok, outcome::rejected,
-                           "the order is parked: its compensation records the refund", r.state});
+    bool open = r.state.payment == payment_status::none
+                || r.state.payment == payment_status::pending;
+    rp.deliver(open ? input_reply{errc::ok, outcome::rejected,
+                                  "the order is parked: an operator's compensation or retry "
+                                  "records the refund", r.state}
+                    : input_reply{errc::unavailable, outcome::rejected,
+                                  "the order is parked: it records the refund once an "
+                                  "operator's compensation or retry resumes it", r.state});
     return;
   }
-  // Recorded already (a repeat), unknown, or unreadable (the node stops): the snapshot's
-  // answer, which records nothing.
-  rp.deliver(answer_from_store(self, id, std::move(in)));
+  // Recorded already (a repeat: ok, with the payment refunded), unknown, or unreadable (the
+  // node stops). The snapshot's answer writes nothing: a decision it would apply is not
+  // recorded, so it is not "ok" (an order that could not be resumed just now).
+  if (r.code == errc::ok && r.result == outcome::applied)
+    r = input_reply{errc::unavailable, outcome::rejected,
+                    "the order could not record the refund now: retry", r.state};
+  rp.deliver(std::move(r));
 }
 
 } // namespace

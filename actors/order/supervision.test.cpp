@@ -300,3 +300,94 @@ TEST_CASE("an operator's compensate of a waiting order that is not parked releas
                                   input_kind::admin_compensate, std::string());
   CHECK(again.code == errc::conflict);
 }
+
+namespace {
+/// Crashes the order past saga.max_restarts (2): it is parked.
+void park(node_fixture& n, const std::string& id) {
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+}
+
+payment_reply late_success(node_fixture& n, const std::string& id) {
+  auto pid = "pay_" + id;
+  auto r = n.ask<payment_reply>(n.dir.payment_for(id), verify_atom::value, id, pid,
+                                std::string("succeeded"), payment_signature("k", id, pid, "succeeded"));
+  n.run();
+  return r;
+}
+} // namespace
+
+TEST_CASE("a late capture for an order parked with its payment still open is answered at once; "
+          "the operator's compensation records it", "[actor][supervision][admin][late_payment]") {
+  temp_dir d;
+  node_fixture n(d.path.string()); // payment.timeout_ms = 1000
+  n.stock("A", 3, 100);
+  auto id = n.create({{"A", 1, 0}});
+  park(n, id);
+  n.advance(1100ms); // the intent expires at its worker; the parked order does not hear it
+  REQUIRE(n.view(id).state.payment == payment_status::pending);
+  auto late = late_success(n, id);
+  CHECK(late.code == errc::ok);
+  CHECK(late.intent.status == payment_status::refunded);
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                              input_kind::admin_compensate, std::string("ops"));
+  REQUIRE(r.code == errc::ok);
+  n.run();
+  auto v = n.view(id);
+  CHECK(v.state.status == order_status::failed);
+  CHECK(v.state.payment == payment_status::refunded); // its cancel found the refund
+  CHECK(std::count_if(v.events.begin(), v.events.end(), [](const saga_event& e) {
+          return e.type == event_type::payment_refunded
+                 && e.data.find("\"late\":true") != std::string::npos;
+        }) == 1);
+  CHECK(n.sku("A").available == 3);
+}
+
+TEST_CASE("a late capture for an order parked with its payment decided answers 503 until an "
+          "operator's action lets the order record it", "[actor][supervision][admin][late_payment]") {
+  temp_dir d;
+  std::string id;
+  {
+    node_fixture n(d.path.string());
+    n.stock("A", 3, 100);
+    id = n.create({{"A", 1, 0}});
+    park(n, id);
+  }
+  {
+    // As if it had been parked while releasing its stock after the payment expired.
+    std::string err, raw;
+    auto db = storage::store::open(d.path.string(), err);
+    REQUIRE(db);
+    REQUIRE(db->get(storage::family::orders, id, raw) == storage::read_status::found);
+    order_state s;
+    std::vector<saga_event> history;
+    REQUIRE(decode(raw, s, &history));
+    s.step = saga_step::releasing_inventory;
+    s.payment = payment_status::expired;
+    storage::batch b;
+    b.ops.push_back({storage::family::orders, id, encode(s, history), false});
+    REQUIRE(db->commit({&b}, true).empty());
+  }
+  node_fixture n(d.path.string());
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+  n.advance(1100ms);
+  auto late = late_success(n, id);
+  CHECK(late.code == errc::unavailable); // refunded, but not on the order yet
+  CHECK(late.intent.status == payment_status::refunded);
+  CHECK(n.view(id).state.payment == payment_status::expired);
+  auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
+                              input_kind::admin_compensate, std::string("ops"));
+  REQUIRE(r.code == errc::ok);
+  n.run();
+  REQUIRE(n.view(id).state.status == order_status::failed);
+  auto again = late_success(n, id); // the provider repeats itself
+  CHECK(again.code == errc::ok);
+  CHECK(again.intent.status == payment_status::refunded);
+  auto v = n.view(id);
+  CHECK(v.state.payment == payment_status::refunded);
+  CHECK(v.events.back().type == event_type::payment_refunded);
+  CHECK(n.sku("A").available == 3);
+}

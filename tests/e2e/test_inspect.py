@@ -261,6 +261,8 @@ def sagactl_checks(c, n, sagactl, ids):
     rc, out, err = run("--url", url, "cluster", "--watch", "--iterations", "2", "--interval-ms", "10")
     c.check(rc == 1 and "partitions never move" in err, "sagactl cluster --watch on an unreplicated "
             "node: %r %r" % (out, err))
+    rc, out, err = run("--url", url, "cluster", "--watch", "--interval-ms", "0")
+    c.check(rc == 2 and "positive integer" in err, "sagactl refuses a zero interval: %r" % err)
     rc, out, err = run("--url", url, "actors", "--kind", "order")
     c.check(rc == 0 and ids["waiting1"] in out and ids["waiting2"] in out and "(STUCK)" in out
             and "2 actor(s)" in out, "sagactl actors --kind order: %r" % out)
