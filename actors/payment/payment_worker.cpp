@@ -146,7 +146,9 @@ void ask_order_then_reply(self_ptr self, payment_reply reply, caf::response_prom
   auto& st = self->state;
   auto& id = reply.intent.order_id;
   auto sup = st.owners[directory::order_partition(id, st.owners.size())];
-  self->request(sup, st.ctx->request_timeout(), late_refund_atom::value, id)
+  // Half the request time-out: the gateway waits the whole of it for this answer, so an
+  // order that is slow to answer gives the client this 503, which says why.
+  self->request(sup, st.ctx->request_timeout() / 2, late_refund_atom::value, id)
     .then(
       [self, reply, rp](const input_reply& ir) mutable {
         if (ir.code == errc::ok || ir.state.payment == payment_status::refunded)
