@@ -231,6 +231,18 @@ TEST_CASE("the inspector and the retention sweeper are supervised: restarted wit
   }
 }
 
+namespace {
+/// Crashes the order past saga.max_restarts (2): it is parked.
+void park(node_fixture& n, const std::string& id) {
+  for (int i = 0; i < 3; ++i) {
+    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
+    n.run();
+  }
+  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+}
+
+} // namespace
+
 TEST_CASE("a success that arrives after an operator compensated an order parked while awaiting "
           "payment is recorded and refunded", "[actor][supervision][admin][late_payment]") {
   temp_dir d;
@@ -238,11 +250,7 @@ TEST_CASE("a success that arrives after an operator compensated an order parked 
   n.stock("A", 3, 100);
   auto id = n.create({{"A", 1, 0}});
   REQUIRE(n.view(id).state.step == saga_step::awaiting_payment);
-  for (int i = 0; i < 3; ++i) {
-    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
-    n.run();
-  }
-  REQUIRE_FALSE(n.view(id).parked_reason.empty());
+  park(n, id);
   auto r = n.ask<input_reply>(n.dir.owner_for(id), admin_atom::value, id,
                               input_kind::admin_compensate, std::string("customer gave up"));
   REQUIRE(r.code == errc::ok);
@@ -302,15 +310,6 @@ TEST_CASE("an operator's compensate of a waiting order that is not parked releas
 }
 
 namespace {
-/// Crashes the order past saga.max_restarts (2): it is parked.
-void park(node_fixture& n, const std::string& id) {
-  for (int i = 0; i < 3; ++i) {
-    n.self->send(n.dir.owner_for(id), crash_atom::value, id);
-    n.run();
-  }
-  REQUIRE_FALSE(n.view(id).parked_reason.empty());
-}
-
 payment_reply late_success(node_fixture& n, const std::string& id) {
   auto pid = "pay_" + id;
   auto r = n.ask<payment_reply>(n.dir.payment_for(id), verify_atom::value, id, pid,
