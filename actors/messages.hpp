@@ -297,6 +297,13 @@ struct directory {
       return payment_by_order[order_partition(order_id, orders.size())];
     return payment[payment_partition(order_id, orders.size(), payment.size())];
   }
+  /// The key the payment worker of an order is registered under (GET /inspect): its order
+  /// partition in a cluster (a worker per partition), else its worker's index on this node.
+  size_t payment_key(const std::string& order_id) const {
+    if (!payment_by_order.empty())
+      return order_partition(order_id, orders.size());
+    return payment_partition(order_id, orders.size(), payment.size());
+  }
   bool order_partition_remote(size_t p) const {
     return !orders_remote.empty() && orders_remote[p] != 0;
   }

@@ -129,7 +129,7 @@ json timers_json(const runtime_context& ctx, const directory& dir, const order_v
   auto add = [&](const char* name, int64_t deadline, const std::string& owner) {
     out.push_back({{"timer", name}, {"deadline", deadline}, {"in_ms", deadline - now}, {"owner", owner}});
   };
-  auto payment_owner = "payment_worker/" + std::to_string(directory::hash(s.order_id) % dir.payment.size());
+  auto payment_owner = "payment_worker/" + std::to_string(dir.payment_key(s.order_id));
   if ((s.step == saga_step::initiating_payment || s.step == saga_step::awaiting_payment)
       && s.payment_expires_at_ms > 0)
     add("payment_expiry", s.payment_expires_at_ms, payment_owner);
@@ -390,8 +390,7 @@ void api::inspect_order(const std::string& id, responder respond) {
                 std::set<std::string> parts;
                 for (auto& i : s.items)
                   parts.insert(std::to_string(dir.inventory_partition(i.sku)));
-                auto pay = std::to_string(directory::payment_partition(
-                  s.order_id, dir.orders.size(), dir.payment.size()));
+                auto pay = std::to_string(dir.payment_key(s.order_id));
                 auto owner = std::to_string(directory::order_partition(s.order_id,
                                                                        dir.orders.size()));
                 json involved = json::array();

@@ -391,6 +391,11 @@ std::string apply_override(const std::string& assignment, node_config& cfg) {
   return {};
 }
 
+size_t payment_partitions(const node_config& cfg) {
+  return static_cast<size_t>(cfg.cluster_members.size() > 1 ? cfg.saga_partitions
+                                                          : cfg.payment_workers);
+}
+
 int64_t retry_delay_ms(const node_config& cfg, int64_t attempt, uint64_t salt) {
   int64_t d = cfg.saga_retry_backoff_ms;
   for (int64_t i = 0; i < attempt && d < cfg.saga_retry_backoff_max_ms; ++i)

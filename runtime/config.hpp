@@ -122,6 +122,13 @@ struct node_config {
   std::string data_dir() const { return storage_dir + "/" + node_id; }
 };
 
+/// How many payment workers a node's payments are split over: on one node `payment.workers`
+/// (each serves the order partitions `p` with `p mod payment.workers` = its index); in a
+/// cluster one per order partition, so a partition's payments move with it and a partition's
+/// actors can be stopped alone (a takeover, a hand-off). Workers serve only the partitions
+/// the node holds.
+size_t payment_partitions(const node_config& cfg);
+
 /// Pause before re-sending a command the `attempt`-th time (0-based): exponential from
 /// saga.retry_backoff_ms, capped at saga.retry_backoff_max_ms, with jitter in [50 %, 100 %]
 /// drawn from `salt` (e.g. a hash of the order id), so retries of many orders spread out.

@@ -135,6 +135,19 @@ TEST_CASE("payment workers serve whole order partitions", "[unit][config]") {
                        "serves whole order partitions, evenly");
 }
 
+TEST_CASE("payments: payment.workers workers on one node, one per order partition in a cluster",
+          "[unit][config]") {
+  node_config c;
+  c.saga_partitions = 8;
+  c.payment_workers = 2;
+  CHECK(payment_partitions(c) == 2);
+  REQUIRE(parse_config_text("[cluster]\nnodes = \"node-1@127.0.0.1:4101:8081, "
+                            "node-2@127.0.0.1:4102:8082\"\n[saga]\npartitions = 8\n",
+                            "t.conf", c)
+            .empty());
+  CHECK(payment_partitions(c) == 8); // a partition's payments move with it
+}
+
 TEST_CASE("several nodes need failure detection on and the listed http port",
           "[unit][config][cluster]") {
   node_config c;

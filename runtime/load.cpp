@@ -258,16 +258,6 @@ payment_book load_payment_partition(const storage::store& db, size_t order_parti
   return {};
 }
 
-void load_payment_due_of(const storage::store& db, size_t order_partitions, size_t p,
-                         due_list& due) {
-  std::vector<corrupt_record> ignored;
-  std::string error;
-  scan_due(db, 'p', ignored, error, true, [&](const storage::due_entry& e, std::string_view v) {
-    if (directory::order_partition(std::string(v), order_partitions) == p)
-      due.emplace_back(e.deadline_ms, e.id);
-  });
-}
-
 std::string quarantine_records(storage::store& db, const std::vector<corrupt_record>& xs) {
   storage::batch b;
   for (auto& x : xs) {

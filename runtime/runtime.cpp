@@ -19,6 +19,7 @@
 #include "actors/order/order_codec.hpp"
 #include "actors/payment/payment_codec.hpp"
 #include "actors/sink/event_envelope.hpp"
+#include "runtime/invariant.hpp"
 #include "storage/keys.hpp"
 
 namespace saga {
@@ -43,6 +44,24 @@ caf::behavior writer_watchdog(caf::stateful_actor<writer_watchdog_state>* self, 
 }
 
 } // namespace
+
+caf::actor spawn_payment_partition(caf::actor_system& sys, const context_ptr& ctx,
+                                   caf::actor writer, std::vector<caf::actor> owners, size_t p,
+                                   due_list due, std::string key) {
+  auto n_orders = static_cast<size_t>(ctx->cfg.saga_partitions);
+  auto n_pay = payment_partitions(ctx->cfg);
+  auto first = std::make_shared<due_list>(std::move(due));
+  component_factory make = [ctx, writer, owners, p, n_pay, n_orders,
+                            first](caf::actor_system& s, uint64_t restarts) {
+    due_list due;
+    if (restarts == 0)
+      due = std::move(*first);
+    else
+      (void)load_payment_partition(*ctx->db, n_orders, n_pay, p, due);
+    return s.spawn(payment_worker, ctx, writer, owners, p, payment_book{}, std::move(due));
+  };
+  return spawn_supervised(sys, ctx, "payment_worker", std::move(key), make, writer);
+}
 
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed, std::vector<caf::actor> committers) {
@@ -153,34 +172,25 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     h.dir.inventory.push_back(
       spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, h.dir.writer));
   }
+  // Payments: on one node `payment.workers` workers, each serving the order partitions
+  // `p mod payment.workers`; in a cluster one worker per order partition this node holds,
+  // so an order's payment lives with the order, on its owner node, and moves with it.
   auto n_pay = state.payment.size();
+  std::vector<size_t> payment_keys; // the partition each of dir.payment serves
+  SAGA_INVARIANT(n_pay == payment_partitions(ctx->cfg),
+                 "the load split the payments as the runtime serves them");
   for (size_t p = 0; p < n_pay; ++p) {
-    auto first = std::make_shared<std::pair<payment_book, due_list>>(
-      std::move(state.payment[p]), std::move(state.payment_due[p]));
-    auto writer = h.dir.writer;
-    auto owners = h.dir.orders;
-    component_factory make = [ctx, writer, owners, p, n_pay, n_orders,
-                              first](caf::actor_system& s, uint64_t restarts) {
-      if (restarts == 0)
-        return s.spawn(payment_worker, ctx, writer, owners, p, std::move(first->first),
-                       std::move(first->second));
-      due_list due;
-      auto book = load_payment_partition(*ctx->db, n_orders, n_pay, p, due);
-      return s.spawn(payment_worker, ctx, writer, owners, p, std::move(book), std::move(due));
-    };
-    h.dir.payment.push_back(
-      spawn_supervised(sys, ctx, "payment_worker", std::to_string(p), make, h.dir.writer));
-  }
-  // Cluster: an order's payment lives with the order, on its owner node.
-  if (clustered)
-    for (size_t p = 0; p < n_orders; ++p) {
-      if (auto* peer = peer_of(partition_kind::orders, p)) {
-        forward_slot(*peer, "payment", p, h.dir.payment_by_order,
-                     nullptr);
-      } else {
-        h.dir.payment_by_order.push_back(h.dir.payment[p % n_pay]);
-      }
+    if (auto* peer = peer_of(partition_kind::orders, p)) { // a cluster: n_pay == n_orders
+      forward_slot(*peer, "payment", p, h.dir.payment_by_order, nullptr);
+      continue;
     }
+    auto w = spawn_payment_partition(sys, ctx, h.dir.writer, h.dir.orders, p,
+                                     std::move(state.payment_due[p]), std::to_string(p));
+    h.dir.payment.push_back(w);
+    payment_keys.push_back(p);
+    if (clustered)
+      h.dir.payment_by_order.push_back(w);
+  }
   // The registry of long-lived actors (introspection); orders are the supervisor's.
   // Supervised like the partitions: a restarted inspector is given the registrations again.
   h.dir.inspector = spawn_supervised(
@@ -197,8 +207,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   for (size_t p = 0; p < h.dir.inventory.size(); ++p)
     if (!h.dir.inventory_partition_remote(p))
       reg("inventory_worker", p, h.dir.inventory[p]);
-  for (size_t p = 0; p < h.dir.payment.size(); ++p)
-    reg("payment_worker", p, h.dir.payment[p]);
+  for (size_t i = 0; i < h.dir.payment.size(); ++i)
+    reg("payment_worker", payment_keys[i], h.dir.payment[i]);
   h.resume = std::move(state.resume);
   h.passive = std::move(state.passive);
   return h;

@@ -95,9 +95,7 @@ struct runtime_handles {
 /// demand.
 inventory_book load_inventory_partition(const storage::store& db, size_t partitions,
                                         size_t p, const spdlog::logger& log, due_list& due);
-/// The payment deadlines of order partition `p` only (a partition taken over at runtime).
-void load_payment_due_of(const storage::store& db, size_t order_partitions, size_t p,
-                         due_list& due);
+/// The payment deadlines of payment partition `p` of `partitions` (a restarted worker).
 payment_book load_payment_partition(const storage::store& db, size_t order_partitions,
                                     size_t partitions, size_t p, due_list& due);
 
@@ -127,6 +125,13 @@ std::vector<std::vector<order_state>> by_partition(std::vector<order_state> xs,
 /// (actors/replication/), handed to the writer; empty otherwise.
 runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_state state,
                               uint64_t seed, std::vector<caf::actor> committers = {});
+
+/// The supervised payment worker of payment partition `p` (`payment_partitions(cfg)` of
+/// them: in a cluster, order partition `p`), first with the deadlines `due` the load read, a
+/// restart reading them again from the store. `key` names it in the log and the probes.
+caf::actor spawn_payment_partition(caf::actor_system& sys, const context_ptr& ctx,
+                                   caf::actor writer, std::vector<caf::actor> owners, size_t p,
+                                   due_list due, std::string key);
 
 /// Stops every actor of the runtime.
 void stop_runtime(const directory& dir);

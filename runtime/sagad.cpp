@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
       for (size_t p = 0; p < layout.order_partitions; ++p)
         foreign.push_back(layout.owner(partition_kind::orders, p) != layout.index_of(cfg.node_id));
     auto state = load_state(*db, static_cast<size_t>(cfg.inventory_workers),
-                            static_cast<size_t>(cfg.payment_workers),
+                            payment_partitions(cfg),
                             static_cast<size_t>(cfg.saga_partitions),
                             cfg.storage_quarantine_corrupt, foreign);
     auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -22,7 +22,7 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
   auto& cfg = ctx->cfg;
   auto n_orders = static_cast<size_t>(cfg.saga_partitions);
   auto n_inv = static_cast<size_t>(cfg.inventory_workers);
-  auto n_pay = static_cast<size_t>(cfg.payment_workers);
+  auto n_pay = payment_partitions(cfg); // one per order partition in a cluster
   int32_t lp = kind == partition_kind::orders
                  ? static_cast<int32_t>(p)
                  : directory::inventory_log_partition(p, cfg.saga_partitions);
@@ -91,31 +91,24 @@ taken_partition take(caf::blocking_actor* self, const context_ptr& ctx, const di
     auto resume = by_partition(std::move(state.resume), n_orders);
     auto passive = by_partition(std::move(state.passive), n_orders);
     t.main = sys.spawn(order_supervisor, ctx, seed, p);
-    // Its payments: a worker of its own, with this partition's deadlines.
-    auto writer = dir.writer;
-    auto owners = dir.orders;
-    auto w = p % n_pay;
-    auto first = std::make_shared<due_list>(std::move(state.payment_due[w]));
-    component_factory make = [ctx, writer, owners, w, n_orders, p,
-                              first](caf::actor_system& s, uint64_t restarts) {
-      due_list due;
-      if (restarts == 0)
-        due = std::move(*first);
-      else
-        load_payment_due_of(*ctx->db, n_orders, p, due);
-      return s.spawn(payment_worker, ctx, writer, owners, w, payment_book{}, std::move(due));
-    };
-    t.payment = spawn_supervised(sys, ctx, "payment_worker", "taken-" + std::to_string(p), make,
-                                 dir.writer);
+    // Its payments: a worker of its own, with this partition's deadlines, as at a start
+    // (runtime.cpp: one payment worker per order partition in a cluster).
+    t.payment = spawn_payment_partition(sys, ctx, dir.writer, dir.orders, p,
+                                        std::move(state.payment_due[p % n_pay]),
+                                        std::to_string(p));
     self->request(t.main, std::chrono::seconds(30), start_atom::value, dir, std::move(resume[p]),
                   std::move(passive[p]))
       .receive([&](uint64_t) {}, [&](caf::error& e) { t.error = "start: " + sys.render(e); });
   }
-  if (dir.inspector)
+  if (dir.inspector) {
     caf::anon_send(dir.inspector, register_atom::value,
                    std::string(kind == partition_kind::orders ? "order_supervisor"
                                                               : "inventory_worker"),
                    std::to_string(p), t.main);
+    if (t.payment)
+      caf::anon_send(dir.inspector, register_atom::value, std::string("payment_worker"),
+                     std::to_string(p), t.payment);
+  }
   t.took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0).count();
   return t;

@@ -256,6 +256,15 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
             "every partition has a live holder: %s" % view["holders"])
     c.check(sum(holders(n)["failover"]["takeovers"] for n in survivors) > 0,
             "the survivors count their takeovers: %s" % view["failover"])
+    # Each order partition a survivor serves, its own since the start or taken just now, has
+    # a payment worker of its own there, and no other partition has one (the payment pool of
+    # GET /inspect/summary, keyed by order partition in a cluster).
+    for nid, n in zip(survivor_ids, survivors):
+        st, s = n.request("GET", "/inspect/summary", headers=AUTH)
+        pay = sorted(int(x["partition"]) for x in s["pools"]["payment"]) if st == 200 else (st, s)
+        served = [p for p, h in enumerate(holders(n)["holders"]["orders"]) if h == nid]
+        c.check(pay == served, "%s has a payment worker for each order partition it serves "
+                "and no other: workers %s, serves %s" % (nid, pay, served))
     # Each takeover claimed its partition after it fenced the victim: the claims every
     # survivor reads name the new holders, at higher offsets than the victim's claims.
     moved = {k: h for k, h in holder_map(view).items() if before.get(k) == victim}
