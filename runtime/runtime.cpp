@@ -137,6 +137,24 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     if (remote != nullptr)
       (*remote)[p] = 1;
   };
+  // This node's own partition: its actor, kept in `h.home`; the directory holds it directly,
+  // or, with replication = kafka (where partitions move), a forwarder routed to it, which the
+  // ownership actor can route elsewhere. The route is the forwarder's first message: sent
+  // before its handle is given to anyone.
+  bool movable = clustered && ctx->cfg.cluster_replication == "kafka";
+  auto home_slot = [&](const std::string& kind, size_t p, const caf::actor& a,
+                       std::vector<caf::actor>& home, std::vector<caf::actor>& slots) {
+    home.resize(std::max(home.size(), p + 1));
+    home[p] = a;
+    if (!movable) {
+      slots.push_back(a);
+      return;
+    }
+    auto f = sys.spawn(forwarder, ctx->cfg.node_id, kind + "/" + std::to_string(p),
+                       static_cast<metrics::peer_stats*>(nullptr));
+    caf::anon_send(f, route_atom::value, a);
+    slots.push_back(f);
+  };
   if (clustered) {
     h.dir.orders_remote.assign(n_orders, 0);
     h.dir.inventory_remote.assign(state.inventory.size(), 0);
@@ -146,7 +164,8 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
       forward_slot(*peer, "orders", p, h.dir.orders, &h.dir.orders_remote);
       continue;
     }
-    h.dir.orders.push_back(sys.spawn(order_supervisor, ctx, seed, p));
+    home_slot("orders", p, sys.spawn(order_supervisor, ctx, seed, p), h.home.orders,
+              h.dir.orders);
   }
   // Partitions are supervised (actors/plumbing/component_supervisor.hpp): the directory holds the
   // supervisor, which restarts a crashed worker from the partition's durable state.
@@ -169,8 +188,9 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
       auto book = load_inventory_partition(*ctx->db, n_inv, p, *ctx->log, due);
       return s.spawn(inventory_worker, ctx, writer, p, std::move(book), std::move(due));
     };
-    h.dir.inventory.push_back(
-      spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, h.dir.writer));
+    home_slot("inventory", p,
+              spawn_supervised(sys, ctx, "inventory_worker", std::to_string(p), make, h.dir.writer),
+              h.home.inventory, h.dir.inventory);
   }
   // Payments: on one node `payment.workers` workers, each serving the order partitions
   // `p mod payment.workers`; in a cluster one worker per order partition this node holds,
@@ -189,7 +209,7 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     h.dir.payment.push_back(w);
     payment_keys.push_back(p);
     if (clustered)
-      h.dir.payment_by_order.push_back(w);
+      home_slot("payment", p, w, h.home.payment, h.dir.payment_by_order);
   }
   // The registry of long-lived actors (introspection); orders are the supervisor's.
   // Supervised like the partitions: a restarted inspector is given the registrations again.
@@ -199,14 +219,14 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
   auto reg = [&](const char* kind, size_t key, const caf::actor& a) {
     caf::anon_send(h.dir.inspector, register_atom::value, std::string(kind), std::to_string(key), a);
   };
-  for (size_t p = 0; p < h.dir.orders.size(); ++p)
-    if (!h.dir.order_partition_remote(p))
-      reg("order_supervisor", p, h.dir.orders[p]);
+  for (size_t p = 0; p < h.home.orders.size(); ++p)
+    if (h.home.orders[p])
+      reg("order_supervisor", p, h.home.orders[p]);
   reg("writer", 0, h.dir.writer);
   reg("retention_sweeper", 0, h.sweeper);
-  for (size_t p = 0; p < h.dir.inventory.size(); ++p)
-    if (!h.dir.inventory_partition_remote(p))
-      reg("inventory_worker", p, h.dir.inventory[p]);
+  for (size_t p = 0; p < h.home.inventory.size(); ++p)
+    if (h.home.inventory[p])
+      reg("inventory_worker", p, h.home.inventory[p]);
   for (size_t i = 0; i < h.dir.payment.size(); ++i)
     reg("payment_worker", payment_keys[i], h.dir.payment[i]);
   h.resume = std::move(state.resume);
@@ -221,9 +241,8 @@ void stop_runtime(const directory& dir) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& a : dir.payment)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  for (size_t p = 0; p < dir.payment_by_order.size(); ++p)
-    if (dir.order_partition_remote(p)) // a forwarder (the others are in `payment`)
-      caf::anon_send_exit(dir.payment_by_order[p], caf::exit_reason::user_shutdown);
+  for (auto& a : dir.payment_by_order) // forwarders, or workers also in `payment`
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dir.inspector, caf::exit_reason::user_shutdown);
 }
@@ -232,6 +251,12 @@ void stop_runtime(const directory& dir) {
 void stop_runtime(const runtime_handles& h) {
   caf::anon_send_exit(h.sweeper, caf::exit_reason::user_shutdown);
   stop_runtime(h.dir);
+  // Behind forwarders (replication = kafka), this node's own partitions' actors are not in
+  // the directory: stopped here (the others are stopped twice, which is harmless).
+  for (auto* xs : {&h.home.orders, &h.home.inventory, &h.home.payment})
+    for (auto& a : *xs)
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 } // namespace saga

@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "actors/payment/payment_book.hpp"
 #include "actors/cluster/cluster_layout.hpp"
+#include "actors/cluster/ownership.hpp"
 #include "runtime/context.hpp"
 
 namespace saga {
@@ -85,6 +86,9 @@ struct runtime_handles {
   /// Cluster: the other nodes (empty on one node). sagad spawns a link per peer; the
   /// ownership actor (actors/cluster/ownership.hpp) routes the directory's forwarders.
   std::vector<peer_handles> peers;
+  /// This node's own partitions' actors (for the ownership actor; with replication = kafka
+  /// the directory holds forwarders routed to them).
+  home_actors home;
   caf::actor sweeper; // retention (actors/plumbing/retention.hpp); stopped by stop_runtime(handles)
   std::vector<order_state> resume;
   std::vector<order_state> passive;

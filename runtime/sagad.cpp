@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
           cluster_error = "replication: the standby applier: " + sb_error;
         take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}(), standby);
       }
-      owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take));
+      owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take), handles.home);
       // The sequence of this node's own partitions (its start's claims), before any peer
       // asks for its welcome: a peer ignores a holder announced with an older claim.
       for (auto& [lp, offset] : start_claims) {
@@ -436,7 +436,7 @@ int main(int argc, char** argv) {
       uint64_t in_flight = 0;
       for (size_t p = 0; p < n_parts; ++p)
         if (!handles.dir.order_partition_remote(p)) // a forwarder to another node's
-          self->request(handles.dir.orders[p], caf::infinite, start_atom::value, handles.dir,
+          self->request(handles.home.orders[p], caf::infinite, start_atom::value, handles.dir,
                       std::move(resume[p]), std::move(passive[p]))
           .receive([&](uint64_t n) { in_flight += n; },
                    [&](caf::error& e) { log->critical("start failed: {}", sys.render(e)); });

@@ -92,10 +92,12 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
         return caf::delegated<caf::message>{};
       }
       if (me->state.target) {
-        ++stats->forwarded;
+        if (stats)
+          ++stats->forwarded;
         return me->delegate(me->state.target, x.move_content_to_message());
       }
-      ++stats->unavailable;
+      if (stats)
+          ++stats->unavailable;
       // An error returned for a plain message would reach its sender as an error message
       // (and stop it): only a request gets an answer.
       if (me->current_mailbox_element()->mid.is_async())
@@ -110,12 +112,14 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
     st.held.clear();
     for (auto& h : held) {
       if (st.target) {
-        ++stats->forwarded;
+        if (stats)
+          ++stats->forwarded;
         st.target->enqueue(caf::make_mailbox_element(std::move(h.sender), h.mid,
                                                      std::move(h.stages), std::move(h.content)),
                            self->context());
       } else if (!h.mid.is_async() && h.sender) {
-        ++stats->unavailable;
+        if (stats)
+          ++stats->unavailable;
         h.sender->enqueue(caf::make_mailbox_element(self->ctrl(), h.mid.response_id(), {},
                                                     caf::make_message(node_unavailable(node, slot))),
                           self->context());

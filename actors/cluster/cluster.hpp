@@ -71,6 +71,8 @@ struct forwarder_state {
   uint64_t hold_generation = 0;
   std::vector<held_message> held;
 };
+/// `stats`: the peer's counters, null for a forwarder to this node's own partition
+/// (replication = kafka: runtime.cpp routes it to the local actor at once).
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
                         std::string slot, metrics::peer_stats* stats);
 

@@ -245,17 +245,14 @@ cluster_welcome welcome_of(own_ptr self) {
   for (size_t p = 0; p < st.orders.size(); ++p) {
     auto& s = st.orders[p];
     bool local = s.holder == me(self); // (an own partition handed over is not)
-    w.orders.push_back(!local ? caf::actor{} : s.mine ? st.dir.orders[p] : s.local);
+    w.orders.push_back(local ? s.local : caf::actor{});
     w.order_seqs.push_back(local ? s.seq : -1);
-    w.payment_by_order.push_back(!local ? caf::actor{}
-                                 : s.mine ? (st.dir.payment_by_order.empty()
-                                               ? caf::actor{} : st.dir.payment_by_order[p])
-                                          : s.local_pay);
+    w.payment_by_order.push_back(local ? s.local_pay : caf::actor{});
   }
   for (size_t q = 0; q < st.inventory.size(); ++q) {
     auto& s = st.inventory[q];
     bool local = s.holder == me(self); // (an own partition handed over is not)
-    w.inventory.push_back(!local ? caf::actor{} : s.mine ? st.dir.inventory[q] : s.local);
+    w.inventory.push_back(local ? s.local : caf::actor{});
     w.inventory_seqs.push_back(local ? s.seq : -1);
   }
   return w;
@@ -373,7 +370,7 @@ void check_failover(own_ptr self) {
 } // namespace
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,
-                        directory dir, take_fn take) {
+                        directory dir, take_fn take, home_actors home) {
   using namespace ownership_detail;
   auto& st = self->state;
   st.ctx = std::move(ctx);
@@ -386,17 +383,25 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
   // the start grace on (minus failover_after_ms, which check_failover adds).
   auto now = st.ctx->now_ms() + std::max<int64_t>(0, st.ctx->cfg.cluster_failover_start_grace_ms
                                                        - st.ctx->cfg.cluster_failover_after_ms);
+  auto at = [](const std::vector<caf::actor>& xs, size_t p) {
+    return p < xs.size() ? xs[p] : caf::actor{};
+  };
+  // A slot's handle is a forwarder unless it is this node's own actor itself.
+  auto forwarder_of = [](const caf::actor& slot, const caf::actor& own) {
+    return slot && slot != own ? slot : caf::actor{};
+  };
   st.orders.resize(st.dir.orders.size());
   for (size_t p = 0; p < st.orders.size(); ++p) {
     auto& s = st.orders[p];
     s.mine = !st.dir.order_partition_remote(p);
     s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
     s.since_ms = now;
-    if (!s.mine) {
-      s.fw = st.dir.orders[p];
-      if (p < st.dir.payment_by_order.size())
-        s.pay_fw = st.dir.payment_by_order[p];
+    if (s.mine) {
+      s.local = at(home.orders, p);
+      s.local_pay = at(home.payment, p);
     }
+    s.fw = forwarder_of(st.dir.orders[p], s.local);
+    s.pay_fw = forwarder_of(at(st.dir.payment_by_order, p), s.local_pay);
   }
   st.inventory.resize(st.dir.inventory.size());
   for (size_t q = 0; q < st.inventory.size(); ++q) {
@@ -404,8 +409,9 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     s.mine = !st.dir.inventory_partition_remote(q);
     s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
     s.since_ms = now;
-    if (!s.mine)
-      s.fw = st.dir.inventory[q];
+    if (s.mine)
+      s.local = at(home.inventory, q);
+    s.fw = forwarder_of(st.dir.inventory[q], s.local);
   }
   // Ticks often enough for failover_after_ms, and for the lease (the shorter of it and the
   // connection time-out): a tick's own period never lapses it, only a real freeze.

@@ -55,14 +55,25 @@ namespace saga {
 /// back to `router` (runtime/takeover.hpp is the one sagad uses).
 using take_fn = std::function<void(caf::actor router, partition_kind kind, size_t p)>;
 
+/// This node's own partitions' actors, by partition (null where the partition is another
+/// node's): the order owner, the payment worker and the inventory worker (its supervisor).
+/// The directory holds them directly, or, with replication = kafka, a forwarder routed to
+/// them (runtime.cpp), so that a partition of this node can be routed elsewhere too.
+struct home_actors {
+  std::vector<caf::actor> orders, payment, inventory;
+};
+
 struct owned_slot {
   std::string holder;     // node id that holds it, "" while none is known
   int64_t since_ms = 0;   // when it lost its holder
   bool mine = false;      // this node's own partition (layout): never moves away
   bool taking = false;    // a takeover is under way here
-  caf::actor fw, pay_fw;  // local forwarders (null for this node's own partitions)
+  /// Local forwarders: the directory's slot (null for this node's own partitions unless
+  /// replication = kafka).
+  caf::actor fw, pay_fw;
   caf::actor remote, remote_pay;           // the holder's handles (a peer)
-  caf::actor local, local_pay, committer;  // taken over here
+  /// Served here: taken over (with its committer), or this node's own (home_actors).
+  caf::actor local, local_pay, committer;
   caf::actor served_to; // the route last announced as served (route_slot), null while none
   /// Sequence: the offset of the holder's claim of it (owners topic) as known here, -1
   /// while none is. Claims commit in fence order, so a report of a holder with a lower
@@ -109,6 +120,6 @@ struct ownership_state {
 };
 
 caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr ctx,
-                        directory dir, take_fn take);
+                        directory dir, take_fn take, home_actors home);
 
 } // namespace saga

@@ -207,7 +207,8 @@ TEST_CASE("ownership: a partition taken over here whose committer stops on its o
 
 TEST_CASE("ownership: a SKU partition routed again is announced to this node's order owners "
           "(orders waiting passive for it re-send)", "[actors][cluster]") {
-  fixture f;
+  auto movable = GENERATE(false, true); // own partitions behind forwarders (replication = kafka)
+  fixture f(movable);
   f.up("node-2");
   f.up("node-3");
   std::set<std::string> of2;
@@ -255,4 +256,39 @@ TEST_CASE("ownership: an order partition taken over here is told which SKU parti
   REQUIRE_FALSE(of2.empty());
   CHECK(std::set<std::string>(f.taken_served->begin(), f.taken_served->end()) == of2);
   CHECK(f.served->empty()); // the owners serving already were told when they were routed
+}
+
+TEST_CASE("ownership: this node's own partitions behind forwarders (replication = kafka): a "
+          "welcome names their actors, never the forwarders, and the slots reach them",
+          "[actors][cluster]") {
+  auto movable = GENERATE(false, true);
+  fixture f(movable);
+  cluster_welcome w;
+  auto h = f.self->request(f.own, caf::infinite, welcome_atom::value);
+  f.run();
+  std::move(h).receive([&](cluster_welcome& x) { w = std::move(x); },
+                       [&](caf::error& e) { FAIL(f.sys.render(e)); });
+  size_t own = 0;
+  for (size_t p = 0; p < f.layout.order_partitions; ++p) {
+    bool mine = f.layout.owner(partition_kind::orders, p) == 0;
+    CHECK((w.orders[p] == f.home) == mine);
+    CHECK((w.payment_by_order[p] == f.home) == mine);
+    CHECK(static_cast<bool>(w.orders[p]) == mine); // a peer's partition is not listed
+    if (!mine)
+      continue;
+    ++own;
+    CHECK((f.dir.orders[p] != f.home) == movable); // the slot: the actor, or a forwarder
+    CHECK(f.via(f.dir.orders[p]) == "node-1:x");
+    CHECK(f.via(f.dir.payment_by_order[p]) == "node-1:x");
+  }
+  for (size_t q = 0; q < f.layout.sku_partitions; ++q) {
+    bool mine = f.layout.owner(partition_kind::inventory, q) == 0;
+    CHECK((w.inventory[q] == f.home) == mine);
+    if (mine) {
+      ++own;
+      CHECK((f.dir.inventory[q] != f.home) == movable);
+      CHECK(f.via(f.dir.inventory[q]) == "node-1:x");
+    }
+  }
+  CHECK(own > 0);
 }

@@ -16,9 +16,7 @@ void tell_served(own_ptr self, size_t q) {
   auto slot = slot_name(partition_kind::inventory, q);
   for (size_t p = 0; p < st.orders.size(); ++p) {
     auto& o = st.orders[p];
-    if (o.mine && p < st.dir.orders.size())
-      self->send(st.dir.orders[p], served_atom::value, slot);
-    else if (o.holder == me(self) && o.local)
+    if ((o.mine || o.holder == me(self)) && o.local)
       self->send(o.local, served_atom::value, slot);
   }
 }

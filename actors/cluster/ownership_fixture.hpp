@@ -71,8 +71,11 @@ struct fixture {
   std::vector<std::pair<partition_kind, size_t>> taken; // what take_fn was asked for
   caf::actor own;
   std::map<std::string, caf::actor> peer_actor; // a stand-in for each peer's partitions
+  caf::actor home; // this node's own partitions' stand-in
 
-  fixture() {
+  /// `movable_home`: the directory holds forwarders routed to `home` for this node's own
+  /// partitions, as sagad's with replication = kafka (runtime.cpp); else `home` itself.
+  explicit fixture(bool movable_home = false) {
     auto c = std::make_shared<runtime_context>();
     c->cfg.node_id = "node-1";
     c->cfg.cluster_members = {{"node-1", "127.0.0.1", 1, 2}, {"node-2", "127.0.0.1", 3, 4},
@@ -92,21 +95,33 @@ struct fixture {
       peer_actor[id] = sys.spawn(named, std::string(id));
     dir.writer = sys.spawn(fake_writer, drops);
     // This node's own partitions: a local stand-in; every other slot: a forwarder.
-    auto local = sys.spawn(local_owner, std::string("node-1"), served);
+    home = sys.spawn(local_owner, std::string("node-1"), served);
+    auto own_slot = [&](const std::string& kind, size_t p) {
+      if (!movable_home)
+        return home;
+      auto f = spawn_forwarder(kind, p);
+      self->send(f, route_atom::value, home);
+      return f;
+    };
+    home_actors homes;
     for (size_t p = 0; p < layout.order_partitions; ++p) {
       bool remote = layout.owner(partition_kind::orders, p) != 0;
       dir.orders_remote.push_back(remote);
-      dir.orders.push_back(remote ? spawn_forwarder("orders", p) : local);
-      dir.payment_by_order.push_back(remote ? spawn_forwarder("payment", p) : local);
+      dir.orders.push_back(remote ? spawn_forwarder("orders", p) : own_slot("orders", p));
+      dir.payment_by_order.push_back(remote ? spawn_forwarder("payment", p)
+                                            : own_slot("payment", p));
+      homes.orders.push_back(remote ? caf::actor{} : home);
+      homes.payment.push_back(remote ? caf::actor{} : home);
     }
     for (size_t q = 0; q < layout.sku_partitions; ++q) {
       bool remote = layout.owner(partition_kind::inventory, q) != 0;
       dir.inventory_remote.push_back(remote);
-      dir.inventory.push_back(remote ? spawn_forwarder("inventory", q) : local);
+      dir.inventory.push_back(remote ? spawn_forwarder("inventory", q) : own_slot("inventory", q));
+      homes.inventory.push_back(remote ? caf::actor{} : home);
     }
     own = sys.spawn(ownership, ctx, dir, [this](caf::actor, partition_kind k, size_t p) {
       taken.emplace_back(k, p);
-    });
+    }, homes);
     run();
   }
   ~fixture() {
