@@ -8,6 +8,9 @@
 #   3. the whole cluster: one closed-loop load generator per node at once, each with SKUs
 #      spread over every node.
 # Usage: bash scripts/bench-cluster.sh [SECONDS] [CONCURRENCY]   (default 20 s, 32)
+# REPLICATION=kafka runs the 3 nodes replicated (one broker; BROKERS=3 for three), where a
+# node's own partitions sit behind forwarders too: the "local" figures then include that
+# hop. SAGAD=/path/to/sagad compares another build (scripts/cluster.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 secs=${1:-20}
@@ -28,7 +31,12 @@ print("%-30s %7.1f sagas/s  POST p50 %5.2f p99 %6.2f ms  saga p50 %5.1f p99 %6.1
   j["sagas_completed_per_s"], l["post_orders"]["p50"], l["post_orders"]["p99"], l["saga"]["p50"], l["saga"]["p99"]))'
 bash "$root/scripts/cluster.sh" down "$base" >/dev/null
 rm -rf "$base"
-bash "$root/scripts/cluster.sh" up "$dir" --nodes 3 --replication none | grep -E "NODE|READY"
+if [ "${REPLICATION:-none}" = kafka ]; then
+  bash "$root/scripts/cluster.sh" up "$dir" --nodes 3 --replication kafka --brokers "${BROKERS:-1}" \
+    | grep -E "NODE|READY"
+else
+  bash "$root/scripts/cluster.sh" up "$dir" --nodes 3 --replication none | grep -E "NODE|READY"
+fi
 port() { awk -v id="$1" '$1 == id { print $3 }' "$dir/nodes"; }
 
 # SKU names by owner, and the driver: a node owning order and SKU partitions.
