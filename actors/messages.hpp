@@ -256,9 +256,12 @@ struct directory {
   caf::actor inspector; // registry of long-lived actors (actors/inspect/introspection.hpp)
   caf::actor relay;     // the Kafka relay (null when kafka.enabled = false)
   std::vector<caf::actor> inventory;
-  std::vector<caf::actor> payment; // this node's payment workers (payment.workers)
-  /// Cluster: the payment worker of each order partition (the owner node's worker
-  /// `p % payment.workers`, or a forwarder to it). Empty on one node: `payment` decides.
+  /// This node's payment workers: on one node `payment.workers` of them; in a cluster one
+  /// per own order partition (runtime/config.hpp `payment_partitions`).
+  std::vector<caf::actor> payment;
+  /// Cluster: the payment worker of each order partition: a forwarder to the holder's
+  /// (with replication = kafka, also for this node's own), or the worker itself. Empty on
+  /// one node: `payment` decides.
   std::vector<caf::actor> payment_by_order;
   /// Cluster: 1 where the partition is another node's (the handle is a local forwarder to
   /// it). Empty: every partition is local.

@@ -3,6 +3,7 @@
 // The wiring of one node: every actor spawned and handed its directory, and the writer's
 // watchdog. Loading the store is runtime/load.cpp; converting older data, migrate.cpp.
 
+#include <algorithm>
 #include <future>
 #include <unordered_set>
 
@@ -70,7 +71,6 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     ctx->stats->orders_by_status[i] = state.by_status[i];
     ctx->stats->order_status_names[i] = to_string(static_cast<order_status>(i));
   }
-  ctx->stats->inventory_workers = static_cast<int64_t>(state.inventory.size());
   static_assert(storage::family_count == metrics::storage_families);
   for (int i = 0; i < storage::family_count; ++i)
     ctx->stats->storage_family_names[i] = storage::family_name(static_cast<storage::family>(i));
@@ -83,7 +83,6 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     return false;
   });
   ctx->stats->outbox_depth = static_cast<int64_t>(ctx->db->outbox_next_seq() - first);
-  ctx->stats->payment_workers = static_cast<int64_t>(state.payment.size());
   h.dir.writer = spawn_writer(sys, ctx, std::move(committers));
   sys.spawn(writer_watchdog, ctx, h.dir.writer); // ends with the writer
   {
@@ -211,6 +210,11 @@ runtime_handles spawn_runtime(caf::actor_system& sys, context_ptr ctx, loaded_st
     if (clustered)
       home_slot("payment", p, w, h.home.payment, h.dir.payment_by_order);
   }
+  // The workers that run here (in a cluster, this node's own partitions' only).
+  ctx->stats->payment_workers = static_cast<int64_t>(h.dir.payment.size());
+  ctx->stats->inventory_workers = static_cast<int64_t>(
+    std::count_if(h.home.inventory.begin(), h.home.inventory.end(),
+                  [](const caf::actor& a) { return static_cast<bool>(a); }));
   // The registry of long-lived actors (introspection); orders are the supervisor's.
   // Supervised like the partitions: a restarted inspector is given the registrations again.
   h.dir.inspector = spawn_supervised(
@@ -250,13 +254,14 @@ void stop_runtime(const directory& dir) {
 
 void stop_runtime(const runtime_handles& h) {
   caf::anon_send_exit(h.sweeper, caf::exit_reason::user_shutdown);
-  stop_runtime(h.dir);
   // Behind forwarders (replication = kafka), this node's own partitions' actors are not in
-  // the directory: stopped here (the others are stopped twice, which is harmless).
+  // the directory: stopped first, as the directory's are, before the writer (stop_runtime
+  // of the directory); the others get a second exit, which is harmless.
   for (auto* xs : {&h.home.orders, &h.home.inventory, &h.home.payment})
     for (auto& a : *xs)
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  stop_runtime(h.dir);
 }
 
 } // namespace saga

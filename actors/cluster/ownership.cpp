@@ -474,8 +474,11 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       auto n = static_cast<int32_t>(st.layout.order_partitions);
       auto k = lp < n ? partition_kind::orders : partition_kind::inventory;
       auto p = static_cast<size_t>(lp < n ? lp : lp - n);
-      if (p < slots(self, k).size())
-        release(self, k, p, "another node opened it (fenced)");
+      // (Only a partition taken over here: its committer reports `lost`; this node's own
+      // stop the node instead, until a release of them can be taken back, design step 3d.)
+      if (p >= slots(self, k).size() || slots(self, k)[p].mine)
+        return;
+      release(self, k, p, "another node opened it (fenced)");
       route_slot(self, slots(self, k)[p]);
     },
     [self](welcome_atom) { return welcome_of(self); },
@@ -511,7 +514,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       // (at most the request time-out): none reaches it while it is being fenced.
       for (auto* xs : {&st.orders, &st.inventory})
         for (auto& s : *xs)
-          if (s.holder == node)
+          if (s.holder == node && !s.mine) // (route_slot never routes an own slot yet)
             for (auto* fw : {&s.fw, &s.pay_fw})
               if (*fw)
                 self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);

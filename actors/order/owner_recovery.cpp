@@ -11,6 +11,12 @@ uint64_t on_start(self_ptr self, directory& dir, std::vector<order_state>& resum
   auto& st = self->state;
   st.probe.count();
   st.dir = std::move(dir);
+  // Its orders reach it directly, not through the directory's forwarder for this partition
+  // (replication = kafka, or a partition taken over): an order's last messages to its owner
+  // (`busy`, `unserved`, `changed`) must arrive before the owner's down message for it,
+  // which a detour through another actor would not ensure.
+  if (st.partition < st.dir.orders.size())
+    st.dir.orders[st.partition] = caf::actor_cast<caf::actor>(self);
   // No actor is spawned here: every order in flight gets its row (passive), the
   // waiting ones stay so, and the mid-step ones are activated in the background.
   for (auto* xs : {&passive, &resume})

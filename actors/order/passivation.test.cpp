@@ -213,12 +213,16 @@ namespace {
 
 /// A node whose SKU "A" lives in another node's partition, down: its slot in the owners'
 /// directory is a forwarder routed nowhere (the real worker still answers the test).
+/// `own_forwarders`: the owners' own slots are forwarders routed to them too, as with
+/// replication = kafka (runtime.cpp), or for a partition taken over.
 struct remote_sku {
   size_t q = 0;
   caf::actor real, fw;
+  std::vector<caf::actor> own_fws;
+  metrics::peer_stats own_stats; // the own forwarders': `forwarded` counts what they handed on
   std::string slot;
   metrics::peer_stats* stats = nullptr; // the forwarder's: `unavailable` counts its answers
-  explicit remote_sku(node_fixture& n) {
+  explicit remote_sku(node_fixture& n, bool own_forwarders = false) {
     static metrics::peer_stats peer;
     stats = &peer;
     q = n.dir.inventory_partition("A");
@@ -229,13 +233,24 @@ struct remote_sku {
     dir.inventory[q] = fw;
     dir.inventory_remote.assign(dir.inventory.size(), 0);
     dir.inventory_remote[q] = 1;
-    for (size_t p = 0; p < dir.orders.size(); ++p)
-      n.self->send(dir.orders[p], start_atom::value, dir, std::vector<order_state>{},
+    if (own_forwarders)
+      for (size_t p = 0; p < dir.orders.size(); ++p) {
+        own_fws.push_back(n.sys.spawn(forwarder, std::string("node-1"),
+                                      "orders/" + std::to_string(p), &own_stats));
+        n.self->send(own_fws.back(), route_atom::value, dir.orders[p]);
+        dir.orders[p] = own_fws.back();
+      }
+    for (size_t p = 0; p < n.dir.orders.size(); ++p)
+      n.self->send(n.dir.orders[p], start_atom::value, dir, std::vector<order_state>{},
                    std::vector<order_state>{});
     n.run();
     for (size_t p = 0; p < dir.orders.size(); ++p)
       n.self->receive([](uint64_t) {}, caf::after(0s) >> [] {});
     n.stock("A", 10, 100); // (through the real worker)
+  }
+  ~remote_sku() {
+    for (auto& f : own_fws)
+      caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
   }
 };
 
@@ -296,11 +311,15 @@ TEST_CASE("a partition served again while its waiting order is letting go: the o
 TEST_CASE("an order whose command finds its SKU partition unserved while the idle sweep is "
           "already letting it go waits passive, and is activated when it is served",
           "[actor][passive][cluster]") {
+  // With its owner's own slot a forwarder too (replication = kafka), its `unserved` must
+  // still reach the owner before the owner learns it ended: the owner hands its orders a
+  // directory naming itself (owner_recovery.cpp).
+  auto own_forwarders = GENERATE(false, true);
   temp_dir d;
   auto cfg = passivating_config();
   cfg.inspect_enabled = false; // its owner hears of no step without a status change
   node_fixture n(d.path.string(), cfg, 1'000'000, false);
-  remote_sku r(n);
+  remote_sku r(n, own_forwarders);
   n.self->send(r.fw, route_atom::value, r.real);
   n.run();
   auto id = n.create({{"A", 2, 0}});
@@ -332,4 +351,22 @@ TEST_CASE("an order whose command finds its SKU partition unserved while the idl
   CHECK(n.view(id).state.step == saga_step::completed);
   CHECK(n.sku("A").committed == 2);
   n.self->send_exit(r.fw, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an order reaches its owner directly even when the owner's slot in the directory is a "
+          "forwarder (its last messages then come before its end)", "[actor][passive][cluster]") {
+  temp_dir d;
+  node_fixture n(d.path.string(), passivating_config(), 1'000'000, false);
+  remote_sku r(n, true);
+  n.self->send(r.fw, route_atom::value, r.real);
+  n.run();
+  auto before = r.own_stats.forwarded.load();
+  // A whole saga, with the idle sweep letting it go while it waits for its payment: its
+  // steps (`changed`), its wake-up and its end are the order's messages to its owner.
+  auto id = n.create({{"A", 2, 0}});
+  n.advance(std::chrono::milliseconds(passivating_config().saga_passivate_after_ms + 100));
+  REQUIRE(n.verify(id, "succeeded").code == errc::ok);
+  n.advance(20s);
+  CHECK(n.view(id).state.status == order_status::completed);
+  CHECK(r.own_stats.forwarded.load() == before); // none went through the forwarder
 }
