@@ -182,32 +182,6 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
   route_slot(self, s);
 }
 
-void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
-                   bool complete) {
-  auto& st = self->state;
-  auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
-    return p < xs.size() ? xs[p] : caf::actor{};
-  };
-  auto seq = [](const std::vector<int64_t>& xs, size_t p) {
-    return p < xs.size() ? xs[p] : int64_t{-1};
-  };
-  for (size_t p = 0; p < st.orders.size(); ++p) {
-    auto h = pick(w.orders, p);
-    if (h)
-      held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p),
-              seq(w.order_seqs, p));
-    else if (complete && st.orders[p].holder == node)
-      held_by(self, partition_kind::orders, p, {}, {}, {});
-  }
-  for (size_t q = 0; q < st.inventory.size(); ++q) {
-    auto h = pick(w.inventory, q);
-    if (h)
-      held_by(self, partition_kind::inventory, q, node, h, {}, seq(w.inventory_seqs, q));
-    else if (complete && st.inventory[q].holder == node)
-      held_by(self, partition_kind::inventory, q, {}, {}, {});
-  }
-}
-
 } // namespace ownership_detail
 
 namespace {
@@ -235,27 +209,6 @@ void member_down(own_ptr self, const std::string& node) {
       }
     }
   }
-}
-
-cluster_welcome welcome_of(own_ptr self) {
-  auto& st = self->state;
-  cluster_welcome w;
-  w.ok = true;
-  w.node_id = me(self);
-  for (size_t p = 0; p < st.orders.size(); ++p) {
-    auto& s = st.orders[p];
-    bool local = s.holder == me(self); // (an own partition handed over is not)
-    w.orders.push_back(local ? s.local : caf::actor{});
-    w.order_seqs.push_back(local ? s.seq : -1);
-    w.payment_by_order.push_back(local ? s.local_pay : caf::actor{});
-  }
-  for (size_t q = 0; q < st.inventory.size(); ++q) {
-    auto& s = st.inventory[q];
-    bool local = s.holder == me(self); // (an own partition handed over is not)
-    w.inventory.push_back(local ? s.local : caf::actor{});
-    w.inventory_seqs.push_back(local ? s.seq : -1);
-  }
-  return w;
 }
 
 } // namespace
@@ -470,13 +423,11 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     },
     // The committer of a partition taken over here was fenced: another node opened it.
     [self](lost_atom, int32_t lp) {
-      auto& st = self->state;
-      auto n = static_cast<int32_t>(st.layout.order_partitions);
-      auto k = lp < n ? partition_kind::orders : partition_kind::inventory;
-      auto p = static_cast<size_t>(lp < n ? lp : lp - n);
+      partition_kind k;
+      size_t p = 0;
       // (Only a partition taken over here: its committer reports `lost`; this node's own
       // stop the node instead, until a release of them can be taken back, design step 3d.)
-      if (p >= slots(self, k).size() || slots(self, k)[p].mine)
+      if (!slot_of(self, lp, k, p) || slots(self, k)[p].mine)
         return;
       release(self, k, p, "another node opened it (fenced)");
       route_slot(self, slots(self, k)[p]);

@@ -1,7 +1,8 @@
 #pragma once
-// The ownership actor's own helpers, shared by its two files (not an interface for others):
-// ownership.cpp (the table, links, failover, hand-offs) and ownership_claims.cpp (claims
-// and sequence: which report of a holder is the newest; a takeover here finishing).
+// The ownership actor's own helpers, shared by its files (not an interface for others):
+// ownership.cpp (the table, links, failover, hand-offs), ownership_claims.cpp (claims
+// and sequence: which report of a holder is the newest; a takeover here finishing) and
+// ownership_welcome.cpp (what a welcome says and what one from a peer changes).
 
 #include "actors/cluster/ownership.hpp"
 
@@ -52,6 +53,9 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
 /// does not list is no longer held by it.
 void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
                    bool complete);
+/// What this node holds now, for a peer: its own actors and claim offsets
+/// (ownership_welcome.cpp).
+cluster_welcome welcome_of(own_ptr self);
 /// Asks each live peer whose claim is the newest of a partition that nobody serves here yet
 /// for its welcome (its announcement may have been lost): routes the partition once it
 /// serves it. One request per peer at a time (ownership's tick).
