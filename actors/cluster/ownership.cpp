@@ -336,9 +336,6 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
   // the start grace on (minus failover_after_ms, which check_failover adds).
   auto now = st.ctx->now_ms() + std::max<int64_t>(0, st.ctx->cfg.cluster_failover_start_grace_ms
                                                        - st.ctx->cfg.cluster_failover_after_ms);
-  auto at = [](const std::vector<caf::actor>& xs, size_t p) {
-    return p < xs.size() ? xs[p] : caf::actor{};
-  };
   // A slot's handle is a forwarder unless it is this node's own actor itself.
   auto forwarder_of = [](const caf::actor& slot, const caf::actor& own) {
     return slot && slot != own ? slot : caf::actor{};
@@ -350,11 +347,11 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
     s.since_ms = now;
     if (s.mine) {
-      s.local = at(home.orders, p);
-      s.local_pay = at(home.payment, p);
+      s.local = actor_at(home.orders, p);
+      s.local_pay = actor_at(home.payment, p);
     }
     s.fw = forwarder_of(st.dir.orders[p], s.local);
-    s.pay_fw = forwarder_of(at(st.dir.payment_by_order, p), s.local_pay);
+    s.pay_fw = forwarder_of(actor_at(st.dir.payment_by_order, p), s.local_pay);
   }
   st.inventory.resize(st.dir.inventory.size());
   for (size_t q = 0; q < st.inventory.size(); ++q) {
@@ -363,7 +360,7 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     s.holder = s.mine ? st.ctx->cfg.node_id : std::string{};
     s.since_ms = now;
     if (s.mine)
-      s.local = at(home.inventory, q);
+      s.local = actor_at(home.inventory, q);
     s.fw = forwarder_of(st.dir.inventory[q], s.local);
   }
   // Ticks often enough for failover_after_ms, and for the lease (the shorter of it and the

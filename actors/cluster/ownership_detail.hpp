@@ -11,6 +11,10 @@ namespace saga::ownership_detail {
 using own_ptr = caf::stateful_actor<ownership_state>*;
 
 std::vector<owned_slot>& slots(own_ptr self, partition_kind k);
+/// xs[p], or a null handle past its end (a welcome or home list shorter than the table).
+inline caf::actor actor_at(const std::vector<caf::actor>& xs, size_t p) {
+  return p < xs.size() ? xs[p] : caf::actor{};
+}
 std::string slot_name(partition_kind k, size_t p);
 int32_t log_partition(own_ptr self, partition_kind k, size_t p);
 /// The slot of changelog partition `lp`; false when there is none.

@@ -8,22 +8,19 @@ namespace saga::ownership_detail {
 void apply_welcome(own_ptr self, const std::string& node, const cluster_welcome& w,
                    bool complete) {
   auto& st = self->state;
-  auto pick = [](const std::vector<caf::actor>& xs, size_t p) {
-    return p < xs.size() ? xs[p] : caf::actor{};
-  };
   auto seq = [](const std::vector<int64_t>& xs, size_t p) {
     return p < xs.size() ? xs[p] : int64_t{-1};
   };
   for (size_t p = 0; p < st.orders.size(); ++p) {
-    auto h = pick(w.orders, p);
+    auto h = actor_at(w.orders, p);
     if (h)
-      held_by(self, partition_kind::orders, p, node, h, pick(w.payment_by_order, p),
+      held_by(self, partition_kind::orders, p, node, h, actor_at(w.payment_by_order, p),
               seq(w.order_seqs, p));
     else if (complete && st.orders[p].holder == node)
       held_by(self, partition_kind::orders, p, {}, {}, {});
   }
   for (size_t q = 0; q < st.inventory.size(); ++q) {
-    auto h = pick(w.inventory, q);
+    auto h = actor_at(w.inventory, q);
     if (h)
       held_by(self, partition_kind::inventory, q, node, h, {}, seq(w.inventory_seqs, q));
     else if (complete && st.inventory[q].holder == node)
