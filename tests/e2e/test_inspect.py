@@ -276,7 +276,7 @@ def sagactl_checks(c, n, sagactl, ids):
             "sagactl order (completed): %r" % out[:400])
     rc, out, err = run("--url", url, "order", ids["waiting2"])
     c.check(rc == 0 and "STUCK" in out and "payment_expiry" in out and "(actor live)" in out,
-            "sagactl order (waiting)")
+            "sagactl order (waiting): %r" % out[:300])
     rc, out, err = run("--url", url, "--json", "order", ids["waiting2"])
     c.check(rc == 0 and json.loads(out)["order"]["order_id"] == ids["waiting2"], "sagactl --json order")
     rc, out, err = run("top", "--iterations", "2", "--interval-ms", "200", env={"SAGA_URL": url})
@@ -431,7 +431,10 @@ def main():
     c = Checks()
     n = Node(sagad, overrides={"inspect.budget_ms.awaiting_payment": 500, "inspect.tick_ms": 100,
                                "payment.workers": 3, "saga.partitions": 3, "saga.auto_complete_ms": 60000,
-                               "inspect.max_stream_clients": 2})
+                               "inspect.max_stream_clients": 2,
+                               # the checks read live actors: no idle passivation while they run
+                               # (a slow build takes longer than the 2 s default between them)
+                               "saga.passivate_after_ms": 600000})
     try:
         n.start()
         ids = populate(c, n)
