@@ -130,8 +130,10 @@ struct metrics {
   static constexpr std::array<int64_t, 10> lag_bounds_ms{1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000};
   std::array<std::atomic<uint64_t>, lag_bounds_ms.size() + 1> kafka_lag{};
   void observe_kafka_lag(int64_t ms);
-  int64_t inventory_workers = 0;
-  int64_t payment_workers = 0;
+  // Workers running on this node: set at the start, then moved by takeovers and releases
+  // (the ownership actor).
+  std::atomic<int64_t> inventory_workers{0};
+  std::atomic<int64_t> payment_workers{0};
 
   /// One peer node (cluster): written by its link actor and its forwarders, fixed in
   /// number before any actor starts.

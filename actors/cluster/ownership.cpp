@@ -76,6 +76,14 @@ void drop_committer(own_ptr self, int32_t lp) {
     });
 }
 
+void count_workers(own_ptr self, partition_kind k, const owned_slot& s, int64_t d) {
+  auto& stats = *self->state.ctx->stats;
+  if (k == partition_kind::inventory && s.local)
+    stats.inventory_workers += d;
+  if (s.local_pay)
+    stats.payment_workers += d;
+}
+
 /// The partition was taken over here and another node has it now: its actors stop, the
 /// writer drops its committer (steps in flight fail, unacknowledged), the slot routes on.
 void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
@@ -85,6 +93,7 @@ void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
     return;
   auto lp = log_partition(self, k, p);
   drop_committer(self, lp);
+  count_workers(self, k, s, -1);
   for (auto* a : {&s.local, &s.local_pay, &s.committer})
     if (*a) {
       self->send_exit(*a, caf::exit_reason::user_shutdown);

@@ -224,6 +224,7 @@ void on_taken(own_ptr self, partition_kind k, size_t p, taken_partition& t) {
   s.local_pay = t.payment;
   s.committer = t.committer;
   s.seq = std::max(s.seq, t.claim_offset);
+  count_workers(self, k, s, +1);
   if (s.committer)
     self->monitor(s.committer); // (its_committer_down)
   route_slot(self, s);

@@ -31,6 +31,9 @@ void tell_served_to(own_ptr self, const caf::actor& owner);
 void route_slot(own_ptr self, owned_slot& s);
 /// The writer forgets the partition's committer; the standby applies it again afterwards.
 void drop_committer(own_ptr self, int32_t lp);
+/// The node's worker gauges (saga_live_actors) follow a taken partition's workers: +1 when
+/// it serves here, -1 when released.
+void count_workers(own_ptr self, partition_kind k, const owned_slot& s, int64_t d);
 /// A partition taken over here is held elsewhere now: its actors stop, the slot is unheld.
 void release(own_ptr self, partition_kind k, size_t p, const std::string& why);
 /// Tells every peer that this node holds (k, p) now.

@@ -59,6 +59,8 @@ caf::behavior inspector(self_ptr self, context_ptr ctx) {
   st.probe.kind = "inspector";
   st.probe.key = "0";
   st.probe.spawned_at_ms = st.ctx->now_ms();
+  // A registered actor that ends (a partition released by this node) leaves the registry
+  // and the owners asked for summaries.
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& xs = self->state.actors;
     xs.erase(std::remove_if(xs.begin(), xs.end(),
@@ -66,6 +68,10 @@ caf::behavior inspector(self_ptr self, context_ptr ctx) {
                               return e.handle.address() == dm.source;
                             }),
              xs.end());
+    auto& os = self->state.owners;
+    os.erase(std::remove_if(os.begin(), os.end(),
+                            [&](const caf::actor& a) { return a.address() == dm.source; }),
+             os.end());
   });
   return {
     [self](register_atom, const std::string& kind, const std::string& key, caf::actor a) {

@@ -1,6 +1,7 @@
 // Actor tests on CAF's deterministic test coordinator over a real RocksDB directory.
 // The order supervisor's restarts and parking: a crashing order is restarted from its
 // snapshot, then parked; an operator retries or compensates a parked order.
+#include "actors/plumbing/component_supervisor.hpp"
 #include "tests/node_fixture.hpp"
 
 TEST_CASE("an order actor that throws is restarted from its snapshot and finishes", "[actor][supervision]") {
@@ -229,6 +230,52 @@ TEST_CASE("the inspector and the retention sweeper are supervised: restarted wit
     CHECK(said.find("node_stopping") != std::string::npos);
     CHECK(n.ask<actor_info>(who, inspect_atom::value).state == "stopping");
   }
+}
+
+TEST_CASE("an actor registered with the inspector that ends (a released partition) leaves the "
+          "registry, and a restarted inspector is not told of it again",
+          "[actor][supervision]") {
+  temp_dir d;
+  node_fixture n(d.path.string());
+  auto kinds = [&] {
+    std::multiset<std::string> out;
+    for (auto& a : n.ask<std::vector<actor_info>>(n.dir.inspector, list_atom::value))
+      out.insert(a.kind + "/" + a.key);
+    return out;
+  };
+  auto before = kinds();
+  // The supervisor's list of what to tell a restarted inspector (single-threaded test
+  // scheduler: read in place).
+  auto* sup = dynamic_cast<caf::stateful_actor<component_supervisor_state>*>(
+    caf::actor_cast<caf::abstract_actor*>(n.dir.inspector));
+  REQUIRE(sup != nullptr);
+  auto kept = sup->state.registrations.size();
+  // What a takeover registers: a partition's owner and its payment worker (stand-ins that
+  // answer nothing; they end as a release ends them).
+  auto stand_in = [&] {
+    return n.sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](inspect_atom) {}};
+    });
+  };
+  auto owner = stand_in();
+  auto worker = stand_in();
+  n.self->send(n.dir.inspector, register_atom::value, std::string("order_supervisor"),
+               std::string("7"), owner);
+  n.self->send(n.dir.inspector, register_atom::value, std::string("payment_worker"),
+               std::string("7"), worker);
+  n.run();
+  CHECK(sup->state.registrations.size() == kept + 2);
+  for (auto& a : {owner, worker})
+    n.self->send_exit(a, caf::exit_reason::user_shutdown);
+  n.run();
+  CHECK(kinds() == before);
+  CHECK(sup->state.registrations.size() == kept);
+  // The summary asks the live owners only (a dead one is not asked for ever).
+  auto s = n.ask<inspect_summary>(n.dir.inspector, summary_atom::value);
+  CHECK(s.actors.size() == before.size());
+  n.self->send(n.dir.inspector, crash_atom::value);
+  n.run();
+  CHECK(kinds() == before); // the restarted inspector was not given the ended ones
 }
 
 namespace {

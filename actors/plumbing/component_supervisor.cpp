@@ -30,8 +30,8 @@ void start_child(self_ptr self) {
   self->monitor(st.child);
   st.restarting = false;
   if (st.restarts > 0) // what its predecessor was told at the start, first
-    for (auto& msg : st.registrations)
-      self->send(st.child, msg);
+    for (auto& r : st.registrations)
+      self->send(st.child, r.msg);
   // Held messages go first, in the order they came, before anything newer.
   while (!st.held.empty()) {
     auto [rp, msg] = std::move(st.held.front());
@@ -119,8 +119,17 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
   start_child(self);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    if (!st.child || dm.source != st.child.address())
+    if (!st.child || dm.source != st.child.address()) {
+      // A registered actor ended (a released partition): its registration is not replayed
+      // to a successor.
+      auto& rs = st.registrations;
+      rs.erase(std::remove_if(rs.begin(), rs.end(),
+                              [&](const component_supervisor_state::registration& r) {
+                                return r.who == dm.source;
+                              }),
+               rs.end());
       return;
+    }
     if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown) {
       st.child = nullptr;
       return;
@@ -152,9 +161,11 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
   return {
     // A registration (the inspector's registry): kept for the child's successors.
     [self](register_atom, std::string& kind, std::string& key, caf::actor& a) {
+      auto who = a.address();
+      self->monitor(a);
       auto msg = caf::make_message(register_atom::value, std::move(kind), std::move(key),
                                    std::move(a));
-      self->state.registrations.push_back(msg);
+      self->state.registrations.push_back({who, msg});
       to_child(self, std::move(msg));
     },
     // Introspection: the child's own view, plus the restarts only the supervisor knows.

@@ -43,8 +43,14 @@ struct component_supervisor_state {
   /// restarted, and every request is answered `node_stopping`.
   bool stopping = false;
   /// Registrations the child was given (the inspector's registry of long-lived actors),
-  /// given again, in order, to every restarted child.
-  std::vector<caf::message> registrations;
+  /// given again, in order, to every restarted child. Each registered actor is monitored:
+  /// one that ends (a partition this node released) is dropped, so a node that takes and
+  /// releases partitions many times keeps only the live ones.
+  struct registration {
+    caf::actor_addr who;
+    caf::message msg;
+  };
+  std::vector<registration> registrations;
   uint64_t restarts = 0;
   std::deque<int64_t> restart_times;
   /// Messages that arrived while restarting, with their promises, in arrival order.

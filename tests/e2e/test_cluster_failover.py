@@ -265,6 +265,12 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
         served = [p for p, h in enumerate(holders(n)["holders"]["orders"]) if h == nid]
         c.check(pay == served, "%s has a payment worker for each order partition it serves "
                 "and no other: workers %s, serves %s" % (nid, pay, served))
+        # Its worker gauges follow the takeovers (they were set once, at the start).
+        inv = [q for q, h in enumerate(holders(n)["holders"]["inventory"]) if h == nid]
+        g = (n.metric('saga_live_actors{kind="payment_worker"}'),
+             n.metric('saga_live_actors{kind="inventory_worker"}'))
+        c.check(g == (len(served), len(inv)), "%s's saga_live_actors for payment and inventory "
+                "workers count what it serves now: %s, serves %d and %d" % (nid, g, len(served), len(inv)))
     # Each takeover claimed its partition after it fenced the victim: the claims every
     # survivor reads name the new holders, at higher offsets than the victim's claims.
     moved = {k: h for k, h in holder_map(view).items() if before.get(k) == victim}
