@@ -30,16 +30,22 @@ http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
   bool remote = kind == partition_kind::orders ? dir.order_partition_remote(p)
                                                : dir.inventory_partition_remote(p);
   bool down = is_node_unavailable(e, node, slot);
-  // Only "no route" (the peer is down) and "no answer in time" are the node's absence;
-  // any other error came from the owner itself.
-  if (!down && !(remote && e == caf::sec::request_timeout))
+  // In a cluster, an actor that ended as the request reached it is a partition that moved
+  // (released by its holder, or handed over) just before this node's forwarder learnt of
+  // it: the same answer as a holder that is down, retried by the client.
+  bool moved = layout.nodes.size() > 1 && e == caf::sec::request_receiver_down;
+  // Only "no route" (the peer is down), "moved" and "no answer in time" are the node's
+  // absence; any other error came from the owner itself.
+  if (!down && !moved && !(remote && e == caf::sec::request_timeout))
     return api::error(503, "unavailable", sys.render(e));
   if (node.empty())
     node = layout.nodes[layout.owner(kind, p)].id;
   if (slot.empty())
     slot = std::string(to_string(kind)) + "/" + std::to_string(p);
-  auto why = down ? "is down or cut off from this node"
-                  : "did not answer in time (" + sys.render(e) + ")";
+  auto why = down    ? std::string("is down or cut off from this node")
+             : moved ? std::string("ended the request's actor as it arrived (the partition moved, "
+                                   "or that node is stopping)")
+                     : "did not answer in time (" + sys.render(e) + ")";
   auto r = ok_json(503, json{{"error",
                               {{"code", "node_unavailable"},
                                {"node", node},

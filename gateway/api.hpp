@@ -57,7 +57,8 @@ const std::string& asyncapi_json();
 
 /// The answer to a failed request for partition `p` of `kind`: 503 `node_unavailable`
 /// naming the owner node when it is another node's partition that is down or did not
-/// answer (with Retry-After), else 503 `unavailable`.
+/// answer, or (in a cluster) whose actor ended as the request arrived (it moved), with
+/// Retry-After; else 503 `unavailable`.
 http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
                                 const cluster_layout& layout, const directory& dir,
                                 const caf::error& e, partition_kind kind, size_t p);

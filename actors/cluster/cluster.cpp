@@ -126,10 +126,24 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
       }
     }
   };
+  // The target is monitored: once it ends (a partition released or handed over by its
+  // holder, a node that went away) requests are answered node_unavailable (503 with
+  // Retry-After at the gateway) until the next route, instead of being handed to an actor
+  // that no longer exists (CAF bounces those with request_receiver_down). A down message
+  // from an earlier target (routed away from since) changes nothing.
+  self->set_down_handler([self](caf::down_msg& dm) {
+    if (self->state.target && self->state.target.address() == dm.source)
+      self->state.target = caf::actor{};
+  });
   return {
     [self, release](route_atom, caf::actor& target) {
-      self->state.target = std::move(target);
-      if (self->state.holding && self->state.target)
+      auto& st = self->state;
+      if (st.target && st.target != target)
+        self->demonitor(st.target);
+      if (target && st.target != target)
+        self->monitor(target);
+      st.target = std::move(target);
+      if (st.holding && st.target)
         release();
     },
     // A graceful hand-off starts (on) or gives up (off); `ms`: the longest it holds.

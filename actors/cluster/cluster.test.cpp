@@ -7,6 +7,7 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include "actors/cluster/cluster.hpp"
+#include "gateway/api.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
@@ -297,8 +298,35 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   CHECK(got.empty());
   CHECK(is_node_unavailable(err, node, slot));
   CHECK(stats.unavailable == 2);
-  caf::anon_send_exit(fw, caf::exit_reason::user_shutdown);
+  // Routed to the owner again, which then ends (its partition moved away from it): the
+  // forwarder answers node_unavailable (503 with Retry-After), not the receiver_down CAF
+  // gives a request handed to an actor that no longer exists.
+  self->send(fw, route_atom::value, owner);
+  run();
   caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
+  run();
+  err = caf::error{};
+  got.clear();
+  ask_async(got, err);
+  CHECK(got.empty());
+  CHECK(is_node_unavailable(err, node, slot));
+  CHECK(err != caf::sec::request_receiver_down);
+  CHECK(stats.unavailable == 3);
+  // A new holder's route, then the end of an older target: the route stands.
+  auto before = sys.spawn(named_owner, std::string("before"));
+  auto after = sys.spawn(named_owner, std::string("after"));
+  self->send(fw, route_atom::value, before);
+  run();
+  self->send(fw, route_atom::value, after);
+  run();
+  caf::anon_send_exit(before, caf::exit_reason::user_shutdown);
+  run();
+  err = caf::error{};
+  ask_async(got, err);
+  CHECK(!err);
+  CHECK(got == "after:ord_1");
+  caf::anon_send_exit(fw, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(after, caf::exit_reason::user_shutdown);
   run();
 }
 
@@ -356,4 +384,30 @@ TEST_CASE("a forwarder holds requests during a hand-off and hands them to the ne
   for (auto& a : {fw, old_owner, new_owner})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   run();
+}
+
+TEST_CASE("the gateway answers a request whose partition actor ended as it arrived (it moved) "
+          "503 node_unavailable with Retry-After in a cluster", "[actors][cluster][failover]") {
+  cluster_test_config cfg;
+  caf::actor_system sys{cfg};
+  node_config nc;
+  cluster_layout layout;
+  layout.nodes = {{"node-1", "127.0.0.1", 1, 2}, {"node-2", "127.0.0.1", 3, 4}};
+  layout.order_partitions = 4;
+  layout.sku_partitions = 4;
+  directory dir;
+  auto moved = caf::make_error(caf::sec::request_receiver_down);
+  auto r = partition_failure(sys, nc, layout, dir, moved, partition_kind::orders, 1);
+  CHECK(r.status == 503);
+  CHECK(r.headers.count("Retry-After") == 1);
+  auto body = nlohmann::json::parse(r.body);
+  CHECK(body["error"]["code"] == "node_unavailable");
+  CHECK(body["error"]["partition"] == "orders/1");
+  CHECK(body["error"]["message"].get<std::string>().find("moved") != std::string::npos);
+  // One node: an actor that ended is its own node stopping, not a move.
+  layout.nodes.resize(1);
+  r = partition_failure(sys, nc, layout, dir, moved, partition_kind::orders, 1);
+  CHECK(r.status == 503);
+  CHECK(nlohmann::json::parse(r.body)["error"]["code"] == "unavailable");
+  CHECK(r.headers.count("Retry-After") == 0);
 }
