@@ -197,7 +197,7 @@ def kill9_under_load(c, cl, seed, victim):
     before = dict(counts)
     cl.kill(victim)
     t_kill = time.time()
-    took = cl.wait_state(survivors[0].id, victim, "down", 5)
+    took = cl.wait_state(survivors[0].id, victim, "down", 5 * SCALE)
     print("killed %s marked down after %.2f s" % (victim, took), flush=True)
     # sagactl shows it too, with the reason.
     sagactl = os.path.join(os.path.dirname(cl.sagad), "sagactl")

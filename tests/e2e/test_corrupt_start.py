@@ -20,7 +20,8 @@ def ldb(db, *args):
 def main():
     sagad = sys.argv[1]
     c = Checks()
-    n = Node(sagad)
+    # intents outlast five starts of a slow (sanitizer) build
+    n = Node(sagad, overrides={"payment.timeout_ms": 600000})
     try:
         n.start()
         n.stock("Q", 10, 100)

@@ -16,7 +16,9 @@ from sagalib import Checks, Node, sign
 def main():
     sagad = sys.argv[1]
     c = Checks()
-    n = Node(sagad, overrides={"saga.auto_complete_ms": 300})
+    n = Node(sagad, overrides={"saga.auto_complete_ms": 300,
+                               # intents outlast the slow restarts of a sanitizer build
+                               "payment.timeout_ms": 600000})
     trigger = os.path.join(n.data_dir, "fail-writes")
     n.env = {"SAGA_FAULT_DISK_TRIGGER": trigger}
     try:

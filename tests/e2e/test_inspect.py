@@ -56,6 +56,13 @@ def read_stream(port, path, seconds, during=None):
     return head.decode(errors="replace").splitlines()[0] if head else "", head.decode(errors="replace"), events
 
 
+def wait_streams_closed(n, deadline_s=10.0):
+    """A closed stream's feeder lets its slot go at its next tick: wait for that."""
+    deadline = time.time() + deadline_s
+    while n.metric("saga_inspect_stream_clients") != 0 and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def populate(c, n):
     """Orders in every status: completed, failed (no stock), failed (declined), and two
     waiting for their payment (past the 500 ms awaiting_payment budget: stuck)."""
@@ -212,9 +219,7 @@ def stream_checks(c, n, ids):
     c.check(not [d for e, d in events if e == "saga"], "?order= filters saga events")
     # Bounded: with inspect.max_stream_clients = 2 a third stream is refused while two are open.
     # (a closed stream's feeder lets its slot go at its next tick: wait for that first)
-    deadline = time.time() + 5
-    while n.metric("saga_inspect_stream_clients") != 0 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_streams_closed(n)
     held = [socket.create_connection(("127.0.0.1", n.port), timeout=5) for _ in range(2)]
     heads = []
     for s in held:
@@ -225,12 +230,12 @@ def stream_checks(c, n, ids):
     c.check(" 429 " in status and "Retry-After" in head, "third stream -> 429: %s" % status)
     for s in held:
         s.close()
-    time.sleep(0.5)
+    wait_streams_closed(n)
     status, head, events = read_stream(n.port, "/inspect/stream", 0.5)
     c.check("200" in status, "a stream is accepted again once the others closed")
     st, body = get(n, "/inspect/stream?order=" + "x" * 200)
     c.check(st == 422, "bad order filter -> 422")
-    time.sleep(0.3)
+    wait_streams_closed(n)
     c.check(n.metric("saga_inspect_stream_clients") == 0, "closed streams are let go")
     st, html = get(n, "/console")
     html = html.decode() if isinstance(html, bytes) else str(html)
@@ -434,7 +439,9 @@ def main():
                                "inspect.max_stream_clients": 2,
                                # the checks read live actors: no idle passivation while they run
                                # (a slow build takes longer than the 2 s default between them)
-                               "saga.passivate_after_ms": 600000})
+                               "saga.passivate_after_ms": 600000,
+                               # intents outlast the restart of a slow build
+                               "payment.timeout_ms": 600000})
     try:
         n.start()
         ids = populate(c, n)

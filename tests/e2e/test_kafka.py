@@ -180,7 +180,11 @@ def main():
         wait_drained(c, b, "commit failed")
         check_sink(c, broker, [b], "commit failed")
 
-        # broker outage under load: sagas go on, the outbox grows, then drains
+        # broker outage under load: sagas go on, the outbox grows, then drains. The 300 ms
+        # reservation TTL of the branch above would fail sagas of a slow (sanitizer) build.
+        c.check(b.stop() == 0, "node b stops cleanly (before the outage)")
+        b.overrides["inventory.reservation_ttl_ms"] = 120000
+        b.start()
         b.stock("OUT", 100000, 10)
         stop = threading.Event()
         threads = [threading.Thread(target=load, args=(b, stop, "OUT")) for _ in range(4)]

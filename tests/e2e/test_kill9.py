@@ -54,7 +54,11 @@ def main():
         threads = [threading.Thread(target=client, args=(n, seed + i, acked, stop, lock)) for i in range(8)]
         for t in threads:
             t.start()
+        # at least 1.5 s of load, and enough orders before the kill (a slow build takes longer)
         time.sleep(1.5)
+        deadline = time.time() + 20
+        while len(acked) <= 30 and time.time() < deadline:
+            time.sleep(0.1)
         n.kill9()  # mid-saga, under load
         stop.set()
         for t in threads:

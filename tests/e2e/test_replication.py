@@ -161,6 +161,9 @@ def main(sagad):
         # Load, then kill -9 in the middle of it, and the data directory is lost.
         first = Load(n)
         time.sleep(4)
+        deadline = time.time() + 20  # a slow build: until enough orders are placed
+        while len(first.acked) < 30 and time.time() < deadline:
+            time.sleep(0.1)
         n.kill9()
         first.stop()
         acked = first.acked
