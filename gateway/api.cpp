@@ -30,10 +30,12 @@ http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
   bool remote = kind == partition_kind::orders ? dir.order_partition_remote(p)
                                                : dir.inventory_partition_remote(p);
   bool down = is_node_unavailable(e, node, slot);
-  // In a cluster, an actor that ended as the request reached it is a partition that moved
-  // (released by its holder, or handed over) just before this node's forwarder learnt of
-  // it: the same answer as a holder that is down, retried by the client.
-  bool moved = layout.nodes.size() > 1 && e == caf::sec::request_receiver_down;
+  // In a cluster, CAF's bounce of a request whose actor ended as it arrived (no context:
+  // an owner's own receiver_down says why) is most often a partition that moved (released
+  // by its holder, or handed over) just before this node's forwarder learnt of it: the
+  // same answer as a holder that is down, retried by the client.
+  bool moved = layout.nodes.size() > 1 && e == caf::sec::request_receiver_down
+               && e.context().empty();
   // Only "no route" (the peer is down), "moved" and "no answer in time" are the node's
   // absence; any other error came from the owner itself.
   if (!down && !moved && !(remote && e == caf::sec::request_timeout))
@@ -43,8 +45,9 @@ http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
   if (slot.empty())
     slot = std::string(to_string(kind)) + "/" + std::to_string(p);
   auto why = down    ? std::string("is down or cut off from this node")
-             : moved ? std::string("ended the request's actor as it arrived (the partition moved, "
-                                   "or that node is stopping)")
+             : moved ? std::string("ended the request's actor as it arrived (the partition "
+                                   "moved, its node is stopping, or the order's actor had "
+                                   "just finished)")
                      : "did not answer in time (" + sys.render(e) + ")";
   auto r = ok_json(503, json{{"error",
                               {{"code", "node_unavailable"},

@@ -131,16 +131,21 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
   // Retry-After at the gateway) until the next route, instead of being handed to an actor
   // that no longer exists (CAF bounces those with request_receiver_down). A down message
   // from an earlier target (routed away from since) changes nothing.
+  // Actors are compared by object, not by (node, id): after a reconnect a new proxy of the
+  // same remote actor compares equal to the dead one.
   self->set_down_handler([self](caf::down_msg& dm) {
-    if (self->state.target && self->state.target.address() == dm.source)
-      self->state.target = caf::actor{};
+    auto& t = self->state.target;
+    if (t && caf::actor_cast<caf::actor_control_block*>(t) == dm.source.get())
+      t = caf::actor{};
   });
   return {
     [self, release](route_atom, caf::actor& target) {
       auto& st = self->state;
-      if (st.target && st.target != target)
+      bool same = caf::actor_cast<caf::actor_control_block*>(st.target)
+                  == caf::actor_cast<caf::actor_control_block*>(target);
+      if (st.target && !same)
         self->demonitor(st.target);
-      if (target && st.target != target)
+      if (target && !same)
         self->monitor(target);
       st.target = std::move(target);
       if (st.holding && st.target)

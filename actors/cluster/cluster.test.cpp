@@ -317,9 +317,9 @@ TEST_CASE("a forwarder answers node_unavailable while its node is down and hands
   auto after = sys.spawn(named_owner, std::string("after"));
   self->send(fw, route_atom::value, before);
   run();
-  self->send(fw, route_atom::value, after);
-  run();
+  // `before` ends first (its down is queued behind the route, before the demonitor).
   caf::anon_send_exit(before, caf::exit_reason::user_shutdown);
+  self->send(fw, route_atom::value, after);
   run();
   err = caf::error{};
   ask_async(got, err);
@@ -404,6 +404,10 @@ TEST_CASE("the gateway answers a request whose partition actor ended as it arriv
   CHECK(body["error"]["code"] == "node_unavailable");
   CHECK(body["error"]["partition"] == "orders/1");
   CHECK(body["error"]["message"].get<std::string>().find("moved") != std::string::npos);
+  // An owner's own receiver_down (with its reason) is not a move.
+  auto lost = caf::make_error(caf::sec::request_receiver_down, "order x was lost before it was stored");
+  r = partition_failure(sys, nc, layout, dir, lost, partition_kind::orders, 1);
+  CHECK(nlohmann::json::parse(r.body)["error"]["code"] == "unavailable");
   // One node: an actor that ended is its own node stopping, not a move.
   layout.nodes.resize(1);
   r = partition_failure(sys, nc, layout, dir, moved, partition_kind::orders, 1);

@@ -250,6 +250,10 @@ TEST_CASE("an actor registered with the inspector that ends (a released partitio
     caf::actor_cast<caf::abstract_actor*>(n.dir.inspector));
   REQUIRE(sup != nullptr);
   auto kept = sup->state.registrations.size();
+  n.stock("A", 3, 100);
+  n.create({{"A", 1, 0}}); // an order waiting for its payment: live in the summary
+  auto first = n.ask<inspect_summary>(n.dir.inspector, summary_atom::value);
+  REQUIRE(first.orders.live == 1);
   // What a takeover registers: a partition's owner and its payment worker (stand-ins that
   // answer nothing; they end as a release ends them).
   auto stand_in = [&] {
@@ -273,6 +277,8 @@ TEST_CASE("an actor registered with the inspector that ends (a released partitio
   // The summary asks the live owners only (a dead one is not asked for ever).
   auto s = n.ask<inspect_summary>(n.dir.inspector, summary_atom::value);
   CHECK(s.actors.size() == before.size());
+  CHECK(s.orders.live == first.orders.live); // not lost to a failed ask of the dead owner
+  CHECK(s.orders.by_step == first.orders.by_step);
   n.self->send(n.dir.inspector, crash_atom::value);
   n.run();
   CHECK(kinds() == before); // the restarted inspector was not given the ended ones

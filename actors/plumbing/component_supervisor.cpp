@@ -166,7 +166,10 @@ caf::behavior component_supervisor(self_ptr self, context_ptr ctx, std::string k
       auto msg = caf::make_message(register_atom::value, std::move(kind), std::move(key),
                                    std::move(a));
       self->state.registrations.push_back({who, msg});
-      to_child(self, std::move(msg));
+      // While the child restarts, start_child gives it every registration kept: holding
+      // this one too would register it twice.
+      if (self->state.child && !self->state.restarting)
+        to_child(self, std::move(msg));
     },
     // Introspection: the child's own view, plus the restarts only the supervisor knows.
     [self](inspect_atom) -> caf::result<actor_info> {
