@@ -195,17 +195,22 @@ TEST_CASE("an order that crashes with writes queued is not resumed from a stale 
   CHECK(check_outbox(n, id) == n.view(id).events.size());
 }
 
+namespace {
+/// The inspector's registry: each long-lived actor's kind (and key).
+std::multiset<std::string> registry(node_fixture& n, bool with_key) {
+  std::multiset<std::string> out;
+  for (auto& a : n.ask<std::vector<actor_info>>(n.dir.inspector, list_atom::value))
+    out.insert(with_key ? a.kind + "/" + a.key : a.kind);
+  return out;
+}
+} // namespace
+
 TEST_CASE("the inspector and the retention sweeper are supervised: restarted with their "
           "registrations, and on a stopping node they answer node_stopping, not 'receiver down'",
           "[actor][supervision]") {
   temp_dir d;
   node_fixture n(d.path.string());
-  auto kinds = [&] {
-    std::multiset<std::string> out;
-    for (auto& a : n.ask<std::vector<actor_info>>(n.dir.inspector, list_atom::value))
-      out.insert(a.kind);
-    return out;
-  };
+  auto kinds = [&] { return registry(n, false); };
   auto before = kinds();
   REQUIRE(before.count("writer") == 1);
   REQUIRE(before.count("retention_sweeper") == 1);
@@ -237,12 +242,7 @@ TEST_CASE("an actor registered with the inspector that ends (a released partitio
           "[actor][supervision]") {
   temp_dir d;
   node_fixture n(d.path.string());
-  auto kinds = [&] {
-    std::multiset<std::string> out;
-    for (auto& a : n.ask<std::vector<actor_info>>(n.dir.inspector, list_atom::value))
-      out.insert(a.kind + "/" + a.key);
-    return out;
-  };
+  auto kinds = [&] { return registry(n, true); };
   auto before = kinds();
   // The supervisor's list of what to tell a restarted inspector (single-threaded test
   // scheduler: read in place).
