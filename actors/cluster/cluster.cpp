@@ -126,29 +126,10 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
       }
     }
   };
-  // The target is monitored: once it ends (a partition released or handed over by its
-  // holder, a node that went away) requests are answered node_unavailable (503 with
-  // Retry-After at the gateway) until the next route, instead of being handed to an actor
-  // that no longer exists (CAF bounces those with request_receiver_down). A down message
-  // from an earlier target (routed away from since) changes nothing.
-  // Actors are compared by object, not by (node, id): after a reconnect a new proxy of the
-  // same remote actor compares equal to the dead one.
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& t = self->state.target;
-    if (t && caf::actor_cast<caf::actor_control_block*>(t) == dm.source.get())
-      t = caf::actor{};
-  });
   return {
     [self, release](route_atom, caf::actor& target) {
-      auto& st = self->state;
-      bool same = caf::actor_cast<caf::actor_control_block*>(st.target)
-                  == caf::actor_cast<caf::actor_control_block*>(target);
-      if (st.target && !same)
-        self->demonitor(st.target);
-      if (target && !same)
-        self->monitor(target);
-      st.target = std::move(target);
-      if (st.holding && st.target)
+      self->state.target = std::move(target);
+      if (self->state.holding && self->state.target)
         release();
     },
     // A graceful hand-off starts (on) or gives up (off); `ms`: the longest it holds.

@@ -57,7 +57,7 @@ std::string check_hello(const node_config& cfg, const cluster_hello& h);
 
 struct forwarder_state {
   static inline const char* name = "forwarder";
-  caf::actor target; // null while the owner node is down, or once its actor ended
+  caf::actor target; // null while the owner node is down
   /// A graceful hand-off (ownership.hpp): messages wait here, with their sender and
   /// request id, until the partition's new holder is routed (then they go to it), or the
   /// hold ends without one (requests are answered node_unavailable).
