@@ -63,6 +63,8 @@ using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using protocol_atom = caf::atom_constant<caf::atom("protocol")>; // before the hello (cluster.hpp)
 using route_atom = caf::atom_constant<caf::atom("route")>;
+// A request that reached an ended actor, sent again through its partition's forwarder
+using again_atom = caf::atom_constant<caf::atom("again")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using changelog_atom = caf::atom_constant<caf::atom("changelog")>; // replication: commit a partition's records

@@ -10,6 +10,7 @@
 #include "actors/payment/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
+#include "gateway/slot_request.hpp"
 #include "actors/cluster/cluster_layout.hpp"
 
 using nlohmann::json;
@@ -85,8 +86,11 @@ void api::admin_action(const std::string& id, const std::string& action, const h
   auto layout = layout_;
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto part = directory::order_partition(id, dir.orders.size());
+  auto* resends = &ctx_->stats->gateway_resends;
+  bool forwards = slot_forwards(*cfg, dir, dir.order_partition_remote(part));
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.owner_for(id), timeout, admin_atom::value, id, kind, note)
+    request_slot(self, dir.owner_for(id), forwards, timeout, resends, admin_atom::value, id, kind,
+                 note)
       .then(
         [=](const input_reply& r) {
           if (r.code != errc::ok)

@@ -10,6 +10,7 @@
 #include "actors/payment/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
+#include "gateway/slot_request.hpp"
 #include "actors/cluster/cluster_layout.hpp"
 
 using nlohmann::json;
@@ -33,8 +34,10 @@ void api::put_inventory(const std::string& sku, const http_request& req, respond
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto dir = dir_;
   auto part = dir_.inventory_partition(sku);
+  auto* resends = &ctx_->stats->gateway_resends;
+  bool forwards = slot_forwards(*cfg, dir, dir.inventory_partition_remote(part));
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(worker, timeout, stock_atom::value, sku, on_hand, price)
+    request_slot(self, worker, forwards, timeout, resends, stock_atom::value, sku, on_hand, price)
       .then(
         [=](const sku_reply& r) {
           if (r.code != errc::ok)
@@ -55,8 +58,10 @@ void api::get_inventory(const std::string& sku, responder respond) {
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto dir = dir_;
   auto part = dir_.inventory_partition(sku);
+  auto* resends = &ctx_->stats->gateway_resends;
+  bool forwards = slot_forwards(*cfg, dir, dir.inventory_partition_remote(part));
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(worker, timeout, get_atom::value, sku)
+    request_slot(self, worker, forwards, timeout, resends, get_atom::value, sku)
       .then(
         [=](const sku_reply& r) {
           if (r.code != errc::ok)

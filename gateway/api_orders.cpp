@@ -12,6 +12,7 @@
 #include "actors/payment/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
+#include "gateway/slot_request.hpp"
 #include "actors/cluster/cluster_layout.hpp"
 
 using nlohmann::json;
@@ -80,8 +81,9 @@ void api::post_order(const http_request& req, responder respond) {
   auto owner = dir_.orders[owner_p];
   auto layout = layout_;
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
+  auto* resends = &ctx_->stats->gateway_resends;
   spawn_bridge(sys_, ctx_->stats, [dir, owner, owner_p, timeout, parsed, key, digest, skus_by_partition,
-                      layout, cfg, respond](caf::event_based_actor* self) mutable {
+                      layout, cfg, resends, respond](caf::event_based_actor* self) mutable {
     struct gather {
       size_t remaining = 0;
       bool done = false;
@@ -92,7 +94,9 @@ void api::post_order(const http_request& req, responder respond) {
     for (auto& entry : skus_by_partition) {
       auto p = entry.first;
       auto skus = entry.second;
-      self->request(dir.inventory[p], timeout, prices_atom::value, skus)
+      request_slot(self, dir.inventory[p],
+                   slot_forwards(*cfg, dir, dir.inventory_partition_remote(p)), timeout, resends,
+                   prices_atom::value, skus)
         .then(
           [=](const prices_reply& r) mutable {
             if (g->done)
@@ -118,8 +122,10 @@ void api::post_order(const http_request& req, responder respond) {
                                        + " cents"));
               total += item.quantity * item.unit_price_cents;
             }
-            self->request(owner, timeout, create_atom::value, parsed.customer_id,
-                          parsed.items, key, digest)
+            request_slot(self, owner,
+                         slot_forwards(*cfg, dir, dir.order_partition_remote(owner_p)), timeout,
+                         resends, create_atom::value, parsed.customer_id, parsed.items, key,
+                         digest)
               .then(
                 [=](const create_reply& cr) {
                   if (cr.overloaded) {
@@ -201,7 +207,10 @@ void api::get_order(const std::string& id, const std::string& query, responder r
     // The bridge reads the order from the store itself (reads are thread-safe and run in
     // parallel on the scheduler's threads, not in the supervisor).
     auto wait_for = std::chrono::milliseconds(timeout_ms) + timeout;
-    spawn_bridge(sys_, ctx_->stats, [fetch, fail, dir, wait_for, id, st, timeout_ms, respond](caf::event_based_actor* self) {
+    auto* resends = &ctx_->stats->gateway_resends;
+    bool forwards = slot_forwards(ctx_->cfg, dir, dir.order_partition_remote(part));
+    spawn_bridge(sys_, ctx_->stats, [fetch, fail, dir, wait_for, id, st, timeout_ms, resends,
+                                     forwards, respond](caf::event_based_actor* self) {
       auto failed = [self, fail](caf::error& e) { fail(self, e); };
       fetch(
         self,
@@ -209,7 +218,8 @@ void api::get_order(const std::string& id, const std::string& query, responder r
           if (v.code != errc::ok || v.state.status == st || is_terminal(v.state.step)
               || timeout_ms == 0)
             return respond_with_view(v, respond);
-          self->request(dir.owner_for(id), wait_for, wait_atom::value, id, st, timeout_ms)
+          request_slot(self, dir.owner_for(id), forwards, wait_for, resends, wait_atom::value, id,
+                       st, timeout_ms)
             .then(
               [=](bool) {
                 fetch(self, [=](const order_view& v2) { respond_with_view(v2, respond); },
@@ -344,9 +354,11 @@ void api::verify_payment(const http_request& req, responder respond) {
   auto layout = layout_;
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto part = directory::order_partition(order_id, dir.orders.size());
+  auto* resends = &ctx_->stats->gateway_resends;
+  bool forwards = slot_forwards(*cfg, dir, dir.order_partition_remote(part));
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
-    self->request(dir.payment_for(order_id), timeout, verify_atom::value, order_id, payment_id,
-                  status, signature)
+    request_slot(self, dir.payment_for(order_id), forwards, timeout, resends, verify_atom::value,
+                 order_id, payment_id, status, signature)
       .then(
         [=](const payment_reply& r) {
           if (r.code != errc::ok)
@@ -362,8 +374,9 @@ void api::verify_payment(const http_request& req, responder respond) {
             return respond(resp);
           }
           // As in the seed's diagram, a succeeded payment completes the order.
-          self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
-                        saga_input{input_kind::complete_requested, 0, {}})
+          request_slot(self, dir.owner_for(order_id), forwards, timeout, resends,
+                       input_atom::value, order_id,
+                       saga_input{input_kind::complete_requested, 0, {}})
             .then(
               [=](const input_reply& ir) mutable {
                 body["order_status"] = to_string(ir.state.status);
@@ -394,6 +407,8 @@ void api::complete_order(const http_request& req, responder respond) {
   auto layout = layout_;
   auto cfg = std::make_shared<const node_config>(ctx_->cfg);
   auto part = directory::order_partition(order_id, dir.orders.size());
+  auto* resends = &ctx_->stats->gateway_resends;
+  bool forwards = slot_forwards(*cfg, dir, dir.order_partition_remote(part));
   spawn_bridge(sys_, ctx_->stats, [=](caf::event_based_actor* self) {
     auto on_reply = [=](const input_reply& r) {
       if (r.code != errc::ok)
@@ -407,8 +422,8 @@ void api::complete_order(const http_request& req, responder respond) {
       respond(resp);
     };
     auto send = [=](auto on_error) {
-      self->request(dir.owner_for(order_id), timeout, input_atom::value, order_id,
-                    saga_input{input_kind::complete_requested, 0, {}})
+      request_slot(self, dir.owner_for(order_id), forwards, timeout, resends, input_atom::value,
+                   order_id, saga_input{input_kind::complete_requested, 0, {}})
         .then(on_reply, on_error);
     };
     auto fail = [=](caf::error& e) {
@@ -417,8 +432,9 @@ void api::complete_order(const http_request& req, responder respond) {
     };
     send([=](caf::error& e) {
       // The order's actor ended just as the request reached it (its saga had finished):
-      // asked once more, its owner answers from the record.
-      if (e == caf::sec::request_receiver_down)
+      // asked once more, its owner answers from the record. (Through a forwarder the
+      // request was asked again already, gateway/slot_request.hpp.)
+      if (e == caf::sec::request_receiver_down && !forwards)
         return send(fail);
       fail(e);
     });

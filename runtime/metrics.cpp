@@ -358,6 +358,10 @@ std::string metrics::render() const {
   w.head("saga_cluster_resends_total", "counter",
          "Order commands re-sent to another node's partition.");
   w.value("saga_cluster_resends_total", "", std::to_string(cross_node_resends.load()));
+  w.head("saga_gateway_resends_total", "counter",
+         "HTTP requests sent again through their partition's forwarder after the "
+         "partition's actor ended as they arrived (the partition moved).");
+  w.value("saga_gateway_resends_total", "", std::to_string(gateway_resends.load()));
   return out;
 }
 

@@ -159,6 +159,9 @@ struct metrics {
   std::atomic<uint64_t> cross_node_requests{0};
   std::atomic<uint64_t> cross_node_failures{0};
   std::atomic<uint64_t> cross_node_resends{0};
+  /// HTTP requests sent again through their partition's forwarder after the partition's
+  /// actor ended as they arrived (gateway/slot_request.hpp).
+  std::atomic<uint64_t> gateway_resends{0};
   void observe_cross_node(int64_t latency_us);
 
   void observe(route r, int status, int64_t latency_us);

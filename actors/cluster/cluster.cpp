@@ -77,12 +77,39 @@ std::string check_hello(const node_config& cfg, const cluster_hello& h) {
   return {};
 }
 
+namespace {
+
+using forwarder_ptr = caf::stateful_actor<forwarder_state>*;
+
+/// Hands a kept message (held during a hand-off, or sent again after a move) to the
+/// partition's holder with its sender and request id, or answers a request
+/// `node_unavailable` when nobody holds it now.
+void hand_on(forwarder_ptr self, const std::string& node, const std::string& slot,
+             metrics::peer_stats* stats, forwarder_state::held_message&& h) {
+  auto& st = self->state;
+  if (st.target) {
+    if (stats)
+      ++stats->forwarded;
+    st.target->enqueue(caf::make_mailbox_element(std::move(h.sender), h.mid,
+                                                 std::move(h.stages), std::move(h.content)),
+                       self->context());
+  } else if (!h.mid.is_async() && h.sender) {
+    if (stats)
+      ++stats->unavailable;
+    h.sender->enqueue(caf::make_mailbox_element(self->ctrl(), h.mid.response_id(), {},
+                                                caf::make_message(node_unavailable(node, slot))),
+                      self->context());
+  }
+}
+
+} // namespace
+
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string node,
                         std::string slot, metrics::peer_stats* stats) {
-  // Every message but `route` is the owner's: handed on as it is, with its sender and
-  // request id (`delegate`), so the owner answers the requester directly. While the owner is down a
-  // request gets `node_unavailable` at once; a plain message is dropped (as CAF drops a
-  // message to a dead proxy), its sender re-sends.
+  // Every message but `route`, `hold` and `again` is the owner's: handed on as it is, with
+  // its sender and request id (`delegate`), so the owner answers the requester directly.
+  // While the owner is down a request gets `node_unavailable` at once; a plain message is
+  // dropped (as CAF drops a message to a dead proxy), its sender re-sends.
   self->set_default_handler(
     [node, slot, stats](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
       auto* me = static_cast<caf::stateful_actor<forwarder_state>*>(ptr);
@@ -110,21 +137,8 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
     st.holding = false;
     auto held = std::move(st.held);
     st.held.clear();
-    for (auto& h : held) {
-      if (st.target) {
-        if (stats)
-          ++stats->forwarded;
-        st.target->enqueue(caf::make_mailbox_element(std::move(h.sender), h.mid,
-                                                     std::move(h.stages), std::move(h.content)),
-                           self->context());
-      } else if (!h.mid.is_async() && h.sender) {
-        if (stats)
-          ++stats->unavailable;
-        h.sender->enqueue(caf::make_mailbox_element(self->ctrl(), h.mid.response_id(), {},
-                                                    caf::make_message(node_unavailable(node, slot))),
-                          self->context());
-      }
-    }
+    for (auto& h : held)
+      hand_on(self, node, slot, stats, std::move(h));
   };
   return {
     [self, release](route_atom, caf::actor& target) {
@@ -147,6 +161,31 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self, std::string 
     [self, release](hold_atom, bool, uint64_t gen) { // the hold's time-out
       if (self->state.holding && gen == self->state.hold_generation)
         release();
+    },
+    // A request that reached an ended actor (the partition moved before this forwarder
+    // learnt of it), sent again by its requester (gateway/slot_request.hpp): after
+    // `pause_ms` it goes, with its sender and request id, to whoever holds the partition
+    // then (kept by a hold like any other message), or is answered node_unavailable.
+    [self](again_atom, int64_t pause_ms, caf::message& content) -> caf::result<caf::message> {
+      auto* e = self->current_mailbox_element();
+      auto id = ++self->state.again_seq;
+      self->state.again.emplace(id, forwarder_state::held_message{e->sender, e->mid, e->stages,
+                                                                  std::move(content)});
+      self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(0, pause_ms)),
+                         again_atom::value, id);
+      return caf::delegated<caf::message>{};
+    },
+    [self, node, slot, stats](again_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = st.again.find(id);
+      if (i == st.again.end())
+        return;
+      auto h = std::move(i->second);
+      st.again.erase(i);
+      if (st.holding)
+        st.held.push_back(std::move(h));
+      else
+        hand_on(self, node, slot, stats, std::move(h));
     },
   };
 }

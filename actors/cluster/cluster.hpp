@@ -14,7 +14,9 @@
 //   directory holds, so every handle in it stays valid while peers come and go and while
 //   the partition moves. It hands each message on to the holder (same sender and request
 //   id: the reply goes straight back), unwrapped. While nobody holds it, it answers
-//   `node_unavailable`. The `ownership` actor (ownership.hpp) routes the forwarders from
+//   `node_unavailable`. A request that reached an ended actor (the partition moved before
+//   this node learnt of it) is sent again through it by its requester (`again`): it goes
+//   to whoever holds the partition after a pause. The `ownership` actor (ownership.hpp) routes the forwarders from
 //   what the links report and what peers announce.
 //
 // Ownership is not checked on the way: a stale owner is fenced where it matters, at its
@@ -70,6 +72,9 @@ struct forwarder_state {
   bool holding = false;
   uint64_t hold_generation = 0;
   std::vector<held_message> held;
+  /// Requests sent again after a move (`again`), each waiting for its pause to end.
+  std::map<uint64_t, held_message> again;
+  uint64_t again_seq = 0;
 };
 /// `stats`: the peer's counters, null for a forwarder to this node's own partition
 /// (replication = kafka: runtime.cpp routes it to the local actor at once).

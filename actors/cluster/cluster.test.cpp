@@ -8,6 +8,7 @@
 
 #include "actors/cluster/cluster.hpp"
 #include "gateway/api.hpp"
+#include "gateway/slot_request.hpp"
 
 using namespace saga;
 using namespace std::chrono_literals;
@@ -387,4 +388,109 @@ TEST_CASE("the gateway answers a request whose partition actor ended as it arriv
   CHECK(r.status == 503);
   CHECK(nlohmann::json::parse(r.body)["error"]["code"] == "unavailable");
   CHECK(r.headers.count("Retry-After") == 0);
+}
+
+TEST_CASE("a gateway request whose partition actor ended as it arrived goes again through "
+          "its forwarder, to the new holder, within its deadline", "[actors][cluster][failover]") {
+  cluster_test_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto run = [&] {
+    while (sched.try_run_once()) {
+    }
+  };
+  metrics::peer_stats stats;
+  auto fw = sys.spawn(forwarder, std::string("node-2"), std::string("orders/1"), &stats);
+  auto old_owner = sys.spawn(named_owner, std::string("old"));
+  auto new_owner = sys.spawn(named_owner, std::string("new"));
+  caf::anon_send(fw, route_atom::value, old_owner);
+  caf::anon_send_exit(old_owner, caf::exit_reason::user_shutdown); // released by its node
+  run();
+  struct outcome {
+    std::string got;
+    caf::error err;
+    bool done = false;
+  };
+  std::atomic<uint64_t> resends{0};
+  // The gateway's bridge: asks through the slot, as api_orders.cpp does.
+  auto ask = [&](bool forwards, std::chrono::milliseconds timeout) {
+    auto out = std::make_shared<outcome>();
+    sys.spawn(
+      [&resends, out, fw, forwards, timeout](caf::event_based_actor* self, std::string id) {
+        gateway_detail::request_slot(self, fw, forwards, timeout, &resends, get_atom::value, id)
+          .then(
+            [out](const std::string& x) {
+              out->got = x;
+              out->done = true;
+            },
+            [out](caf::error& e) {
+              out->err = e;
+              out->done = true;
+            });
+      },
+      std::string("ord_1"));
+    return out;
+  };
+  auto a = ask(true, 1000ms);
+  run(); // handed to the ended actor: bounced, sent again with a pause
+  CHECK_FALSE(a->done);
+  CHECK(resends == 1);
+  caf::anon_send(fw, route_atom::value, new_owner); // this node learns the new holder
+  run();
+  sched.clock().advance_time(std::chrono::milliseconds(gateway_detail::resend_pause_ms(0)));
+  run();
+  REQUIRE(a->done);
+  CHECK(a->got == "new:ord_1"); // answered by the new holder
+  CHECK(!a->err);
+  CHECK(resends == 1);
+
+  // No new holder learnt in time: re-sent with growing pauses while the deadline leaves
+  // room, then the bounce is the caller's (the gateway's 503 with Retry-After).
+  auto gone = sys.spawn(named_owner, std::string("gone"));
+  caf::anon_send(fw, route_atom::value, gone);
+  caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+  run();
+  resends = 0;
+  auto b = ask(true, 200ms);
+  for (int i = 0; i < 20 && !b->done; ++i) {
+    run();
+    sched.clock().advance_time(10ms);
+  }
+  run();
+  REQUIRE(b->done);
+  CHECK(b->err == caf::sec::request_receiver_down);
+  CHECK(gateway_detail::ended_on_arrival(b->err));
+  CHECK(resends == 2); // 25 ms and 50 ms pauses fit in 200 ms, 100 ms would not
+  // A slot that is not a forwarder (a partition that never moves) is not asked again.
+  resends = 0;
+  auto c = ask(false, 1000ms);
+  run();
+  REQUIRE(c->done);
+  CHECK(c->err == caf::sec::request_receiver_down);
+  CHECK(resends == 0);
+  // A re-sent request finds nobody holding the partition after its pause (its node went
+  // down meanwhile): answered node_unavailable.
+  auto d = ask(true, 1000ms);
+  run();
+  CHECK_FALSE(d->done);
+  caf::anon_send(fw, route_atom::value, caf::actor{});
+  run();
+  sched.clock().advance_time(std::chrono::milliseconds(gateway_detail::resend_pause_ms(0)));
+  run();
+  REQUIRE(d->done);
+  std::string node, slot;
+  CHECK(is_node_unavailable(d->err, node, slot));
+  // A slot that ended itself (its node's runtime stopped) bounces the re-send at once, not
+  // after a pause: given up after one re-send, not asked again in a loop.
+  caf::anon_send_exit(fw, caf::exit_reason::user_shutdown);
+  run();
+  resends = 0;
+  auto e = ask(true, 1000ms);
+  run();
+  REQUIRE(e->done);
+  CHECK(e->err == caf::sec::request_receiver_down);
+  CHECK(resends == 1);
+  for (auto& x : {fw, new_owner})
+    caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+  run();
 }

@@ -6,6 +6,20 @@
 
 namespace saga::owner {
 
+namespace {
+
+/// Another actor's failure, answered to the requester: CAF's bounce of a request (receiver
+/// down, no context) gets `what` as its context, so the gateway never takes it for a bounce
+/// of its own request, which it would send again (gateway/slot_request.hpp): the action may
+/// have been written meanwhile.
+caf::error relayed(const caf::error& e, const std::string& what) {
+  if (e == caf::sec::request_receiver_down && e.context().empty())
+    return caf::make_error(caf::sec::request_receiver_down, what);
+  return e;
+}
+
+} // namespace
+
 /// What a parked order holds: the customer's money (paid, not refunded) and stock (a
 /// reservation that may be held or committed).
 parked_order parked_row(const order_state& s, std::string reason) {
@@ -208,9 +222,11 @@ caf::result<input_reply> on_admin(self_ptr self, const std::string& id, input_ki
                                          "recorded; the order died right after", v.state});
                   return;
                 }
-              rp.deliver(std::move(e));
+              rp.deliver(relayed(e, "order " + id + " ended before answering"));
             },
-            [rp](caf::error& e2) mutable { rp.deliver(std::move(e2)); });
+            [rp, id](caf::error& e2) mutable {
+              rp.deliver(relayed(e2, "the writer did not answer for order " + id));
+            });
       });
   return rp;
 }
