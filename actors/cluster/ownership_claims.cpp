@@ -104,8 +104,13 @@ void on_claim(own_ptr self, partition_claim& c) {
   s.remote = s.remote_pay = caf::actor{};
   // The claimant serves it once its takeover finished and announces it then (`owns`):
   // while it is a live peer, requests wait for that in the forwarders (at most the request
-  // time-out) instead of getting 503.
-  if (st.entries.count(c.node_id) != 0)
+  // time-out) instead of getting 503. So they do for a claim made less than a request
+  // time-out ago by a node not linked here yet: a node that restarts opens its partitions
+  // before this node's link to it is back (seen as ~1 s of 503s after a restart), and its
+  // welcome then routes them. An older claim (read late, or at this node's start) has
+  // nobody to wait for: 503 at once.
+  bool fresh = c.at_ms > 0 && st.ctx->now_ms() - c.at_ms < st.ctx->cfg.saga_request_timeout_ms;
+  if (st.entries.count(c.node_id) != 0 || fresh)
     for (auto* fw : {&s.fw, &s.pay_fw})
       if (*fw)
         self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);

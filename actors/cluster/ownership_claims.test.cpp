@@ -110,10 +110,41 @@ TEST_CASE("ownership: a claim read from the owners topic routes away from a fenc
   std::move(h).receive([&](const std::string& x) { got = x; },
                        [&](caf::error& e) { got = f.sys.render(e); });
   CHECK(got == "node-3:y"); // held, then answered by node-3 (not 503, not the fenced node-2)
-  // A claim by a node that is not up: nothing to wait for, 503 at once.
+  // An old claim by a node that is not up: nothing to wait for, 503 at once.
   f.down("node-2");
   f.claim("node-2", static_cast<int32_t>(p), 20);
   CHECK(f.via(slot) == "unavailable");
+}
+
+TEST_CASE("ownership: a fresh claim by a node not linked yet (it just restarted) holds "
+          "requests until its welcome routes them, or answers 503 at the hold's end",
+          "[actors][cluster][failover][claims]") {
+  fixture f;
+  auto p = f.node2_takes_from_node3(12);
+  auto& slot = f.dir.orders[p];
+  REQUIRE(f.via(slot) == "node-2:x");
+  // node-3 restarted and claimed its partition back just now; this node's link to it is
+  // not back yet (no member_up).
+  f.claim("node-3", static_cast<int32_t>(p), 15, f.ctx->now_ms());
+  CHECK(f.view().orders[p].empty());
+  auto h = f.self->request(slot, caf::infinite, get_atom::value, std::string("y"));
+  f.run();
+  f.up("node-3"); // the link is back: its welcome lists the partition
+  f.announce("node-3", partition_kind::orders, p, 15);
+  std::string got;
+  std::move(h).receive([&](const std::string& x) { got = x; },
+                       [&](caf::error& e) { got = f.sys.render(e); });
+  CHECK(got == "node-3:y"); // held, then answered by node-3: no 503 meanwhile
+  // node-3 goes down and its fresh claim comes without it: held for at most the request
+  // time-out, then 503.
+  f.down("node-3");
+  f.claim("node-3", static_cast<int32_t>(p), 20, f.ctx->now_ms());
+  auto h2 = f.self->request(slot, caf::infinite, get_atom::value, std::string("z"));
+  f.run();
+  f.advance(std::chrono::milliseconds(f.ctx->cfg.saga_request_timeout_ms + 20));
+  std::move(h2).receive([&](const std::string& x) { got = x; },
+                        [&](caf::error&) { got = "unavailable"; });
+  CHECK(got == "unavailable");
 }
 
 TEST_CASE("ownership: a claimant whose announcement never came is asked for its welcome, "

@@ -241,11 +241,13 @@ struct fixture {
     return p;
   }
   /// A claim read from the owners topic.
-  void claim(const std::string& node, int32_t lp, int64_t offset) {
+  /// `at_ms`: when the claimant claimed (0: long ago).
+  void claim(const std::string& node, int32_t lp, int64_t offset, int64_t at_ms = 0) {
     partition_claim c;
     c.log_partition = lp;
     c.node_id = node;
     c.offset = offset;
+    c.at_ms = at_ms;
     self->send(own, claim_atom::value, c);
     run();
   }

@@ -339,6 +339,8 @@ def kill_and_return(c, cl, victim, skus, seed, acked, logs, console=False):
            back_fail[-1][0] - t_back if back_fail else 0.0, resends), flush=True)
     c.check(all(v is not None for v in resends.values()),
             "every node exports saga_gateway_resends_total: %s" % resends)
+    for m in sorted({x[4] for x in back_fail if x[1] == 503})[:4]:
+        print("  a 503 after the return: %s" % m, flush=True)
     late = [x for x in log2 if x[0] - t_back > GOAL_S and x[1] != 201]
     c.check(not late, "after the return every request succeeds: %s" % late[:3])
     for nid, n in cl.nodes.items():
