@@ -109,7 +109,11 @@ void on_claim(own_ptr self, partition_claim& c) {
   // before this node's link to it is back (seen as ~1 s of 503s after a restart), and its
   // welcome then routes them. An older claim (read late, or at this node's start) has
   // nobody to wait for: 503 at once.
-  bool fresh = c.at_ms > 0 && st.ctx->now_ms() - c.at_ms < st.ctx->cfg.saga_request_timeout_ms;
+  // (The claimant's wall clock against ours: a skew past the time-out either way makes no
+  // claim fresh, which is the behaviour before this rule.)
+  auto age = st.ctx->now_ms() - c.at_ms;
+  bool fresh = c.at_ms > 0 && age < st.ctx->cfg.saga_request_timeout_ms
+               && age > -st.ctx->cfg.saga_request_timeout_ms;
   if (st.entries.count(c.node_id) != 0 || fresh)
     for (auto* fw : {&s.fw, &s.pay_fw})
       if (*fw)
