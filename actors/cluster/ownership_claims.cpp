@@ -110,22 +110,14 @@ void on_claim(own_ptr self, partition_claim& c) {
   // welcome then routes them. An older claim (read late, or at this node's start) has
   // nobody to wait for: 503 at once.
   // (The claimant's wall clock against ours: a skew past the time-out either way makes no
-  // claim fresh, which is the behaviour before this rule.) Such a hold lasts only what is
-  // left of the claim's freshness: a node that claims again and again (a crash loop) does
-  // not keep requests waiting much past the time-out, and one that never links (it died
-  // right after its claim: no member_down ends the hold) costs at most that.
-  auto timeout = st.ctx->cfg.saga_request_timeout_ms;
+  // claim fresh, which is the behaviour before this rule.)
   auto age = st.ctx->now_ms() - c.at_ms;
-  bool fresh = c.at_ms > 0 && age < timeout && age > -timeout;
-  int64_t hold_ms = 0;
-  if (st.entries.count(c.node_id) != 0)
-    hold_ms = timeout;
-  else if (fresh)
-    hold_ms = timeout - std::max<int64_t>(age, 0);
-  if (hold_ms > 0)
+  bool fresh = c.at_ms > 0 && age < st.ctx->cfg.saga_request_timeout_ms
+               && age > -st.ctx->cfg.saga_request_timeout_ms;
+  if (st.entries.count(c.node_id) != 0 || fresh)
     for (auto* fw : {&s.fw, &s.pay_fw})
       if (*fw)
-        self->send(*fw, hold_atom::value, true, hold_ms);
+        self->send(*fw, hold_atom::value, true, st.ctx->cfg.saga_request_timeout_ms);
   route_slot(self, s);
 }
 
