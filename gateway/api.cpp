@@ -12,6 +12,7 @@
 #include "actors/payment/payment_book.hpp"
 #include "gateway/api_util.hpp"
 #include "gateway/requests.hpp"
+#include "gateway/slot_request.hpp"
 #include "actors/cluster/cluster_layout.hpp"
 
 using nlohmann::json;
@@ -34,8 +35,7 @@ http_response partition_failure(caf::actor_system& sys, const node_config& cfg,
   // an owner's own receiver_down says why) is most often a partition that moved (released
   // by its holder, or handed over) just before this node's forwarder learnt of it: the
   // same answer as a holder that is down, retried by the client.
-  bool moved = layout.nodes.size() > 1 && e == caf::sec::request_receiver_down
-               && e.context().empty();
+  bool moved = layout.nodes.size() > 1 && ended_on_arrival(e);
   // Only "no route" (the peer is down), "moved" and "no answer in time" are the node's
   // absence; any other error came from the owner itself.
   if (!down && !moved && !(remote && e == caf::sec::request_timeout))
