@@ -391,6 +391,9 @@ struct partition_claim {
   std::string caf;  // "host:port"
   int64_t offset = -1;
   int64_t at_ms = 0; // the claimer's wall clock when it claimed
+  /// The claiming process (node_config::incarnation); "" in claims written before it existed.
+  /// Two processes with one node id differ here: the duplicate-id guard (ownership_claims.cpp).
+  std::string incarnation;
 };
 
 struct ownership_view {
@@ -560,7 +563,7 @@ typename Inspector::result_type inspect(Inspector& f, ownership_view& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_claim& x) {
   return f(caf::meta::type_name("partition_claim"), x.log_partition, x.node_id, x.http, x.caf,
-           x.offset, x.at_ms);
+           x.offset, x.at_ms, x.incarnation);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, standby_status& x) {

@@ -111,6 +111,10 @@ const std::vector<key_spec>& specs() {
     INT_KEY("cluster.failover_start_grace_ms", cluster_failover_start_grace_ms, 0, 3600000,
             "a partition of a node not seen since this node started is taken over no earlier "
             "than this after the start (a cluster that starts is not a cluster that failed)"),
+    INT_KEY("cluster.take_back_after_ms", cluster_take_back_after_ms, 0, 3600000,
+            "replication = kafka with failover: an own partition another node opened while "
+            "this node was cut off is released (not a stop) and taken back this long after, "
+            "once this node sees a majority (0 = never: it stays where it is)"),
     INT_KEY("cluster.standby_replicas", cluster_standby_replicas, 0, 16,
             "replication = kafka: other nodes that apply each partition's changelog as it is "
             "written, so a takeover applies only their lag (0 = none: a takeover applies the "

@@ -31,6 +31,9 @@ std::string parse_cluster_member(const std::string& item, cluster_member& out);
 
 struct node_config {
   std::string node_id = "node-1";
+  /// Not a key: this process's identity among processes with one node id (sagad sets it
+  /// at its start; "" in tests). Its claims carry it (the duplicate-id guard).
+  std::string incarnation;
   std::vector<std::string> cluster_nodes{"node-1"};    // the ids of cluster_members
   std::vector<cluster_member> cluster_members{{"node-1", "", 0, 0}};
   int64_t cluster_heartbeat_ms = 1000;         // CAF middleman heartbeat interval
@@ -47,6 +50,10 @@ struct node_config {
   int64_t cluster_failover_after_ms = 3000;
   // ... and a partition of a node not seen since this node started, this long after the start
   int64_t cluster_failover_start_grace_ms = 30000;
+  // replication = kafka with failover: an own partition another node opened while this node
+  // was cut off is released here (not a stop), and taken back this long after, once this
+  // node sees a majority again (0 = never: it stays with the node that holds it)
+  int64_t cluster_take_back_after_ms = 5000;
   // replication = kafka: each partition's changelog is also applied by this many other
   // nodes (the next rendezvous choices), so a takeover applies only their lag
   int64_t cluster_standby_replicas = 1;

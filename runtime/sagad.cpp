@@ -107,6 +107,9 @@ int main(int argc, char** argv) {
     std::cerr << "sagad: configuration error: " << err << "\n";
     return 2;
   }
+  // This process among any with the same node id: its claims say it, and a claim of this
+  // node id by another process stops this one (ownership_claims.cpp, the duplicate-id guard).
+  cfg.incarnation = fmt::format("{}-{:08x}", ::getpid(), std::random_device{}());
   auto log = spdlog::stdout_color_mt("saga");
   log->set_level(spdlog::level::from_str(cfg.log_level));
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id + " %v");
@@ -373,6 +376,12 @@ int main(int argc, char** argv) {
           cluster_error = "replication: the standby applier: " + sb_error;
         take = make_take(sys, ctx, handles.dir, brokers, std::random_device{}(), standby);
       }
+      // With failover, a fenced own partition is released rather than the node stopped
+      // (design step 3d): its committer reports `lost` to the ownership actor, which
+      // takes the partition back later. Without failover nobody else opens it but a
+      // second process with this node's id: the node stops, as before.
+      if (cfg.cluster_replication == "kafka" && cfg.cluster_failover_after_ms > 0)
+        handles.home.committers = committers;
       owners = sys.spawn(ownership, context_ptr{ctx}, handles.dir, std::move(take), handles.home);
       // The sequence of this node's own partitions (its start's claims), before any peer
       // asks for its welcome: a peer ignores a holder announced with an older claim.

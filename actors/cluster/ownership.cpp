@@ -100,10 +100,31 @@ void release(own_ptr self, partition_kind k, size_t p, const std::string& why) {
       *a = caf::actor{};
     }
   ++st.releases;
-  st.ctx->log->warn("cluster: partition {} released here ({}); it was taken over at this "
-                    "node", slot_name(k, p), why);
+  st.ctx->log->warn("cluster: partition {} released here ({})", slot_name(k, p), why);
   s.holder.clear();
   s.since_ms = st.ctx->now_ms();
+  handed_over(self); // a stop waits for every partition held here
+}
+
+bool releases_own(own_ptr self) {
+  auto& cfg = self->state.ctx->cfg;
+  return cfg.cluster_failover_after_ms > 0 && cfg.cluster_replication == "kafka";
+}
+
+void unhome(own_ptr self, partition_kind k, size_t p, const std::string& why) {
+  auto& st = self->state;
+  auto& s = slots(self, k)[p];
+  if (!s.mine)
+    return;
+  s.mine = false;
+  auto& cfg = st.ctx->cfg;
+  if (cfg.cluster_take_back_after_ms > 0)
+    st.ctx->log->warn("cluster: {}: released here rather than stopping this node; taken back "
+                      "{} ms after, once this node sees a majority", why,
+                      cfg.cluster_take_back_after_ms);
+  else
+    st.ctx->log->warn("cluster: {}: released here rather than stopping this node; it stays "
+                      "with its new holder (cluster.take_back_after_ms = 0)", why);
 }
 
 bool slot_of(own_ptr self, int32_t lp, partition_kind& k, size_t& p) {
@@ -140,7 +161,10 @@ void its_committer_down(own_ptr self, const caf::down_msg& dm) {
       auto& s = xs[p];
       if (s.committer && s.committer.address() == dm.source && s.holder == me(self)) {
         s.committer = caf::actor{}; // gone already
-        release(self, k, p, "its committer stopped (" + self->system().render(dm.reason) + ")");
+        auto why = "its committer stopped (" + self->system().render(dm.reason) + ")";
+        if (s.mine)
+          unhome(self, k, p, "partition " + slot_name(k, p) + " of this node: " + why);
+        release(self, k, p, why);
         route_slot(self, s);
       }
     }
@@ -158,7 +182,7 @@ void handed_over(own_ptr self) {
     return;
   for (auto* xs : {&st.orders, &st.inventory})
     for (auto& s : *xs)
-      if (s.mine && s.holder == me(self))
+      if (s.holder == me(self)) // its own, and any taken over or taken back here
         return;
   st.ctx->log->info("cluster: every partition of this node has a new holder");
   st.handed_off.deliver(true);
@@ -175,10 +199,8 @@ void held_by(own_ptr self, partition_kind k, size_t p, const std::string& node,
                                slot_name(k, p), seq, s.seq);
     return;
   }
-  if (s.mine) {
-    own_partition_claimed(self, k, p, node, seq);
+  if (s.mine && !own_partition_claimed(self, k, p, node, seq))
     return;
-  }
   if (!node.empty() && seq >= 0)
     s.seq = seq;
   if (s.holder == me(self))
@@ -302,11 +324,29 @@ void check_failover(own_ptr self) {
     auto& xs = slots(self, k);
     for (size_t p = 0; p < xs.size(); ++p) {
       auto& s = xs[p];
+      if (st.stopping)
+        continue;
+      if (!s.mine && !s.taking && st.layout.owner(k, p) == st.self && s.holder != me(self)) {
+        // One of this node's own partitions, released here (fenced while this node was cut
+        // off): taken back once nobody has held it for failover_after_ms, or held by
+        // another node for take_back_after_ms (0: never), as a start would (its open
+        // fences the holder, which releases it).
+        auto after = s.holder.empty() ? cfg.cluster_failover_after_ms
+                                      : cfg.cluster_take_back_after_ms;
+        if (after <= 0 || now - s.since_ms < after)
+          continue;
+        s.taking = true;
+        ++st.takeovers;
+        st.ctx->log->warn("cluster: taking back partition {} of this node ({} for {} ms)",
+                          slot_name(k, p),
+                          s.holder.empty() ? std::string("nobody held it") : s.holder + " held it",
+                          now - s.since_ms);
+        st.take(self, k, p);
+        continue;
+      }
       bool handed = !s.holder.empty() && st.leaving.count(s.holder) != 0; // a graceful stop
       if (s.mine || s.taking || (!s.holder.empty() && !handed)
           || (!handed && now - s.since_ms < cfg.cluster_failover_after_ms))
-        continue;
-      if (st.stopping)
         continue;
       auto preferred = st.layout.owner(k, p);
       if (live[preferred] != 0 && !handed)
@@ -372,6 +412,27 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       s.local = actor_at(home.inventory, q);
     s.fw = forwarder_of(st.dir.inventory[q], s.local);
   }
+  // With failover, this node's own committers report a fenced commit here (`lost`) rather
+  // than stop the node, the writer fails only that partition's steps then, and one that
+  // stops on its own releases its partition (its_committer_down), as a taken one's does.
+  for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+    auto& xs = slots(self, k);
+    for (size_t p = 0; p < xs.size(); ++p) {
+      auto& s = xs[p];
+      auto lp = log_partition(self, k, p);
+      if (!s.mine || lp < 0 || static_cast<size_t>(lp) >= home.committers.size()
+          || !home.committers[static_cast<size_t>(lp)])
+        continue;
+      s.committer = home.committers[static_cast<size_t>(lp)];
+      self->monitor(s.committer);
+      self->send(s.committer, route_atom::value, caf::actor_cast<caf::actor>(self));
+      self->request(st.dir.writer, caf::infinite, committer_atom::value, lp, s.committer)
+        .then([](bool) {}, [self](caf::error& e) {
+          self->state.ctx->log->error("cluster: the writer did not take an own committer as "
+                                      "movable: {}", self->system().render(e));
+        });
+    }
+  }
   // Ticks often enough for failover_after_ms, and for the lease (the shorter of it and the
   // connection time-out): a tick's own period never lapses it, only a real freeze.
   auto period = std::chrono::milliseconds(std::clamp<int64_t>(
@@ -431,10 +492,16 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
     [self](lost_atom, int32_t lp) {
       partition_kind k;
       size_t p = 0;
-      // (Only a partition taken over here: its committer reports `lost`; this node's own
-      // stop the node instead, until a release of them can be taken back, design step 3d.)
-      if (!slot_of(self, lp, k, p) || slots(self, k)[p].mine)
+      // (A partition taken over here, or with failover one of this node's own: its
+      // committer was told to report, design step 3d.)
+      if (!slot_of(self, lp, k, p))
         return;
+      if (slots(self, k)[p].mine) {
+        if (!releases_own(self))
+          return; // (its committer stops the node then; it reports nothing)
+        unhome(self, k, p, "partition " + slot_name(k, p) + " of this node was opened by "
+                             "another node (its commit was fenced)");
+      }
       release(self, k, p, "another node opened it (fenced)");
       route_slot(self, slots(self, k)[p]);
     },

@@ -61,12 +61,20 @@ using take_fn = std::function<void(caf::actor router, partition_kind kind, size_
 /// them (runtime.cpp), so that a partition of this node can be routed elsewhere too.
 struct home_actors {
   std::vector<caf::actor> orders, payment, inventory;
+  /// By changelog partition, with failover on (sagad): their committers. Told to report a
+  /// fenced commit to the ownership actor (`lost`), which releases the partition and takes
+  /// it back later, instead of stopping the node (design step 3d). Empty: a fenced own
+  /// partition stops the node.
+  std::vector<caf::actor> committers;
 };
 
 struct owned_slot {
   std::string holder;     // node id that holds it, "" while none is known
   int64_t since_ms = 0;   // when it lost its holder
-  bool mine = false;      // this node's own partition (layout): never moves away
+  /// This node's own partition (layout), opened at its start and never released since.
+  /// With failover an own partition another node opened is released (mine = false) and
+  /// taken back like any other (check_failover, cluster.take_back_after_ms).
+  bool mine = false;
   bool taking = false;    // a takeover is under way here
   /// Local forwarders: the directory's slot (null for this node's own partitions unless
   /// replication = kafka).

@@ -32,22 +32,29 @@ bool stale(const owned_slot& s, int64_t seq) {
   return seq >= 0 && s.seq >= 0 && seq < s.seq;
 }
 
-void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
+bool own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
                            int64_t seq) {
   auto& st = self->state;
   auto& s = slots(self, k)[p];
   if (node.empty() || node == me(self) || s.holder == node)
-    return;
+    return false;
   if (st.stopping) { // handed over (a graceful stop)
     s.holder = node;
     s.seq = std::max(s.seq, seq);
     handed_over(self);
-    return;
+    return false;
   }
-  if (seq >= 0 && s.seq >= 0 && seq > s.seq) // it opened it after this node did
-    st.ctx->halt("cluster: " + node + " opened partition " + slot_name(k, p) + " of this node "
-                 "after it (its claim at owners offset " + std::to_string(seq) + ", this "
-                 "node's at " + std::to_string(s.seq) + "): this node is fenced");
+  if (seq < 0 || s.seq < 0 || seq <= s.seq)
+    return false; // not later than this node's own claim
+  auto why = node + " opened partition " + slot_name(k, p) + " of this node after it (its claim "
+             "at owners offset " + std::to_string(seq) + ", this node's at "
+             + std::to_string(s.seq) + ")";
+  if (!releases_own(self)) {
+    st.ctx->halt("cluster: " + why + ": this node is fenced");
+    return false;
+  }
+  unhome(self, k, p, why);
+  return true;
 }
 
 void on_claim(own_ptr self, partition_claim& c) {
@@ -66,15 +73,28 @@ void on_claim(own_ptr self, partition_claim& c) {
   size_t p = 0;
   if (!slot_of(self, c.log_partition, k, p))
     return;
+  // Another process with this node's id opened a partition (a second start with the same
+  // cluster.node_id, or one left running): the two would fence each other's partitions
+  // for ever (each release taken back). This one stops, as a fenced node did before.
+  auto& mine_now = st.ctx->cfg.incarnation;
+  if (c.node_id == me(self) && !c.incarnation.empty() && !mine_now.empty()
+      && c.incarnation != mine_now) {
+    st.ctx->halt("cluster: another process with this node's id " + me(self) + " (incarnation "
+                 + c.incarnation + "; this one is " + mine_now + ") opened partition "
+                 + slot_name(k, p) + " at owners offset " + std::to_string(c.offset)
+                 + ": two processes must not share a node id; this one stops");
+    return;
+  }
   auto& s = slots(self, k)[p];
   if (c.offset <= s.seq)
     return; // known already (its holder's announcement came first)
   if (s.mine) {
-    if (c.node_id == me(self))
+    if (c.node_id == me(self)) {
       s.seq = c.offset;
-    else
-      own_partition_claimed(self, k, p, c.node_id, c.offset);
-    return;
+      return;
+    }
+    if (!own_partition_claimed(self, k, p, c.node_id, c.offset))
+      return;
   }
   s.seq = c.offset;
   if (c.node_id == me(self)) {

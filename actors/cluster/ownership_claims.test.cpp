@@ -198,10 +198,16 @@ TEST_CASE("ownership: a claimant whose announcement never came is asked for its 
 }
 
 TEST_CASE("ownership: a report of this node's own partition by another node never changes "
-          "what this node advertises; a later one than its own claim stops it (fenced)",
+          "what this node advertises; a later one than its own claim releases it with "
+          "failover (taken back later), and stops the node without",
           "[actors][cluster][failover][claims]") {
-  fixture f;
+  auto failover = GENERATE(true, false);
+  fixture_options o;
+  o.movable_home = true;
+  o.failover_after_ms = failover ? 1000 : 0;
+  fixture f(o);
   f.up("node-2");
+  f.up("node-3");
   size_t mine = 0;
   while (f.layout.owner(partition_kind::orders, mine) != 0)
     ++mine;
@@ -216,9 +222,91 @@ TEST_CASE("ownership: a report of this node's own partition by another node neve
   };
   f.announce("node-2", partition_kind::orders, mine, 5); // from before this node's start
   CHECK(welcome().order_seqs[mine] == 7);
+  CHECK(f.via(f.dir.orders[mine]) == "node-1:x");
   CHECK_FALSE(f.ctx->halted.load());
-  // node-2 opened it after this node (a split healed): this node is fenced.
+  // node-2 opened it after this node (this node was cut off, and the cut healed).
   f.announce("node-2", partition_kind::orders, mine, 9);
+  if (!failover) {
+    CHECK(f.ctx->halted.load()); // fenced: the node stops (nobody else opens it then but a
+    return;                      // second process with its id)
+  }
+  CHECK_FALSE(f.ctx->halted.load());
+  CHECK(*f.drops == 1);                          // the writer fails its steps from now on
+  CHECK_FALSE(welcome().orders[mine]);           // no longer advertised here
+  CHECK(f.via(f.dir.orders[mine]) == "node-2:x"); // requests go to its holder
+  CHECK(f.via(f.dir.payment_by_order[mine]) == "node-2:x");
+  auto taken_back = [&] {
+    return std::count(f.taken.begin(), f.taken.end(), std::make_pair(partition_kind::orders, mine));
+  };
+  // Taken back after cluster.take_back_after_ms (5 s), as a start would: not before.
+  f.advance(4500ms);
+  CHECK(taken_back() == 0);
+  f.advance(1000ms);
+  REQUIRE(taken_back() == 1);
+  f.finish_take(partition_kind::orders, mine, 12);
+  CHECK(f.via(f.dir.orders[mine]) == "taken:x");
+  CHECK(welcome().order_seqs[mine] == 12);
+  f.advance(6000ms);
+  CHECK(taken_back() == 1); // once
+  // node-2 read the take-back's claim and released it: a late report of its hold is stale.
+  f.announce("node-2", partition_kind::orders, mine, 9);
+  CHECK(f.via(f.dir.orders[mine]) == "taken:x");
+}
+
+TEST_CASE("ownership: with failover this node's own committers report a fenced commit here; "
+          "it releases that partition, and takes it back once nobody holds it",
+          "[actors][cluster][failover][claims]") {
+  fixture_options o;
+  o.movable_home = true;
+  o.home_committers = true;
+  fixture f(o);
+  // Every own committer was told its router, and the writer fails only its steps on a fence.
+  REQUIRE_FALSE(f.committers.empty());
+  CHECK(*f.routed == static_cast<int>(f.committers.size()));
+  std::set<int32_t> own;
+  for (auto& [lp, c] : f.committers)
+    own.insert(lp);
+  CHECK(*f.movable == own);
+  f.up("node-2");
+  f.up("node-3");
+  size_t q = 0;
+  while (f.layout.owner(partition_kind::inventory, q) != 0)
+    ++q;
+  auto lp = static_cast<int32_t>(f.layout.order_partitions + q);
+  REQUIRE(f.committers.count(lp) == 1);
+  CHECK(f.via(f.dir.inventory[q]) == "node-1:x");
+  f.self->send(f.own, lost_atom::value, lp);
+  f.run();
+  CHECK_FALSE(f.ctx->halted.load());
+  CHECK(*f.drops == 1);
+  CHECK(f.via(f.dir.inventory[q]) == "unavailable"); // nobody known holds it yet
+  auto taken_back = [&] {
+    return std::count(f.taken.begin(), f.taken.end(), std::make_pair(partition_kind::inventory, q));
+  };
+  // Nobody claims it: taken back after failover_after_ms (1 s here), not take_back_after_ms.
+  f.advance(700ms);
+  CHECK(taken_back() == 0);
+  f.advance(700ms);
+  CHECK(taken_back() == 1);
+}
+
+TEST_CASE("ownership: a claim of this node's id by another process stops this one; its own "
+          "claims and claims without an incarnation do not",
+          "[actors][cluster][failover][claims]") {
+  fixture_options o;
+  o.incarnation = "100-aa";
+  fixture f(o);
+  f.up("node-2");
+  size_t mine = 0;
+  while (f.layout.owner(partition_kind::orders, mine) != 0)
+    ++mine;
+  auto lp = static_cast<int32_t>(mine);
+  f.claim("node-1", lp, 7, 0, "100-aa"); // its own start's claim
+  f.claim("node-1", lp, 8);              // written before claims said who (older nodes)
+  CHECK_FALSE(f.ctx->halted.load());
+  f.claim("node-2", lp + 1, 9, 0, "200-bb"); // another node's, of another partition
+  CHECK_FALSE(f.ctx->halted.load());
+  f.claim("node-1", lp, 10, 0, "300-cc"); // a second process started with node-1's id
   CHECK(f.ctx->halted.load());
 }
 

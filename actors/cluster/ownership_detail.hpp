@@ -42,9 +42,17 @@ void announce(own_ptr self, partition_kind k, size_t p);
 void handed_over(own_ptr self);
 /// Another node reports (welcome, `owns`) or claims (owners topic) one of this node's own
 /// partitions at `seq`: handed over while this node stops; else, when later than this
-/// node's own claim, this node is fenced and stops (as its committer's next commit would).
-void own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
+/// node's own claim, this node is fenced: with failover the partition stops being this
+/// node's own (`unhome`, true: the caller goes on as for any slot, releasing it); without,
+/// the node stops (as its committer's next commit would).
+bool own_partition_claimed(own_ptr self, partition_kind k, size_t p, const std::string& node,
                            int64_t seq);
+/// With failover (cluster.replication = kafka, failover_after_ms > 0) a fenced own
+/// partition is released and taken back later; without, it stops the node.
+bool releases_own(own_ptr self);
+/// An own partition another node opened: from now on an ordinary slot held here, which the
+/// caller releases; check_failover takes it back (cluster.take_back_after_ms).
+void unhome(own_ptr self, partition_kind k, size_t p, const std::string& why);
 /// A starting node's own partition: not served by a takeover here.
 bool is_starting(own_ptr self, size_t i);
 /// Answers the starting peers once no takeover of their partitions is under way here.

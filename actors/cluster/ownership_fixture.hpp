@@ -42,16 +42,42 @@ caf::behavior local_owner(caf::event_based_actor*, std::string name,
   };
 }
 
-/// Answers the committer changes the ownership actor asks for, and counts the drops.
-caf::behavior fake_writer(caf::event_based_actor*, std::shared_ptr<int> drops) {
+/// Answers the committer changes the ownership actor asks for, and counts the drops and
+/// the committers given (`movable`: by changelog partition).
+caf::behavior fake_writer(caf::event_based_actor*, std::shared_ptr<int> drops,
+                          std::shared_ptr<std::set<int32_t>> movable) {
   return {
-    [drops](committer_atom, int32_t, const caf::actor& c) {
+    [drops, movable](committer_atom, int32_t lp, const caf::actor& c) {
       if (!c)
         ++*drops;
+      else
+        movable->insert(lp);
       return true;
     },
   };
 }
+
+/// This node's own committer's stand-in: records the router it is told (`route`).
+caf::behavior fake_committer(caf::event_based_actor*, std::shared_ptr<int> routed) {
+  return {
+    [routed](route_atom, const caf::actor& r) {
+      if (r)
+        ++*routed;
+    },
+  };
+}
+
+/// How the fixture's node runs (defaults: the ownership tests' usual node).
+struct fixture_options {
+  /// The directory holds forwarders routed to `home` for this node's own partitions, as
+  /// sagad's with replication = kafka (runtime.cpp); else `home` itself.
+  bool movable_home = false;
+  int64_t failover_after_ms = 1000;
+  /// Committer stand-ins for this node's own partitions (home_actors::committers, as
+  /// sagad gives them with failover).
+  bool home_committers = false;
+  std::string incarnation; // this process's (node_config::incarnation)
+};
 
 struct fixture {
   own_test_config cfg;
@@ -63,6 +89,9 @@ struct fixture {
   cluster_layout layout;
   directory dir;
   std::shared_ptr<int> drops = std::make_shared<int>(0);
+  std::shared_ptr<std::set<int32_t>> movable = std::make_shared<std::set<int32_t>>();
+  std::shared_ptr<int> routed = std::make_shared<int>(0); // home committers told their router
+  std::map<int32_t, caf::actor> committers; // the home committers' stand-ins, by changelog partition
   /// What this node's order owners were told is served again, in order.
   std::shared_ptr<std::vector<std::string>> served = std::make_shared<std::vector<std::string>>();
   /// The same for the owners of partitions taken over here (finish_take's stand-ins).
@@ -73,9 +102,14 @@ struct fixture {
   std::map<std::string, caf::actor> peer_actor; // a stand-in for each peer's partitions
   caf::actor home; // this node's own partitions' stand-in
 
-  /// `movable_home`: the directory holds forwarders routed to `home` for this node's own
-  /// partitions, as sagad's with replication = kafka (runtime.cpp); else `home` itself.
-  explicit fixture(bool movable_home = false) {
+  explicit fixture(bool movable_home = false) : fixture(options(movable_home)) {}
+  static fixture_options options(bool movable_home) {
+    fixture_options o;
+    o.movable_home = movable_home;
+    return o;
+  }
+  explicit fixture(const fixture_options& o) {
+    auto movable_home = o.movable_home;
     auto c = std::make_shared<runtime_context>();
     c->cfg.node_id = "node-1";
     c->cfg.cluster_members = {{"node-1", "127.0.0.1", 1, 2}, {"node-2", "127.0.0.1", 3, 4},
@@ -85,7 +119,8 @@ struct fixture {
     c->cfg.inventory_workers = 8;
     c->cfg.payment_workers = 2;
     c->cfg.cluster_replication = "kafka";
-    c->cfg.cluster_failover_after_ms = 1000;
+    c->cfg.cluster_failover_after_ms = o.failover_after_ms;
+    c->cfg.incarnation = o.incarnation;
     c->cfg.cluster_failover_start_grace_ms = 5000;
     c->clock = std::make_shared<actor_clock_source>(sys.clock(), 1'000'000);
     c->log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -93,7 +128,7 @@ struct fixture {
     layout = cluster_layout::from(ctx->cfg);
     for (auto& id : {"node-2", "node-3"})
       peer_actor[id] = sys.spawn(named, std::string(id));
-    dir.writer = sys.spawn(fake_writer, drops);
+    dir.writer = sys.spawn(fake_writer, drops, movable);
     // This node's own partitions: a local stand-in; every other slot: a forwarder.
     home = sys.spawn(local_owner, std::string("node-1"), served);
     auto own_slot = [&](const std::string& kind, size_t p) {
@@ -118,6 +153,17 @@ struct fixture {
       dir.inventory_remote.push_back(remote);
       dir.inventory.push_back(remote ? spawn_forwarder("inventory", q) : own_slot("inventory", q));
       homes.inventory.push_back(remote ? caf::actor{} : home);
+    }
+    if (o.home_committers) {
+      homes.committers.resize(layout.order_partitions + layout.sku_partitions);
+      for (size_t p = 0; p < layout.order_partitions; ++p)
+        if (layout.owner(partition_kind::orders, p) == 0)
+          homes.committers[p] = committers[static_cast<int32_t>(p)] = sys.spawn(fake_committer, routed);
+      for (size_t q = 0; q < layout.sku_partitions; ++q)
+        if (layout.owner(partition_kind::inventory, q) == 0) {
+          auto lp = layout.order_partitions + q;
+          homes.committers[lp] = committers[static_cast<int32_t>(lp)] = sys.spawn(fake_committer, routed);
+        }
     }
     own = sys.spawn(ownership, ctx, dir, [this](caf::actor, partition_kind k, size_t p) {
       taken.emplace_back(k, p);
@@ -242,8 +288,11 @@ struct fixture {
   }
   /// A claim read from the owners topic.
   /// `at_ms`: when the claimant claimed (0: long ago).
-  void claim(const std::string& node, int32_t lp, int64_t offset, int64_t at_ms = 0) {
+  /// `incarnation`: the claiming process's ("" as in claims from before it existed).
+  void claim(const std::string& node, int32_t lp, int64_t offset, int64_t at_ms = 0,
+             const std::string& incarnation = {}) {
     partition_claim c;
+    c.incarnation = incarnation;
     c.log_partition = lp;
     c.node_id = node;
     c.offset = offset;

@@ -19,6 +19,9 @@ struct committer_state {
   std::vector<request> pending;
   bool flush_scheduled = false;
   bool lost = false; // fenced while movable: everything after is refused
+  /// Told a fenced commit (`lost`): a partition taken over here, or with failover one of
+  /// the node's own (`route`, from the ownership actor). Null: a fence stops the node.
+  caf::actor router;
   static inline const char* name = "changelog_committer";
 };
 
@@ -37,8 +40,8 @@ void schedule_flush(committer_ptr self, const context_ptr& ctx) {
     self->send(self, flush_atom::value);
 }
 
-void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer,
-                    const caf::actor& router) {
+void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& producer) {
+  auto router = self->state.router;
   // The oldest requests up to cluster.max_transaction_bytes (at least one); the rest wait
   // for the next transaction, which is asked for at once.
   auto& pending = self->state.pending;
@@ -115,25 +118,32 @@ void commit_pending(committer_ptr self, const context_ptr& ctx, txn_producer& pr
     r.rp.deliver(e);
 }
 
+/// A partition that can move (`router` set): its stop answers what waits, not committed.
+void answer_at_exit(committer_ptr self) {
+  self->set_exit_handler([self](caf::exit_msg& m) {
+    auto pending = std::move(self->state.pending);
+    self->state.pending.clear();
+    for (auto& r : pending)
+      r.rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                   "this partition moved to another node before this step "
+                                   "was committed"));
+    self->quit(m.reason);
+  });
+}
+
 caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn_producer> producer,
                         caf::actor router) {
-  // A partition taken over here (`router` set) is released by stopping this actor, while
+  // A partition that can move (taken over here, `router` set; or one of this node's own
+  // with failover, told its router by `route`) is released by stopping this actor, while
   // requests may wait for the next flush: each is answered, not committed, before it ends
   // (the writer fails only those steps, as for a fenced one). CAF 0.17 sends nothing for a
   // promise destroyed undelivered, and the writer waits for every committer of a group
   // without a time-out: one such request stalled every later write of the node for ever
   // (a CI fault run: a taken partition released, then nothing more acknowledged). The
-  // committer of a partition of this node's own stops only with the node.
-  if (router)
-    self->set_exit_handler([self](caf::exit_msg& m) {
-      auto pending = std::move(self->state.pending);
-      self->state.pending.clear();
-      for (auto& r : pending)
-        r.rp.deliver(caf::make_error(caf::sec::runtime_error,
-                                     "this partition moved to another node before this step "
-                                     "was committed"));
-      self->quit(m.reason);
-    });
+  // committer of a partition of this node's own without a router stops only with the node.
+  self->state.router = std::move(router);
+  if (self->state.router)
+    answer_at_exit(self);
   return {
     [self, ctx](changelog_atom, std::vector<std::string>& records,
                 std::vector<std::string>& events) -> caf::response_promise {
@@ -146,10 +156,16 @@ caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn
       schedule_flush(self, ctx);
       return rp;
     },
-    [self, ctx, producer, router](flush_atom) {
+    [self, ctx, producer](flush_atom) {
       self->state.flush_scheduled = false;
       if (!self->state.pending.empty())
-        commit_pending(self, ctx, *producer, router);
+        commit_pending(self, ctx, *producer);
+    },
+    // One of this node's own partitions becomes movable (ownership.cpp, with failover).
+    [self](route_atom, caf::actor& r) {
+      if (!self->state.router && r)
+        answer_at_exit(self);
+      self->state.router = std::move(r);
     },
   };
 }

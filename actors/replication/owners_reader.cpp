@@ -21,9 +21,11 @@ std::string encode_claim(const node_config& cfg, int32_t lp, int64_t at_ms) {
     }
   if (http.empty()) // a single node: the address it serves HTTP on
     http = "http://" + cfg.http_address + ":" + std::to_string(cfg.http_port);
-  return nlohmann::json{{"partition", lp}, {"node", cfg.node_id}, {"http", http},
-                        {"caf", caf},      {"at_ms", at_ms}}
-    .dump();
+  nlohmann::json j{{"partition", lp}, {"node", cfg.node_id}, {"http", http},
+                   {"caf", caf},      {"at_ms", at_ms}};
+  if (!cfg.incarnation.empty())
+    j["incarnation"] = cfg.incarnation;
+  return j.dump();
 }
 
 bool decode_claim(std::string_view value, partition_claim& out, std::string& error) {
@@ -46,6 +48,13 @@ bool decode_claim(std::string_view value, partition_claim& out, std::string& err
     return false;
   }
   out.at_ms = i->get<int64_t>();
+  if (auto n = j.find("incarnation"); n != j.end()) { // optional: older claims lack it
+    if (!n->is_string()) {
+      error = "a claim's incarnation must be text";
+      return false;
+    }
+    out.incarnation = n->get<std::string>();
+  }
   return true;
 }
 

@@ -27,7 +27,8 @@
 namespace saga {
 
 /// The claim of this node (cluster.nodes gives its addresses; a single node has none) for
-/// changelog partition `lp`, as JSON: {"partition","node","http","caf","at_ms"}.
+/// changelog partition `lp`, as JSON: {"partition","node","http","caf","at_ms"}, and
+/// "incarnation" when the process has one (sagad sets it at its start).
 std::string encode_claim(const node_config& cfg, int32_t lp, int64_t at_ms);
 
 /// Reads a claim's value into `out` (offset and partition are the record's, set by the
