@@ -17,7 +17,7 @@
 # broker. Extra sagad arguments for every node: SAGAD_ARGS="--set cluster.heartbeat_ms=500".
 # SAGAD overrides the binary (default build/bin/sagad, built once if missing).
 # CLUSTER_NETNS=PREFIX runs node-<i> in the network namespace PREFIX-n<i> on 10.77.0.<i> and
-# the broker in PREFIX-k on 10.77.0.200, instead of everything on 127.0.0.1. The namespaces
+# the broker (or, with --replication kafka, every broker) in PREFIX-k on 10.77.0.200, instead of everything on 127.0.0.1. The namespaces
 # must exist, joined by a bridge (tests/e2e/netns.py makes them); the caller runs in one on
 # the same bridge. The fault suite uses this to cut links between nodes. Off loopback, GET
 # /cluster needs the admin token: CLUSTER_ADMIN_TOKEN (the one given to the nodes).
@@ -128,10 +128,6 @@ case "$cmd" in
       kafka|none) ;;
       *) echo "cluster.sh: --replication must be kafka or none" >&2; exit 2 ;;
     esac
-    if [ "$replication" = kafka ] && [ -n "${CLUSTER_NETNS:-}" ]; then
-      echo "cluster.sh: CLUSTER_NETNS runs one broker in a namespace: use --replication none" >&2
-      exit 2
-    fi
     if [ ! -x "$sagad" ]; then
       bash "$root/scripts/install-deps.sh" --tests
       cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
@@ -139,7 +135,12 @@ case "$cmd" in
     fi
     # A start that fails part-way stops what it started (nodes run in their own sessions).
     trap 'if [ "${started:-0}" != 1 ]; then echo "cluster.sh: start failed; stopping what was started" >&2; bash "$0" down "$dir" >/dev/null 2>&1 || true; fi' EXIT
-    if [ "$replication" = kafka ]; then
+    if [ "$replication" = kafka ] && [ -n "${CLUSTER_NETNS:-}" ]; then
+      echo cluster > "$dir/kafka-kind" # every broker in the namespace PREFIX-k, 10.77.0.200
+      kafka=$(KAFKA_HOST=10.77.0.200 ip netns exec "$CLUSTER_NETNS-k" \
+        bash "$root/scripts/kafka-cluster.sh" start "$dir/kafka" --brokers "$brokers" --no-auto-create \
+        | awk '/KAFKA READY/ { print $3 }')
+    elif [ "$replication" = kafka ]; then
       echo cluster > "$dir/kafka-kind"
       kafka=$(bash "$root/scripts/kafka-cluster.sh" start "$dir/kafka" --brokers "$brokers" --no-auto-create \
         | awk '/KAFKA READY/ { print $3 }')

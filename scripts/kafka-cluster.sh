@@ -12,6 +12,8 @@
 # Failure detection is shortened for a loopback cluster (broker.session.timeout.ms 4000,
 # heartbeats every 1000 ms): a dead leader is replaced within about 4-6 s.
 # Jars as for scripts/kafka-broker.sh (Maven Central, once, into .kafka/lib).
+# KAFKA_HOST: listen on that address of this network namespace instead of 127.0.0.1 (the
+# fault suite runs the brokers in a namespace of their own: scripts/cluster.sh CLUSTER_NETNS).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 usage="usage: kafka-cluster.sh start|stop|kill DIR [--brokers N] [--no-auto-create] | start-broker|stop-broker|kill-broker|pause-broker|resume-broker DIR ID"
@@ -24,6 +26,7 @@ dir="$(cd "$dir" && pwd)"
 
 brokers=3
 auto_create=true
+host=${KAFKA_HOST:-127.0.0.1}
 id=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,7 +42,7 @@ configure() {
   local voters="" ports=() cports=() i cluster_id
   for i in $(seq 1 "$brokers"); do
     ports[$i]=$(free_port); cports[$i]=$(free_port)
-    voters+="${voters:+,}$i@127.0.0.1:${cports[$i]}"
+    voters+="${voters:+,}$i@$host:${cports[$i]}"
   done
   local min_isr=$(( brokers >= 3 ? 2 : 1 ))
   cluster_id=$(new_cluster_id)
@@ -49,8 +52,8 @@ configure() {
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:${ports[$i]},CONTROLLER://127.0.0.1:${cports[$i]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${ports[$i]}
+listeners=PLAINTEXT://$host:${ports[$i]},CONTROLLER://$host:${cports[$i]}
+advertised.listeners=PLAINTEXT://$host:${ports[$i]}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -70,7 +73,7 @@ PROPS
     format_node "$dir/b$i/server.properties" "$cluster_id"
   done
   local list=""
-  for i in $(seq 1 "$brokers"); do list+="${list:+,}127.0.0.1:${ports[$i]}"; done
+  for i in $(seq 1 "$brokers"); do list+="${list:+,}$host:${ports[$i]}"; done
   echo "$list" > "$dir/bootstrap"
 }
 
@@ -83,7 +86,7 @@ case "$cmd" in
     fetch_jars
     configure
     for b in $(nodes); do running "$b" || start_node "$b"; done
-    for b in $(nodes); do wait_node "$b" "$(cat "$b/port")" 120; done
+    for b in $(nodes); do wait_node "$b" "$(cat "$b/port")" 120 "$host"; done
     echo "KAFKA READY $(cat "$dir/bootstrap")"
     ;;
   stop|kill)
@@ -93,8 +96,8 @@ case "$cmd" in
   start-broker)
     b="$dir/b${id:?broker id}"
     running "$b" || start_node "$b"
-    wait_node "$b" "$(cat "$b/port")" 120
-    echo "KAFKA BROKER $id READY 127.0.0.1:$(cat "$b/port")"
+    wait_node "$b" "$(cat "$b/port")" 120 "$host"
+    echo "KAFKA BROKER $id READY $host:$(cat "$b/port")"
     ;;
   stop-broker|kill-broker|pause-broker|resume-broker)
     stop_node "$dir/b${id:?broker id}" "${cmd%-broker}"

@@ -45,6 +45,10 @@ kinds and the failover ones (issue 25):
                  started again after the pause
   zombie         as above; a freeze longer than the failover lease stops the node by itself
                  (exit 7, its partitions moved meanwhile): it is started again
+  cut_failover   (by name, in namespaces) the node cut from its peers, not from the brokers
+                 or clients, until the others hold all of its partitions, then healed: it
+                 must keep running (it releases what it lost, no exit 7) and hold its own
+                 partitions again within 30 s (it takes them back)
 The same seed gives the same schedule and the same client choices (the timing of real
 processes still differs from run to run, as in Jepsen).
 
@@ -82,6 +86,10 @@ KINDS = ["kill9", "killpoint", "zombie", "broker_kill", "broker_pause", "disk", 
 # broker and network kinds stay with the single-broker runs (they address one broker).
 FAILOVER_KINDS = ["kill_failover", "graceful_stop"]
 REPL_KINDS = ["kill9", "killpoint", "zombie"] + FAILOVER_KINDS
+# Replicated, in namespaces (root): a node cut from its peers (the brokers and clients still
+# reach it) until its partitions moved, then healed: it must not stop, and takes its own
+# partitions back (cluster.take_back_after_ms). Asked for by name (not in `all`).
+REPL_NET_KINDS = ["cut_failover"]
 POINTS = ["before_persist", "after_persist", "after_send"]
 STEPS = ["reserving_inventory", "initiating_payment", "awaiting_payment", "awaiting_completion",
          "committing_inventory", "releasing_inventory", "refunding_payment", "completed", "failed"]
@@ -382,6 +390,29 @@ class Suite:
             time.sleep(0.2)
         return None
 
+    def wait_back(self, nid, timeout):
+        """Seconds until another node's GET /cluster shows `nid` holding every partition the
+        layout gives it (None: not within `timeout`)."""
+        own = [n["partitions"] for n in self.c.layout["nodes"] if n["id"] == nid][0]
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            for obs in sorted(self.c.nodes):
+                if obs == nid:
+                    continue
+                node = self.c.nodes[obs]
+                try:
+                    c = http.client.HTTPConnection(node.host, node.port, timeout=1)
+                    c.request("GET", "/cluster", headers=clusterlib.AUTH)
+                    view = json.loads(c.getresponse().read())
+                    c.close()
+                    h = view["holders"]
+                    if all(h[k][p] == nid for k in ("orders", "inventory") for p in own[k]):
+                        return time.time() - t0
+                except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError):
+                    pass
+            time.sleep(0.2)
+        return None
+
     def nemesis(self, kinds):
         try:
             self._nemesis(kinds)
@@ -457,6 +488,31 @@ class Suite:
                                        % (nid, 30 * SCALE))
                 time.sleep(hold / 2)
                 self.start_node(nid)
+            elif f == "cut_failover":
+                self.cut("partition", nid, None)
+                moved = self.wait_moved(nid, 30 * SCALE)
+                time.sleep(hold / 2)  # still cut: its commits are fenced meanwhile
+                self.net.heal()
+                t_heal = time.time()
+                back = self.wait_back(nid, 30 * SCALE) if moved is not None else None
+                alive = self.pid_alive(node.pid)
+                result = ("its partitions moved after %.1f s; healed: %s" % (
+                    moved, ("it holds its own again after %.1f s" % back) if back is not None
+                    else "it did not take them back")) if moved is not None \
+                    else "its partitions did not move"
+                if moved is None:
+                    self.errors.append("nemesis: %s's partitions were not taken over within %d s "
+                                       "of the cut" % (nid, 30 * SCALE))
+                elif not alive:
+                    result += "; it stopped"
+                    self.errors.append("nemesis: %s stopped after its cut healed (%.1f s): a "
+                                       "fenced node releases its partitions instead"
+                                       % (nid, time.time() - t_heal))
+                elif back is None:
+                    self.errors.append("nemesis: %s did not hold its own partitions again within "
+                                       "%d s of the heal" % (nid, 30 * SCALE))
+                if not alive:
+                    self.start_node(nid)
             elif f == "graceful_stop":
                 t_stop = time.time()
                 self.c.stop(nid)
@@ -650,7 +706,7 @@ def main():
     ap.add_argument("--inside-netns", help=argparse.SUPPRESS)  # the re-run in the clients' namespace
     a = ap.parse_args()
     # (kill_failover waits for a takeover: only a replicated cluster has one.)
-    known = REPL_KINDS if a.replication == "kafka" else KINDS + ["graceful_stop"]
+    known = REPL_KINDS + REPL_NET_KINDS if a.replication == "kafka" else KINDS + ["graceful_stop"]
     kinds = (REPL_KINDS if a.replication == "kafka" else KINDS) if a.faults == "all" \
         else [k for k in a.faults.split(",") if k]
     bad = [k for k in kinds if k not in known]
@@ -666,7 +722,7 @@ def main():
         print("a single node has no other node to be cut from: leaving out %s"
               % ", ".join(k for k in kinds if k in PAIR_KINDS), flush=True)
         kinds = [k for k in kinds if k not in PAIR_KINDS]
-    wants_net = any(k in NET_KINDS for k in kinds)
+    wants_net = any(k in NET_KINDS + REPL_NET_KINDS for k in kinds)
     net = a.net if a.net != "auto" else ("netns" if wants_net else "loopback")
     if net == "netns" and os.geteuid() != 0:
         if a.faults != "all":
@@ -677,10 +733,10 @@ def main():
         net = "loopback"
     if net == "loopback":
         if a.faults != "all" and wants_net:
-            print("--net loopback cannot cut links: %s" % ", ".join(k for k in kinds if k in NET_KINDS),
+            print("--net loopback cannot cut links: %s" % ", ".join(k for k in kinds if k in NET_KINDS + REPL_NET_KINDS),
                   file=sys.stderr)
             return 2
-        kinds = [k for k in kinds if k not in NET_KINDS]
+        kinds = [k for k in kinds if k not in NET_KINDS + REPL_NET_KINDS]
     if a.inside_netns or net == "loopback":
         return Suite(a).run(kinds)
     return run_in_namespaces(a)
