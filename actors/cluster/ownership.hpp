@@ -119,6 +119,9 @@ struct ownership_state {
   std::map<std::string, std::vector<caf::response_promise>> start_waiters;
   /// The last committed claim of each changelog partition, from the owners reader.
   std::map<int32_t, partition_claim> claims;
+  /// This process's latest claim of each changelog partition (its incarnation's), for the
+  /// duplicate-id guard (ownership_claims.cpp, on_claim).
+  std::map<int32_t, int64_t> own_claims;
   /// The owners reader reached the topic's end once (sagad waits for it before ready),
   /// and who waits for that.
   bool claims_read = false;

@@ -73,12 +73,18 @@ void on_claim(own_ptr self, partition_claim& c) {
   size_t p = 0;
   if (!slot_of(self, c.log_partition, k, p))
     return;
-  // Another process with this node's id opened a partition (a second start with the same
-  // cluster.node_id, or one left running): the two would fence each other's partitions
-  // for ever (each release taken back). This one stops, as a fenced node did before.
+  // Another process with this node's id opened a partition after this one claimed it (a
+  // second start with the same cluster.node_id, or one left running): the two would fence
+  // each other's partitions for ever (each release taken back). This one stops, as a
+  // fenced node did before. A claim of an earlier process with this id (this node before
+  // its restart, read from the topic's start) comes before this process's claims of that
+  // partition, or where this process claimed nothing: it is history, not a duplicate.
   auto& mine_now = st.ctx->cfg.incarnation;
+  if (c.node_id == me(self) && !mine_now.empty() && c.incarnation == mine_now)
+    st.own_claims[c.log_partition] = c.offset;
+  auto own = st.own_claims.find(c.log_partition);
   if (c.node_id == me(self) && !c.incarnation.empty() && !mine_now.empty()
-      && c.incarnation != mine_now) {
+      && c.incarnation != mine_now && own != st.own_claims.end() && own->second < c.offset) {
     st.ctx->halt("cluster: another process with this node's id " + me(self) + " (incarnation "
                  + c.incarnation + "; this one is " + mine_now + ") opened partition "
                  + slot_name(k, p) + " at owners offset " + std::to_string(c.offset)

@@ -304,6 +304,11 @@ TEST_CASE("ownership: a claim of this node's id by another process stops this on
   f.claim("node-1", lp, 7, 0, "100-aa"); // its own start's claim
   f.claim("node-1", lp, 8);              // written before claims said who (older nodes)
   CHECK_FALSE(f.ctx->halted.load());
+  // This node before its restart took another node's partition over: read from the topic's
+  // start, that claim is history (this process claimed nothing of that partition).
+  auto theirs = static_cast<int32_t>(f.own_of("node-2"));
+  f.claim("node-1", theirs, 3, 0, "50-old");
+  CHECK_FALSE(f.ctx->halted.load());
   f.claim("node-2", lp + 1, 9, 0, "200-bb"); // another node's, of another partition
   CHECK_FALSE(f.ctx->halted.load());
   f.claim("node-1", lp, 10, 0, "300-cc"); // a second process started with node-1's id
