@@ -316,6 +316,11 @@ void check_failover(own_ptr self) {
     if (minority)
       st.ctx->log->warn("cluster: this node sees {} of {} nodes: no majority, so it takes over "
                         "no partition", n_live, st.layout.nodes.size());
+    else // own partitions released meanwhile: their take-back pause counts from here
+      for (auto k : {partition_kind::orders, partition_kind::inventory})
+        for (auto& s : slots(self, k))
+          if (!s.mine && !s.holder.empty() && s.holder != me(self))
+            s.since_ms = std::max(s.since_ms, st.ctx->now_ms());
   }
   if (minority)
     return;
@@ -331,9 +336,12 @@ void check_failover(own_ptr self) {
         // off): taken back once nobody has held it for failover_after_ms, or held by
         // another node for take_back_after_ms (0: never), as a start would (its open
         // fences the holder, which releases it).
+        // (Its holder stopping: at once, even with take_back_after_ms = 0, since the other
+        // nodes leave it to this one, its own node.)
+        bool from_leaving = !s.holder.empty() && st.leaving.count(s.holder) != 0;
         auto after = s.holder.empty() ? cfg.cluster_failover_after_ms
                                       : cfg.cluster_take_back_after_ms;
-        if (after <= 0 || now - s.since_ms < after)
+        if (!from_leaving && (after <= 0 || now - s.since_ms < after))
           continue;
         s.taking = true;
         ++st.takeovers;
@@ -425,9 +433,12 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
         continue;
       s.committer = home.committers[static_cast<size_t>(lp)];
       self->monitor(s.committer);
-      self->send(s.committer, route_atom::value, caf::actor_cast<caf::actor>(self));
-      self->request(st.dir.writer, caf::infinite, committer_atom::value, lp, s.committer)
-        .then([](bool) {}, [self](caf::error& e) {
+      // The router only once the writer fails just this partition's steps on a fence:
+      // before, a fence stops the node (the committer, or the writer), as it did always.
+      auto c = s.committer;
+      self->request(st.dir.writer, caf::infinite, committer_atom::value, lp, c)
+        .then([self, c](bool) { self->send(c, route_atom::value, caf::actor_cast<caf::actor>(self)); },
+              [self](caf::error& e) {
           self->state.ctx->log->error("cluster: the writer did not take an own committer as "
                                       "movable: {}", self->system().render(e));
         });
@@ -496,9 +507,14 @@ caf::behavior ownership(caf::stateful_actor<ownership_state>* self, context_ptr 
       // committer was told to report, design step 3d.)
       if (!slot_of(self, lp, k, p))
         return;
-      if (slots(self, k)[p].mine) {
-        if (!releases_own(self))
-          return; // (its committer stops the node then; it reports nothing)
+      // Only from the partition's committer now: a late report of one released already
+      // must not release the partition taken back since.
+      auto& s = slots(self, k)[p];
+      if (!s.committer || self->current_sender() != s.committer.address())
+        return;
+      if (s.mine) {
+        if (!releases_own(self) || self->state.stopping)
+          return; // (no failover: its committer stops the node; stopping: handed over)
         unhome(self, k, p, "partition " + slot_name(k, p) + " of this node was opened by "
                              "another node (its commit was fenced)");
       }

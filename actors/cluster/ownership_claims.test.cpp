@@ -275,7 +275,12 @@ TEST_CASE("ownership: with failover this node's own committers report a fenced c
   auto lp = static_cast<int32_t>(f.layout.order_partitions + q);
   REQUIRE(f.committers.count(lp) == 1);
   CHECK(f.via(f.dir.inventory[q]) == "node-1:x");
+  // A report from anyone but the partition's committer changes nothing (a late one).
   f.self->send(f.own, lost_atom::value, lp);
+  f.run();
+  CHECK(*f.drops == 0);
+  CHECK(f.via(f.dir.inventory[q]) == "node-1:x");
+  f.self->send(f.committers[lp], lost_atom::value, lp); // its commit was fenced
   f.run();
   CHECK_FALSE(f.ctx->halted.load());
   CHECK(*f.drops == 1);

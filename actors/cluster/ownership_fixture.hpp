@@ -57,13 +57,16 @@ caf::behavior fake_writer(caf::event_based_actor*, std::shared_ptr<int> drops,
   };
 }
 
-/// This node's own committer's stand-in: records the router it is told (`route`).
-caf::behavior fake_committer(caf::event_based_actor*, std::shared_ptr<int> routed) {
+/// This node's own committer's stand-in: records the router it is told (`route`), and
+/// reports a fence of its partition to it when told `(lost, partition)`.
+caf::behavior fake_committer(caf::stateful_actor<caf::actor>* self, std::shared_ptr<int> routed) {
   return {
-    [routed](route_atom, const caf::actor& r) {
+    [self, routed](route_atom, const caf::actor& r) {
       if (r)
         ++*routed;
+      self->state = r;
     },
+    [self](lost_atom, int32_t lp) { self->send(self->state, lost_atom::value, lp); },
   };
 }
 

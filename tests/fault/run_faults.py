@@ -390,12 +390,12 @@ class Suite:
             time.sleep(0.2)
         return None
 
-    def wait_back(self, nid, timeout):
+    def wait_back(self, nid, timeout, pid):
         """Seconds until another node's GET /cluster shows `nid` holding every partition the
-        layout gives it (None: not within `timeout`)."""
+        layout gives it (None: not within `timeout`, or process `pid` ended meanwhile)."""
         own = [n["partitions"] for n in self.c.layout["nodes"] if n["id"] == nid][0]
         t0 = time.time()
-        while time.time() - t0 < timeout:
+        while time.time() - t0 < timeout and self.pid_alive(pid):
             for obs in sorted(self.c.nodes):
                 if obs == nid:
                     continue
@@ -494,7 +494,9 @@ class Suite:
                 time.sleep(hold / 2)  # still cut: its commits are fenced meanwhile
                 self.net.heal()
                 t_heal = time.time()
-                back = self.wait_back(nid, 30 * SCALE) if moved is not None else None
+                back = self.wait_back(nid, 30 * SCALE, node.pid) if moved is not None else None
+                if back is not None:
+                    time.sleep(1.0)  # and it stays up once it holds them
                 alive = self.pid_alive(node.pid)
                 result = ("its partitions moved after %.1f s; healed: %s" % (
                     moved, ("it holds its own again after %.1f s" % back) if back is not None
@@ -505,9 +507,9 @@ class Suite:
                                        "of the cut" % (nid, 30 * SCALE))
                 elif not alive:
                     result += "; it stopped"
-                    self.errors.append("nemesis: %s stopped after its cut healed (%.1f s): a "
-                                       "fenced node releases its partitions instead"
-                                       % (nid, time.time() - t_heal))
+                    self.errors.append("nemesis: %s stopped after its cut healed (seen %.1f s "
+                                       "after the heal): a fenced node releases its partitions "
+                                       "instead" % (nid, time.time() - t_heal))
                 elif back is None:
                     self.errors.append("nemesis: %s did not hold its own partitions again within "
                                        "%d s of the heal" % (nid, 30 * SCALE))
