@@ -335,7 +335,8 @@ json api::cluster_view(const cluster_layout& layout, const node_config& cfg,
                           {"http", c.http},
                           {"caf", c.caf},
                           {"offset", c.offset},
-                          {"at_ms", c.at_ms}});
+                          {"at_ms", c.at_ms},
+                          {"incarnation", c.incarnation}});
       }
       out["claims"] = claims;
     }
