@@ -317,10 +317,12 @@ void check_failover(own_ptr self) {
       st.ctx->log->warn("cluster: this node sees {} of {} nodes: no majority, so it takes over "
                         "no partition", n_live, st.layout.nodes.size());
     else // own partitions released meanwhile: their take-back pause counts from here
-      for (auto k : {partition_kind::orders, partition_kind::inventory})
-        for (auto& s : slots(self, k))
-          if (!s.mine && !s.holder.empty() && s.holder != me(self))
-            s.since_ms = std::max(s.since_ms, st.ctx->now_ms());
+      for (auto k : {partition_kind::orders, partition_kind::inventory}) {
+        auto& xs = slots(self, k);
+        for (size_t p = 0; p < xs.size(); ++p)
+          if (!xs[p].mine && xs[p].holder != me(self) && st.layout.owner(k, p) == st.self)
+            xs[p].since_ms = std::max(xs[p].since_ms, st.ctx->now_ms());
+      }
   }
   if (minority)
     return;

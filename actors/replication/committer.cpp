@@ -145,10 +145,14 @@ caf::behavior committer(committer_ptr self, context_ptr ctx, std::shared_ptr<txn
   if (self->state.router)
     answer_at_exit(self);
   return {
-    [self, ctx](changelog_atom, std::vector<std::string>& records,
-                std::vector<std::string>& events) -> caf::response_promise {
+    [self, ctx, producer](changelog_atom, std::vector<std::string>& records,
+                          std::vector<std::string>& events) -> caf::response_promise {
       auto rp = self->make_response_promise();
       if (self->state.lost) {
+        // Reported again: the first report can reach the ownership actor before a takeover
+        // here has told it this committer's partition, and be dropped there.
+        if (self->state.router)
+          self->send(self->state.router, lost_atom::value, producer->log_partition());
         rp.deliver(caf::make_error(caf::sec::runtime_error, "this partition moved to another node"));
         return rp;
       }
