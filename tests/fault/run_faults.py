@@ -368,11 +368,11 @@ class Suite:
         return "; ".join("%s saw %s down after %.1f s" % (o, n, t) for (o, n), t in sorted(seen.items())) \
             or "nobody saw a node down"
 
-    def wait_moved(self, nid, timeout):
-        """Seconds until another node's GET /cluster shows every partition held by a node
-        other than `nid` (None: not within `timeout`)."""
+    def wait_holders(self, nid, timeout, done, pid=None):
+        """Seconds until another node's GET /cluster `holders` satisfy `done` (None: not
+        within `timeout`, or process `pid` ended meanwhile)."""
         t0 = time.time()
-        while time.time() - t0 < timeout:
+        while time.time() - t0 < timeout and (pid is None or self.pid_alive(pid)):
             for obs in sorted(self.c.nodes):
                 if obs == nid:
                     continue
@@ -382,36 +382,24 @@ class Suite:
                     c.request("GET", "/cluster", headers=clusterlib.AUTH)
                     view = json.loads(c.getresponse().read())
                     c.close()
-                    held = view["holders"]["orders"] + view["holders"]["inventory"]
-                    if all(h and h != nid for h in held):
-                        return time.time() - t0
-                except (OSError, http.client.HTTPException, ValueError, KeyError):
-                    pass
-            time.sleep(0.2)
-        return None
-
-    def wait_back(self, nid, timeout, pid):
-        """Seconds until another node's GET /cluster shows `nid` holding every partition the
-        layout gives it (None: not within `timeout`, or process `pid` ended meanwhile)."""
-        own = [n["partitions"] for n in self.c.layout["nodes"] if n["id"] == nid][0]
-        t0 = time.time()
-        while time.time() - t0 < timeout and self.pid_alive(pid):
-            for obs in sorted(self.c.nodes):
-                if obs == nid:
-                    continue
-                node = self.c.nodes[obs]
-                try:
-                    c = http.client.HTTPConnection(node.host, node.port, timeout=1)
-                    c.request("GET", "/cluster", headers=clusterlib.AUTH)
-                    view = json.loads(c.getresponse().read())
-                    c.close()
-                    h = view["holders"]
-                    if all(h[k][p] == nid for k in ("orders", "inventory") for p in own[k]):
+                    if done(view["holders"]):
                         return time.time() - t0
                 except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError):
                     pass
             time.sleep(0.2)
         return None
+
+    def wait_moved(self, nid, timeout):
+        """Seconds until every partition is held by a node other than `nid`."""
+        return self.wait_holders(nid, timeout, lambda h: all(
+            x and x != nid for x in h["orders"] + h["inventory"]))
+
+    def wait_back(self, nid, timeout, pid):
+        """Seconds until `nid` holds every partition the layout gives it again (None: not
+        within `timeout`, or process `pid` ended meanwhile)."""
+        own = [n["partitions"] for n in self.c.layout["nodes"] if n["id"] == nid][0]
+        return self.wait_holders(nid, timeout, lambda h: all(
+            h[k][p] == nid for k in ("orders", "inventory") for p in own[k]), pid)
 
     def nemesis(self, kinds):
         try:
