@@ -55,6 +55,16 @@ bool releases_own(own_ptr self);
 void unhome(own_ptr self, partition_kind k, size_t p, const std::string& why);
 /// A starting node's own partition: not served by a takeover here.
 bool is_starting(own_ptr self, size_t i);
+/// A takeover of one of node `i`'s own partitions is under way here.
+bool taking_of(own_ptr self, size_t i);
+/// cluster.replication = kafka with cluster.failover_after_ms > 0.
+bool failover_on(const node_config& cfg);
+/// Failover's liveness lease (runtime/lease_ticker.hpp): false when the node stops.
+bool keep_lease(own_ptr self);
+/// Takes what no live node has held for failover_after_ms (as the live nodes' rendezvous
+/// choice, seeing a majority), and this node's own released partitions back
+/// (ownership_failover.cpp).
+void check_failover(own_ptr self);
 /// Answers the starting peers once no takeover of their partitions is under way here.
 void answer_starting(own_ptr self);
 
